@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Subcommand registry and the context every subcommand receives. Each
+ * cmd_<name>.c holds one subcommand's option parsing and glue; the work is
+ * done by the modules below.
+ */
+#ifndef PORTLOCK_CMD_H
+#define PORTLOCK_CMD_H
+
+#include <stdbool.h>
+
+#include "diag.h"
+
+#define PORTLOCK_DEFAULT_CONFIG "/etc/portlock/portlock.conf"
+#define PORTLOCK_DEFAULT_STATE_DIR "/var/lib/portlock"
+
+struct policy;
+
+struct pl_ctx {
+	const char *config_path;
+	const char *state_dir;
+	bool json;
+	int verbose;		/* -v count; -q makes it -1 */
+	struct diag diag;
+	const char *argv0_cmdline; /* the whole command line, for the journal */
+};
+
+/*
+ * A subcommand: parses its own options from argv (argv[0] is its name) and
+ * returns an exit code from enum pl_exit. Errors go to ctx->diag; main()
+ * prints them and exits with the worse of the two codes.
+ */
+struct pl_cmd {
+	const char *name;
+	int (*fn)(struct pl_ctx *ctx, int argc, char **argv);
+	const char *args;
+	const char *summary;
+};
+
+int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_export_main(struct pl_ctx *ctx, int argc, char **argv);
+
+/* Registry, defined in main.c (NULL-terminated). */
+extern const struct pl_cmd pl_commands[];
+
+/*
+ * Load ctx->config_path into *p; on failure the errors are in ctx->diag and
+ * the return is PL_EXIT_CONFIG (or PL_EXIT_INTERNAL).
+ */
+int cmd_load_policy(struct pl_ctx *ctx, struct policy *p);
+
+/*
+ * Handle "-h/--help" and unknown options uniformly for a subcommand: prints
+ * usage for -h (returns 0 and sets *done), records a usage error otherwise.
+ */
+void cmd_usage(const struct pl_ctx *ctx, const char *name, const char *options_help);
+
+/* Record "unknown option"/"unexpected argument" as a usage error; returns PL_EXIT_USAGE. */
+int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...) __printf(3, 4);
+
+#endif

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `portlock export`: print the nft script apply would load. No kernel needed. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "export.h"
+#include "policy.h"
+
+int cmd_export_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct policy p;
+	int opt, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			cmd_usage(ctx, "export", "  -h, --help   this help\n");
+			return PL_EXIT_OK;
+		}
+		return cmd_bad_usage(ctx, "export", "unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind < argc)
+		return cmd_bad_usage(ctx, "export", "unexpected argument '%s'", argv[optind]);
+	rc = cmd_load_policy(ctx, &p);
+	if (rc)
+		return rc;
+	if (export_render(&p, stdout) < 0)
+		rc = PL_EXIT_INTERNAL;
+	policy_fini(&p);
+	return rc;
+}

@@ -1,0 +1,930 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Config loader: libconfig syntax, then semantic checks with file:line for
+ * every mistake (OpenBSD pfctl style: keep going, count errors). Produces a
+ * normalized struct policy; never touches the kernel or the network.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "cidr.h"
+#include "diag.h"
+#include "policy.h"
+#include "util.h"
+
+/* A named list from the `lists` group, merged. */
+struct cfg_list {
+	const char *name;
+	struct rangeset v4, v6;
+	size_t nsources;
+	int line;
+	int used;
+};
+
+struct cfg_ctx {
+	const char *name;	/* config file name for messages */
+	const char *basedir;	/* for relative allow_file */
+	struct diag *d;
+	struct policy *p;
+	struct cfg_list *lists;
+	size_t nlists;
+};
+
+static const char *const top_keys[] = { "portlock", "lists", "services", NULL };
+static const char *const portlock_keys[] = { "table", "action", "hooks", "log", "loopback",
+					      "journal_keep", NULL };
+static const char *const log_keys[] = { "prefix", "rate", "enabled", NULL };
+static const char *const service_keys[] = { "name", "expect", "proto", "ports", "allow",
+					     "allow_file", NULL };
+static const char *const expect_values[] = { "smtp", "smtps", "smpp", "smpp-tls", NULL };
+
+/* Words nft's parser takes as keywords where a table name is expected. */
+static const char *const nft_keywords[] = {
+	"accept", "add", "ah", "and", "arp", "bridge", "burst", "bytes", "chain", "chains",
+	"comment", "comp", "constant", "continue", "counter", "counters", "create", "ct",
+	"daddr", "dccp", "define", "delete", "describe", "destroy", "device", "devices",
+	"dnat", "dport", "drop", "dup", "element", "elements", "esp", "ether", "export",
+	"fib", "flags", "flowtable", "flowtables", "flush", "fwd", "goto", "handle", "hash",
+	"hook", "icmp", "icmpv6", "iif", "iifname", "import", "include", "index", "inet",
+	"insert", "interval", "ip", "ip6", "jhash", "jump", "label", "limit", "list", "log",
+	"map", "maps", "mark", "masquerade", "meta", "meter", "meters", "monitor", "nat",
+	"netdev", "notrack", "numgen", "oif", "oifname", "or", "osf", "packets", "policy",
+	"position", "prefix", "priority", "queue", "quota", "quotas", "rate", "redirect",
+	"reject", "rename", "replace", "reset", "return", "route", "rt", "rule", "ruleset",
+	"saddr", "sctp", "secmark", "set", "sets", "size", "snat", "socket", "sport",
+	"symhash", "synproxy", "table", "tables", "tcp", "th", "timeout", "tproxy", "type",
+	"typeof", "udp", "udplite", "vlan", "vmap", "with", "xor", NULL,
+};
+
+static int in_list(const char *const *list, const char *s)
+{
+	for (size_t i = 0; list[i]; i++)
+		if (!strcmp(list[i], s))
+			return 1;
+	return 0;
+}
+
+/* Damerau-free Levenshtein distance, for short keys only. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[33], cur[33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+						    tolower((unsigned char)b[j - 1]));
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+static const char *closest(const char *const *list, const char *s)
+{
+	const char *best = NULL;
+	size_t bestd = 3;	/* suggest only within two edits */
+
+	for (size_t i = 0; list[i]; i++) {
+		size_t dist = edit_distance(list[i], s);
+
+		if (dist < bestd) {
+			bestd = dist;
+			best = list[i];
+		}
+	}
+	return best;
+}
+
+static struct srcloc loc_of(struct cfg_ctx *c, const config_setting_t *s)
+{
+	struct srcloc l = { c->name, s ? (int)config_setting_source_line(s) : 0 };
+	const char *f = s ? config_setting_source_file(s) : NULL;
+
+	if (f)
+		l.file = f;
+	return l;
+}
+
+static void cfg_err(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
+	__printf(3, 4);
+static void cfg_err(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+	struct srcloc l = loc_of(c, s);
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	diag_err(c->d, DIAG_CONFIG, &l, 0, "%s", msg ? msg : "out of memory");
+	free(msg);
+}
+
+static void cfg_warn(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
+	__printf(3, 4);
+static void cfg_warn(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+	struct srcloc l = loc_of(c, s);
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	diag_warn(c->d, &l, "%s", msg ? msg : "out of memory");
+	free(msg);
+}
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case CONFIG_TYPE_GROUP: return "a group { ... }";
+	case CONFIG_TYPE_INT: return "an integer";
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array [ ... ]";
+	case CONFIG_TYPE_LIST: return "a list ( ... )";
+	}
+	return "?";
+}
+
+/* Report members of group g that are not in keys. */
+static void check_keys(struct cfg_ctx *c, const config_setting_t *g, const char *const *keys,
+		       const char *where)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		const char *hint;
+
+		if (!name || in_list(keys, name))
+			continue;
+		hint = closest(keys, name);
+		if (hint)
+			cfg_err(c, m, "unknown key '%s' in %s; did you mean '%s'?", name, where, hint);
+		else
+			cfg_err(c, m, "unknown key '%s' in %s", name, where);
+	}
+}
+
+static int is_aggregate(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
+}
+
+/* Fetch a string member; reports a type error and returns NULL when wrong. */
+static const char *get_string(struct cfg_ctx *c, const config_setting_t *g, const char *key,
+			      const char *where)
+{
+	config_setting_t *m = config_setting_get_member(g, key);
+
+	if (!m)
+		return NULL;
+	if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+		cfg_err(c, m, "%s '%s' must be a string, not %s", where, key,
+			type_name(config_setting_type(m)));
+		return NULL;
+	}
+	return config_setting_get_string(m);
+}
+
+/* Fetch a bool member into *out; leaves *out alone when absent or wrong. */
+static void get_bool(struct cfg_ctx *c, const config_setting_t *g, const char *key,
+		     const char *where, bool *out)
+{
+	config_setting_t *m = config_setting_get_member(g, key);
+
+	if (!m)
+		return;
+	if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
+		cfg_err(c, m, "%s '%s' must be true or false, not %s", where, key,
+			type_name(config_setting_type(m)));
+		return;
+	}
+	*out = config_setting_get_bool(m);
+}
+
+int config_valid_table_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return !in_list(nft_keywords, s);
+}
+
+/* Service and list names become parts of set names: keep them plain. */
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || !isalpha((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+static int parse_rate(const char *s, unsigned *rate, enum policy_rate_unit *unit)
+{
+	static const char *const units[] = { "second", "minute", "hour", "day" };
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || v == 0 || v > 1000000 || *end != '/')
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (!strcmp(end + 1, units[i])) {
+			*rate = (unsigned)v;
+			*unit = (enum policy_rate_unit)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void load_log(struct cfg_ctx *c, const config_setting_t *g)
+{
+	const char *prefix, *rate;
+
+	if (config_setting_type(g) == CONFIG_TYPE_BOOL) {
+		c->p->log = config_setting_get_bool(g);
+		return;
+	}
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		cfg_err(c, g, "'log' must be a group { prefix = ...; rate = ...; } or a boolean, not %s",
+			type_name(config_setting_type(g)));
+		return;
+	}
+	check_keys(c, g, log_keys, "'log'");
+	get_bool(c, g, "enabled", "log", &c->p->log);
+	prefix = get_string(c, g, "prefix", "log");
+	if (prefix) {
+		int bad = strlen(prefix) > 64;
+
+		for (const char *q = prefix; *q && !bad; q++)
+			if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\')
+				bad = 1;
+		if (bad) {
+			cfg_err(c, config_setting_get_member(g, "prefix"),
+				"log prefix must be at most 64 printable characters without quotes or backslashes");
+		} else {
+			free(c->p->log_prefix);
+			c->p->log_prefix = strdup(prefix);
+		}
+	}
+	rate = get_string(c, g, "rate", "log");
+	if (rate && parse_rate(rate, &c->p->log_rate, &c->p->log_unit) < 0)
+		cfg_err(c, config_setting_get_member(g, "rate"),
+			"log rate '%s' is not of the form N/second, N/minute, N/hour or N/day", rate);
+}
+
+static void load_portlock(struct cfg_ctx *c, const config_setting_t *g)
+{
+	config_setting_t *m;
+	const char *s;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		cfg_err(c, g, "'portlock' must be a group { ... }, not %s",
+			type_name(config_setting_type(g)));
+		return;
+	}
+	check_keys(c, g, portlock_keys, "'portlock'");
+
+	s = get_string(c, g, "table", "portlock");
+	if (s) {
+		if (!config_valid_table_name(s)) {
+			cfg_err(c, config_setting_get_member(g, "table"),
+				"table name '%s' is not accepted by nft: use letters, digits, '_' and '-', starting with a letter, at most 64, and not an nft keyword",
+				s);
+		} else {
+			free(c->p->table);
+			c->p->table = strdup(s);
+		}
+	}
+	s = get_string(c, g, "action", "portlock");
+	if (s) {
+		if (!strcmp(s, "drop"))
+			c->p->action = POLICY_DROP;
+		else if (!strcmp(s, "reject"))
+			c->p->action = POLICY_REJECT;
+		else
+			cfg_err(c, config_setting_get_member(g, "action"),
+				"action '%s' is not 'drop' or 'reject'", s);
+	}
+	m = config_setting_get_member(g, "hooks");
+	if (m) {
+		if (!is_aggregate(m)) {
+			cfg_err(c, m, "'hooks' must be an array of strings, not %s",
+				type_name(config_setting_type(m)));
+		} else {
+			unsigned hooks = 0;
+			int n = config_setting_length(m);
+
+			for (int i = 0; i < n; i++) {
+				config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+				const char *h = config_setting_get_string(e);
+				unsigned bit = 0;
+
+				if (!h) {
+					cfg_err(c, e, "'hooks' entries must be strings");
+					continue;
+				}
+				if (!strcmp(h, "input"))
+					bit = POLICY_HOOK_INPUT;
+				else if (!strcmp(h, "forward"))
+					bit = POLICY_HOOK_FORWARD;
+				if (!bit) {
+					cfg_err(c, e, "hook '%s' is not 'input' or 'forward'", h);
+					continue;
+				}
+				if (hooks & bit)
+					cfg_warn(c, e, "hook '%s' listed twice", h);
+				hooks |= bit;
+			}
+			if (!hooks && !n)
+				cfg_err(c, m, "'hooks' is empty: give at least \"input\"");
+			else if (hooks)
+				c->p->hooks = hooks;
+		}
+	}
+	m = config_setting_get_member(g, "log");
+	if (m)
+		load_log(c, m);
+	get_bool(c, g, "loopback", "portlock", &c->p->loopback);
+	m = config_setting_get_member(g, "journal_keep");
+	if (m) {
+		int t = config_setting_type(m);
+		long long v = t == CONFIG_TYPE_INT64 ? config_setting_get_int64(m)
+						     : config_setting_get_int(m);
+
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+			cfg_err(c, m, "'journal_keep' must be an integer, not %s", type_name(t));
+		else if (v < 1 || v > 100000)
+			cfg_err(c, m, "'journal_keep' %lld is out of range (1 to 100000)", v);
+		else
+			c->p->journal_keep = (unsigned)v;
+	}
+}
+
+/*
+ * Parse one prefix text and add it to the right family. loc is the place to
+ * blame; setting (may be NULL) is used for the location when loc is NULL.
+ */
+static int add_prefix(struct cfg_ctx *c, const char *text, const struct srcloc *loc,
+		      struct rangeset *v4, struct rangeset *v6, size_t *count)
+{
+	struct cidr cidr;
+	enum cidr_status st = cidr_parse(text, &cidr);
+	char buf[64];
+
+	switch (st) {
+	case CIDR_OK:
+		break;
+	case CIDR_HOSTBITS:
+		diag_warn(c->d, loc, "'%s' has host bits set; using %s/%d", text,
+			  cidr_addr_str(cidr.family, cidr.addr, buf, sizeof(buf)), cidr.plen);
+		break;
+	default:
+		diag_err(c->d, DIAG_CONFIG, loc, 0, "'%s' is not a valid prefix: %s", text,
+			 cidr_status_str(st));
+		return 0;
+	}
+	if (cidr.plen == 0)
+		diag_warn(c->d, loc, "'%s' allows every %s source", text,
+			  cidr.family == CIDR_V4 ? "IPv4" : "IPv6");
+	(*count)++;
+	if (rangeset_add_cidr(cidr.family == CIDR_V4 ? v4 : v6, &cidr) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void load_lists(struct cfg_ctx *c, const config_setting_t *g)
+{
+	int n;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		cfg_err(c, g, "'lists' must be a group { name = [ ... ]; ... }, not %s",
+			type_name(config_setting_type(g)));
+		return;
+	}
+	n = config_setting_length(g);
+	c->lists = calloc((size_t)n + 1, sizeof(*c->lists));
+	if (!c->lists) {
+		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "lists");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		struct cfg_list *l = &c->lists[c->nlists];
+		int k;
+
+		if (!valid_name(config_setting_name(m))) {
+			cfg_err(c, m, "list name '%s' must start with a letter and hold only letters, digits and '_' (at most 32)",
+				config_setting_name(m));
+			continue;
+		}
+		if (!is_aggregate(m)) {
+			cfg_err(c, m, "list '%s' must be an array of prefixes, not %s",
+				config_setting_name(m), type_name(config_setting_type(m)));
+			continue;
+		}
+		l->name = config_setting_name(m);
+		l->line = (int)config_setting_source_line(m);
+		rangeset_init(&l->v4);
+		rangeset_init(&l->v6);
+		c->nlists++;
+		k = config_setting_length(m);
+		for (int j = 0; j < k; j++) {
+			config_setting_t *e = config_setting_get_elem(m, (unsigned)j);
+			const char *s = config_setting_get_string(e);
+			struct srcloc loc = loc_of(c, e);
+
+			if (!s) {
+				cfg_err(c, e, "list '%s': entries must be strings such as \"192.0.2.0/24\", not %s",
+					l->name, type_name(config_setting_type(e)));
+				continue;
+			}
+			if (s[0] == '@') {
+				cfg_err(c, e, "list '%s': '%s': a list cannot refer to another list",
+					l->name, s);
+				continue;
+			}
+			if (add_prefix(c, s, &loc, &l->v4, &l->v6, &l->nsources) < 0) {
+				diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "list '%s'", l->name);
+				return;
+			}
+		}
+		rangeset_normalize(&l->v4);
+		rangeset_normalize(&l->v6);
+	}
+}
+
+static struct cfg_list *find_list(struct cfg_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->nlists; i++)
+		if (!strcmp(c->lists[i].name, name))
+			return &c->lists[i];
+	return NULL;
+}
+
+static int append_ranges(struct rangeset *dst, const struct rangeset *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		if (rangeset_add(dst, src->r[i].lo, src->r[i].hi) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static char *resolve_path(struct cfg_ctx *c, const char *path)
+{
+	char *out = NULL;
+
+	if (path[0] == '/' || !c->basedir || !*c->basedir)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", c->basedir, path) < 0)
+		return NULL;
+	return out;
+}
+
+/* Read one allow_file: one prefix per line, '#' comments, blank lines ignored. */
+static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
+			    struct policy_service *s)
+{
+	const char *path = config_setting_get_string(e);
+	char *full, line[512];
+	FILE *f;
+	int lineno = 0;
+
+	if (!path) {
+		cfg_err(c, e, "service '%s': 'allow_file' must be a string (a path)", s->name);
+		return;
+	}
+	full = resolve_path(c, path);
+	if (!full) {
+		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
+		return;
+	}
+	f = fopen(full, "re");
+	if (!f) {
+		struct srcloc l = loc_of(c, e);
+
+		diag_err(c->d, DIAG_CONFIG, &l, errno, "service '%s': cannot read allow_file '%s'",
+			 s->name, full);
+		free(full);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct srcloc l = { full, ++lineno };
+		char *p = line, *q;
+		size_t len = strlen(line);
+
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			int ch;
+
+			diag_err(c->d, DIAG_CONFIG, &l, 0, "line too long");
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+			continue;
+		}
+		q = strchr(p, '#');
+		if (q)
+			*q = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		q = p + strlen(p);
+		while (q > p && isspace((unsigned char)q[-1]))
+			*--q = '\0';
+		if (!*p)
+			continue;
+		if (add_prefix(c, p, &l, &s->v4, &s->v6, &s->nsources) < 0) {
+			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
+			break;
+		}
+	}
+	if (ferror(f)) {
+		struct srcloc l = { full, lineno };
+
+		diag_err(c->d, DIAG_CONFIG, &l, EIO, "error reading allow_file");
+	}
+	fclose(f);
+	free(full);
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static void load_ports(struct cfg_ctx *c, const config_setting_t *m, struct policy_service *s)
+{
+	int n;
+
+	if (config_setting_type(m) == CONFIG_TYPE_INT || config_setting_type(m) == CONFIG_TYPE_STRING) {
+		cfg_err(c, m, "service '%s': 'ports' must be an array such as [25, 587]", s->name);
+		return;
+	}
+	if (!is_aggregate(m)) {
+		cfg_err(c, m, "service '%s': 'ports' must be an array of port numbers, not %s",
+			s->name, type_name(config_setting_type(m)));
+		return;
+	}
+	n = config_setting_length(m);
+	if (n == 0) {
+		cfg_err(c, m, "service '%s' has no ports", s->name);
+		return;
+	}
+	s->ports = calloc((size_t)n, sizeof(*s->ports));
+	if (!s->ports) {
+		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "ports");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		int t = config_setting_type(e);
+		long long v;
+
+		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+			v = t == CONFIG_TYPE_INT ? config_setting_get_int(e)
+						 : config_setting_get_int64(e);
+		} else if (t == CONFIG_TYPE_STRING) {
+			const char *str = config_setting_get_string(e);
+			char *end;
+
+			errno = 0;
+			v = strtoll(str, &end, 10);
+			if (!isdigit((unsigned char)*str) || *end || errno) {
+				cfg_err(c, e, "service '%s': port '%s' is not a number", s->name, str);
+				continue;
+			}
+		} else {
+			cfg_err(c, e, "service '%s': ports must be numbers, not %s", s->name,
+				type_name(t));
+			continue;
+		}
+		if (v < 1 || v > 65535) {
+			cfg_err(c, e, "service '%s': port %lld is out of range (1 to 65535)", s->name, v);
+			continue;
+		}
+		for (size_t j = 0; j < s->nports; j++) {
+			if (s->ports[j] == v) {
+				cfg_warn(c, e, "service '%s': port %lld listed twice", s->name, v);
+				v = -1;
+				break;
+			}
+		}
+		if (v > 0)
+			s->ports[s->nports++] = (uint16_t)v;
+	}
+	qsort(s->ports, s->nports, sizeof(*s->ports), port_cmp);
+}
+
+static void load_allow(struct cfg_ctx *c, const config_setting_t *m, struct policy_service *s)
+{
+	int n;
+
+	if (!is_aggregate(m)) {
+		cfg_err(c, m, "service '%s': 'allow' must be an array of prefixes or @lists, not %s",
+			s->name, type_name(config_setting_type(m)));
+		return;
+	}
+	n = config_setting_length(m);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		const char *str = config_setting_get_string(e);
+		struct srcloc loc = loc_of(c, e);
+
+		if (!str) {
+			cfg_err(c, e, "service '%s': 'allow' entries must be strings, not %s", s->name,
+				type_name(config_setting_type(e)));
+			continue;
+		}
+		if (str[0] == '@') {
+			struct cfg_list *l = find_list(c, str + 1);
+
+			if (!l) {
+				cfg_err(c, e, "service '%s': list '%s' does not exist (define it under 'lists')",
+					s->name, str + 1);
+				continue;
+			}
+			l->used = 1;
+			s->nsources += l->nsources;
+			if (append_ranges(&s->v4, &l->v4) < 0 || append_ranges(&s->v6, &l->v6) < 0)
+				diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow");
+			continue;
+		}
+		if (add_prefix(c, str, &loc, &s->v4, &s->v6, &s->nsources) < 0)
+			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow");
+	}
+}
+
+static void load_service(struct cfg_ctx *c, const config_setting_t *g, struct policy_service *s,
+			 int idx)
+{
+	config_setting_t *m;
+	const char *str;
+	char auto_name[32];
+
+	s->proto = POLICY_TCP;
+	s->line = (int)config_setting_source_line(g);
+	s->file = strdup(loc_of(c, g).file ? loc_of(c, g).file : c->name);
+	check_keys(c, g, service_keys, "service");
+
+	str = get_string(c, g, "name", "service");
+	if (!str) {
+		if (!config_setting_get_member(g, "name"))
+			cfg_err(c, g, "service #%d has no 'name'", idx + 1);
+		snprintf(auto_name, sizeof(auto_name), "service%d", idx + 1);
+		str = auto_name;
+	} else if (!valid_name(str)) {
+		cfg_err(c, config_setting_get_member(g, "name"),
+			"service name '%s' must start with a letter and hold only letters, digits and '_' (at most 32)",
+			str);
+	}
+	s->name = strdup(str);
+
+	str = get_string(c, g, "expect", "service");
+	if (str) {
+		if (!in_list(expect_values, str))
+			cfg_err(c, config_setting_get_member(g, "expect"),
+				"service '%s': expect '%s' is not one of smtp, smtps, smpp, smpp-tls",
+				s->name, str);
+		else
+			s->expect = strdup(str);
+	}
+	str = get_string(c, g, "proto", "service");
+	if (str) {
+		if (!strcmp(str, "tcp"))
+			s->proto = POLICY_TCP;
+		else if (!strcmp(str, "udp"))
+			s->proto = POLICY_UDP;
+		else
+			cfg_err(c, config_setting_get_member(g, "proto"),
+				"service '%s': proto '%s' is not 'tcp' or 'udp'", s->name, str);
+	}
+	m = config_setting_get_member(g, "ports");
+	if (m)
+		load_ports(c, m, s);
+	else
+		cfg_err(c, g, "service '%s' has no 'ports'", s->name);
+
+	m = config_setting_get_member(g, "allow");
+	if (m)
+		load_allow(c, m, s);
+	config_setting_t *af = config_setting_get_member(g, "allow_file");
+	if (af) {
+		if (config_setting_type(af) == CONFIG_TYPE_STRING) {
+			load_allow_file(c, af, s);
+		} else if (is_aggregate(af)) {
+			for (int i = 0; i < config_setting_length(af); i++)
+				load_allow_file(c, config_setting_get_elem(af, (unsigned)i), s);
+		} else {
+			cfg_err(c, af, "service '%s': 'allow_file' must be a path string, not %s",
+				s->name, type_name(config_setting_type(af)));
+		}
+	}
+	if (!m && !af)
+		cfg_err(c, g, "service '%s' has no 'allow': write allow = [] to close its ports to every remote source",
+			s->name);
+	rangeset_normalize(&s->v4);
+	rangeset_normalize(&s->v6);
+}
+
+static void load_services(struct cfg_ctx *c, const config_setting_t *l)
+{
+	struct policy *p = c->p;
+	int n;
+
+	if (config_setting_type(l) != CONFIG_TYPE_LIST) {
+		cfg_err(c, l, "'services' must be a list ( { ... }, { ... } ), not %s",
+			type_name(config_setting_type(l)));
+		return;
+	}
+	n = config_setting_length(l);
+	p->svcs = calloc((size_t)n + 1, sizeof(*p->svcs));
+	if (!p->svcs) {
+		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "services");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			cfg_err(c, g, "service #%d must be a group { name = ...; ports = ...; }", i + 1);
+			continue;
+		}
+		load_service(c, g, &p->svcs[p->nsvcs], i);
+		p->nsvcs++;
+	}
+	/* cross-service checks: unique names, each port in one service only */
+	for (size_t i = 0; i < p->nsvcs; i++) {
+		struct policy_service *a = &p->svcs[i];
+
+		for (size_t j = 0; j < i; j++) {
+			struct policy_service *b = &p->svcs[j];
+			struct srcloc loc = { a->file, a->line };
+
+			if (a->name && b->name && !strcmp(a->name, b->name))
+				diag_err(c->d, DIAG_CONFIG, &loc, 0,
+					 "service name '%s' is already used at line %d", a->name,
+					 b->line);
+			if (a->proto != b->proto)
+				continue;
+			for (size_t x = 0; x < a->nports; x++)
+				for (size_t y = 0; y < b->nports; y++)
+					if (a->ports[x] == b->ports[y])
+						diag_err(c->d, DIAG_CONFIG, &loc, 0,
+							 "port %u/%s of service '%s' is already in service '%s' (line %d)",
+							 a->ports[x], policy_proto_str(a->proto), a->name,
+							 b->name, b->line);
+		}
+	}
+}
+
+static int load_root(struct cfg_ctx *c, config_t *cfg)
+{
+	config_setting_t *root = config_root_setting(cfg), *s;
+
+	check_keys(c, root, top_keys, "the top level");
+	s = config_setting_get_member(root, "portlock");
+	if (s)
+		load_portlock(c, s);
+	s = config_setting_get_member(root, "lists");
+	if (s)
+		load_lists(c, s);
+	s = config_setting_get_member(root, "services");
+	if (s)
+		load_services(c, s);
+	else
+		diag_err(c->d, DIAG_CONFIG, &(struct srcloc){ c->name, 0 }, 0,
+			 "no 'services' list: nothing to enforce");
+	for (size_t i = 0; i < c->nlists; i++)
+		if (!c->lists[i].used)
+			diag_warn(c->d, &(struct srcloc){ c->name, c->lists[i].line },
+				  "list '%s' is not used by any service", c->lists[i].name);
+	return 0;
+}
+
+static void free_lists(struct cfg_ctx *c)
+{
+	for (size_t i = 0; i < c->nlists; i++) {
+		rangeset_fini(&c->lists[i].v4);
+		rangeset_fini(&c->lists[i].v6);
+	}
+	free(c->lists);
+}
+
+static int config_finish(struct cfg_ctx *c, config_t *cfg, int ok, size_t errs_before)
+{
+	struct policy *p = c->p;
+
+	if (ok) {
+		load_root(c, cfg);
+		p->source = strdup(c->name);
+	} else {
+		const char *f = config_error_file(cfg);
+		struct srcloc l = { f ? f : c->name, config_error_line(cfg) };
+
+		diag_err(c->d, DIAG_CONFIG, &l, 0, "syntax error: %s", config_error_text(cfg));
+	}
+	free_lists(c);
+	config_destroy(cfg);
+	if (c->d->nerrors > errs_before) {
+		policy_fini(p);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void cfg_setup(config_t *cfg)
+{
+	config_init(cfg);
+	/* keep 2775 an int, and let "x = 1" also be accepted where a float is meant */
+	config_set_auto_convert(cfg, CONFIG_TRUE);
+}
+
+int config_load_string(const char *text, const char *name, const char *basedir,
+		       struct policy *p, struct diag *d)
+{
+	struct cfg_ctx c = { .name = name, .basedir = basedir, .d = d, .p = p };
+	size_t errs_before = d->nerrors;
+	config_t cfg;
+	int err;
+
+	err = policy_init(p);
+	if (err)
+		return diag_err(d, DIAG_INTERNAL, NULL, -err, "policy");
+	cfg_setup(&cfg);
+	if (basedir)
+		config_set_include_dir(&cfg, basedir);
+	return config_finish(&c, &cfg, config_read_string(&cfg, text) == CONFIG_TRUE, errs_before);
+}
+
+int config_load_file(const char *path, struct policy *p, struct diag *d)
+{
+	struct cfg_ctx c = { .name = path, .d = d, .p = p };
+	size_t errs_before = d->nerrors;
+	char *dir, *slash;
+	config_t cfg;
+	FILE *f;
+	int err, ok;
+
+	f = fopen(path, "re");
+	if (!f) {
+		memset(p, 0, sizeof(*p));
+		return diag_err(d, DIAG_CONFIG, &(struct srcloc){ path, 0 }, errno,
+				"cannot read config");
+	}
+	err = policy_init(p);
+	if (err) {
+		fclose(f);
+		return diag_err(d, DIAG_INTERNAL, NULL, -err, "policy");
+	}
+	dir = strdup(path);
+	slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	c.basedir = slash ? dir : ".";
+	cfg_setup(&cfg);
+	config_set_include_dir(&cfg, c.basedir);
+	ok = config_read(&cfg, f) == CONFIG_TRUE;
+	fclose(f);
+	err = config_finish(&c, &cfg, ok, errs_before);
+	free(dir);
+	return err;
+}

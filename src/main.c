@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * portlock: nftables-integrated exposure enforcement.
+ *
+ * main() parses the global options, dispatches to one subcommand, prints the
+ * diagnostics once and maps them to the exit code. It is the only place that
+ * calls exit (by returning from main).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "diag.h"
+#include "policy.h"
+#include "version.h"
+
+const struct pl_cmd pl_commands[] = {
+	{ "check", cmd_check_main, "", "validate the config and print the normalized policy" },
+	{ "export", cmd_export_main, "", "print the nft script apply would load" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: portlock [-c FILE] [--state-dir DIR] [--json] [-v|-q] COMMAND [ARGS]\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     policy file (default %s)\n"
+		"      --state-dir DIR   journal and lock directory (default %s)\n"
+		"  -j, --json            machine-readable output\n"
+		"  -v, --verbose         more detail (repeatable)\n"
+		"  -q, --quiet           errors only\n"
+		"  -h, --help            this help; COMMAND --help for a command's options\n"
+		"  -V, --version         print the version\n"
+		"\nCommands:\n",
+		PORTLOCK_DEFAULT_CONFIG, PORTLOCK_DEFAULT_STATE_DIR);
+	for (const struct pl_cmd *c = pl_commands; c->name; c++)
+		fprintf(f, "  %-8s %-14s %s\n", c->name, c->args, c->summary);
+	fprintf(f, "\nExit status: 0 ok, 1 changes pending/findings (when asked), 2 usage,\n"
+		   "3 config, 4 kernel refused (nothing changed), 5 conflict, 6 service mismatch,\n"
+		   "70 internal error. See portlock(8).\n");
+}
+
+void cmd_usage(const struct pl_ctx *ctx, const char *name, const char *options_help)
+{
+	const struct pl_cmd *c;
+
+	for (c = pl_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			break;
+	printf("Usage: portlock [global options] %s %s\n", name, c->name ? c->args : "");
+	if (c->name)
+		printf("%s\n", c->summary);
+	if (options_help && *options_help)
+		printf("\nOptions:\n%s", options_help);
+	(void)ctx;
+}
+
+int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	diag_err(&ctx->diag, DIAG_USAGE, NULL, 0, "%s: %s (see 'portlock %s --help')", name,
+		 msg ? msg : "bad usage", name);
+	free(msg);
+	return PL_EXIT_USAGE;
+}
+
+int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
+{
+	if (config_load_file(ctx->config_path, p, &ctx->diag) < 0)
+		return diag_exit_code(&ctx->diag);
+	return PL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pl_ctx ctx = {
+		.config_path = getenv("PORTLOCK_CONFIG") ? getenv("PORTLOCK_CONFIG")
+							 : PORTLOCK_DEFAULT_CONFIG,
+		.state_dir = getenv("PORTLOCK_STATE_DIR") ? getenv("PORTLOCK_STATE_DIR")
+							  : PORTLOCK_DEFAULT_STATE_DIR,
+	};
+	const struct pl_cmd *cmd;
+	int opt, rc, drc;
+
+	diag_init(&ctx.diag);
+	opterr = 0;
+	/* '+': stop at the first non-option, the subcommand parses the rest */
+	while ((opt = getopt_long(argc, argv, "+c:jvqhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': ctx.config_path = optarg; break;
+		case 'S': ctx.state_dir = optarg; break;
+		case 'j': ctx.json = true; break;
+		case 'v': ctx.verbose = ctx.verbose < 0 ? 1 : ctx.verbose + 1; break;
+		case 'q': ctx.verbose = -1; break;
+		case 'h': usage(stdout); return PL_EXIT_OK;
+		case 'V': printf("portlock %s\n", PORTLOCK_VERSION); return PL_EXIT_OK;
+		default:
+			if (optopt)
+				fprintf(stderr, "portlock: option '-%c' %s\n", optopt,
+					strchr("cS", optopt) ? "needs an argument" : "is unknown");
+			else
+				fprintf(stderr, "portlock: option '%s' is unknown or needs an argument\n",
+					argv[optind - 1]);
+			fprintf(stderr, "portlock: see 'portlock --help'\n");
+			return PL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return PL_EXIT_USAGE;
+	}
+	for (cmd = pl_commands; cmd->name; cmd++)
+		if (!strcmp(cmd->name, argv[optind]))
+			break;
+	if (!cmd->name) {
+		fprintf(stderr, "portlock: unknown command '%s'; see 'portlock --help'\n", argv[optind]);
+		return PL_EXIT_USAGE;
+	}
+	argv += optind;
+	argc -= optind;
+	optind = 0;	/* re-initialize getopt for the subcommand (glibc) */
+	rc = cmd->fn(&ctx, argc, argv);
+	if (ctx.verbose >= 0 || diag_failed(&ctx.diag))
+		diag_print(&ctx.diag, stderr);
+	drc = diag_exit_code(&ctx.diag);
+	diag_fini(&ctx.diag);
+	fflush(stdout);
+	if (ferror(stdout) && rc == PL_EXIT_OK) {
+		fprintf(stderr, "portlock: error writing output\n");
+		return PL_EXIT_INTERNAL;
+	}
+	/* the worse of the two: an error recorded beats a plain result code */
+	return drc != PL_EXIT_OK ? drc : rc;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The validated policy: what portlock enforces. Built by config.c, consumed
+ * by the ruleset builders and the audit. Pure data; every service keeps the
+ * source location it came from so that kernel and probe errors can cite it.
+ */
+#ifndef PORTLOCK_POLICY_H
+#define PORTLOCK_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "diag.h"
+
+enum policy_action {
+	POLICY_DROP,
+	POLICY_REJECT,
+};
+
+enum policy_hook {
+	POLICY_HOOK_INPUT = 1 << 0,
+	POLICY_HOOK_FORWARD = 1 << 1,
+};
+
+enum policy_proto {
+	POLICY_TCP = 6,
+	POLICY_UDP = 17,
+};
+
+enum policy_rate_unit {
+	RATE_SECOND,
+	RATE_MINUTE,
+	RATE_HOUR,
+	RATE_DAY,
+};
+
+struct policy_service {
+	char *name;
+	char *expect;		/* "smtp", "smpp", ... or NULL */
+	enum policy_proto proto;
+	uint16_t *ports;	/* sorted, unique */
+	size_t nports;
+	struct rangeset v4, v6;	/* normalized */
+	size_t nsources;	/* prefixes given before merging */
+	char *file;		/* where the service was declared */
+	int line;
+};
+
+struct policy {
+	char *source;		/* config file path */
+	char *table;		/* table inet <table> */
+	enum policy_action action;
+	unsigned hooks;		/* enum policy_hook bits */
+	bool log;
+	char *log_prefix;
+	unsigned log_rate;
+	enum policy_rate_unit log_unit;
+	bool loopback;
+	unsigned journal_keep;
+	struct policy_service *svcs;
+	size_t nsvcs;
+};
+
+#define POLICY_DEFAULT_TABLE "portlock"
+#define POLICY_DEFAULT_LOG_PREFIX "portlock"
+#define POLICY_DEFAULT_JOURNAL_KEEP 100
+
+/* Fill defaults; returns 0 or -ENOMEM. */
+int policy_init(struct policy *p);
+void policy_fini(struct policy *p);
+
+const char *policy_action_str(enum policy_action a);
+const char *policy_proto_str(enum policy_proto p);
+const char *policy_rate_unit_str(enum policy_rate_unit u);
+
+/* The service that manages port/proto, or NULL. */
+const struct policy_service *policy_find_port(const struct policy *p, enum policy_proto proto,
+					      uint16_t port);
+
+/* True when addr (family f) is inside the service's allowlist. */
+bool policy_service_allows(const struct policy_service *s, enum cidr_family f, u128 addr);
+
+/* sha256 of the normalized policy as hex (65 bytes); 0 or -ENOMEM. */
+int policy_hash(const struct policy *p, char out[65]);
+
+#endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Small helpers shared by every module: array sizes, attributes, checked
+ * allocation wrappers that return NULL (never exit: callers unwind and report).
+ */
+#ifndef PORTLOCK_UTIL_H
+#define PORTLOCK_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define __unused __attribute__((unused))
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+
+/*
+ * Grow *arr (of *cap elements of size elsz) so that it holds at least need
+ * elements. Returns 0 or -ENOMEM; *arr is untouched on failure.
+ */
+int util_grow(void **arr, size_t *cap, size_t need, size_t elsz);
+
+/* strdup that returns NULL for NULL. */
+char *util_strdup(const char *s);
+
+/*
+ * Escape untrusted bytes for display: printable ASCII is kept, backslash and
+ * quote are escaped, everything else becomes \xNN; at most outmax-1 bytes
+ * are written and the result is always NUL-terminated. Returns out.
+ */
+char *util_escape(const void *in, size_t len, char *out, size_t outmax);
+
+#endif
