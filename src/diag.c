@@ -51,6 +51,7 @@ void diag_fini(struct diag *d)
 	memset(d, 0, sizeof(*d));
 }
 
+__attribute__((format(printf, 6, 0)))
 static void diag_vadd(struct diag *d, enum diag_class cls, enum diag_level lvl,
 		      const struct srcloc *loc, int errnum, const char *fmt, va_list ap)
 {

@@ -1,93 +1,90 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * nft script rendering of a policy. The shape is the one DESIGN.md describes:
- * one table inet <name>; per service a port set and one interval set per
- * family; base chains on the configured hooks at priority filter - 10; per
- * service and family a rate-limited log rule and a counter + drop/reject rule.
- * The netlink builder produces the same objects; a test keeps them in sync.
+ * nft script rendering. The script is rendered from the same desired model
+ * that `apply` sends (nft_build.c), so `nft -f` of the export and `portlock
+ * apply` load the same objects; a test checks that both list identically.
  */
 #include "export.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include <linux/netfilter/nf_tables.h>
+
 #include "cidr.h"
+#include "nft_build.h"
+#include "nft_model.h"
 #include "policy.h"
 
-static void render_set(FILE *f, const char *svc, const char *suffix, enum cidr_family fam,
-		       const struct rangeset *rs)
+static void render_set(FILE *f, const struct nm_set *s)
 {
+	enum cidr_family fam = s->key_len == 4 ? CIDR_V4 : CIDR_V6;
+	const char *kt = s->key_len == 4 ? "ipv4_addr" : "ipv6_addr";
 	char buf[100];
 
-	fprintf(f, "\tset %s_%s {\n\t\ttype %s\n\t\tflags interval\n", svc, suffix,
-		fam == CIDR_V4 ? "ipv4_addr" : "ipv6_addr");
-	if (rs->n) {
-		fprintf(f, "\t\telements = {\n");
-		for (size_t i = 0; i < rs->n; i++)
-			fprintf(f, "\t\t\t%s%s\n", range_str(fam, &rs->r[i], buf, sizeof(buf)),
-				i + 1 < rs->n ? "," : "");
-		fprintf(f, "\t\t}\n");
+	switch (s->kind) {
+	case NM_SET_PORTS:
+		fprintf(f, "\tset %s {\n\t\ttype inet_service\n", s->name);
+		if (s->nports) {
+			fprintf(f, "\t\telements = { ");
+			for (size_t j = 0; j < s->nports; j++)
+				fprintf(f, "%s%u", j ? ", " : "", s->ports[j]);
+			fprintf(f, " }\n");
+		}
+		break;
+	case NM_SET_V4:
+	case NM_SET_V6:
+		fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", s->name, kt);
+		if (s->ranges.n) {
+			fprintf(f, "\t\telements = {\n");
+			for (size_t i = 0; i < s->ranges.n; i++)
+				fprintf(f, "\t\t\t%s%s\n",
+					range_str(fam, &s->ranges.r[i], buf, sizeof(buf)),
+					i + 1 < s->ranges.n ? "," : "");
+			fprintf(f, "\t\t}\n");
+		}
+		break;
+	case NM_SET_VMAP4:
+	case NM_SET_VMAP6:
+		fprintf(f, "\tmap %s {\n\t\ttype %s : verdict\n\t\tflags interval\n", s->name, kt);
+		if (s->nvmap) {
+			fprintf(f, "\t\telements = {\n");
+			for (size_t i = 0; i < s->nvmap; i++)
+				fprintf(f, "\t\t\t%s : jump %s%s\n",
+					range_str(fam, &s->vmap[i].r, buf, sizeof(buf)),
+					s->vmap[i].chain, i + 1 < s->nvmap ? "," : "");
+			fprintf(f, "\t\t}\n");
+		}
+		break;
+	default:
+		break;
 	}
 	fprintf(f, "\t}\n\n");
 }
 
-static void render_verdict(FILE *f, const struct policy *p, const struct policy_service *s)
+static void render_chain(FILE *f, const struct nm_table *t, const struct nm_chain *c, bool last)
 {
-	if (p->action == POLICY_DROP)
-		fprintf(f, "drop");
-	else if (s->proto == POLICY_TCP)
-		fprintf(f, "reject with tcp reset");
-	else
-		fprintf(f, "reject");
-}
+	fprintf(f, "\tchain %s {\n", c->name);
+	if (c->base) {
+		char def[200];
 
-static void render_service_rules(FILE *f, const struct policy *p, const struct policy_service *s,
-				 int forward)
-{
-	static const struct {
-		const char *suffix, *saddr;
-	} fams[] = { { "v4", "ip saddr" }, { "v6", "ip6 saddr" } };
-	const char *l4 = policy_proto_str(s->proto);
-
-	for (size_t i = 0; i < 2; i++) {
-		char match[256];
-
-		if (forward)
-			snprintf(match, sizeof(match),
-				 "ct status dnat meta l4proto %s ct original proto-dst @%s_ports %s != @%s_%s",
-				 l4, s->name, fams[i].saddr, s->name, fams[i].suffix);
-		else
-			snprintf(match, sizeof(match), "%s dport @%s_ports %s != @%s_%s", l4, s->name,
-				 fams[i].saddr, s->name, fams[i].suffix);
-		if (p->log)
-			fprintf(f, "\t\t%s limit rate %u/%s log prefix \"%s[%s] \"\n", match,
-				p->log_rate, policy_rate_unit_str(p->log_unit), p->log_prefix,
-				s->name);
-		fprintf(f, "\t\t%s counter ", match);
-		render_verdict(f, p, s);
-		fprintf(f, "\n");
+		nm_chain_def_str(c, def, sizeof(def));
+		fprintf(f, "\t\t%s\n", def);
 	}
-}
-
-static void render_chain(FILE *f, const struct policy *p, const char *hook)
-{
-	int forward = !strcmp(hook, "forward");
-
-	fprintf(f, "\tchain %s {\n", hook);
-	fprintf(f, "\t\ttype filter hook %s priority filter - %d; policy accept;\n", hook,
-		-EXPORT_CHAIN_PRIORITY);
-	if (!forward && p->loopback)
-		fprintf(f, "\t\tiif \"lo\" accept\n");
-	for (size_t i = 0; i < p->nsvcs; i++)
-		render_service_rules(f, p, &p->svcs[i], forward);
-	fprintf(f, "\t}\n");
+	for (size_t i = 0; i < t->nrules; i++)
+		if (!strcmp(t->rules[i].chain, c->name))
+			fprintf(f, "\t\t%s\n", t->rules[i].text);
+	fprintf(f, "\t}\n%s", last ? "" : "\n");
 }
 
 int export_render(const struct policy *p, FILE *f)
 {
+	struct nm_table t;
 	char hash[65];
 	const char *src = p->source ? strrchr(p->source, '/') : NULL;
 
+	if (nft_build(p, &t) < 0)
+		return -ENOMEM;
 	src = src ? src + 1 : (p->source ? p->source : "-");
 	if (policy_hash(p, hash) < 0)
 		snprintf(hash, sizeof(hash), "?");
@@ -95,25 +92,13 @@ int export_render(const struct policy *p, FILE *f)
 	fprintf(f, "# generated by portlock export from %s\n", src);
 	fprintf(f, "# policy sha256 %s\n", hash);
 	fprintf(f, "# replace the whole table: create it if missing, delete it, load it\n");
-	fprintf(f, "table inet %s\ndelete table inet %s\n\n", p->table, p->table);
-	fprintf(f, "table inet %s {\n", p->table);
-	for (size_t i = 0; i < p->nsvcs; i++) {
-		const struct policy_service *s = &p->svcs[i];
-
-		fprintf(f, "\tset %s_ports {\n\t\ttype inet_service\n", s->name);
-		fprintf(f, "\t\telements = { ");
-		for (size_t j = 0; j < s->nports; j++)
-			fprintf(f, "%s%u", j ? ", " : "", s->ports[j]);
-		fprintf(f, " }\n\t}\n\n");
-		render_set(f, s->name, "v4", CIDR_V4, &s->v4);
-		render_set(f, s->name, "v6", CIDR_V6, &s->v6);
-	}
-	if (p->hooks & POLICY_HOOK_INPUT)
-		render_chain(f, p, "input");
-	if ((p->hooks & POLICY_HOOK_INPUT) && (p->hooks & POLICY_HOOK_FORWARD))
-		fprintf(f, "\n");
-	if (p->hooks & POLICY_HOOK_FORWARD)
-		render_chain(f, p, "forward");
+	fprintf(f, "table inet %s\ndelete table inet %s\n\n", t.name, t.name);
+	fprintf(f, "table inet %s {\n", t.name);
+	for (size_t i = 0; i < t.nsets; i++)
+		render_set(f, &t.sets[i]);
+	for (size_t i = 0; i < t.nchains; i++)
+		render_chain(f, &t, &t.chains[i], i + 1 == t.nchains);
 	fprintf(f, "}\n");
+	nm_table_fini(&t);
 	return ferror(f) ? -EIO : 0;
 }

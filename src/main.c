@@ -21,6 +21,9 @@
 const struct pl_cmd pl_commands[] = {
 	{ "check", cmd_check_main, "", "validate the config and print the normalized policy" },
 	{ "export", cmd_export_main, "", "print the nft script apply would load" },
+	{ "show", cmd_show_main, "[--table NAME]", "the managed table as the kernel has it" },
+	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change" },
+	{ "apply", cmd_apply_main, "", "apply the policy in one atomic transaction" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `portlock plan` (dry run: the diff apply would make) and `portlock apply`
+ * (make it, atomically). Both run the same engine (sync.c).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "cmd.h"
+#include "policy.h"
+#include "render.h"
+#include "sync.h"
+
+#define PLAN_ELEM_LINES 20
+
+static void print_json(const struct sync_result *r, const char *mode)
+{
+	json_t *o = render_plan_json(&r->plan);
+
+	json_object_set_new(o, "mode", json_string(mode));
+	json_object_set_new(o, "generation", json_integer(r->gen_before));
+	if (r->committed) {
+		json_object_set_new(o, "applied", json_true());
+		json_object_set_new(o, "generation_after", json_integer(r->gen_after));
+	} else {
+		json_object_set_new(o, "applied", json_false());
+	}
+	json_object_set_new(o, "messages", json_integer((json_int_t)nl_batch_count_of(&r->plan)));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
+	json_object_set_new(o, "attempts", json_integer(r->attempts));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+}
+
+static int run(struct pl_ctx *ctx, int argc, char **argv, bool apply)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "exit-code", no_argument, NULL, 'e' },
+		{ "check", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = apply ? "apply" : "plan";
+	struct sync_opts so = { .mode = apply ? SYNC_APPLY : SYNC_PLAN };
+	struct sync_result r;
+	struct policy p;
+	bool exit_code = false;
+	int opt, rc, ret;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, apply ? "+hj" : "+hjeC", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			if (apply)
+				cmd_usage(ctx, name, "  -j, --json       machine-readable output\n"
+						     "  -h, --help       this help\n");
+			else
+				cmd_usage(ctx, name, "  -e, --exit-code  exit 1 when changes are pending, 0 when in sync\n"
+						     "  -C, --check      also let the kernel validate the batch (nothing changes)\n"
+						     "  -j, --json       machine-readable output\n"
+						     "  -h, --help       this help\n");
+			return PL_EXIT_OK;
+		case 'j': ctx->json = true; break;
+		case 'e': exit_code = true; break;
+		case 'C': so.mode = SYNC_CHECK; break;
+		default:
+			return cmd_bad_usage(ctx, name, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_bad_usage(ctx, name, "unexpected argument '%s'", argv[optind]);
+	rc = cmd_load_policy(ctx, &p);
+	if (rc)
+		return rc;
+	so.max_elem_lines = ctx->verbose > 0 ? 0 : PLAN_ELEM_LINES;
+	ret = sync_run(&p, &so, &r, &ctx->diag);
+	if (ret) {
+		if (so.mode == SYNC_CHECK && r.plan.batch && !ctx->json)
+			render_plan_text(&r.plan, stdout);
+		if (!apply || !r.committed)
+			diag_note(&ctx->diag, NULL, "nothing was changed");
+		rc = diag_exit_code(&ctx->diag);
+		goto out;
+	}
+	if (ctx->json) {
+		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan");
+	} else if (plan_empty(&r.plan)) {
+		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
+		       r.gen_before);
+	} else if (apply) {
+		char counts[400];
+
+		if (ctx->verbose >= 0)
+			render_plan_text(&r.plan, stdout);
+		render_plan_counts(&r.plan, counts, sizeof(counts));
+		printf("applied to table inet %s: %s (generation %u -> %u)\n", p.table, counts,
+		       r.gen_before, r.gen_after);
+	} else {
+		printf("plan for table inet %s from %s (generation %u):\n", p.table, p.source,
+		       r.gen_before);
+		render_plan_text(&r.plan, stdout);
+		if (so.mode == SYNC_CHECK)
+			printf("the kernel validated the batch; nothing was changed\n");
+	}
+	if (ctx->verbose > 0 && !ctx->json)
+		fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s\n",
+			nl_batch_count_of(&r.plan), r.bytes, r.attempts, r.attempts == 1 ? "" : "s");
+	if (!apply && exit_code && !plan_empty(&r.plan))
+		rc = PL_EXIT_PENDING;
+out:
+	sync_result_fini(&r);
+	policy_fini(&p);
+	return rc;
+}
+
+int cmd_plan_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	return run(ctx, argc, argv, false);
+}
+
+int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	return run(ctx, argc, argv, true);
+}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `portlock show`: the managed table as the kernel has it, in nft syntax or JSON. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "nft_model.h"
+#include "nft_read.h"
+#include "nl.h"
+#include "policy.h"
+#include "render.h"
+
+int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "table", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *table = NULL;
+	struct nl_sock *s = NULL;
+	struct nm_live live = { 0 };
+	struct policy p = { 0 };
+	int opt, rc = PL_EXIT_OK;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hjt:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			cmd_usage(ctx, "show", "  -t, --table NAME  read table inet NAME instead of the config's\n"
+					       "  -j, --json        machine-readable output\n"
+					       "  -h, --help        this help\n");
+			return PL_EXIT_OK;
+		case 'j': ctx->json = true; break;
+		case 't': table = optarg; break;
+		default:
+			return cmd_bad_usage(ctx, "show", "unknown option or missing argument '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_bad_usage(ctx, "show", "unexpected argument '%s'", argv[optind]);
+	if (table && !config_valid_table_name(table))
+		return cmd_bad_usage(ctx, "show", "'%s' is not a valid table name", table);
+	if (!table) {
+		rc = cmd_load_policy(ctx, &p);
+		if (rc)
+			return rc;
+		table = p.table;
+	}
+	if (nl_open(&s, &ctx->diag) < 0 || nft_read(s, table, false, &live, &ctx->diag) < 0) {
+		rc = diag_exit_code(&ctx->diag);
+		goto out;
+	}
+	if (ctx->json) {
+		json_t *o = render_live_json(&live);
+
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else {
+		render_live_text(&live, stdout);
+	}
+out:
+	nm_live_fini(&live);
+	nl_close(s);
+	policy_fini(&p);
+	return rc;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * In-memory model of one nftables table: what portlock wants (built from the
+ * policy by nft_build.c) and what the kernel has (read by nft_read.c). Both
+ * sides use the same types so that nft_diff.c can compare them field by
+ * field. Rules are compared by a canonical key: libnftnl's rendering of their
+ * expressions with counter values zeroed, so counters never count as drift.
+ */
+#ifndef PORTLOCK_NFT_MODEL_H
+#define PORTLOCK_NFT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+
+struct nftnl_rule;
+struct diag;
+
+/* nft's datatype numbers, as nft stores them in NFTA_SET_KEY_TYPE. */
+#define NM_TYPE_VERDICT 1
+#define NM_TYPE_IPADDR 7
+#define NM_TYPE_IP6ADDR 8
+#define NM_TYPE_INET_SERVICE 13
+
+enum nm_set_kind {
+	NM_SET_OTHER,	/* anything portlock did not create: compared by definition only */
+	NM_SET_PORTS,	/* inet_service, exact elements */
+	NM_SET_V4,	/* ipv4_addr interval */
+	NM_SET_V6,	/* ipv6_addr interval */
+	NM_SET_VMAP4,	/* ipv4_addr interval -> verdict (shard map) */
+	NM_SET_VMAP6,	/* ipv6_addr interval -> verdict (shard map) */
+};
+
+/* One element of a shard map: range -> jump <chain>. */
+struct nm_vmap_elem {
+	struct range r;
+	char *chain;
+};
+
+struct nm_set {
+	char *name;
+	enum nm_set_kind kind;
+	uint32_t flags;		/* NFT_SET_* */
+	uint32_t key_type, key_len;
+	uint32_t data_type, data_len;
+	struct rangeset ranges;		/* V4/V6: normalized ranges as read */
+	uint16_t *ports;		/* PORTS: sorted */
+	size_t nports;
+	struct nm_vmap_elem *vmap;	/* VMAP4/6: sorted by range */
+	size_t nvmap;
+	size_t nelems;			/* elements as the kernel counts them */
+	bool unparsed;			/* had elements portlock could not interpret */
+	char *label;			/* desired only: what to blame for errors */
+};
+
+struct nm_chain {
+	char *name;
+	bool base;
+	char *type;		/* "filter" */
+	uint32_t hooknum;	/* NF_INET_* */
+	int32_t prio;
+	uint32_t policy;	/* NF_ACCEPT / NF_DROP */
+	uint64_t handle;
+};
+
+struct nm_rule {
+	char *chain;
+	uint64_t handle;	/* live only */
+	char *key;		/* canonical comparison key */
+	char *text;		/* nft syntax (or libnftnl notation for foreign parts) */
+	struct nftnl_rule *nr;	/* desired only: the object to send */
+	char *label;		/* desired only */
+};
+
+struct nm_table {
+	char *name;
+	bool exists;
+	uint32_t flags;
+	uint64_t handle;
+	struct nm_chain *chains;
+	size_t nchains, cchains;
+	struct nm_set *sets;
+	size_t nsets, csets;
+	struct nm_rule *rules;	/* grouped by chain, in chain order */
+	size_t nrules, crules;
+};
+
+/* A base chain of another table on a hook portlock also uses (or prerouting). */
+struct nm_foreign_hook {
+	char *family;
+	char *table;
+	char *chain;
+	uint32_t hooknum;
+	int32_t prio;
+	uint32_t policy;
+	uint32_t table_flags;
+};
+
+struct nm_live {
+	uint32_t genid;
+	struct nm_table t;
+	struct nm_foreign_hook *foreign;
+	size_t nforeign, cforeign;
+	/* raw NEW* messages of our table as dumped (for the journal), if asked */
+	char *raw;
+	size_t rawlen, rawcap;
+};
+
+void nm_table_init(struct nm_table *t, const char *name);
+void nm_table_fini(struct nm_table *t);
+void nm_live_fini(struct nm_live *l);
+
+struct nm_chain *nm_table_add_chain(struct nm_table *t);
+struct nm_set *nm_table_add_set(struct nm_table *t);
+struct nm_rule *nm_table_add_rule(struct nm_table *t);
+struct nm_set *nm_table_find_set(const struct nm_table *t, const char *name);
+struct nm_chain *nm_table_find_chain(const struct nm_table *t, const char *name);
+
+/* Hook names for display. */
+const char *nm_hook_str(uint32_t hooknum);
+
+/* Text of a rule's expressions, libnftnl notation; counters zeroed. Caller frees. */
+char *nm_rule_key(struct nftnl_rule *r);
+
+/* nft-like text of a rule. NM_TEXT_NO_COUNTERS prints a bare "counter". Caller frees. */
+#define NM_TEXT_NO_COUNTERS 1u
+char *nm_rule_text(struct nftnl_rule *r, unsigned flags);
+
+/* Chain definition as nft prints it: "type filter hook input priority filter - 10; policy accept;" */
+void nm_chain_def_str(const struct nm_chain *c, char *buf, size_t len);
+/* Set definition: "type ipv4_addr; flags interval;" */
+void nm_set_def_str(const struct nm_set *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Planner: live model vs desired model -> display lines + one batch. Set
+ * elements are encoded straight from the range arrays into netlink
+ * attributes (no per-element libnftnl objects: a million prefixes must cost
+ * megabytes, not gigabytes), split into messages of at most ~48 KiB because a
+ * netlink attribute length is 16 bits.
+ */
+#include "nft_plan.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "diag.h"
+#include "nft_model.h"
+#include "nl.h"
+#include "util.h"
+
+#define ELEM_MSG_BUDGET (48u << 10)
+
+struct pctx {
+	struct plan *pl;
+	const struct nm_table *want;
+	const struct nm_table *have;	/* NULL fields when the table is absent */
+	struct diag *d;
+	int err;
+	unsigned set_ids;
+};
+
+static void line(struct pctx *c, char sign, const char *fmt, ...) __printf(3, 4);
+static void line(struct pctx *c, char sign, const char *fmt, ...)
+{
+	struct plan *pl = c->pl;
+	va_list ap;
+	char *t = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&t, fmt, ap) < 0)
+		t = NULL;
+	va_end(ap);
+	if (!t || util_grow((void **)&pl->lines, &pl->cap, pl->nlines + 1, sizeof(*pl->lines)) < 0) {
+		free(t);
+		c->err = -ENOMEM;
+		return;
+	}
+	pl->lines[pl->nlines].sign = sign;
+	pl->lines[pl->nlines].text = t;
+	pl->nlines++;
+}
+
+static struct nlmsghdr *msg(struct pctx *c, uint16_t type, uint16_t flags, const char *label)
+{
+	struct nlmsghdr *nlh = nl_batch_msg(c->pl->batch, type, NFPROTO_INET, flags, label);
+
+	if (!nlh)
+		c->err = -ENOMEM;
+	return nlh;
+}
+
+static void end(struct pctx *c)
+{
+	if (nl_batch_end_msg(c->pl->batch) < 0)
+		c->err = -ENOMEM;
+}
+
+/* ---- elements ---- */
+
+struct elem_writer {
+	struct pctx *c;
+	uint16_t type;
+	const char *set;
+	const char *label;
+	struct nlmsghdr *nlh;
+	struct nlattr *list;
+};
+
+static void ew_flush(struct elem_writer *w)
+{
+	if (!w->nlh)
+		return;
+	mnl_attr_nest_end(w->nlh, w->list);
+	end(w->c);
+	w->nlh = NULL;
+}
+
+static void ew_open(struct elem_writer *w)
+{
+	char label[300];
+
+	snprintf(label, sizeof(label), "elements of set %s, %s", w->set, w->label ? w->label : "");
+	w->nlh = msg(w->c, w->type, w->type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, label);
+	if (!w->nlh)
+		return;
+	mnl_attr_put_strz(w->nlh, NFTA_SET_ELEM_LIST_TABLE, w->c->want->name);
+	mnl_attr_put_strz(w->nlh, NFTA_SET_ELEM_LIST_SET, w->set);
+	w->list = mnl_attr_nest_start(w->nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+}
+
+static void ew_put(struct elem_writer *w, const uint8_t *key, uint32_t klen, bool iend,
+		   const char *jump)
+{
+	struct nlattr *e, *k;
+
+	if (w->nlh && w->nlh->nlmsg_len > ELEM_MSG_BUDGET)
+		ew_flush(w);
+	if (!w->nlh)
+		ew_open(w);
+	if (!w->nlh)
+		return;
+	e = mnl_attr_nest_start(w->nlh, NFTA_LIST_ELEM);
+	if (iend)
+		mnl_attr_put_u32(w->nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+	k = mnl_attr_nest_start(w->nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(w->nlh, NFTA_DATA_VALUE, klen, key);
+	mnl_attr_nest_end(w->nlh, k);
+	if (jump) {
+		struct nlattr *dn = mnl_attr_nest_start(w->nlh, NFTA_SET_ELEM_DATA);
+		struct nlattr *vn = mnl_attr_nest_start(w->nlh, NFTA_DATA_VERDICT);
+
+		mnl_attr_put_u32(w->nlh, NFTA_VERDICT_CODE, htonl((uint32_t)NFT_JUMP));
+		mnl_attr_put_strz(w->nlh, NFTA_VERDICT_CHAIN, jump);
+		mnl_attr_nest_end(w->nlh, vn);
+		mnl_attr_nest_end(w->nlh, dn);
+	}
+	mnl_attr_nest_end(w->nlh, e);
+}
+
+/* An interval [lo, hi] is a start element and, unless hi is the top, an end element at hi+1. */
+static void ew_range(struct elem_writer *w, enum cidr_family f, const struct range *r,
+		     const char *jump)
+{
+	uint8_t b[16];
+	uint32_t len = f == CIDR_V4 ? 4 : 16;
+
+	cidr_to_bytes(f, r->lo, b);
+	ew_put(w, b, len, false, jump);
+	if (r->hi != cidr_max(f)) {
+		cidr_to_bytes(f, r->hi + 1, b);
+		ew_put(w, b, len, true, NULL);
+	}
+}
+
+static void ew_port(struct elem_writer *w, uint16_t port)
+{
+	uint8_t b[2] = { (uint8_t)(port >> 8), (uint8_t)port };
+
+	ew_put(w, b, 2, false, NULL);
+}
+
+static enum cidr_family set_family(const struct nm_set *s)
+{
+	return s->key_len == 4 ? CIDR_V4 : CIDR_V6;
+}
+
+static void elem_line(struct pctx *c, char sign, const struct nm_set *s, const char *what,
+		      size_t *shown)
+{
+	if (c->pl->max_elem_lines && *shown >= c->pl->max_elem_lines) {
+		c->pl->elided++;
+		return;
+	}
+	(*shown)++;
+	line(c, sign, "element inet %s %s { %s }", c->want->name, s->name, what);
+}
+
+static int range_cmp(const struct range *a, const struct range *b)
+{
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Diff the elements of a set present on both sides (have may be NULL for a
+ * new set). Deletions are written into del, additions into add.
+ */
+static void diff_elems(struct pctx *c, const struct nm_set *want, const struct nm_set *have,
+		       struct elem_writer *del, struct elem_writer *add, int phase)
+{
+	size_t i = 0, j = 0, shown_add = 0, shown_del = 0;
+	char buf[256];
+
+	if (want->kind == NM_SET_PORTS) {
+		while (i < want->nports || (have && j < have->nports)) {
+			if (have && j < have->nports && (i >= want->nports || have->ports[j] < want->ports[i])) {
+				snprintf(buf, sizeof(buf), "%u", have->ports[j]);
+				if (phase == 0) {
+					elem_line(c, '-', want, buf, &shown_del);
+					ew_port(del, have->ports[j]);
+					c->pl->n.elems_del++;
+				}
+				j++;
+			} else if (!have || j >= have->nports || want->ports[i] < have->ports[j]) {
+				snprintf(buf, sizeof(buf), "%u", want->ports[i]);
+				if (phase == 1) {
+					elem_line(c, '+', want, buf, &shown_add);
+					ew_port(add, want->ports[i]);
+					c->pl->n.elems_add++;
+				}
+				i++;
+			} else {
+				i++;
+				j++;
+			}
+		}
+		return;
+	}
+	if (want->kind == NM_SET_V4 || want->kind == NM_SET_V6) {
+		enum cidr_family f = set_family(want);
+		const struct rangeset *w = &want->ranges, *h = have ? &have->ranges : NULL;
+
+		while (i < w->n || (h && j < h->n)) {
+			int cmp = !h || j >= h->n ? -1 : i >= w->n ? 1 : range_cmp(&w->r[i], &h->r[j]);
+
+			if (cmp > 0) {
+				if (phase == 0) {
+					elem_line(c, '-', want, range_str(f, &h->r[j], buf, sizeof(buf)),
+						  &shown_del);
+					ew_range(del, f, &h->r[j], NULL);
+					c->pl->n.elems_del++;
+				}
+				j++;
+			} else if (cmp < 0) {
+				if (phase == 1) {
+					elem_line(c, '+', want, range_str(f, &w->r[i], buf, sizeof(buf)),
+						  &shown_add);
+					ew_range(add, f, &w->r[i], NULL);
+					c->pl->n.elems_add++;
+				}
+				i++;
+			} else {
+				i++;
+				j++;
+			}
+		}
+		return;
+	}
+	if (want->kind == NM_SET_VMAP4 || want->kind == NM_SET_VMAP6) {
+		enum cidr_family f = set_family(want);
+
+		while (i < want->nvmap || (have && j < have->nvmap)) {
+			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
+			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
+			int cmp = !he ? -1 : !we ? 1 : range_cmp(&we->r, &he->r);
+			char rb[128];
+
+			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
+				cmp = 1;	/* same range, other target: replace */
+			if (cmp > 0) {
+				if (phase == 0) {
+					snprintf(buf, sizeof(buf), "%s : jump %s",
+						 range_str(f, &he->r, rb, sizeof(rb)), he->chain ? he->chain : "?");
+					elem_line(c, '-', want, buf, &shown_del);
+					ew_range(del, f, &he->r, NULL);
+					c->pl->n.elems_del++;
+				}
+				j++;
+			} else if (cmp < 0) {
+				if (phase == 1) {
+					snprintf(buf, sizeof(buf), "%s : jump %s",
+						 range_str(f, &we->r, rb, sizeof(rb)), we->chain);
+					elem_line(c, '+', want, buf, &shown_add);
+					ew_range(add, f, &we->r, we->chain);
+					c->pl->n.elems_add++;
+				}
+				i++;
+			} else {
+				i++;
+				j++;
+			}
+		}
+	}
+}
+
+/* ---- objects ---- */
+
+static bool set_def_equal(const struct nm_set *a, const struct nm_set *b)
+{
+	return a->kind == b->kind && a->flags == b->flags && a->key_type == b->key_type &&
+	       a->key_len == b->key_len && a->data_type == b->data_type && !b->unparsed;
+}
+
+static bool chain_def_equal(const struct nm_chain *a, const struct nm_chain *b)
+{
+	if (a->base != b->base)
+		return false;
+	if (!a->base)
+		return true;
+	return a->hooknum == b->hooknum && a->prio == b->prio && a->policy == b->policy &&
+	       a->type && b->type && !strcmp(a->type, b->type);
+}
+
+static void put_table(struct pctx *c)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!t) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->want->name);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	nlh = msg(c, NFT_MSG_NEWTABLE, NLM_F_CREATE, "table");
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		end(c);
+	}
+	nftnl_table_free(t);
+}
+
+static void put_chain(struct pctx *c, const struct nm_chain *ch, uint16_t type, int flush)
+{
+	struct nftnl_chain *nc = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	char label[200];
+
+	if (!nc) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_chain_set_str(nc, NFTNL_CHAIN_TABLE, c->want->name);
+	nftnl_chain_set_str(nc, NFTNL_CHAIN_NAME, ch->name);
+	nftnl_chain_set_u32(nc, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWCHAIN && ch->base) {
+		nftnl_chain_set_u32(nc, NFTNL_CHAIN_HOOKNUM, ch->hooknum);
+		nftnl_chain_set_s32(nc, NFTNL_CHAIN_PRIO, ch->prio);
+		nftnl_chain_set_str(nc, NFTNL_CHAIN_TYPE, ch->type);
+		nftnl_chain_set_u32(nc, NFTNL_CHAIN_POLICY, ch->policy);
+	}
+	snprintf(label, sizeof(label), "chain %s", ch->name);
+	if (flush == 1) {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (!r) {
+			c->err = -ENOMEM;
+		} else {
+			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->want->name);
+			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, ch->name);
+			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+			nlh = msg(c, NFT_MSG_DELRULE, 0, label);
+			if (nlh) {
+				nftnl_rule_nlmsg_build_payload(nlh, r);
+				end(c);
+			}
+			nftnl_rule_free(r);
+		}
+	}
+	if (flush != 1) {
+		nlh = msg(c, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0, label);
+		if (nlh) {
+			nftnl_chain_nlmsg_build_payload(nlh, nc);
+			end(c);
+		}
+	}
+	nftnl_chain_free(nc);
+}
+
+static void put_set(struct pctx *c, const struct nm_set *s, uint16_t type)
+{
+	struct nftnl_set *ns = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	char label[300];
+
+	if (!ns) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_set_set_str(ns, NFTNL_SET_TABLE, c->want->name);
+	nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name);
+	nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWSET) {
+		/* the kernel requires a transaction-unique set id on NEWSET */
+		nftnl_set_set_u32(ns, NFTNL_SET_ID, (uint32_t)++c->set_ids);
+		nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, s->flags);
+		nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, s->key_type);
+		nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, s->key_len);
+		if (s->flags & NFT_SET_MAP) {
+			nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, s->data_type);
+			nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, s->data_len);
+		}
+	}
+	snprintf(label, sizeof(label), "set %s%s%s", s->name, s->label ? ", " : "",
+		 s->label ? s->label : "");
+	nlh = msg(c, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0, label);
+	if (nlh) {
+		nftnl_set_nlmsg_build_payload(nlh, ns);
+		end(c);
+	}
+	nftnl_set_free(ns);
+}
+
+static void del_rule(struct pctx *c, const struct nm_rule *r)
+{
+	struct nftnl_rule *nr = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	char label[200];
+
+	if (!nr) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_rule_set_str(nr, NFTNL_RULE_TABLE, c->want->name);
+	nftnl_rule_set_str(nr, NFTNL_RULE_CHAIN, r->chain);
+	nftnl_rule_set_u32(nr, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_u64(nr, NFTNL_RULE_HANDLE, r->handle);
+	snprintf(label, sizeof(label), "rule handle %llu in chain %s", (unsigned long long)r->handle,
+		 r->chain);
+	nlh = msg(c, NFT_MSG_DELRULE, 0, label);
+	if (nlh) {
+		nftnl_rule_nlmsg_build_payload(nlh, nr);
+		end(c);
+	}
+	nftnl_rule_free(nr);
+	c->pl->n.rules_del++;
+	line(c, '-', "rule inet %s %s handle %llu: %s", c->want->name, r->chain,
+	     (unsigned long long)r->handle, r->text);
+}
+
+/* anchor 0: insert at the head of the chain; else append after that handle */
+static void add_rule(struct pctx *c, const struct nm_rule *r, uint64_t anchor, bool at_end)
+{
+	struct nlmsghdr *nlh;
+	uint16_t flags = NLM_F_CREATE;
+
+	if (at_end || anchor)
+		flags |= NLM_F_APPEND;
+	if (anchor)
+		nftnl_rule_set_u64(r->nr, NFTNL_RULE_POSITION, anchor);
+	else
+		nftnl_rule_unset(r->nr, NFTNL_RULE_POSITION);
+	nlh = msg(c, NFT_MSG_NEWRULE, flags, r->label);
+	if (nlh) {
+		nftnl_rule_nlmsg_build_payload(nlh, r->nr);
+		end(c);
+	}
+	c->pl->n.rules_add++;
+}
+
+/*
+ * Rules of one chain: keep the longest common subsequence of live and desired
+ * rules (by key), delete the other live rules, insert the missing desired ones
+ * where they belong. Returns through c->err.
+ */
+static void diff_chain_rules(struct pctx *c, const char *chain, bool chain_new, int pass)
+{
+	const struct nm_table *w = c->want, *h = c->have;
+	size_t nw = 0, nh = 0, *iw, *ih;
+	uint16_t *lcs;
+
+	for (size_t i = 0; i < w->nrules; i++)
+		nw += !strcmp(w->rules[i].chain, chain);
+	for (size_t i = 0; !chain_new && i < h->nrules; i++)
+		nh += !strcmp(h->rules[i].chain, chain);
+	iw = calloc(nw + 1, sizeof(*iw));
+	ih = calloc(nh + 1, sizeof(*ih));
+	lcs = calloc((nw + 1) * (nh + 1), sizeof(*lcs));
+	if (!iw || !ih || !lcs) {
+		c->err = -ENOMEM;
+		goto out;
+	}
+	nw = nh = 0;
+	for (size_t i = 0; i < w->nrules; i++)
+		if (!strcmp(w->rules[i].chain, chain))
+			iw[nw++] = i;
+	for (size_t i = 0; !chain_new && i < h->nrules; i++)
+		if (!strcmp(h->rules[i].chain, chain))
+			ih[nh++] = i;
+#define L(a, b) lcs[(a) * (nh + 1) + (b)]
+	for (size_t a = nw; a-- > 0;)
+		for (size_t b = nh; b-- > 0;)
+			L(a, b) = !strcmp(w->rules[iw[a]].key, h->rules[ih[b]].key)
+					  ? (uint16_t)(L(a + 1, b + 1) + 1)
+					  : (L(a + 1, b) > L(a, b + 1) ? L(a + 1, b) : L(a, b + 1));
+	{
+		size_t a = 0, b = 0, run = 0;
+		uint64_t anchor = 0;
+		size_t *pending = calloc(nw + 1, sizeof(*pending));
+
+		if (!pending) {
+			c->err = -ENOMEM;
+			goto out;
+		}
+		while (a < nw || b < nh) {
+			if (a < nw && b < nh && !strcmp(w->rules[iw[a]].key, h->rules[ih[b]].key)) {
+				/* kept: flush pending inserts before it, anchored at the previous kept rule */
+				if (pass == 1)
+					for (size_t k = run; k-- > 0;)
+						add_rule(c, &w->rules[pending[k]], anchor, false);
+				run = 0;
+				anchor = h->rules[ih[b]].handle;
+				a++;
+				b++;
+			} else if (b < nh && (a >= nw || L(a, b + 1) >= L(a + 1, b))) {
+				if (pass == 0)
+					del_rule(c, &h->rules[ih[b]]);
+				b++;
+			} else {
+				if (pass == 1)
+					line(c, '+', "rule inet %s %s %s", w->name, chain, w->rules[iw[a]].text);
+				pending[run++] = iw[a];
+				a++;
+			}
+		}
+		if (pass == 1) {
+			if (chain_new || (!anchor && nh == 0))
+				for (size_t k = 0; k < run; k++)
+					add_rule(c, &w->rules[pending[k]], 0, true);
+			else
+				for (size_t k = run; k-- > 0;)
+					add_rule(c, &w->rules[pending[k]], anchor, false);
+		}
+		free(pending);
+	}
+#undef L
+out:
+	free(iw);
+	free(ih);
+	free(lcs);
+}
+
+int plan_build(const struct nm_table *want, const struct nm_live *live, size_t max_elem_lines,
+	       struct plan *pl, struct diag *d)
+{
+	const struct nm_table *have = &live->t;
+	struct pctx c = { .pl = pl, .want = want, .have = have, .d = d };
+	bool table_new = !have->exists;
+	char def[200];
+
+	memset(pl, 0, sizeof(*pl));
+	pl->max_elem_lines = max_elem_lines;
+	pl->table = strdup(want->name);
+	if (!pl->table || nl_batch_new(&pl->batch) < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+
+	/* table */
+	if (table_new) {
+		line(&c, '+', "table inet %s", want->name);
+		put_table(&c);
+		pl->n.tables++;
+	} else if (have->flags != 0) {
+		line(&c, '~', "table inet %s: flags 0x%x cleared (portlock never uses dormant/owner)",
+		     want->name, have->flags);
+		put_table(&c);
+		pl->n.tables++;
+	}
+
+	/* 1. rule deletions in kept chains; flush chains that go or change */
+	for (size_t i = 0; !table_new && i < have->nchains; i++) {
+		const struct nm_chain *hc = &have->chains[i];
+		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
+
+		if (wc && chain_def_equal(wc, hc)) {
+			diff_chain_rules(&c, hc->name, false, 0);
+			continue;
+		}
+		for (size_t k = 0; k < have->nrules; k++)
+			if (!strcmp(have->rules[k].chain, hc->name)) {
+				line(&c, '-', "rule inet %s %s handle %llu: %s", want->name, hc->name,
+				     (unsigned long long)have->rules[k].handle, have->rules[k].text);
+				pl->n.rules_del++;
+			}
+		put_chain(&c, hc, NFT_MSG_DELCHAIN, 1);
+	}
+	/* 2. element deletions in kept sets (releases jumps to shard chains) */
+	for (size_t i = 0; !table_new && i < want->nsets && !c.err; i++) {
+		const struct nm_set *ws = &want->sets[i];
+		const struct nm_set *hs = nm_table_find_set(have, ws->name);
+		struct elem_writer del = { &c, NFT_MSG_DELSETELEM, ws->name, ws->label, NULL, NULL };
+
+		if (hs && set_def_equal(ws, hs)) {
+			diff_elems(&c, ws, hs, &del, NULL, 0);
+			ew_flush(&del);
+		}
+	}
+	/* 3. sets that go or whose definition changed (anonymous sets go with their rules) */
+	for (size_t i = 0; !table_new && i < have->nsets; i++) {
+		const struct nm_set *hs = &have->sets[i];
+		const struct nm_set *ws = nm_table_find_set(want, hs->name);
+
+		if ((ws && set_def_equal(ws, hs)) || (hs->flags & NFT_SET_ANONYMOUS))
+			continue;
+		nm_set_def_str(hs, def, sizeof(def));
+		line(&c, '-', "set inet %s %s { %s } (%zu elements)", want->name, hs->name, def,
+		     hs->nelems);
+		put_set(&c, hs, NFT_MSG_DELSET);
+		pl->n.sets_del++;
+	}
+	/* 4. chains that go or change */
+	for (size_t i = 0; !table_new && i < have->nchains; i++) {
+		const struct nm_chain *hc = &have->chains[i];
+		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
+
+		if (wc && chain_def_equal(wc, hc))
+			continue;
+		nm_chain_def_str(hc, def, sizeof(def));
+		line(&c, '-', "chain inet %s %s { %s }", want->name, hc->name, def);
+		put_chain(&c, hc, NFT_MSG_DELCHAIN, 2);
+		pl->n.chains_del++;
+	}
+	/* 5. new or changed chains */
+	for (size_t i = 0; i < want->nchains; i++) {
+		const struct nm_chain *wc = &want->chains[i];
+		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(have, wc->name);
+
+		if (hc && chain_def_equal(wc, hc))
+			continue;
+		nm_chain_def_str(wc, def, sizeof(def));
+		line(&c, '+', "chain inet %s %s { %s }", want->name, wc->name, def);
+		put_chain(&c, wc, NFT_MSG_NEWCHAIN, 0);
+		pl->n.chains_add++;
+	}
+	/* 6. new or changed sets with their elements; element additions to kept sets */
+	for (size_t i = 0; i < want->nsets && !c.err; i++) {
+		const struct nm_set *ws = &want->sets[i];
+		const struct nm_set *hs = table_new ? NULL : nm_table_find_set(have, ws->name);
+		struct elem_writer add = { &c, NFT_MSG_NEWSETELEM, ws->name, ws->label, NULL, NULL };
+
+		if (hs && !set_def_equal(ws, hs))
+			hs = NULL;
+		if (!hs) {
+			nm_set_def_str(ws, def, sizeof(def));
+			line(&c, '+', "set inet %s %s { %s }", want->name, ws->name, def);
+			put_set(&c, ws, NFT_MSG_NEWSET);
+			pl->n.sets_add++;
+		}
+		diff_elems(&c, ws, hs, NULL, &add, 1);
+		ew_flush(&add);
+	}
+	/* rule additions */
+	for (size_t i = 0; i < want->nchains && !c.err; i++) {
+		const struct nm_chain *wc = &want->chains[i];
+		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(have, wc->name);
+
+		diff_chain_rules(&c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
+	}
+	if (c.err)
+		return diag_err(d, DIAG_INTERNAL, NULL, -c.err, "plan");
+	return 0;
+}
+
+void plan_fini(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->nlines; i++)
+		free(pl->lines[i].text);
+	free(pl->lines);
+	nl_batch_free(pl->batch);
+	free(pl->table);
+	memset(pl, 0, sizeof(*pl));
+}
+
+size_t plan_total(const struct plan *pl)
+{
+	const struct plan_counts *n = &pl->n;
+
+	return n->tables + n->chains_add + n->chains_del + n->sets_add + n->sets_del +
+	       n->elems_add + n->elems_del + n->rules_add + n->rules_del;
+}
+
+bool plan_empty(const struct plan *pl)
+{
+	return plan_total(pl) == 0;
+}
+
+size_t nl_batch_count_of(const struct plan *pl)
+{
+	return pl->batch ? nl_batch_count(pl->batch) : 0;
+}

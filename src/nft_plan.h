@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Diff of the live table against the desired one, as (1) a change list shown
+ * to people in nft syntax with +/- signs and (2) one netlink batch that makes
+ * the kernel match the desired table. The table and its base chains stay in
+ * place; only what differs is sent: elements added/removed, rules deleted by
+ * handle or inserted at their position, sets and chains added or removed.
+ *
+ * Batch order: table; rule deletions; chain flush/deletion; set deletion;
+ * chain additions; set additions with their elements; element deletions then
+ * additions in kept sets; rule additions. Deletions come first so that a new
+ * interval may overlap one being removed.
+ */
+#ifndef PORTLOCK_NFT_PLAN_H
+#define PORTLOCK_NFT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct nm_table;
+struct nm_live;
+struct nl_batch;
+struct diag;
+
+struct plan_line {
+	char sign;	/* '+', '-', '~' (changed in place) */
+	char *text;
+};
+
+struct plan_counts {
+	size_t tables, chains_add, chains_del, sets_add, sets_del;
+	size_t elems_add, elems_del, rules_add, rules_del;
+};
+
+struct plan {
+	struct nl_batch *batch;
+	struct plan_line *lines;
+	size_t nlines, cap;
+	size_t elided;		/* element lines counted but not kept */
+	size_t max_elem_lines;	/* per set and direction; 0 = all */
+	struct plan_counts n;
+	char *table;
+};
+
+/*
+ * Compute the plan that turns live (may be a table that does not exist) into
+ * want. max_elem_lines bounds how many element lines per set are kept for
+ * display (all are in the batch). Returns 0 or -ENOMEM (recorded in d).
+ */
+int plan_build(const struct nm_table *want, const struct nm_live *live, size_t max_elem_lines,
+	       struct plan *pl, struct diag *d);
+void plan_fini(struct plan *pl);
+
+/* Messages in the plan's batch. */
+size_t nl_batch_count_of(const struct plan *pl);
+
+/* True when nothing needs to change. */
+bool plan_empty(const struct plan *pl);
+
+/* Total of changed objects, for summaries. */
+size_t plan_total(const struct plan *pl);
+
+#endif

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Live state reader. Table, chains, sets and rules are parsed with libnftnl
+ * objects (few of them); set elements, which may number millions, are parsed
+ * directly from the netlink attributes into range arrays so that reading a
+ * large policy costs bytes, not objects. Consistency follows nft's cache:
+ * generation before and after, retry when it moved or the dump was
+ * interrupted.
+ */
+#include "nft_read.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "diag.h"
+#include "nft_model.h"
+#include "nl.h"
+#include "util.h"
+
+#define READ_RETRIES 5
+
+struct rd {
+	struct nm_live *l;
+	bool capture;
+	int err;
+	struct nm_set *cur;	/* set whose elements are being dumped */
+	/* element scratch: keys with the interval-end flag */
+	struct rawel {
+		u128 key;
+		bool end;
+		char *chain;	/* vmap: jump target */
+	} *els;
+	size_t nels, cels;
+};
+
+static int capture(struct rd *r, const struct nlmsghdr *nlh)
+{
+	struct nm_live *l = r->l;
+
+	if (!r->capture)
+		return 0;
+	if (util_grow((void **)&l->raw, &l->rawcap, l->rawlen + nlh->nlmsg_len, 1) < 0)
+		return -ENOMEM;
+	memcpy(l->raw + l->rawlen, nlh, nlh->nlmsg_len);
+	l->rawlen += nlh->nlmsg_len;
+	return 0;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rd *r = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
+		r->l->t.exists = true;
+		r->l->t.flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+		r->l->t.handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+		if (capture(r, nlh) < 0)
+			r->err = -ENOMEM;
+	}
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+static char *xstrdup(const char *s, int *err)
+{
+	char *p = strdup(s ? s : "");
+
+	if (!p)
+		*err = -ENOMEM;
+	return p;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rd *r = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table;
+	uint32_t family;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	if (family == NFPROTO_INET && !strcmp(table, r->l->t.name)) {
+		struct nm_chain *mc = nm_table_add_chain(&r->l->t);
+
+		if (!mc) {
+			r->err = -ENOMEM;
+			goto out;
+		}
+		mc->name = xstrdup(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), &r->err);
+		mc->handle = nftnl_chain_get_u64(c, NFTNL_CHAIN_HANDLE);
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
+			mc->base = true;
+			mc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+			mc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+			mc->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
+					     ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
+			mc->type = xstrdup(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), &r->err);
+		}
+		if (capture(r, nlh) < 0)
+			r->err = -ENOMEM;
+	} else if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
+		uint32_t hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+		struct nm_live *l = r->l;
+		static const char *const fams[] = {
+			[NFPROTO_INET] = "inet", [NFPROTO_IPV4] = "ip", [NFPROTO_IPV6] = "ip6",
+			[NFPROTO_ARP] = "arp", [NFPROTO_BRIDGE] = "bridge", [NFPROTO_NETDEV] = "netdev",
+		};
+		struct nm_foreign_hook *f;
+
+		/* the hooks a packet to a local or DNAT-published port crosses */
+		if ((family != NFPROTO_INET && family != NFPROTO_IPV4 && family != NFPROTO_IPV6) ||
+		    (hook != NF_INET_PRE_ROUTING && hook != NF_INET_LOCAL_IN && hook != NF_INET_FORWARD))
+			goto out;
+		if (util_grow((void **)&l->foreign, &l->cforeign, l->nforeign + 1, sizeof(*f)) < 0) {
+			r->err = -ENOMEM;
+			goto out;
+		}
+		f = &l->foreign[l->nforeign++];
+		memset(f, 0, sizeof(*f));
+		f->family = xstrdup(family < ARRAY_SIZE(fams) && fams[family] ? fams[family] : "?",
+				    &r->err);
+		f->table = xstrdup(table, &r->err);
+		f->chain = xstrdup(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), &r->err);
+		f->hooknum = hook;
+		f->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+		f->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
+				    ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
+	}
+out:
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+static enum nm_set_kind classify(uint32_t flags, uint32_t kt, uint32_t kl, uint32_t dt)
+{
+	bool interval = flags & NFT_SET_INTERVAL, map = flags & NFT_SET_MAP;
+
+	if (flags & (NFT_SET_ANONYMOUS | NFT_SET_TIMEOUT | NFT_SET_EVAL | NFT_SET_OBJECT |
+		     NFT_SET_CONCAT))
+		return NM_SET_OTHER;
+	if (!map && !interval && kt == NM_TYPE_INET_SERVICE && kl == 2)
+		return NM_SET_PORTS;
+	if (interval && kt == NM_TYPE_IPADDR && kl == 4)
+		return map ? (dt == NM_TYPE_VERDICT ? NM_SET_VMAP4 : NM_SET_OTHER) : NM_SET_V4;
+	if (interval && kt == NM_TYPE_IP6ADDR && kl == 16)
+		return map ? (dt == NM_TYPE_VERDICT ? NM_SET_VMAP6 : NM_SET_OTHER) : NM_SET_V6;
+	return NM_SET_OTHER;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rd *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nm_set *ms;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
+	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), r->l->t.name) ||
+	    nftnl_set_get_u32(s, NFTNL_SET_FAMILY) != NFPROTO_INET)
+		goto out;
+	ms = nm_table_add_set(&r->l->t);
+	if (!ms) {
+		r->err = -ENOMEM;
+		goto out;
+	}
+	ms->name = xstrdup(nftnl_set_get_str(s, NFTNL_SET_NAME), &r->err);
+	ms->flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+	ms->key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
+	ms->key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	if (nftnl_set_is_set(s, NFTNL_SET_DATA_TYPE)) {
+		ms->data_type = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
+		ms->data_len = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
+	}
+	ms->kind = classify(ms->flags, ms->key_type, ms->key_len, ms->data_type);
+	rangeset_init(&ms->ranges);
+	if (capture(r, nlh) < 0)
+		r->err = -ENOMEM;
+out:
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+/* Parse one NFTA_LIST_ELEM nest into the scratch array. */
+static void parse_elem(struct rd *r, const struct nlattr *el)
+{
+	struct nm_set *ms = r->cur;
+	const struct nlattr *a, *key = NULL, *dat = NULL;
+	uint32_t flags = 0;
+	struct rawel *re;
+
+	ms->nelems++;
+	mnl_attr_for_each_nested(a, el) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_ELEM_KEY: key = a; break;
+		case NFTA_SET_ELEM_DATA: dat = a; break;
+		case NFTA_SET_ELEM_FLAGS:
+			if (mnl_attr_get_payload_len(a) == 4)
+				flags = ntohl(mnl_attr_get_u32(a));
+			break;
+		}
+	}
+	if (ms->kind == NM_SET_OTHER)
+		return;
+	if (!key) {
+		ms->unparsed = true;
+		return;
+	}
+	if (util_grow((void **)&r->els, &r->cels, r->nels + 1, sizeof(*r->els)) < 0) {
+		r->err = -ENOMEM;
+		return;
+	}
+	re = &r->els[r->nels];
+	memset(re, 0, sizeof(*re));
+	mnl_attr_for_each_nested(a, key) {
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE &&
+		    mnl_attr_get_payload_len(a) == ms->key_len) {
+			const uint8_t *p = mnl_attr_get_payload(a);
+
+			re->key = ms->kind == NM_SET_PORTS ? (u128)((p[0] << 8) | p[1])
+				  : cidr_from_bytes(ms->key_len == 4 ? CIDR_V4 : CIDR_V6, p);
+			re->end = flags & NFT_SET_ELEM_INTERVAL_END;
+			r->nels++;
+		}
+	}
+	if (dat && (ms->kind == NM_SET_VMAP4 || ms->kind == NM_SET_VMAP6) && !re->end) {
+		const struct nlattr *v, *w;
+
+		mnl_attr_for_each_nested(v, dat) {
+			if (mnl_attr_get_type(v) != NFTA_DATA_VERDICT)
+				continue;
+			mnl_attr_for_each_nested(w, v) {
+				if (mnl_attr_get_type(w) == NFTA_VERDICT_CHAIN &&
+				    mnl_attr_validate(w, MNL_TYPE_NUL_STRING) == 0)
+					re->chain = strdup(mnl_attr_get_str(w));
+			}
+		}
+	}
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rd *r = data;
+	const struct nlattr *a, *el;
+
+	if (capture(r, nlh) < 0)
+		r->err = -ENOMEM;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, a) {
+			if (mnl_attr_get_type(el) == NFTA_LIST_ELEM)
+				parse_elem(r, el);
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int rawel_cmp(const void *a, const void *b)
+{
+	const struct rawel *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	/* at the same key an interval end sorts before the next start */
+	return (int)y->end - (int)x->end;
+}
+
+/* Turn the scratch elements of r->cur into ranges, ports or map entries. */
+static int finish_set(struct rd *r)
+{
+	struct nm_set *ms = r->cur;
+	enum cidr_family fam = ms->key_len == 4 ? CIDR_V4 : CIDR_V6;
+	bool open = false;
+	u128 start = 0;
+	char *chain = NULL;
+
+	qsort(r->els, r->nels, sizeof(*r->els), rawel_cmp);
+	if (ms->kind == NM_SET_PORTS) {
+		ms->ports = calloc(r->nels + 1, sizeof(*ms->ports));
+		if (!ms->ports)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->nels; i++)
+			ms->ports[ms->nports++] = (uint16_t)r->els[i].key;
+		return 0;
+	}
+	for (size_t i = 0; i < r->nels; i++) {
+		struct rawel *e = &r->els[i];
+
+		if (!e->end) {
+			if (open)	/* two starts in a row: the first range runs to the second */
+				ms->unparsed = true;
+			open = true;
+			start = e->key;
+			chain = e->chain;
+			e->chain = NULL;
+			continue;
+		}
+		if (!open)	/* nft's leading "end" marker at the bottom of the space */
+			continue;
+		open = false;
+		if (e->key == 0)
+			continue;
+		if (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6) {
+			if (rangeset_add(&ms->ranges, start, e->key - 1) < 0)
+				return -ENOMEM;
+		} else {
+			struct nm_vmap_elem *v;
+			size_t cap = ms->nvmap;
+
+			if (util_grow((void **)&ms->vmap, &cap, ms->nvmap + 1, sizeof(*v)) < 0)
+				return -ENOMEM;
+			v = &ms->vmap[ms->nvmap++];
+			v->r.lo = start;
+			v->r.hi = e->key - 1;
+			v->chain = chain;
+			chain = NULL;
+		}
+	}
+	if (open) {
+		if (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6) {
+			if (rangeset_add(&ms->ranges, start, cidr_max(fam)) < 0)
+				return -ENOMEM;
+		} else {
+			struct nm_vmap_elem *v;
+			size_t cap = ms->nvmap;
+
+			if (util_grow((void **)&ms->vmap, &cap, ms->nvmap + 1, sizeof(*v)) < 0)
+				return -ENOMEM;
+			v = &ms->vmap[ms->nvmap++];
+			v->r.lo = start;
+			v->r.hi = cidr_max(fam);
+			v->chain = chain;
+			chain = NULL;
+		}
+	}
+	free(chain);
+	return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rd *r = data;
+	struct nftnl_rule *nr = nftnl_rule_alloc();
+	struct nm_rule *mr;
+
+	if (!nr)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, nr) < 0 ||
+	    strcmp(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->l->t.name) ||
+	    nftnl_rule_get_u32(nr, NFTNL_RULE_FAMILY) != NFPROTO_INET)
+		goto out;
+	mr = nm_table_add_rule(&r->l->t);
+	if (!mr) {
+		r->err = -ENOMEM;
+		goto out;
+	}
+	mr->chain = xstrdup(nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN), &r->err);
+	mr->handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
+	mr->key = nm_rule_key(nr);
+	mr->text = nm_rule_text(nr, 0);
+	if (!mr->key || !mr->text)
+		r->err = -ENOMEM;
+	if (capture(r, nlh) < 0)
+		r->err = -ENOMEM;
+out:
+	nftnl_rule_free(nr);
+	return MNL_CB_OK;
+}
+
+static int dump(struct nl_sock *s, uint16_t type, uint16_t family, uint16_t flags,
+		const char *table, const char *set, mnl_cb_t cb, struct rd *r, const char *what,
+		struct diag *d)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, 0);
+	int ret;
+
+	if (type == NFT_MSG_GETSETELEM) {
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	} else if (table) {
+		/* NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_SET_TABLE, NFTA_RULE_TABLE are all 1 */
+		mnl_attr_put_strz(nlh, 1, table);
+	}
+	ret = nl_request(s, nlh, cb, r, what, d);
+	if (!ret && r->err)
+		ret = diag_err(d, DIAG_INTERNAL, NULL, -r->err, "%s", what);
+	return ret;
+}
+
+static void reset(struct nm_live *l, const char *table)
+{
+	nm_live_fini(l);
+	nm_table_init(&l->t, table);
+}
+
+static int read_once(struct nl_sock *s, const char *table, bool cap, struct nm_live *l,
+		     struct diag *d)
+{
+	struct rd r = { .l = l, .capture = cap };
+	uint32_t gen2;
+	int ret;
+
+	ret = nl_getgen(s, &l->genid, d);
+	if (ret)
+		return ret;
+	ret = dump(s, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, table, NULL, table_cb, &r,
+		   "read table", d);
+	if (ret == -ENOENT)
+		ret = 0;
+	if (ret)
+		return ret;
+	ret = dump(s, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, NULL, NULL, chain_cb, &r,
+		   "read chains", d);
+	if (ret)
+		return ret;
+	if (l->t.exists) {
+		ret = dump(s, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP, table, NULL, set_cb, &r,
+			   "read sets", d);
+		if (ret)
+			return ret;
+		for (size_t i = 0; i < l->t.nsets; i++) {
+			r.cur = &l->t.sets[i];
+			r.nels = 0;
+			ret = dump(s, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, table,
+				   r.cur->name, elem_cb, &r, "read set elements", d);
+			if (!ret && r.cur->kind != NM_SET_OTHER)
+				ret = finish_set(&r);
+			for (size_t k = 0; k < r.nels; k++)
+				free(r.els[k].chain);
+			if (ret)
+				break;
+		}
+		free(r.els);
+		r.els = NULL;
+		if (ret)
+			return ret == -ENOMEM ? diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "read set") : ret;
+		ret = dump(s, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, table, NULL, rule_cb, &r,
+			   "read rules", d);
+		if (ret)
+			return ret;
+	}
+	ret = nl_getgen(s, &gen2, d);
+	if (ret)
+		return ret;
+	return gen2 == l->genid ? 0 : -EINTR;
+}
+
+int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_live *out,
+	     struct diag *d)
+{
+	int ret = -EINTR;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < READ_RETRIES && ret == -EINTR; i++) {
+		reset(out, table);
+		ret = read_once(s, table, capture_raw, out, d);
+	}
+	if (ret == -EINTR)
+		return diag_err(d, DIAG_CONFLICT, NULL, 0,
+				"the ruleset kept changing while it was read (%d tries)", READ_RETRIES);
+	return ret;
+}

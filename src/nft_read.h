@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Read the live state of portlock's table from the kernel into a model,
+ * consistently: generation id before and after the dumps, retried when it
+ * moved. Also lists other tables' base chains on the hooks portlock cares
+ * about (prerouting, input, forward).
+ */
+#ifndef PORTLOCK_NFT_READ_H
+#define PORTLOCK_NFT_READ_H
+
+#include <stdbool.h>
+
+struct nl_sock;
+struct nm_live;
+struct diag;
+
+/*
+ * Dump table inet <table> into *out (which the caller releases with
+ * nm_live_fini()). out->t.exists tells whether the table is there. With
+ * capture_raw, out->raw holds the dumped NEW* messages of the table in replay
+ * order (table, chains, sets, elements, rules), for the journal.
+ * Returns 0, or -errno recorded in d (DIAG_CONFLICT when the ruleset kept
+ * changing during every retry).
+ */
+int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_live *out,
+	     struct diag *d);
+
+#endif

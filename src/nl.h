@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The only libmnl socket code for nf_tables: open, generation id, dumps,
+ * batches. Never prints; errors go to the diag sink with the label of the
+ * object each failing message was built for.
+ *
+ * Batches. A batch is BATCH_BEGIN (carrying NFNL_BATCH_GENID when a
+ * generation is given), the messages, and BATCH_END; the kernel applies all
+ * of it or nothing. Messages are built into libnftnl batch pages (each page
+ * may overrun by one maximum-size message, so a batch can be far larger than
+ * a page) and sent with one sendmsg() over all pages. The kernel processes
+ * the batch synchronously inside sendmsg(), so every error is queued when it
+ * returns; we drain them without blocking (as nft does). Only BATCH_END asks
+ * for an ACK: on Linux >= 6.10 that ACK is sent only after a successful
+ * commit, which proves the commit; on older kernels success is "no error".
+ * Each message records a label (e.g. "set smpp_v4 (rulesets/x.conf:12)") by
+ * sequence number, so an error names the object that caused it.
+ *
+ *   +--------------+-----------+-----------+-----+-----------+------------+
+ *   | BATCH_BEGIN  | msg seq 2 | msg seq 3 | ... | msg seq n | BATCH_END  |
+ *   | (+GENID)     | label[2]  | label[3]  |     | label[n]  | (NLM_F_ACK)|
+ *   +--------------+-----------+-----------+-----+-----------+------------+
+ *
+ * Check mode (plan --check) leaves BATCH_END out: the kernel validates every
+ * message, reports every error, then aborts; nothing changes.
+ */
+#ifndef PORTLOCK_NL_H
+#define PORTLOCK_NL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libmnl/libmnl.h>
+
+struct diag;
+struct nl_sock;
+struct nl_batch;
+
+/*
+ * Open a NETLINK_NETFILTER socket with extended ACK and capped ACKs.
+ * Returns 0 or -errno (recorded as DIAG_NETLINK with a hint when nf_tables
+ * is unavailable).
+ */
+int nl_open(struct nl_sock **out, struct diag *d);
+void nl_close(struct nl_sock *s);
+
+/* Read the ruleset generation id (NFT_MSG_GETGEN, the full 32 bits). */
+int nl_getgen(struct nl_sock *s, uint32_t *gen, struct diag *d);
+
+/*
+ * Run a dump or a get request built in req (nlmsg_seq and portid are filled
+ * here) and call cb for every reply message. Returns 0, -ENOENT when the
+ * object does not exist (nothing recorded), -EINTR when the kernel flagged
+ * the dump as interrupted (NLM_F_DUMP_INTR: retry), or another -errno,
+ * recorded in d with the label `what`.
+ */
+int nl_request(struct nl_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *data,
+	       const char *what, struct diag *d);
+
+/* Raw bytes of every reply message can be captured by the callback itself. */
+
+/* A batch under construction. */
+int nl_batch_new(struct nl_batch **out);
+void nl_batch_free(struct nl_batch *b);
+
+/*
+ * Start a message of type (NFT_MSG_*, without the subsystem) and family;
+ * returns the header in the current page for the caller to fill with
+ * libnftnl's *_nlmsg_build_payload() or mnl_attr_put_*(). label is copied
+ * and reported when the kernel refuses this message. Call nl_batch_end_msg()
+ * when done filling. Returns NULL on ENOMEM.
+ */
+struct nlmsghdr *nl_batch_msg(struct nl_batch *b, uint16_t type, uint16_t family,
+			      uint16_t flags, const char *label);
+int nl_batch_end_msg(struct nl_batch *b);
+
+/* Number of messages in the batch (without BEGIN/END) and its size in bytes. */
+size_t nl_batch_count(const struct nl_batch *b);
+size_t nl_batch_size(const struct nl_batch *b);
+
+struct nl_batch_result {
+	size_t nmsgs;		/* messages sent, without BEGIN/END */
+	size_t bytes;		/* bytes sent */
+	bool end_acked;		/* kernel confirmed the commit (Linux >= 6.10) */
+	bool restart;		/* ERESTART: the generation moved, nothing applied */
+	int first_errno;	/* first error reported, 0 if none */
+};
+
+/*
+ * Send the batch. genid != 0 makes the kernel refuse it with ERESTART when
+ * the ruleset generation is no longer genid (res->restart is set and no
+ * error is recorded: the caller re-plans). check_only omits BATCH_END.
+ * Returns 0 when the kernel reported no error (committed, or validated in
+ * check mode), else -errno with every error recorded in d.
+ */
+int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool check_only,
+		  struct nl_batch_result *res, struct diag *d);
+
+/* Socket pid, for matching NEWGEN owners. */
+uint32_t nl_portid(const struct nl_sock *s);
+
+#endif

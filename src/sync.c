@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Apply engine: read -> build -> diff -> one guarded batch, with bounded retries. */
+#include "sync.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "diag.h"
+#include "nft_build.h"
+#include "nft_read.h"
+#include "nl.h"
+#include "policy.h"
+
+void sync_result_fini(struct sync_result *r)
+{
+	nm_live_fini(&r->live);
+	plan_fini(&r->plan);
+	memset(r, 0, sizeof(*r));
+}
+
+int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_result *r,
+	     struct diag *d)
+{
+	struct nm_table want;
+	struct nl_sock *s = NULL;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = nft_build(p, &want);
+	if (ret)
+		return diag_err(d, DIAG_INTERNAL, NULL, -ret, "building the ruleset");
+	ret = nl_open(&s, d);
+	if (ret)
+		goto out;
+	for (;;) {
+		struct nl_batch_result br;
+
+		r->attempts++;
+		nm_live_fini(&r->live);
+		plan_fini(&r->plan);
+		ret = nft_read(s, p->table, o->capture_prior, &r->live, d);
+		if (ret)
+			break;
+		r->gen_before = r->live.genid;
+		ret = plan_build(&want, &r->live, o->max_elem_lines, &r->plan, d);
+		if (ret || o->mode == SYNC_PLAN)
+			break;
+		if (plan_empty(&r->plan) && o->mode == SYNC_APPLY)
+			break;
+		ret = nl_batch_send(s, r->plan.batch, r->gen_before, o->mode == SYNC_CHECK, &br, d);
+		r->nmsgs = br.nmsgs;
+		r->bytes = br.bytes;
+		if (ret == -ERESTART) {
+			if (r->attempts < SYNC_MAX_ATTEMPTS)
+				continue;
+			ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+				       "the ruleset changed during each of %d attempts; nothing applied",
+				       r->attempts);
+			break;
+		}
+		if (ret)
+			break;
+		if (o->mode == SYNC_APPLY) {
+			r->committed = true;
+			r->end_acked = br.end_acked;
+			ret = nl_getgen(s, &r->gen_after, d);
+		}
+		break;
+	}
+out:
+	nl_close(s);
+	nm_table_fini(&want);
+	return ret;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The apply engine shared by `plan` and `apply` (and later revert): read the
+ * live table consistently, build the desired one, diff, and send one batch
+ * guarded by the generation it was planned against. On ERESTART (another
+ * process committed anything in this network namespace since the read) it
+ * re-reads, re-plans and retries, a bounded number of times.
+ */
+#ifndef PORTLOCK_SYNC_H
+#define PORTLOCK_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nft_model.h"
+#include "nft_plan.h"
+
+struct policy;
+struct diag;
+struct nl_sock;
+
+#define SYNC_MAX_ATTEMPTS 5
+
+enum sync_mode {
+	SYNC_PLAN,	/* compute only */
+	SYNC_CHECK,	/* compute and let the kernel validate (no BATCH_END) */
+	SYNC_APPLY,	/* compute and commit */
+};
+
+struct sync_opts {
+	enum sync_mode mode;
+	size_t max_elem_lines;	/* per set in the displayed plan; 0 = all */
+	bool capture_prior;	/* keep the raw dump of the table before the change */
+};
+
+struct sync_result {
+	struct nm_live live;	/* the table as read for the final plan */
+	struct plan plan;
+	uint32_t gen_before;	/* generation the final plan was made at */
+	uint32_t gen_after;	/* after a commit (0 otherwise) */
+	size_t nmsgs, bytes;	/* batch sent */
+	int attempts;
+	bool committed;
+	bool end_acked;
+};
+
+/*
+ * Run the engine for policy p. Returns 0 on success (including "no changes"),
+ * or -errno with the reason in d: DIAG_NETLINK when the kernel refused
+ * (nothing changed), DIAG_CONFLICT when the ruleset kept changing.
+ * Release r with sync_result_fini() in every case.
+ */
+int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_result *r,
+	     struct diag *d);
+void sync_result_fini(struct sync_result *r);
+
+#endif
