@@ -21,6 +21,7 @@
 const struct pl_cmd pl_commands[] = {
 	{ "check", cmd_check_main, "", "validate the config and print the normalized policy" },
 	{ "export", cmd_export_main, "", "print the nft script apply would load" },
+	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed" },
 	{ NULL, NULL, NULL, NULL },
 };
 
