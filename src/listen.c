@@ -200,6 +200,7 @@ void listen_set_sort(struct listen_set *s)
 struct parse_ctx {
 	struct listen_set *out;
 	enum listen_proto proto;
+	uint32_t seq, portid;	/* 0: not checked */
 	struct diag *d;
 	int err;	/* -errno already recorded in d, 0 when none */
 };
@@ -233,6 +234,12 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	uint8_t want;
 	int rc;
 
+	if ((c->seq && nlh->nlmsg_seq != c->seq) || (c->portid && nlh->nlmsg_pid != c->portid)) {
+		c->err = diag_err(c->d, DIAG_NETLINK, NULL, 0,
+				  "sock_diag: %s reply with a foreign sequence number or port id",
+				  listen_proto_str(c->proto));
+		return MNL_CB_ERROR;
+	}
 	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
 		return parse_malformed(c, "unexpected message type");
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(m))
@@ -266,28 +273,62 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/*
+ * Length of the run of well-formed messages at the start of buf. libmnl
+ * 1.0.4's mnl_nlmsg_ok() compares (int)nlmsg_len, so a length >= 2^31 passes
+ * its check and mnl_cb_run() walks off the buffer: check with size_t first.
+ * A datagram from the kernel holds whole messages; anything left over means
+ * a truncated or malformed reply.
+ */
+static size_t whole_messages(const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		struct nlmsghdr h;
+		size_t step;
+
+		memcpy(&h, (const char *)buf + off, sizeof(h));
+		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
+			break;
+		step = MNL_ALIGN((size_t)h.nlmsg_len);
+		off = step > len - off ? len : off + step;
+	}
+	return off;
+}
+
 int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t seq,
 		 uint32_t portid, struct listen_set *out, struct diag *d)
 {
-	struct parse_ctx c = { .out = out, .proto = proto, .d = d };
+	struct parse_ctx c = { .out = out, .proto = proto, .seq = seq, .portid = portid, .d = d };
+	size_t whole;
 	int rc;
 
+	/*
+	 * seq and portid are checked in msg_cb rather than by libmnl, which
+	 * reports a sequence mismatch as EPROTO, indistinguishable from a
+	 * kernel error reply carrying EPROTO.
+	 */
+	if (len > LISTEN_RECV_SIZE * 64)
+		return diag_err(d, DIAG_NETLINK, NULL, EMSGSIZE, "sock_diag: %s reply too large",
+				listen_proto_str(proto));
+	whole = whole_messages(buf, len);
 	errno = 0;
-	rc = mnl_cb_run(buf, len, seq, portid, msg_cb, &c);
+	rc = mnl_cb_run(buf, whole, 0, 0, msg_cb, &c);
+	if (rc == MNL_CB_STOP)
+		return 0;	/* NLMSG_DONE (or an ACK): whatever follows is not ours */
+	if (rc >= MNL_CB_OK && whole < len)
+		return diag_err(d, DIAG_NETLINK, NULL, EPROTO,
+				"sock_diag: truncated or malformed %s reply message at byte %zu",
+				listen_proto_str(proto), whole);
 	if (rc >= MNL_CB_OK)
 		return 1;
-	if (rc == MNL_CB_STOP)
-		return 0;
 	if (c.err)
 		return c.err;
 	switch (errno) {
 	case EINTR:
 		return -EINTR;	/* NLM_F_DUMP_INTR: the caller retries and reports */
-	case ESRCH:
-		return diag_err(d, DIAG_NETLINK, NULL, 0,
-				"sock_diag: %s reply with a foreign sequence number or port id",
-				listen_proto_str(proto));
-	case EPROTO:
+	case EBADMSG:	/* an NLMSG_ERROR too short to hold its errno */
 	case 0:
 		return diag_err(d, DIAG_NETLINK, NULL, EPROTO, "sock_diag: malformed %s reply",
 				listen_proto_str(proto));
