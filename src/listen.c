@@ -14,9 +14,9 @@
  *
  * INET_DIAG_SKV6ONLY cannot be asked for through idiag_ext (an 8-bit mask
  * that stops at INET_DIAG_TCLASS); the kernel adds it by itself to every
- * AF_INET6 socket in LISTEN or CLOSE state (inet_diag_msg_attrs_fill(),
- * Linux >= 4.8). When it is missing (older kernels) the socket is taken as
- * dual-stack: the judgement errs towards "exposed".
+ * AF_INET6 socket in LISTEN or CLOSE state (inet_diag_msg_attrs_fill(); the
+ * attribute dates from Linux 4.x). When it is missing (older kernels) the
+ * socket is taken as dual-stack: the judgement errs towards "exposed".
  */
 #include "listen.h"
 
@@ -135,6 +135,17 @@ bool listen_covers_family(const struct listen_entry *l, enum cidr_family f)
 	if (f == CIDR_V6)
 		return true;
 	return l->addr == 0 && !l->v6only;
+}
+
+void listen_connect_addr(const struct listen_entry *l, enum cidr_family *family, u128 *addr)
+{
+	if (l->family == CIDR_V4 || addr_is_v4mapped(l)) {
+		*family = CIDR_V4;
+		*addr = addr_is_any(l) ? 0x7f000001 : (l->addr & 0xffffffffu);
+	} else {
+		*family = CIDR_V6;
+		*addr = addr_is_any(l) ? 1 : l->addr;
+	}
 }
 
 char *listen_addr_str(const struct listen_entry *l, char *buf, size_t len)

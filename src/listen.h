@@ -31,7 +31,9 @@
  * Everything is netns-local: sock_diag answers for the namespace of the
  * netlink socket, i.e. the caller's. The /proc walk sees every process of
  * the pid namespace, but socket inodes are unique system-wide, so only
- * processes holding the listed sockets match.
+ * processes holding the listed sockets match. Processes hidden by a /proc
+ * mounted with hidepid=, or living in another pid namespace, cannot be
+ * found (nor counted in owners_denied); ss -p has the same limit.
  */
 #ifndef PORTLOCK_LISTEN_H
 #define PORTLOCK_LISTEN_H
@@ -155,6 +157,17 @@ bool listen_is_exposed(const struct listen_entry *l);
  * v4-mapped address takes IPv4 only).
  */
 bool listen_covers_family(const struct listen_entry *l, enum cidr_family f);
+
+/*
+ * The address a local client (e.g. probe --listening) connects to in order to
+ * reach l: the listener's own address, or for a wildcard the loopback
+ * address of the family it takes (127.0.0.1 for 0.0.0.0 and ::ffff:0.0.0.0,
+ * ::1 for ::). A v4-mapped address comes back as plain IPv4. A link-local
+ * address needs l->ifindex as its scope. A wildcard socket bound to a device
+ * other than lo (l->ifindex > 1) is not reachable over loopback: the caller
+ * has to pick an address of that device.
+ */
+void listen_connect_addr(const struct listen_entry *l, enum cidr_family *family, u128 *addr);
 
 /* "tcp" / "udp" */
 const char *listen_proto_str(enum listen_proto p);

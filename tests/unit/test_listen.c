@@ -376,6 +376,44 @@ static void test_classify(void **state)
 	assert_int_equal(listen_scope(&l), LISTEN_SCOPE_LOOPBACK);
 
 	assert_string_equal(listen_proto_str(LISTEN_PROTO_UDP), "udp");
+	(void)state;
+}
+
+static void test_connect_addr(void **state)
+{
+	static const struct {
+		const char *bound, *connect;
+	} cases[] = {
+		{ "0.0.0.0", "127.0.0.1" },
+		{ "::", "::1" },
+		{ "192.0.2.1", "192.0.2.1" },
+		{ "2001:db8::1", "2001:db8::1" },
+		{ "127.0.0.5", "127.0.0.5" },
+		{ "::1", "::1" },
+	};
+	struct listen_entry l;
+	enum cidr_family f;
+	char buf[64];
+	u128 a;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		l = v6entry(cases[i].bound, false, 0);
+		listen_connect_addr(&l, &f, &a);
+		assert_string_equal(cidr_addr_str(f, a, buf, sizeof(buf)), cases[i].connect);
+	}
+	l = v6entry("::", false, 0);
+	l.addr = ((u128)0xffff << 32) | 0xc0000201;	/* ::ffff:192.0.2.1 */
+	listen_connect_addr(&l, &f, &a);
+	assert_int_equal(f, CIDR_V4);
+	assert_string_equal(cidr_addr_str(f, a, buf, sizeof(buf)), "192.0.2.1");
+	l.addr = (u128)0xffff << 32;			/* ::ffff:0.0.0.0 */
+	listen_connect_addr(&l, &f, &a);
+	assert_string_equal(cidr_addr_str(f, a, buf, sizeof(buf)), "127.0.0.1");
+	(void)state;
+}
+
+static void test_strings(void **state)
+{
 	assert_string_equal(listen_scope_str(LISTEN_SCOPE_WILDCARD), "wildcard");
 	assert_string_equal(listen_scope_str(LISTEN_SCOPE_MAX), "?");
 	(void)state;
@@ -496,6 +534,8 @@ int main(void)
 		cmocka_unit_test(test_parse_seq_and_truncation),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_connect_addr),
+		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_owners_fake_proc),
 	};
 
