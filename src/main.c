@@ -24,6 +24,7 @@ const struct pl_cmd pl_commands[] = {
 	{ "show", cmd_show_main, "[--table NAME]", "the managed table as the kernel has it" },
 	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change" },
 	{ "apply", cmd_apply_main, "", "apply the policy in one atomic transaction" },
+	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed" },
 	{ NULL, NULL, NULL, NULL },
 };
 
