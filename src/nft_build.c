@@ -145,7 +145,20 @@ static void match_ports(struct nftnl_rule *r, const struct policy_service *s, bo
 	if (forward) {
 		struct nftnl_expr *e = ex("ct");
 		uint32_t mask = IPS_DST_NAT, zero = 0;
+		uint8_t dir = IP_CT_DIR_ORIGINAL;
 
+		/*
+		 * Only the client->server direction: replies of a published
+		 * connection carry the same original proto-dst and the
+		 * container's source address, and must pass.
+		 */
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+		}
+		add(r, e, err);
+		e_cmp(r, NFT_CMP_EQ, &dir, 1, err);
+		e = ex("ct");
 		if (e) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);

@@ -306,6 +306,9 @@ static void fmt_value(const struct pr *p, const void *data, uint32_t len, char *
 			return;
 		}
 		break;
+	case 8:
+		if (len == 1) { snprintf(buf, blen, "%s", d[0] == 0 ? "original" : "reply"); return; }
+		break;
 	case 4:
 		if (len == 2) { snprintf(buf, blen, "%u", (d[0] << 8) | d[1]); return; }
 		break;
@@ -397,6 +400,11 @@ static void pr_ct(struct pr *p, struct nftnl_expr *e)
 	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
 
 	flush_deps(p);
+	if (key == NFT_CT_DIRECTION && !nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
+		snprintf(p->src, sizeof(p->src), "ct direction");
+		p->src_kind = 8;
+		return;
+	}
 	if (key == NFT_CT_STATUS && !nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
 		snprintf(p->src, sizeof(p->src), "ct status");
 		p->src_kind = 7;
