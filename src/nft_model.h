@@ -19,7 +19,8 @@ struct nftnl_rule;
 struct diag;
 
 /* nft's datatype numbers, as nft stores them in NFTA_SET_KEY_TYPE. */
-#define NM_TYPE_VERDICT 1
+/* verdict maps carry NFT_DATA_VERDICT as data type, as nft sends it */
+#define NM_TYPE_VERDICT 0xffffff00u
 #define NM_TYPE_IPADDR 7
 #define NM_TYPE_IP6ADDR 8
 #define NM_TYPE_INET_SERVICE 13

@@ -38,6 +38,8 @@ struct pctx {
 	struct diag *d;
 	int err;
 	unsigned set_ids;
+	const char **recreate;	/* sets deleted and re-added: rules using them cannot be kept */
+	size_t nrecreate;
 };
 
 static void line(struct pctx *c, char sign, const char *fmt, ...) __printf(3, 4);
@@ -461,6 +463,20 @@ static void add_rule(struct pctx *c, const struct nm_rule *r, uint64_t anchor, b
 	c->pl->n.rules_add++;
 }
 
+static bool rule_match(const struct pctx *c, const struct nm_rule *w, const struct nm_rule *h)
+{
+	if (strcmp(w->key, h->key))
+		return false;
+	for (size_t i = 0; i < c->nrecreate; i++) {
+		char pat[300];
+
+		snprintf(pat, sizeof(pat), " set %s ", c->recreate[i]);
+		if (strstr(h->key, pat))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Rules of one chain: keep the longest common subsequence of live and desired
  * rules (by key), delete the other live rules, insert the missing desired ones
@@ -493,7 +509,7 @@ static void diff_chain_rules(struct pctx *c, const char *chain, bool chain_new, 
 #define L(a, b) lcs[(a) * (nh + 1) + (b)]
 	for (size_t a = nw; a-- > 0;)
 		for (size_t b = nh; b-- > 0;)
-			L(a, b) = !strcmp(w->rules[iw[a]].key, h->rules[ih[b]].key)
+			L(a, b) = rule_match(c, &w->rules[iw[a]], &h->rules[ih[b]])
 					  ? (uint16_t)(L(a + 1, b + 1) + 1)
 					  : (L(a + 1, b) > L(a, b + 1) ? L(a + 1, b) : L(a, b + 1));
 	{
@@ -506,7 +522,7 @@ static void diff_chain_rules(struct pctx *c, const char *chain, bool chain_new, 
 			goto out;
 		}
 		while (a < nw || b < nh) {
-			if (a < nw && b < nh && !strcmp(w->rules[iw[a]].key, h->rules[ih[b]].key)) {
+			if (a < nw && b < nh && rule_match(c, &w->rules[iw[a]], &h->rules[ih[b]])) {
 				/* kept: flush pending inserts before it, anchored at the previous kept rule */
 				if (pass == 1)
 					for (size_t k = run; k-- > 0;)
@@ -567,6 +583,17 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		     want->name, have->flags);
 		put_table(&c);
 		pl->n.tables++;
+	}
+
+	/* sets whose definition changed are deleted and re-added: rules using them go too */
+	c.recreate = calloc(want->nsets + 1, sizeof(*c.recreate));
+	if (!c.recreate)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+	for (size_t i = 0; !table_new && i < want->nsets; i++) {
+		const struct nm_set *hs = nm_table_find_set(have, want->sets[i].name);
+
+		if (hs && !set_def_equal(&want->sets[i], hs))
+			c.recreate[c.nrecreate++] = want->sets[i].name;
 	}
 
 	/* 1. rule deletions in kept chains; flush chains that go or change */
@@ -658,6 +685,7 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 
 		diff_chain_rules(&c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
 	}
+	free(c.recreate);
 	if (c.err)
 		return diag_err(d, DIAG_INTERNAL, NULL, -c.err, "plan");
 	return 0;

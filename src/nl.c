@@ -474,8 +474,8 @@ int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool ch
 			if (code == EPERM || code == EOPNOTSUPP || code == EMSGSIZE || code == ENFILE) {
 				const char *hint = errno_hint(code);
 
-				if (*hint)
-					diag_note(d, NULL, "%s", hint + 2);
+				if (strlen(hint) > 3)	/* " (text)" -> "text" */
+					diag_note(d, NULL, "%.*s", (int)strlen(hint) - 3, hint + 2);
 			}
 		}
 	}
