@@ -454,6 +454,7 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 	/* sharded: map S_F_map + one set and one chain per shard */
 	struct shardlist sl = { 0 };
 	struct nm_set *map;
+	size_t mapidx;
 	char mapname[128];
 
 	if (shard_split(rs->r, 0, rs->n, 0, 0, bits, b->shard_max, &sl) < 0) {
@@ -462,6 +463,8 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 	}
 	snprintf(mapname, sizeof(mapname), "%s_map", set);
 	map = push_set(b, mapname, f == CIDR_V4 ? NM_SET_VMAP4 : NM_SET_VMAP6, s);
+	/* push_set() below may move the set array: address the map by index */
+	mapidx = b->t->nsets - 1;
 	if (map) {
 		map->vmap = calloc(sl.n + 1, sizeof(*map->vmap));
 		if (!map->vmap)
@@ -475,6 +478,7 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		struct nftnl_rule *r;
 
 		shard_name(name, sizeof(name), s->name, fam, sh->prefix, sh->len, bits);
+		map = &b->t->sets[mapidx];
 		map->vmap[map->nvmap].r.lo = lo;
 		map->vmap[map->nvmap].r.hi = hi;
 		map->vmap[map->nvmap].chain = strdup(name);
