@@ -21,6 +21,7 @@
 const struct pl_cmd pl_commands[] = {
 	{ "check", cmd_check_main, "", "validate the config and print the normalized policy" },
 	{ "export", cmd_export_main, "", "print the nft script apply would load" },
+	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions" },
 	{ NULL, NULL, NULL, NULL },
 };
 
