@@ -628,7 +628,8 @@ static int check_dir(int fd, const char *path, bool strict, struct diag *d)
 	if (fstat(fd, &st) < 0)
 		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot stat '%s'", path);
 	if (!S_ISDIR(st.st_mode))
-		return diag_err(d, DIAG_CONFIG, NULL, ENOTDIR, "state dir '%s'", path);
+		return diag_err(d, DIAG_CONFIG, NULL, 0, "state dir '%s' is not a directory", path),
+		       -ENOTDIR;
 	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
 		const char *why = st.st_uid != geteuid() ? "is owned by another user"
 							  : "is writable by group or others";
@@ -654,8 +655,15 @@ static int open_dir_checked(int at, const char *name, const char *path, bool str
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc;
 
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ENOTDIR)
+			diag_err(d, DIAG_CONFIG, NULL, 0, "state dir '%s' is not a directory", path);
+		else if (rc != -ENOENT)
+			diag_err(d, rc == -EACCES ? DIAG_CONFIG : DIAG_INTERNAL, NULL, -rc,
+				 "cannot open '%s'", path);
+		return rc;
+	}
 	rc = check_dir(fd, path, strict, d);
 	if (rc) {
 		close(fd);
@@ -831,8 +839,8 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 	sfd = open_dir_checked(AT_FDCWD, state_dir, state_dir, true, d);
 	if (sfd < 0) {
 		rc = sfd;
-		if (rc != -EPERM && rc != -ENOTDIR)
-			diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot open state dir '%s'", state_dir);
+		if (rc == -ENOENT)
+			diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "cannot open state dir '%s'", state_dir);
 		goto err;
 	}
 	if (mkdirat(sfd, JOURNAL_SUBDIR, 0700) < 0 && errno != EEXIST) {
@@ -844,8 +852,8 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 	close(sfd);
 	if (j->dirfd < 0) {
 		rc = j->dirfd;
-		if (rc != -EPERM && rc != -ENOTDIR)
-			diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot open '%s'", j->jdir);
+		if (rc == -ENOENT)
+			diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "cannot open '%s'", j->jdir);
 		goto err;
 	}
 	rc = take_lock(j, wait_seconds, d);
@@ -862,7 +870,7 @@ err:
 int journal_open_readonly(struct journal **jp, const char *state_dir, struct diag *d)
 {
 	struct journal *j;
-	int sfd, rc;
+	int sfd;
 
 	if (!state_dir || !*state_dir)
 		return diag_err(d, DIAG_USAGE, NULL, 0, "the state dir must not be empty");
@@ -876,12 +884,8 @@ int journal_open_readonly(struct journal **jp, const char *state_dir, struct dia
 		sfd = j->dirfd;
 	}
 	if (sfd < 0 && sfd != -ENOENT) {
-		rc = sfd;
-		if (rc != -ENOTDIR)
-			diag_err(d, rc == -EACCES ? DIAG_CONFIG : DIAG_INTERNAL, NULL, -rc,
-				 "cannot read the journal in '%s'", state_dir);
 		journal_free(j);
-		return rc;
+		return sfd;	/* reported by open_dir_checked() */
 	}
 	j->dirfd = sfd >= 0 ? sfd : -1;
 	*jp = j;
