@@ -1098,10 +1098,13 @@ static int list_records(struct journal *j, unsigned flags, bool warn, struct jou
 		}
 		meta_name(id, canon);
 		if (!id || strcmp(canon, de->d_name)) {
+			char path[PATH_MAX];
+
+			snprintf(path, sizeof(path), "%s/%s", j->jdir, de->d_name);
 			if (warn)
-				diag_warn(d, &(struct srcloc){ j->jdir, 0 },
-					  "'%s': corrupt journal record skipped: not a canonical "
-					  "record name (expected '%s')", de->d_name, canon);
+				diag_warn(d, &(struct srcloc){ path, 0 },
+					  "corrupt journal record skipped: not a canonical record "
+					  "name (expected '%s')", canon);
 			continue;
 		}
 		err[0] = '\0';
