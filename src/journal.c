@@ -693,7 +693,10 @@ static struct journal *journal_alloc(const char *state_dir)
 		return NULL;
 	j->dirfd = j->lockfd = -1;
 	j->state_dir = strdup(state_dir);
-	if (!j->state_dir || asprintf(&j->jdir, "%s/%s", state_dir, JOURNAL_SUBDIR) < 0) {
+	/* "dir/" would make mkdir_p() create "dir" as a parent (0755) */
+	for (size_t n = j->state_dir ? strlen(j->state_dir) : 0; n > 1 && j->state_dir[n - 1] == '/';)
+		j->state_dir[--n] = '\0';
+	if (!j->state_dir || asprintf(&j->jdir, "%s/%s", j->state_dir, JOURNAL_SUBDIR) < 0) {
 		j->jdir = NULL;
 		journal_free(j);
 		return NULL;
@@ -831,6 +834,7 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 	if (!j)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	j->writable = true;
+	state_dir = j->state_dir;
 	rc = mkdir_p(state_dir, 0700);
 	if (rc) {
 		diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot create state dir '%s'", state_dir);

@@ -205,6 +205,38 @@ static void test_roundtrip(void **state)
 	assert_int_equal(f->d.nrecs, 0);
 }
 
+static void test_create_modes(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	char path[256];
+	struct stat st;
+
+	/* missing parents 0755, the state dir and journal 0700, even with a trailing '/' */
+	snprintf(path, sizeof(path), "%s/a/b/state/", f->tmp);
+	assert_int_equal(journal_open(&j, path, 0, &f->d), 0);
+	snprintf(path, sizeof(path), "%s/a/b/state/journal", f->tmp);
+	assert_string_equal(journal_path(j), path);
+	journal_close(j);
+	snprintf(path, sizeof(path), "%s/a/b", f->tmp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
+	snprintf(path, sizeof(path), "%s/a/b/state", f->tmp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/state/journal", f->tmp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/state/lock", f->tmp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* a file where the state dir should be */
+	snprintf(path, sizeof(path), "%s/a/b/state/lock", f->tmp);
+	assert_int_equal(journal_open(&j, path, 0, &f->d), -ENOTDIR);
+	assert_true(diag_has(&f->d, DIAG_LVL_ERROR, "/lock' is not a directory"));
+	assert_int_equal(diag_exit_code(&f->d), PL_EXIT_CONFIG);
+}
+
 static void test_ids_monotonic_across_prune(void **state)
 {
 	struct fx *f = *state;
@@ -816,6 +848,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_monotonic_across_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_checksum_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_json_skipped, setup, teardown),
