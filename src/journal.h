@@ -65,6 +65,40 @@
  * as warnings naming the file and what is wrong, skipped, and never deleted
  * automatically: other records stay usable.
  *
+ * Typical use (apply; error handling shortened):
+ *
+ *	struct journal *j;
+ *	struct journal_rec rec;
+ *	struct journal_content prior = { .absent = !table_exists,
+ *		.nlmsg = live_msgs, .nlmsg_len = live_len, .nft = live_text, .nft_len = n };
+ *
+ *	if (journal_open(&j, ctx->state_dir, wait_s, &ctx->diag))   // exit 5 when locked
+ *		return diag_exit_code(&ctx->diag);
+ *	journal_begin(j, &rec, d);                 // id, time, uid, user, argv filled
+ *	snprintf(rec.table, sizeof(rec.table), "%s", p->table);
+ *	memcpy(rec.policy_sha256, hash, 65);
+ *	rec.gen_before = gen; rec.added = a; rec.removed = r;
+ *	rec.state = confirm_s ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED;
+ *	journal_prepare(j, &rec, &prior, d);       // prior content durable before the kernel
+ *	if (kernel_commit(...) < 0) {
+ *		journal_abort(j, &rec, d);
+ *	} else {
+ *		rec.gen_after = new_gen;
+ *		rec.confirm_deadline = confirm_s ? time(NULL) + confirm_s : 0;
+ *		journal_commit(j, &rec, NULL, &result, d);
+ *		journal_prune(j, p->journal_keep, d);
+ *	}
+ *	journal_rec_fini(&rec);
+ *	journal_close(j);
+ *
+ * revert ID: journal_get(j, id, &old, d); journal_load_blob(j, &old,
+ * JOURNAL_BLOB_PRIOR_NLMSG, ...) (or nothing if old.prior_absent: delete the
+ * table); commit a new record with kind REVERT, reverts_id = id, then
+ * journal_set_state(j, id, JOURNAL_STATE_REVERTED, d).
+ * The --confirm watcher: fork, journal_forget(j) in the child (it must not keep
+ * the parent's lock while it sleeps), setsid, sleep until the deadline, then
+ * journal_open() (waiting), journal_get() and act only if still PENDING.
+ *
  * Error classes: a held lock is DIAG_CONFLICT (exit 5); a state dir that is
  * unsafe (group/world-writable, other owner, not a directory) is DIAG_CONFIG
  * (exit 3); a record that does not exist or is corrupt when asked for by id is
