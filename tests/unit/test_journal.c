@@ -767,9 +767,20 @@ static void test_crash_safety(void **state)
 			span *= 1.1;
 		}
 
+		/* a lock-free reader right after the crash: temp files are never records */
+		assert_int_equal(journal_open_readonly(&j, f->state, &f->d), 0);
+		assert_int_equal(journal_list(j, JOURNAL_LIST_VERIFY, &recs, &n, &f->d), 0);
+		assert_int_equal(f->d.nwarnings, 0);
+		assert_true(n == nbefore || n == nbefore + 1);
+		journal_recs_free(recs, n);
+		journal_close(j);
+
 		/* open cleans up after the dead child; then the set is old or old + 1 */
 		assert_int_equal(journal_open(&j, f->state, 5, &f->d), 0);
 		assert_int_equal(count_prefix(f, ".tmp."), 0);
+		/* ...and no orphan blobs: next-id + 5 files per record, nothing else */
+		assert_int_equal(count_prefix(f, "0") + count_prefix(f, "next-id"),
+				 1 + 5 * (int)(n == nbefore ? nbefore : nbefore + 1));
 		assert_int_equal(journal_list(j, JOURNAL_LIST_VERIFY, &recs, &n, &f->d), 0);
 		assert_int_equal(f->d.nwarnings, 0);
 		assert_true(n == nbefore || n == nbefore + 1);
