@@ -32,7 +32,7 @@ static void fmt_time(int64_t t, bool utc_iso, char *out, size_t len)
 		snprintf(out, len, "%" PRId64, t);
 }
 
-static int log_json(struct journal_rec *recs, size_t first, size_t n)
+static int log_json(struct diag *d, struct journal_rec *recs, size_t first, size_t n)
 {
 	json_t *a = json_array();
 	int rc = PL_EXIT_OK;
@@ -44,6 +44,8 @@ static int log_json(struct journal_rec *recs, size_t first, size_t n)
 		char iso[64];
 
 		if (!o) {
+			diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "cannot render transaction %" PRIu64
+				 " as JSON", recs[i].id);
 			rc = PL_EXIT_INTERNAL;
 			break;
 		}
@@ -159,7 +161,7 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 	if (last > 0 && (size_t)last < n)
 		first = n - (size_t)last;
 	if (ctx->json)
-		rc = log_json(recs, first, n);
+		rc = log_json(&ctx->diag, recs, first, n);
 	else
 		log_text(journal_path(j), recs, first, n);
 	journal_recs_free(recs, n);
