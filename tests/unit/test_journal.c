@@ -816,6 +816,118 @@ static void test_crash_safety(void **state)
 	assert_true(completed < tries);
 }
 
+/*
+ * Lock-free readers (`portlock log`) while a writer commits, changes states and
+ * prunes as fast as it can: a reader never sees a torn or half-deleted record,
+ * so it never warns, and the ids it sees only grow.
+ */
+static void test_readers_during_writes(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	struct journal_rec *recs;
+	size_t n;
+	pid_t pid;
+	int status, lists = 0;
+	uint64_t last_max = 0;
+	double end;
+
+	assert_int_equal(journal_open(&j, f->state, 0, &f->d), 0);
+	add_rec(j, &f->d, JOURNAL_STATE_APPLIED, 100, false);
+	journal_close(j);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct diag d;
+
+		diag_init(&d);
+		if (journal_open(&j, f->state, 5, &d))
+			_exit(1);
+		for (double stop = now_s() + 1.5; now_s() < stop;) {
+			uint64_t id = add_rec(j, &d, JOURNAL_STATE_PENDING, 20000, false);
+
+			journal_set_state(j, id, JOURNAL_STATE_CONFIRMED, &d);
+			journal_prune(j, 3, &d);
+		}
+		journal_close(j);
+		_exit(diag_failed(&d) || d.nwarnings ? 1 : 0);
+	}
+	end = now_s() + 1.5;
+	while (now_s() < end) {
+		assert_int_equal(journal_open_readonly(&j, f->state, &f->d), 0);
+		assert_int_equal(journal_list(j, 0, &recs, &n, &f->d), 0);
+		assert_true(n >= 1);
+		assert_true(recs[n - 1].id >= last_max);
+		last_max = recs[n - 1].id;
+		journal_recs_free(recs, n);
+		journal_close(j);
+		lists++;
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (f->d.nrecs)
+		dump_diag(&f->d);
+	assert_int_equal(f->d.nrecs, 0);
+	print_message("readers: %d lists during writes, newest id seen %" PRIu64 "\n", lists,
+		      last_max);
+	assert_true(last_max > 10);
+}
+
+/*
+ * Crash test, metadata-heavy variant: the child commits tiny records (and
+ * changes their state) in a loop, so most of its time is spent in the
+ * metadata write and rename; it is killed after a random 0-40 ms. Every
+ * surviving record must be intact and the old records must all be there.
+ */
+static void test_crash_small_records(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	struct journal_rec *recs;
+	uint64_t before[256];
+	size_t nbefore, n;
+	int status;
+	pid_t pid;
+
+	for (int t = 0; t < 50; t++) {
+		assert_int_equal(journal_open(&j, f->state, 5, &f->d), 0);
+		journal_prune(j, 20, &f->d);
+		list_ids(j, &f->d, before, &nbefore);
+		journal_close(j);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (!pid) {
+			struct diag d;
+
+			diag_init(&d);
+			if (journal_open(&j, f->state, -1, &d))
+				_exit(1);
+			for (;;) {
+				uint64_t id = add_rec(j, &d, JOURNAL_STATE_PENDING, 16, false);
+
+				journal_set_state(j, id, JOURNAL_STATE_CONFIRMED, &d);
+			}
+		}
+		usleep((useconds_t)(rand() % 40000));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(journal_open(&j, f->state, 5, &f->d), 0);
+		assert_int_equal(journal_list(j, JOURNAL_LIST_VERIFY, &recs, &n, &f->d), 0);
+		assert_true(n >= nbefore);
+		for (size_t i = 0; i < nbefore; i++)
+			assert_int_equal(recs[i].id, before[i]);
+		for (size_t i = nbefore; i < n; i++)
+			assert_true(recs[i].state == JOURNAL_STATE_PENDING ||
+				    recs[i].state == JOURNAL_STATE_CONFIRMED);
+		journal_recs_free(recs, n);
+		assert_int_equal(count_prefix(f, ".tmp."), 0);
+		journal_close(j);
+		assert_int_equal(f->d.nwarnings, 0);
+		assert_false(diag_failed(&f->d));
+	}
+}
+
 static void test_parse_rejects(void **state)
 {
 	static const struct {
@@ -871,6 +983,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsafe_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_contention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_small_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readers_during_writes, setup, teardown),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_argv_join),
 	};
