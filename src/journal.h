@@ -228,7 +228,8 @@ struct journal_content {
  * DIAG_CONFLICT "state dir '…' is locked by pid N (CMD, started TIME)".
  * With the lock held, stale temp files and blobs without metadata (left by a
  * crash) are removed. On success *jp owns the handle (journal_close()).
- * Returns 0, -EAGAIN (locked), -EPERM (unsafe dir), or -errno; *jp untouched.
+ * Returns 0, -EAGAIN (locked), -EPERM (unsafe dir), -ENOTDIR (not a
+ * directory; DIAG_CONFIG), or -errno (DIAG_INTERNAL); *jp untouched.
  */
 int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, struct diag *d);
 
