@@ -43,6 +43,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_plan_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv);
 
 /* Registry, defined in main.c (NULL-terminated). */
 extern const struct pl_cmd pl_commands[];

@@ -25,6 +25,7 @@ const struct pl_cmd pl_commands[] = {
 	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change" },
 	{ "apply", cmd_apply_main, "", "apply the policy in one atomic transaction" },
 	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed" },
+	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,1610 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Transaction journal and run lock (see journal.h for the on-disk layout and
+ * the write protocol). This module owns every file under the state dir; it
+ * never looks inside the table content it stores (opaque bytes checked by size
+ * and SHA-256) and never prints: problems go to the diag sink.
+ */
+#include "journal.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "diag.h"
+#include "util.h"
+
+#define COUNTER_FILE "next-id"
+#define TMP_PREFIX ".tmp."
+#define LOCK_POLL_NS (100 * 1000 * 1000L)
+#define HASH_CHUNK (1024 * 1024)
+
+struct journal {
+	char *state_dir;
+	char *jdir;		/* state_dir/journal */
+	int dirfd;		/* journal dir, -1 when it does not exist (read-only) */
+	int lockfd;		/* -1 for read-only handles */
+	bool writable;
+};
+
+static const char *const kind_names[] = {
+	[JOURNAL_KIND_APPLY] = "apply",
+	[JOURNAL_KIND_REVERT] = "revert",
+	[JOURNAL_KIND_AUTO_REVERT] = "auto-revert",
+};
+static_assert(ARRAY_SIZE(kind_names) == JOURNAL_KIND_MAX, "kind_names out of sync");
+
+static const char *const state_names[] = {
+	[JOURNAL_STATE_PREPARED] = "prepared",
+	[JOURNAL_STATE_APPLIED] = "applied",
+	[JOURNAL_STATE_PENDING] = "pending",
+	[JOURNAL_STATE_CONFIRMED] = "confirmed",
+	[JOURNAL_STATE_REVERTED] = "reverted",
+};
+static_assert(ARRAY_SIZE(state_names) == JOURNAL_STATE_MAX, "state_names out of sync");
+
+/* File name suffix of each blob: NNNNNNNNNN.<suffix> */
+static const char *const blob_suffix[] = {
+	[JOURNAL_BLOB_PRIOR_NLMSG] = "prior.nlmsg",
+	[JOURNAL_BLOB_PRIOR_NFT] = "prior.nft",
+	[JOURNAL_BLOB_RESULT_NLMSG] = "result.nlmsg",
+	[JOURNAL_BLOB_RESULT_NFT] = "result.nft",
+};
+static_assert(ARRAY_SIZE(blob_suffix) == JOURNAL_BLOB_MAX, "blob_suffix out of sync");
+
+/* Allowed transitions: bit set of target states per source state. */
+#define B(s) JOURNAL_STATE_BIT(JOURNAL_STATE_##s)
+static const unsigned state_next[] = {
+	[JOURNAL_STATE_PREPARED] = 0,	/* journal_commit() or journal_abort() */
+	[JOURNAL_STATE_APPLIED] = B(REVERTED),
+	[JOURNAL_STATE_PENDING] = B(CONFIRMED) | B(REVERTED) | B(APPLIED),
+	[JOURNAL_STATE_CONFIRMED] = B(REVERTED),
+	[JOURNAL_STATE_REVERTED] = 0,
+};
+#undef B
+static_assert(ARRAY_SIZE(state_next) == JOURNAL_STATE_MAX, "state_next out of sync");
+
+const char *journal_kind_str(enum journal_kind k)
+{
+	return (unsigned)k < JOURNAL_KIND_MAX ? kind_names[k] : NULL;
+}
+
+const char *journal_state_str(enum journal_state s)
+{
+	return (unsigned)s < JOURNAL_STATE_MAX ? state_names[s] : NULL;
+}
+
+int journal_kind_parse(const char *s, enum journal_kind *k)
+{
+	for (unsigned i = 0; i < JOURNAL_KIND_MAX; i++)
+		if (s && !strcmp(s, kind_names[i])) {
+			*k = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int journal_state_parse(const char *s, enum journal_state *st)
+{
+	for (unsigned i = 0; i < JOURNAL_STATE_MAX; i++)
+		if (s && !strcmp(s, state_names[i])) {
+			*st = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *journal_path(const struct journal *j)
+{
+	return j->jdir;
+}
+
+static void meta_name(uint64_t id, char out[JOURNAL_NAME_MAX])
+{
+	snprintf(out, JOURNAL_NAME_MAX, "%010" PRIu64 ".json", id);
+}
+
+static void blob_name(uint64_t id, enum journal_blob_kind b, char out[JOURNAL_NAME_MAX])
+{
+	snprintf(out, JOURNAL_NAME_MAX, "%010" PRIu64 ".%s", id, blob_suffix[b]);
+}
+
+/* "NNN.rest" -> id and a pointer to "rest"; false when the name does not start with digits + '.' */
+static bool name_split(const char *name, uint64_t *id, const char **rest)
+{
+	uint64_t v = 0;
+	const char *p = name;
+
+	if (!isdigit((unsigned char)*p))
+		return false;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != '.')
+		return false;
+	*id = v;
+	*rest = p + 1;
+	return true;
+}
+
+static void hex(const unsigned char *md, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static bool is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return false;
+	return i == 64;
+}
+
+static int fsync_dir(struct journal *j, struct diag *d)
+{
+	if (fsync(j->dirfd) < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot sync journal directory '%s'",
+				j->jdir);
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Write buf to .tmp.<name>.<pid>, fsync, rename to name (no directory fsync:
+ * the caller batches those). sha_hex (may be NULL) receives the SHA-256.
+ */
+static int atomic_write(struct journal *j, const char *name, const void *buf, size_t len,
+			char *sha_hex, struct diag *d)
+{
+	char tmp[JOURNAL_NAME_MAX + 32];
+	int fd, rc;
+
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s.%ld", name, (long)getpid());
+	if (sha_hex) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned mdlen = 0;
+
+		if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+			return diag_err(d, DIAG_INTERNAL, NULL, 0, "sha256 failed");
+		hex(md, 32, sha_hex);
+	}
+	fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s/%s'", j->jdir, tmp);
+	rc = write_all(fd, buf, len);
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && renameat(j->dirfd, tmp, j->dirfd, name) < 0)
+		rc = -errno;
+	if (rc) {
+		unlinkat(j->dirfd, tmp, 0);
+		return diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot write '%s/%s'", j->jdir, name);
+	}
+	return 0;
+}
+
+/* ---- metadata <-> JSON ------------------------------------------------------------------ */
+
+static json_t *blob_json(const struct journal_blob *b)
+{
+	if (!b->present)
+		return json_null();
+	return json_pack("{s:s,s:I,s:s}", "file", b->file, "size", (json_int_t)b->size, "sha256",
+			 b->sha256);
+}
+
+static json_t *content_json(const struct journal_rec *r, bool absent, enum journal_blob_kind nl,
+			    enum journal_blob_kind nft)
+{
+	return json_pack("{s:b,s:o,s:o}", "absent", absent, "nlmsg", blob_json(&r->blob[nl]), "nft",
+			 blob_json(&r->blob[nft]));
+}
+
+static json_t *int_or_null(int64_t v)
+{
+	return v ? json_integer(v) : json_null();
+}
+
+void *journal_rec_to_json(const struct journal_rec *r)
+{
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (!o)
+		return NULL;
+#define SET(k, v) (rc |= json_object_set_new(o, k, v))
+	SET("format", json_integer(JOURNAL_FORMAT));
+	SET("id", json_integer((json_int_t)r->id));
+	SET("kind", json_string(journal_kind_str(r->kind) ? journal_kind_str(r->kind) : "?"));
+	SET("reverts_id", int_or_null((int64_t)r->reverts_id));
+	SET("time", json_integer(r->time));
+	SET("state_time", json_integer(r->state_time));
+	SET("uid", json_integer(r->uid));
+	SET("user", json_string(r->user));
+	SET("argv", json_string(r->argv ? r->argv : ""));
+	SET("policy_sha256", r->policy_sha256[0] ? json_string(r->policy_sha256) : json_null());
+	SET("table", json_string(r->table));
+	SET("gen_before", json_integer(r->gen_before));
+	SET("gen_after", json_integer(r->gen_after));
+	SET("state", json_string(journal_state_str(r->state) ? journal_state_str(r->state) : "?"));
+	SET("confirm_deadline", int_or_null(r->confirm_deadline));
+	SET("added", json_integer((json_int_t)r->added));
+	SET("removed", json_integer((json_int_t)r->removed));
+	SET("prior", content_json(r, r->prior_absent, JOURNAL_BLOB_PRIOR_NLMSG,
+				  JOURNAL_BLOB_PRIOR_NFT));
+	SET("result", r->has_result ? content_json(r, r->result_absent, JOURNAL_BLOB_RESULT_NLMSG,
+						     JOURNAL_BLOB_RESULT_NFT)
+				    : json_null());
+#undef SET
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct perr {
+	char *buf;
+	size_t len;
+};
+
+static int __printf(2, 3) fail(struct perr *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (e->len)
+		vsnprintf(e->buf, e->len, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+/* An integer member in [lo, hi]; null allowed (-> 0) when nullable. */
+static int get_int(struct perr *e, json_t *o, const char *key, bool nullable, int64_t lo,
+		   int64_t hi, int64_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return fail(e, "'%s' is missing", key);
+	if (nullable && json_is_null(v)) {
+		*out = 0;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return fail(e, "'%s' must be an integer%s", key, nullable ? " or null" : "");
+	*out = json_integer_value(v);
+	if (*out < lo || *out > hi)
+		return fail(e, "'%s' value %" PRId64 " is out of range", key, *out);
+	return 0;
+}
+
+/* A string member of at most max-1 bytes; copied into out (when out_len) or returned. */
+static int get_str(struct perr *e, json_t *o, const char *key, size_t max, const char **out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return fail(e, "'%s' is missing", key);
+	if (!json_is_string(v))
+		return fail(e, "'%s' must be a string", key);
+	if (json_string_length(v) >= max || strlen(json_string_value(v)) != json_string_length(v))
+		return fail(e, "'%s' is too long or contains NUL", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int parse_blob(struct perr *e, json_t *c, const char *ckey, const char *key, uint64_t id,
+		      enum journal_blob_kind which, bool absent, struct journal_blob *b)
+{
+	json_t *v = json_object_get(c, key), *f, *s, *h;
+	char want[JOURNAL_NAME_MAX];
+
+	memset(b, 0, sizeof(*b));
+	if (!v)
+		return fail(e, "'%s.%s' is missing", ckey, key);
+	if (absent) {
+		if (!json_is_null(v))
+			return fail(e, "'%s.%s' must be null when the table was absent", ckey, key);
+		return 0;
+	}
+	if (!json_is_object(v))
+		return fail(e, "'%s.%s' must be an object", ckey, key);
+	f = json_object_get(v, "file");
+	s = json_object_get(v, "size");
+	h = json_object_get(v, "sha256");
+	blob_name(id, which, want);
+	if (!json_is_string(f) || strcmp(json_string_value(f), want))
+		return fail(e, "'%s.%s.file' must be '%s'", ckey, key, want);
+	if (!json_is_integer(s) || json_integer_value(s) < 0)
+		return fail(e, "'%s.%s.size' must be a non-negative integer", ckey, key);
+	if (!json_is_string(h) || !is_sha256_hex(json_string_value(h)))
+		return fail(e, "'%s.%s.sha256' must be 64 lower-case hex digits", ckey, key);
+	b->present = true;
+	snprintf(b->file, sizeof(b->file), "%s", want);
+	b->size = (uint64_t)json_integer_value(s);
+	memcpy(b->sha256, json_string_value(h), 65);
+	return 0;
+}
+
+static int parse_content(struct perr *e, json_t *o, const char *key, uint64_t id,
+			 enum journal_blob_kind nl, enum journal_blob_kind nft, bool *absent,
+			 struct journal_rec *r)
+{
+	json_t *c = json_object_get(o, key), *a;
+	int rc;
+
+	if (!json_is_object(c))
+		return fail(e, "'%s' must be an object", key);
+	a = json_object_get(c, "absent");
+	if (!json_is_boolean(a))
+		return fail(e, "'%s.absent' must be true or false", key);
+	*absent = json_is_true(a);
+	rc = parse_blob(e, c, key, "nlmsg", id, nl, *absent, &r->blob[nl]);
+	if (!rc)
+		rc = parse_blob(e, c, key, "nft", id, nft, *absent, &r->blob[nft]);
+	return rc;
+}
+
+int journal_rec_parse(const char *buf, size_t len, uint64_t expect_id, struct journal_rec *r,
+		      char *err, size_t errlen)
+{
+	struct perr e = { err, errlen };
+	json_error_t jerr;
+	json_t *o, *v;
+	const char *s;
+	int64_t x;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (errlen)
+		err[0] = '\0';
+	if (!len)
+		return fail(&e, "empty file (truncated)");
+	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return fail(&e, "truncated or invalid JSON at line %d, column %d: %s", jerr.line,
+			    jerr.column, jerr.text);
+	if (!json_is_object(o)) {
+		rc = fail(&e, "not a JSON object");
+		goto out;
+	}
+#define CHECK(call)              \
+	do {                     \
+		rc = (call);     \
+		if (rc)          \
+			goto out; \
+	} while (0)
+	CHECK(get_int(&e, o, "format", false, 1, INT64_MAX, &x));
+	if (x > JOURNAL_FORMAT) {
+		rc = fail(&e, "format %" PRId64 " is newer than this portlock understands (%d)", x,
+			  JOURNAL_FORMAT);
+		goto out;
+	}
+	CHECK(get_int(&e, o, "id", false, 1, INT64_MAX, &x));
+	r->id = (uint64_t)x;
+	if (expect_id && r->id != expect_id) {
+		rc = fail(&e, "'id' %" PRIu64 " does not match the file name (%" PRIu64 ")", r->id,
+			  expect_id);
+		goto out;
+	}
+	snprintf(r->file, sizeof(r->file), "%010" PRIu64 ".json", r->id);
+	CHECK(get_str(&e, o, "kind", 32, &s));
+	if (journal_kind_parse(s, &r->kind) < 0) {
+		rc = fail(&e, "'kind' '%.32s' is unknown", s);
+		goto out;
+	}
+	CHECK(get_int(&e, o, "reverts_id", true, 1, INT64_MAX, &x));
+	r->reverts_id = (uint64_t)x;
+	CHECK(get_int(&e, o, "time", false, 0, INT64_MAX, &r->time));
+	CHECK(get_int(&e, o, "state_time", false, 0, INT64_MAX, &r->state_time));
+	CHECK(get_int(&e, o, "uid", false, 0, UINT32_MAX, &x));
+	r->uid = (uint32_t)x;
+	CHECK(get_str(&e, o, "user", sizeof(r->user), &s));
+	snprintf(r->user, sizeof(r->user), "%s", s);
+	CHECK(get_str(&e, o, "argv", JOURNAL_META_MAX, &s));
+	r->argv = strdup(s);
+	if (!r->argv) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	v = json_object_get(o, "policy_sha256");
+	if (!v) {
+		rc = fail(&e, "'policy_sha256' is missing");
+		goto out;
+	}
+	if (!json_is_null(v)) {
+		if (!json_is_string(v) || !is_sha256_hex(json_string_value(v))) {
+			rc = fail(&e, "'policy_sha256' must be 64 lower-case hex digits or null");
+			goto out;
+		}
+		memcpy(r->policy_sha256, json_string_value(v), 65);
+	}
+	CHECK(get_str(&e, o, "table", sizeof(r->table), &s));
+	if (!*s) {
+		rc = fail(&e, "'table' is empty");
+		goto out;
+	}
+	snprintf(r->table, sizeof(r->table), "%s", s);
+	CHECK(get_int(&e, o, "gen_before", false, 0, UINT32_MAX, &x));
+	r->gen_before = (uint32_t)x;
+	CHECK(get_int(&e, o, "gen_after", false, 0, UINT32_MAX, &x));
+	r->gen_after = (uint32_t)x;
+	CHECK(get_str(&e, o, "state", 32, &s));
+	if (journal_state_parse(s, &r->state) < 0) {
+		rc = fail(&e, "'state' '%.32s' is unknown", s);
+		goto out;
+	}
+	CHECK(get_int(&e, o, "confirm_deadline", true, 1, INT64_MAX, &r->confirm_deadline));
+	CHECK(get_int(&e, o, "added", false, 0, INT64_MAX, &x));
+	r->added = (uint64_t)x;
+	CHECK(get_int(&e, o, "removed", false, 0, INT64_MAX, &x));
+	r->removed = (uint64_t)x;
+	CHECK(parse_content(&e, o, "prior", r->id, JOURNAL_BLOB_PRIOR_NLMSG, JOURNAL_BLOB_PRIOR_NFT,
+			    &r->prior_absent, r));
+	v = json_object_get(o, "result");
+	if (!v) {
+		rc = fail(&e, "'result' is missing");
+		goto out;
+	}
+	if (json_is_null(v)) {
+		if (r->state != JOURNAL_STATE_PREPARED) {
+			rc = fail(&e, "'result' is null but the state is '%s'",
+				  journal_state_str(r->state));
+			goto out;
+		}
+	} else {
+		if (r->state == JOURNAL_STATE_PREPARED) {
+			rc = fail(&e, "'result' must be null in state 'prepared'");
+			goto out;
+		}
+		r->has_result = true;
+		CHECK(parse_content(&e, o, "result", r->id, JOURNAL_BLOB_RESULT_NLMSG,
+				    JOURNAL_BLOB_RESULT_NFT, &r->result_absent, r));
+	}
+#undef CHECK
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+void journal_rec_fini(struct journal_rec *r)
+{
+	if (!r)
+		return;
+	free(r->argv);
+	memset(r, 0, sizeof(*r));
+}
+
+void journal_recs_free(struct journal_rec *recs, size_t n)
+{
+	for (size_t i = 0; recs && i < n; i++)
+		journal_rec_fini(&recs[i]);
+	free(recs);
+}
+
+/* ---- argv ------------------------------------------------------------------------------- */
+
+static bool shell_safe(unsigned char c)
+{
+	return isalnum(c) || strchr("_@%+=:,./-", c);
+}
+
+char *journal_argv_join(int argc, char *const argv[])
+{
+	size_t cap = 1, o = 0;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		cap += strlen(argv[i]) * 4 + 3 + 1;
+	s = malloc(cap);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		const unsigned char *a = (const unsigned char *)argv[i];
+		bool quote = !*a;
+
+		for (const unsigned char *p = a; *p; p++)
+			if (!shell_safe(*p))
+				quote = true;
+		if (i)
+			s[o++] = ' ';
+		if (quote)
+			s[o++] = '\'';
+		for (const unsigned char *p = a; *p; p++) {
+			if (*p == '\'') {
+				memcpy(s + o, "'\\''", 4);
+				o += 4;
+			} else if (*p < 0x20 || *p >= 0x7f) {
+				/* keep the record ASCII (valid JSON text): \xNN */
+				o += (size_t)sprintf(s + o, "\\x%02x", *p);
+			} else {
+				s[o++] = (char)*p;
+			}
+		}
+		if (quote)
+			s[o++] = '\'';
+	}
+	s[o] = '\0';
+	return s;
+}
+
+/* This process's command line, joined; NULL on ENOMEM, "?" when /proc is unavailable. */
+static char *self_cmdline(void)
+{
+	char buf[8192], *argv[256];
+	ssize_t n;
+	int fd, argc = 0;
+
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return strdup("?");
+	buf[n] = '\0';
+	for (char *p = buf; p < buf + n && argc < (int)ARRAY_SIZE(argv); p += strlen(p) + 1)
+		argv[argc++] = p;
+	return journal_argv_join(argc, argv);
+}
+
+/* ---- open, lock, close ------------------------------------------------------------------ */
+
+/* mkdir -p: parents 0755, the last component `mode`. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	if (!rc && mkdir(p, mode) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return rc;
+}
+
+/* A directory we may trust: ours, not writable by group or others. */
+static int check_dir(int fd, const char *path, bool strict, struct diag *d)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot stat '%s'", path);
+	if (!S_ISDIR(st.st_mode))
+		return diag_err(d, DIAG_CONFIG, NULL, 0, "state dir '%s' is not a directory", path),
+		       -ENOTDIR;
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		const char *why = st.st_uid != geteuid() ? "is owned by another user"
+							  : "is writable by group or others";
+
+		if (!strict) {
+			diag_warn(d, NULL, "state dir '%s' %s (mode %04o): its records may have been altered",
+				  path, why, (unsigned)(st.st_mode & 07777));
+			return 0;
+		}
+		diag_err(d, DIAG_CONFIG, NULL, 0,
+			 "state dir '%s' %s (uid %u, mode %04o): refusing to use it; "
+			 "make it owned by uid %u with mode 0700",
+			 path, why, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+			 (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int open_dir_checked(int at, const char *name, const char *path, bool strict,
+			    struct diag *d)
+{
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ENOTDIR)
+			diag_err(d, DIAG_CONFIG, NULL, 0, "state dir '%s' is not a directory", path);
+		else if (rc != -ENOENT)
+			diag_err(d, rc == -EACCES ? DIAG_CONFIG : DIAG_INTERNAL, NULL, -rc,
+				 "cannot open '%s'", path);
+		return rc;
+	}
+	rc = check_dir(fd, path, strict, d);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	if (j->dirfd >= 0)
+		close(j->dirfd);
+	if (j->lockfd >= 0)
+		close(j->lockfd);
+	free(j->state_dir);
+	free(j->jdir);
+	free(j);
+}
+
+static struct journal *journal_alloc(const char *state_dir)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->dirfd = j->lockfd = -1;
+	j->state_dir = strdup(state_dir);
+	/* "dir/" would make mkdir_p() create "dir" as a parent (0755) */
+	for (size_t n = j->state_dir ? strlen(j->state_dir) : 0; n > 1 && j->state_dir[n - 1] == '/';)
+		j->state_dir[--n] = '\0';
+	if (!j->state_dir || asprintf(&j->jdir, "%s/%s", j->state_dir, JOURNAL_SUBDIR) < 0) {
+		j->jdir = NULL;
+		journal_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Describe the lock holder from the lock file's text: "pid N (CMD, started TIME)". */
+static void lock_holder(int fd, char *out, size_t outlen)
+{
+	char buf[4096], when[64] = "unknown time", *cmd = NULL, *line, *save = NULL;
+	long pid = 0;
+	long long started = 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0) {
+		snprintf(out, outlen, "another portlock (pid not yet recorded)");
+		return;
+	}
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "pid ", 4))
+			pid = strtol(line + 4, NULL, 10);
+		else if (!strncmp(line, "started ", 8))
+			started = strtoll(line + 8, NULL, 10);
+		else if (!strncmp(line, "cmd ", 4))
+			cmd = line + 4;
+	}
+	if (started > 0) {
+		time_t t = (time_t)started;
+		struct tm tm;
+
+		if (localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+	}
+	snprintf(out, outlen, "pid %ld (%.200s, started %s)", pid, cmd ? cmd : "?", when);
+}
+
+static int take_lock(struct journal *j, int wait_seconds, struct diag *d)
+{
+	struct timespec start, now;
+	char holder[512], *cmd, text[1024];
+	int sfd, rc;
+
+	sfd = open(j->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot open state dir '%s'",
+				j->state_dir);
+	j->lockfd = openat(sfd, JOURNAL_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	rc = -errno;
+	close(sfd);
+	if (j->lockfd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot open lock file '%s/%s'",
+				j->state_dir, JOURNAL_LOCK_FILE);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(j->lockfd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot lock '%s/%s'",
+					j->state_dir, JOURNAL_LOCK_FILE);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (wait_seconds >= 0 &&
+		    (now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec) >=
+			    (long long)wait_seconds * 1000000000LL) {
+			lock_holder(j->lockfd, holder, sizeof(holder));
+			diag_err(d, DIAG_CONFLICT, NULL, 0,
+				 "state dir '%s' is locked by %s; waited %d s (--wait S waits longer)",
+				 j->state_dir, holder, wait_seconds);
+			return -EAGAIN;
+		}
+		nanosleep(&(struct timespec){ 0, LOCK_POLL_NS }, NULL);
+	}
+	cmd = self_cmdline();
+	snprintf(text, sizeof(text), "pid %ld\nstarted %lld\ncmd %.900s\n", (long)getpid(),
+		 (long long)time(NULL), cmd ? cmd : "?");
+	free(cmd);
+	/* informational only: a failure here does not make the lock less held */
+	if (ftruncate(j->lockfd, 0) == 0 && pwrite(j->lockfd, text, strlen(text), 0) < 0)
+		diag_warn(d, NULL, "cannot record our pid in '%s/%s'", j->state_dir,
+			  JOURNAL_LOCK_FILE);
+	return 0;
+}
+
+/* Under the lock: remove temp files and blobs whose metadata never appeared. */
+static void cleanup_stale(struct journal *j)
+{
+	int fd = dup(j->dirfd);
+	bool removed = false;
+	struct dirent *de;
+	DIR *dir;
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		char meta[JOURNAL_NAME_MAX];
+		const char *rest;
+		uint64_t id;
+		bool is_blob = false;
+
+		if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX))) {
+			removed |= unlinkat(j->dirfd, de->d_name, 0) == 0;
+			continue;
+		}
+		if (!name_split(de->d_name, &id, &rest))
+			continue;
+		for (unsigned b = 0; b < JOURNAL_BLOB_MAX; b++)
+			is_blob |= !strcmp(rest, blob_suffix[b]);
+		if (!is_blob)
+			continue;
+		meta_name(id, meta);
+		if (faccessat(j->dirfd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+			removed |= unlinkat(j->dirfd, de->d_name, 0) == 0;
+	}
+	closedir(dir);
+	if (removed)
+		fsync(j->dirfd);
+}
+
+int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, struct diag *d)
+{
+	struct journal *j;
+	int rc, sfd;
+
+	if (!state_dir || !*state_dir)
+		return diag_err(d, DIAG_USAGE, NULL, 0, "the state dir must not be empty");
+	j = journal_alloc(state_dir);
+	if (!j)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+	j->writable = true;
+	state_dir = j->state_dir;
+	rc = mkdir_p(state_dir, 0700);
+	if (rc) {
+		diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot create state dir '%s'", state_dir);
+		goto err;
+	}
+	sfd = open_dir_checked(AT_FDCWD, state_dir, state_dir, true, d);
+	if (sfd < 0) {
+		rc = sfd;
+		if (rc == -ENOENT)
+			diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "cannot open state dir '%s'", state_dir);
+		goto err;
+	}
+	if (mkdirat(sfd, JOURNAL_SUBDIR, 0700) < 0 && errno != EEXIST) {
+		rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s'", j->jdir);
+		close(sfd);
+		goto err;
+	}
+	j->dirfd = open_dir_checked(sfd, JOURNAL_SUBDIR, j->jdir, true, d);
+	close(sfd);
+	if (j->dirfd < 0) {
+		rc = j->dirfd;
+		if (rc == -ENOENT)
+			diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "cannot open '%s'", j->jdir);
+		goto err;
+	}
+	rc = take_lock(j, wait_seconds, d);
+	if (rc)
+		goto err;
+	cleanup_stale(j);
+	*jp = j;
+	return 0;
+err:
+	journal_free(j);
+	return rc;
+}
+
+int journal_open_readonly(struct journal **jp, const char *state_dir, struct diag *d)
+{
+	struct journal *j;
+	int sfd;
+
+	if (!state_dir || !*state_dir)
+		return diag_err(d, DIAG_USAGE, NULL, 0, "the state dir must not be empty");
+	j = journal_alloc(state_dir);
+	if (!j)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+	sfd = open_dir_checked(AT_FDCWD, state_dir, state_dir, false, d);
+	if (sfd >= 0) {
+		j->dirfd = open_dir_checked(sfd, JOURNAL_SUBDIR, j->jdir, false, d);
+		close(sfd);
+		sfd = j->dirfd;
+	}
+	if (sfd < 0 && sfd != -ENOENT) {
+		journal_free(j);
+		return sfd;	/* reported by open_dir_checked() */
+	}
+	j->dirfd = sfd >= 0 ? sfd : -1;
+	*jp = j;
+	return 0;
+}
+
+void journal_close(struct journal *j)
+{
+	if (j && j->lockfd >= 0)
+		flock(j->lockfd, LOCK_UN);
+	journal_free(j);
+}
+
+void journal_forget(struct journal *j)
+{
+	journal_free(j);	/* close() only: the parent keeps the lock */
+}
+
+static int need_writable(struct journal *j, struct diag *d)
+{
+	if (!j->writable || j->dirfd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, EBADF,
+				"journal '%s' is open read-only", j->state_dir);
+	return 0;
+}
+
+/* ---- reading records -------------------------------------------------------------------- */
+
+static int hash_fd(int fd, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	char *buf = malloc(HASH_CHUNK);
+	int rc = 0;
+
+	if (!c || !buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	for (;;) {
+		ssize_t n = read(fd, buf, HASH_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		EVP_DigestUpdate(c, buf, (size_t)n);
+	}
+	EVP_DigestFinal_ex(c, md, &mdlen);
+	hex(md, 32, out);
+out:
+	EVP_MD_CTX_free(c);
+	free(buf);
+	return rc;
+}
+
+/* Check one blob on disk: presence, regular file, size, and optionally the hash. */
+static int check_blob(struct journal *j, const struct journal_blob *b, bool verify, struct perr *e)
+{
+	struct stat st;
+	char sha[65];
+	int fd, rc;
+
+	fd = openat(j->dirfd, b->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return fail(e, "blob '%s' is missing", b->file), -ENOENT;
+		rc = -errno;
+		fail(e, "blob '%s' cannot be opened: %s", b->file, strerror(-rc));
+		return -EBADMSG;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(e, "blob '%s' is not a regular file", b->file);
+	}
+	if ((uint64_t)st.st_size != b->size) {
+		close(fd);
+		return fail(e, "blob '%s' has %lld bytes, expected %" PRIu64 "%s", b->file,
+			    (long long)st.st_size, b->size,
+			    (uint64_t)st.st_size < b->size ? " (truncated)" : "");
+	}
+	if (verify) {
+		rc = hash_fd(fd, sha);
+		if (!rc && strcmp(sha, b->sha256))
+			rc = fail(e, "blob '%s' has sha256 %.12s…, expected %.12s…", b->file, sha,
+				  b->sha256);
+		else if (rc && rc != -ENOMEM)
+			rc = fail(e, "blob '%s' cannot be read: %s", b->file, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Read and validate metadata file `name` (id expect_id). Returns 0, -ENOENT when
+ * the record does not exist (or vanished while being read: a concurrent prune),
+ * -EBADMSG (e filled), -ENOMEM.
+ */
+static int read_record(struct journal *j, const char *name, uint64_t expect_id, bool verify,
+		       struct journal_rec *r, struct perr *e)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, rc;
+
+	memset(r, 0, sizeof(*r));
+	if (j->dirfd < 0)
+		return -ENOENT;
+	fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		rc = -errno;
+		fail(e, "cannot open: %s", strerror(-rc));
+		return -EBADMSG;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(e, "not a regular file");
+	}
+	if (st.st_size > JOURNAL_META_MAX) {
+		close(fd);
+		return fail(e, "metadata is %lld bytes, more than the %d allowed", (long long)st.st_size,
+			    JOURNAL_META_MAX);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	rc = journal_rec_parse(buf, got, expect_id, r, e->buf, e->len);
+	free(buf);
+	if (rc)
+		return rc;
+	for (unsigned b = 0; b < JOURNAL_BLOB_MAX; b++) {
+		if (!r->blob[b].present)
+			continue;
+		rc = check_blob(j, &r->blob[b], verify, e);
+		if (rc == -ENOENT) {
+			/* metadata gone too: pruned while we read it, not corrupt */
+			if (faccessat(j->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+				return -ENOENT;
+			rc = -EBADMSG;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct journal_rec *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int list_records(struct journal *j, unsigned flags, bool warn, struct journal_rec **recs,
+			size_t *nrecs, struct diag *d)
+{
+	struct journal_rec *arr = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd, rc = 0;
+
+	*recs = NULL;
+	*nrecs = 0;
+	if (j->dirfd < 0)
+		return 0;
+	fd = dup(j->dirfd);
+	if (fd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot read '%s'", j->jdir);
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot read '%s'", j->jdir);
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		char err[512], canon[JOURNAL_NAME_MAX];
+		const char *rest;
+		uint64_t id;
+		struct perr e = { err, sizeof(err) };
+
+		if (!name_split(de->d_name, &id, &rest) || strcmp(rest, "json"))
+			continue;
+		if (util_grow((void **)&arr, &cap, n + 1, sizeof(*arr)) < 0) {
+			rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+			break;
+		}
+		meta_name(id, canon);
+		if (!id || strcmp(canon, de->d_name)) {
+			char path[PATH_MAX];
+
+			snprintf(path, sizeof(path), "%s/%s", j->jdir, de->d_name);
+			if (warn)
+				diag_warn(d, &(struct srcloc){ path, 0 },
+					  "corrupt journal record skipped: not a canonical record "
+					  "name (expected '%s')", canon);
+			continue;
+		}
+		err[0] = '\0';
+		rc = read_record(j, de->d_name, id, flags & JOURNAL_LIST_VERIFY, &arr[n], &e);
+		if (rc == -ENOMEM) {
+			journal_rec_fini(&arr[n]);
+			diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+			break;
+		}
+		if (rc) {
+			journal_rec_fini(&arr[n]);
+			if (rc != -ENOENT && warn) {
+				char path[PATH_MAX];
+
+				snprintf(path, sizeof(path), "%s/%s", j->jdir, de->d_name);
+				diag_warn(d, &(struct srcloc){ path, 0 },
+					  "corrupt journal record skipped: %s", err);
+			}
+			rc = 0;
+			continue;
+		}
+		n++;
+	}
+	closedir(dir);
+	if (rc) {
+		journal_recs_free(arr, n);
+		return rc;
+	}
+	if (n)
+		qsort(arr, n, sizeof(*arr), rec_cmp);
+	*recs = arr;
+	*nrecs = n;
+	return 0;
+}
+
+int journal_list(struct journal *j, unsigned flags, struct journal_rec **recs, size_t *n,
+		 struct diag *d)
+{
+	return list_records(j, flags, true, recs, n, d);
+}
+
+int journal_get(struct journal *j, uint64_t id, struct journal_rec *r, struct diag *d)
+{
+	char name[JOURNAL_NAME_MAX], err[512] = "";
+	struct perr e = { err, sizeof(err) };
+	int rc;
+
+	meta_name(id, name);
+	rc = id ? read_record(j, name, id, false, r, &e) : -ENOENT;
+	if (!rc)
+		return 0;
+	journal_rec_fini(r);
+	if (rc == -ENOENT)
+		diag_err(d, DIAG_CONFLICT, NULL, 0, "no transaction %" PRIu64 " in the journal '%s'",
+			 id, j->jdir);
+	else if (rc == -EBADMSG)
+		diag_err(d, DIAG_CONFLICT, NULL, 0, "journal record '%s/%s' is corrupt: %s", j->jdir,
+			 name, err);
+	else
+		diag_err(d, DIAG_INTERNAL, NULL, -rc, "journal record '%s/%s'", j->jdir, name);
+	return rc;
+}
+
+int journal_load_blob(struct journal *j, const struct journal_rec *r,
+		      enum journal_blob_kind which, void **bufp, size_t *lenp, struct diag *d)
+{
+	const struct journal_blob *b;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char sha[65];
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+	int fd;
+
+	if ((unsigned)which >= JOURNAL_BLOB_MAX)
+		return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal blob %d", which);
+	b = &r->blob[which];
+	if (!b->present || j->dirfd < 0)
+		return -ENOENT;
+	fd = openat(j->dirfd, b->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int e = errno;
+
+		diag_err(d, DIAG_CONFLICT, NULL, e, "journal record %" PRIu64 ": cannot open '%s/%s'",
+			 r->id, j->jdir, b->file);
+		return -EBADMSG;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != b->size) {
+		close(fd);
+		diag_err(d, DIAG_CONFLICT, NULL, 0,
+			 "journal record %" PRIu64 ": '%s/%s' has %lld bytes, expected %" PRIu64,
+			 r->id, j->jdir, b->file, (long long)st.st_size, b->size);
+		return -EBADMSG;
+	}
+	if (b->size >= SIZE_MAX) {
+		close(fd);
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal blob '%s'", b->file);
+	}
+	buf = malloc((size_t)b->size + 1);
+	if (!buf) {
+		close(fd);
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal blob '%s'", b->file);
+	}
+	while (got < b->size) {
+		ssize_t n = read(fd, buf + got, (size_t)b->size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got != b->size || !EVP_Digest(buf, got, md, &mdlen, EVP_sha256(), NULL)) {
+		free(buf);
+		diag_err(d, DIAG_CONFLICT, NULL, 0, "journal record %" PRIu64 ": cannot read '%s/%s'",
+			 r->id, j->jdir, b->file);
+		return -EBADMSG;
+	}
+	hex(md, 32, sha);
+	if (strcmp(sha, b->sha256)) {
+		free(buf);
+		diag_err(d, DIAG_CONFLICT, NULL, 0,
+			 "journal record %" PRIu64 ": '%s/%s' is corrupt: sha256 %s, expected %s",
+			 r->id, j->jdir, b->file, sha, b->sha256);
+		return -EBADMSG;
+	}
+	buf[got] = '\0';
+	*bufp = buf;
+	*lenp = got;
+	return 0;
+}
+
+int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, struct diag *d)
+{
+	struct journal_rec *recs;
+	size_t n;
+	int rc;
+
+	rc = journal_list(j, 0, &recs, &n, d);
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = n; i-- > 0;) {
+		if (state_mask & JOURNAL_STATE_BIT(recs[i].state)) {
+			*r = recs[i];
+			memset(&recs[i], 0, sizeof(recs[i]));	/* ownership moved to *r */
+			rc = 0;
+			break;
+		}
+	}
+	journal_recs_free(recs, n);
+	return rc;
+}
+
+int journal_pending(struct journal *j, struct journal_rec *r, struct diag *d)
+{
+	return journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING), r, d);
+}
+
+/* ---- writing records -------------------------------------------------------------------- */
+
+/* Highest id named by any file in the journal dir (records, blobs, corrupt ones). */
+static uint64_t scan_max_id(struct journal *j)
+{
+	int fd = dup(j->dirfd);
+	struct dirent *de;
+	uint64_t max = 0;
+	DIR *dir;
+
+	if (fd < 0)
+		return 0;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		const char *rest;
+		uint64_t id;
+
+		if (name_split(de->d_name, &id, &rest) && id > max)
+			max = id;
+	}
+	closedir(dir);
+	return max;
+}
+
+static uint64_t read_counter(struct journal *j, struct diag *d)
+{
+	char buf[32], *end;
+	unsigned long long v;
+	ssize_t n;
+	int fd = openat(j->dirfd, COUNTER_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		goto bad;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || end == buf || (*end && *end != '\n'))
+		goto bad;
+	return v;
+bad:
+	diag_warn(d, &(struct srcloc){ j->jdir, 0 },
+		  "'%s' is corrupt; the next id is taken from the records instead", COUNTER_FILE);
+	return 0;
+}
+
+static void user_name(uid_t uid, char *out, size_t outlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name) {
+		char *q = journal_argv_join(1, &res->pw_name);
+
+		if (q && strlen(q) < outlen) {
+			snprintf(out, outlen, "%s", q);
+			free(q);
+			return;
+		}
+		free(q);
+	}
+	snprintf(out, outlen, "%u", (unsigned)uid);
+}
+
+int journal_begin(struct journal *j, struct journal_rec *r, struct diag *d)
+{
+	uint64_t id, max;
+	char buf[32];
+	int rc;
+
+	rc = need_writable(j, d);
+	if (rc)
+		return rc;
+	memset(r, 0, sizeof(*r));
+	id = read_counter(j, d);
+	max = scan_max_id(j);
+	if (id <= max)
+		id = max + 1;
+	snprintf(buf, sizeof(buf), "%" PRIu64 "\n", id + 1);
+	rc = atomic_write(j, COUNTER_FILE, buf, strlen(buf), NULL, d);
+	if (!rc)
+		rc = fsync_dir(j, d);
+	if (rc)
+		return rc;
+	r->id = id;
+	meta_name(id, r->file);
+	r->kind = JOURNAL_KIND_APPLY;
+	r->state = JOURNAL_STATE_APPLIED;
+	r->time = r->state_time = (int64_t)time(NULL);
+	r->uid = (uint32_t)getuid();
+	user_name(getuid(), r->user, sizeof(r->user));
+	r->argv = self_cmdline();
+	if (!r->argv)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+	return 0;
+}
+
+/* Write the two blobs of one content (prior: base 0, result: base 2). */
+static int write_content(struct journal *j, struct journal_rec *r, enum journal_blob_kind nl,
+			 enum journal_blob_kind nft, const struct journal_content *c, bool *absent,
+			 struct diag *d)
+{
+	const void *data[2] = { c->nlmsg, c->nft };
+	size_t len[2] = { c->nlmsg_len, c->nft_len };
+	enum journal_blob_kind kinds[2] = { nl, nft };
+	int rc;
+
+	*absent = c->absent;
+	for (int i = 0; i < 2; i++) {
+		struct journal_blob *b = &r->blob[kinds[i]];
+
+		memset(b, 0, sizeof(*b));
+		if (c->absent)
+			continue;
+		if (!data[i] && len[i])
+			return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal content");
+		blob_name(r->id, kinds[i], b->file);
+		rc = atomic_write(j, b->file, data[i] ? data[i] : "", len[i], b->sha256, d);
+		if (rc)
+			return rc;
+		b->size = len[i];
+		b->present = true;
+	}
+	return 0;
+}
+
+static int write_meta(struct journal *j, const struct journal_rec *r, struct diag *d)
+{
+	json_t *o = journal_rec_to_json(r);
+	char *text;
+	int rc;
+
+	if (!o)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM,
+				"journal record %" PRIu64 " (strings must be UTF-8)", r->id);
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!text)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal record %" PRIu64, r->id);
+	{
+		size_t n = strlen(text);
+		char *t2 = realloc(text, n + 2);
+
+		if (!t2) {
+			free(text);
+			return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+		}
+		text = t2;
+		memcpy(text + n, "\n", 2);
+	}
+	rc = atomic_write(j, r->file, text, strlen(text), NULL, d);
+	free(text);
+	if (!rc)
+		rc = fsync_dir(j, d);
+	return rc;
+}
+
+static int check_new_rec(struct journal *j, struct journal_rec *r, struct diag *d)
+{
+	int rc = need_writable(j, d);
+	char want[JOURNAL_NAME_MAX];
+
+	if (rc)
+		return rc;
+	meta_name(r->id, want);
+	if (!r->id || strcmp(r->file, want))
+		return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal record not from journal_begin()");
+	if (!*r->table)
+		return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal record %" PRIu64 ": no table name",
+				r->id);
+	if (!r->argv && !(r->argv = strdup("")))
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+	return 0;
+}
+
+int journal_prepare(struct journal *j, struct journal_rec *r, const struct journal_content *prior,
+		    struct diag *d)
+{
+	enum journal_state final;
+	bool had_result;
+	int rc;
+
+	rc = check_new_rec(j, r, d);
+	if (rc)
+		return rc;
+	if (!prior)
+		return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal_prepare() without content");
+	rc = write_content(j, r, JOURNAL_BLOB_PRIOR_NLMSG, JOURNAL_BLOB_PRIOR_NFT, prior,
+			   &r->prior_absent, d);
+	if (!rc)
+		rc = fsync_dir(j, d);
+	if (rc)
+		return rc;
+	/* on disk: "prepared", no result; in memory the caller's final state stays */
+	final = r->state;
+	had_result = r->has_result;
+	r->state = JOURNAL_STATE_PREPARED;
+	r->has_result = false;
+	r->state_time = (int64_t)time(NULL);
+	rc = write_meta(j, r, d);
+	r->state = final;
+	r->has_result = had_result;
+	return rc;
+}
+
+int journal_commit(struct journal *j, struct journal_rec *r, const struct journal_content *prior,
+		   const struct journal_content *result, struct diag *d)
+{
+	bool prepared;
+	int rc;
+
+	rc = check_new_rec(j, r, d);
+	if (rc)
+		return rc;
+	prepared = r->prior_absent || r->blob[JOURNAL_BLOB_PRIOR_NLMSG].present;
+	if (!result || r->state == JOURNAL_STATE_PREPARED || (unsigned)r->state >= JOURNAL_STATE_MAX ||
+	    (!prior && !prepared))
+		return diag_err(d, DIAG_INTERNAL, NULL, EINVAL,
+				"journal_commit(): missing content or bad state");
+	if (prior) {
+		rc = write_content(j, r, JOURNAL_BLOB_PRIOR_NLMSG, JOURNAL_BLOB_PRIOR_NFT, prior,
+				   &r->prior_absent, d);
+		if (rc)
+			return rc;
+	}
+	rc = write_content(j, r, JOURNAL_BLOB_RESULT_NLMSG, JOURNAL_BLOB_RESULT_NFT, result,
+			   &r->result_absent, d);
+	if (!rc)
+		rc = fsync_dir(j, d);
+	if (rc)
+		return rc;
+	r->has_result = true;
+	r->state_time = (int64_t)time(NULL);
+	return write_meta(j, r, d);
+}
+
+/* Remove a record: metadata first (the record is gone), then its blobs. */
+static int remove_record(struct journal *j, uint64_t id, struct diag *d)
+{
+	char name[JOURNAL_NAME_MAX];
+
+	meta_name(id, name);
+	if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot remove '%s/%s'", j->jdir, name);
+	for (unsigned b = 0; b < JOURNAL_BLOB_MAX; b++) {
+		blob_name(id, b, name);
+		unlinkat(j->dirfd, name, 0);	/* leftovers are removed by the next open */
+	}
+	return 0;
+}
+
+int journal_abort(struct journal *j, struct journal_rec *r, struct diag *d)
+{
+	int rc = check_new_rec(j, r, d);
+
+	if (!rc)
+		rc = remove_record(j, r->id, d);
+	if (!rc)
+		rc = fsync_dir(j, d);
+	return rc;
+}
+
+int journal_set_state(struct journal *j, uint64_t id, enum journal_state st, struct diag *d)
+{
+	struct journal_rec r;
+	int rc;
+
+	rc = need_writable(j, d);
+	if (rc)
+		return rc;
+	if ((unsigned)st >= JOURNAL_STATE_MAX)
+		return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal state %d", st);
+	rc = journal_get(j, id, &r, d);
+	if (rc)
+		return rc;
+	if (r.state == st)
+		goto out;
+	if (!(state_next[r.state] & JOURNAL_STATE_BIT(st))) {
+		diag_err(d, DIAG_CONFLICT, NULL, 0, "transaction %" PRIu64 " is %s; it cannot become %s",
+			 id, journal_state_str(r.state), journal_state_str(st));
+		rc = -EBUSY;
+		goto out;
+	}
+	if (r.state == JOURNAL_STATE_PREPARED) {
+		/* the kernel outcome was never recorded: only journal_commit() can add it */
+		diag_err(d, DIAG_CONFLICT, NULL, 0,
+			 "transaction %" PRIu64 " is prepared (its outcome was never recorded); "
+			 "it cannot become %s", id, journal_state_str(st));
+		rc = -EBUSY;
+		goto out;
+	}
+	r.state = st;
+	r.state_time = (int64_t)time(NULL);
+	rc = write_meta(j, &r, d);
+out:
+	journal_rec_fini(&r);
+	return rc;
+}
+
+int journal_prune(struct journal *j, unsigned keep, struct diag *d)
+{
+	struct journal_rec *recs;
+	size_t n, removed = 0;
+	int rc;
+
+	rc = need_writable(j, d);
+	if (rc)
+		return rc;
+	if (!keep)
+		keep = 1;
+	rc = list_records(j, 0, false, &recs, &n, d);
+	if (rc)
+		return rc;
+	for (size_t i = 0; n > keep && i < n - keep; i++) {
+		if (recs[i].state == JOURNAL_STATE_PENDING || recs[i].state == JOURNAL_STATE_PREPARED)
+			continue;
+		rc = remove_record(j, recs[i].id, d);
+		if (rc)
+			break;
+		removed++;
+	}
+	journal_recs_free(recs, n);
+	if (removed) {
+		int rc2 = fsync_dir(j, d);
+
+		if (!rc)
+			rc = rc2;
+	}
+	return rc ? rc : (int)removed;
+}
