@@ -8,11 +8,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -528,8 +531,9 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 {
 	const char *path = config_setting_get_string(e);
 	char *full, line[512];
+	struct stat st;
 	FILE *f;
-	int lineno = 0;
+	int fd, lineno = 0;
 
 	if (!path) {
 		cfg_err(c, e, "service '%s': 'allow_file' must be a string (a path)", s->name);
@@ -540,11 +544,28 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
 		return;
 	}
-	f = fopen(full, "re");
-	if (!f) {
+	/*
+	 * O_NONBLOCK: a FIFO must not hang the load; only regular files are read,
+	 * so a device (/dev/zero) or a directory is reported instead of looping.
+	 */
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		struct srcloc l = loc_of(c, e);
 
-		diag_err(c->d, DIAG_CONFIG, &l, errno, "service '%s': cannot read allow_file '%s'",
+		diag_err(c->d, DIAG_CONFIG, &l, 0,
+			 "service '%s': allow_file '%s' is not a regular file", s->name, full);
+		close(fd);
+		free(full);
+		return;
+	}
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		struct srcloc l = loc_of(c, e);
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		diag_err(c->d, DIAG_CONFIG, &l, err, "service '%s': cannot read allow_file '%s'",
 			 s->name, full);
 		free(full);
 		return;
