@@ -40,6 +40,10 @@ struct cfg_ctx {
 	struct policy *p;
 	struct cfg_list *lists;
 	size_t nlists;
+	const char *text;	/* the main file's text, for line fix-ups; may be NULL */
+	size_t textlen;
+	size_t *line_off;	/* start offset of each line (index 0 = line 1) */
+	size_t nlines;
 };
 
 static const char *const top_keys[] = { "portlock", "lists", "services", NULL };
@@ -115,6 +119,60 @@ static const char *closest(const char *const *list, const char *s)
 	return best;
 }
 
+static int index_lines(struct cfg_ctx *c)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < c->textlen; i++)
+		n += c->text[i] == '\n';
+	c->line_off = malloc(n * sizeof(*c->line_off));
+	if (!c->line_off)
+		return -ENOMEM;
+	c->line_off[0] = 0;
+	c->nlines = 1;
+	for (size_t i = 0; i < c->textlen; i++)
+		if (c->text[i] == '\n')
+			c->line_off[c->nlines++] = i + 1;
+	return 0;
+}
+
+/*
+ * libconfig stamps a string element of an array or list with the line of the
+ * token that follows it (its parser needs that lookahead because adjacent
+ * strings concatenate), so the last prefix of a one-per-line list would be
+ * blamed on the line of the closing ']'. Walk back to the line that holds the
+ * literal. Only for the main file, whose text we have.
+ */
+static int string_elem_line(struct cfg_ctx *c, const config_setting_t *s, int line)
+{
+	const config_setting_t *parent = config_setting_parent(s);
+	const char *file = config_setting_source_file(s);
+	const char *val = config_setting_get_string(s);
+	size_t vlen;
+
+	if (!c->text || !val || !parent || line < 1 ||
+	    (config_setting_type(parent) != CONFIG_TYPE_ARRAY &&
+	     config_setting_type(parent) != CONFIG_TYPE_LIST) ||
+	    (file && strcmp(file, c->name)))
+		return line;
+	if (!c->line_off && index_lines(c) < 0)
+		return line;
+	vlen = strlen(val);
+	for (int l = line; l >= 1 && l > line - 20; l--) {
+		size_t from, to;
+
+		if ((size_t)l > c->nlines)
+			continue;
+		from = c->line_off[l - 1];
+		to = (size_t)l < c->nlines ? c->line_off[l] : c->textlen;
+		for (size_t i = from; i + vlen + 2 <= to; i++)
+			if (c->text[i] == '"' && c->text[i + vlen + 1] == '"' &&
+			    !memcmp(c->text + i + 1, val, vlen))
+				return l;
+	}
+	return line;
+}
+
 static struct srcloc loc_of(struct cfg_ctx *c, const config_setting_t *s)
 {
 	struct srcloc l = { c->name, s ? (int)config_setting_source_line(s) : 0 };
@@ -122,6 +180,8 @@ static struct srcloc loc_of(struct cfg_ctx *c, const config_setting_t *s)
 
 	if (f)
 		l.file = f;
+	if (s && config_setting_type(s) == CONFIG_TYPE_STRING)
+		l.line = string_elem_line(c, s, l.line);
 	return l;
 }
 
@@ -884,6 +944,8 @@ static int config_finish(struct cfg_ctx *c, config_t *cfg, int ok, size_t errs_b
 		diag_err(c->d, DIAG_CONFIG, &l, 0, "syntax error: %s", config_error_text(cfg));
 	}
 	free_lists(c);
+	free(c->line_off);
+	c->line_off = NULL;
 	config_destroy(cfg);
 	if (c->d->nerrors > errs_before) {
 		policy_fini(p);
@@ -902,7 +964,8 @@ static void cfg_setup(config_t *cfg)
 int config_load_string(const char *text, const char *name, const char *basedir,
 		       struct policy *p, struct diag *d)
 {
-	struct cfg_ctx c = { .name = name, .basedir = basedir, .d = d, .p = p };
+	struct cfg_ctx c = { .name = name, .basedir = basedir, .d = d, .p = p,
+			     .text = text, .textlen = strlen(text) };
 	size_t errs_before = d->nerrors;
 	config_t cfg;
 	int err;
@@ -920,7 +983,7 @@ int config_load_file(const char *path, struct policy *p, struct diag *d)
 {
 	struct cfg_ctx c = { .name = path, .d = d, .p = p };
 	size_t errs_before = d->nerrors;
-	char *dir, *slash;
+	char *dir, *slash, *text = NULL;
 	config_t cfg;
 	FILE *f;
 	int err, ok;
@@ -944,8 +1007,22 @@ int config_load_file(const char *path, struct policy *p, struct diag *d)
 	cfg_setup(&cfg);
 	config_set_include_dir(&cfg, c.basedir);
 	ok = config_read(&cfg, f) == CONFIG_TRUE;
+	/* keep the text for string_elem_line(); without it lines are libconfig's */
+	if (ok && fseek(f, 0, SEEK_END) == 0) {
+		long size = ftell(f);
+
+		if (size > 0 && fseek(f, 0, SEEK_SET) == 0) {
+			text = malloc((size_t)size + 1);
+			if (text && fread(text, 1, (size_t)size, f) == (size_t)size) {
+				text[size] = '\0';
+				c.text = text;
+				c.textlen = (size_t)size;
+			}
+		}
+	}
 	fclose(f);
 	err = config_finish(&c, &cfg, ok, errs_before);
+	free(text);
 	free(dir);
 	return err;
 }
