@@ -371,11 +371,11 @@ static void load_log(struct cfg_ctx *c, const config_setting_t *g)
 		int bad = strlen(prefix) > 64;
 
 		for (const char *q = prefix; *q && !bad; q++)
-			if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\')
+			if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\' || *q == '$')
 				bad = 1;
 		if (bad) {
 			cfg_err(c, config_setting_get_member(g, "prefix"),
-				"log prefix must be at most 64 printable characters without quotes or backslashes");
+				"log prefix must be at most 64 printable characters without '\"', '\\' or '$'");
 		} else {
 			free(c->p->log_prefix);
 			c->p->log_prefix = strdup(prefix);

@@ -365,6 +365,31 @@ static void test_bad_enum_values(void **state)
 	expect_err(f, 7, "service 'a': proto 'sctp' is not 'tcp' or 'udp'");
 }
 
+static void test_bad_log_prefix(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_rejected(f, load(f,
+		"portlock = { log = {\n"
+		"  prefix = \"cost $5\"; }; };\n"
+		"services = ( { name = \"a\"; ports = [25]; allow = []; } );\n"));
+	expect_err(f, 2, "log prefix must be at most 64 printable characters without");
+	diag_fini(&f->d);
+	diag_init(&f->d);
+	assert_rejected(f, load(f,
+		"portlock = { log = {\n"
+		"  prefix = \"a\\\"b\"; }; };\n"
+		"services = ( { name = \"a\"; ports = [25]; allow = []; } );\n"));
+	expect_err(f, 2, "log prefix must be");
+	diag_fini(&f->d);
+	diag_init(&f->d);
+	assert_rejected(f, load(f,
+		"portlock = { log = {\n"
+		"  prefix = \"01234567890123456789012345678901234567890123456789012345678901234\"; }; };\n"
+		"services = ( { name = \"a\"; ports = [25]; allow = []; } );\n"));
+	expect_err(f, 2, "log prefix must be");
+}
+
 static void test_bad_prefixes(void **state)
 {
 	struct fixture *f = *state;
@@ -758,6 +783,7 @@ int main(void)
 		T(test_wrong_types),
 		T(test_services_not_a_list),
 		T(test_bad_enum_values),
+		T(test_bad_log_prefix),
 		T(test_bad_prefixes),
 		T(test_host_bits_normalized),
 		T(test_allow_everything_warns),
