@@ -867,6 +867,11 @@ static void load_services(struct cfg_ctx *c, const config_setting_t *l)
 		return;
 	}
 	n = config_setting_length(l);
+	if (n == 0) {
+		/* like a missing 'services': a policy that enforces nothing is a mistake */
+		cfg_err(c, l, "'services' is empty: nothing to enforce");
+		return;
+	}
 	p->svcs = calloc((size_t)n + 1, sizeof(*p->svcs));
 	if (!p->svcs) {
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "services");

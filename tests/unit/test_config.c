@@ -704,6 +704,10 @@ static void test_no_services(void **state)
 
 	assert_rejected(f, load(f, "portlock = { };\n"));
 	expect_err(f, 0, "no 'services' list: nothing to enforce");
+	diag_fini(&f->d);
+	diag_init(&f->d);
+	assert_rejected(f, load(f, "portlock = { };\n\nservices = ();\n"));
+	expect_err(f, 3, "'services' is empty: nothing to enforce");
 }
 
 static void test_all_errors_in_one_run(void **state)
