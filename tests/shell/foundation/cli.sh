@@ -61,6 +61,19 @@ done
 pl_expect_rc 3 "$PORTLOCK" --json -c "$PL_TMP/bad.conf" check
 [ -s "$PL_TMP/out" ] && pl_fail "check --json with a bad config wrote to stdout"
 
+# many errors: all counted, the first 20 shown, the rest summarized
+{
+	printf 'services = ( { name = "a"; ports = [25]; allow = [\n'
+	for i in $(seq 1 25); do printf '  "192.0.2.%d/40",\n' "$i"; done
+	printf '  "192.0.2.0/24"]; } );\n'
+} >"$PL_TMP/many.conf"
+pl_expect_rc 3 "$PORTLOCK" -c "$PL_TMP/many.conf" check
+[ "$(grep -c "is not a valid prefix" "$PL_TMP/err")" -eq 20 ] ||
+	pl_fail "expected 20 prefix errors shown: $(cat "$PL_TMP/err")"
+pl_expect_grep "^portlock: $PL_TMP/many.conf:2: '192.0.2.1/40' is not a valid prefix" "$PL_TMP/err"
+pl_expect_grep '^portlock: \.\.\. and 5 more messages not shown$' "$PL_TMP/err"
+pl_expect_grep '^portlock: 25 errors$' "$PL_TMP/err"
+
 # syntax error and missing file: exit 3 too
 printf 'services = (\n  { name = "a"; ports = [25,, 26]; }\n);\n' >"$PL_TMP/syntax.conf"
 pl_expect_rc 3 "$PORTLOCK" -c "$PL_TMP/syntax.conf" check
