@@ -12,9 +12,11 @@ for page in "$MAN8" "$MAN5"; do
 	if ! groff -man -ww -z "$page" >"$PL_TMP/groff" 2>&1 || [ -s "$PL_TMP/groff" ]; then
 		pl_fail "groff -man -ww -z $(basename "$page") is not clean: $(head -20 "$PL_TMP/groff")"
 	fi
-	# also renders through man(1) without warnings
-	MANWIDTH=80 man --warnings=w -l "$page" >/dev/null 2>"$PL_TMP/manerr"
-	[ -s "$PL_TMP/manerr" ] && pl_fail "man -l $(basename "$page") warns: $(head -10 "$PL_TMP/manerr")"
+	# also renders through man(1) without troff warnings (other noise, such as
+	# locale complaints in minimal containers, is not the page's fault)
+	LC_ALL=C MANWIDTH=80 man --warnings=w -l "$page" >/dev/null 2>"$PL_TMP/manerr"
+	grep -i 'warning' "$PL_TMP/manerr" &&
+		pl_fail "man -l $(basename "$page") warns: $(head -10 "$PL_TMP/manerr")"
 done
 
 # the sections STYLE.md asks for (PROBES arrives with the probe command)
@@ -51,7 +53,7 @@ for k in $keys; do
 done
 
 # the complete example in portlock.conf(5) is a valid policy
-MANWIDTH=200 man -l "$MAN5" 2>/dev/null | col -b |
+LC_ALL=C MANWIDTH=200 man -l "$MAN5" 2>/dev/null | col -b |
 	sed -n '/^ *A complete policy:/,/^ *With /p' | sed '1d;$d' >"$PL_TMP/example.conf"
 printf '192.0.2.25\n' >"$PL_TMP/relays.txt"
 sed -i "s|/etc/portlock/relays.txt|$PL_TMP/relays.txt|" "$PL_TMP/example.conf"
