@@ -28,6 +28,7 @@ $(head -60 "$PL_TMP/diff")"
 	tables=$(ip netns exec "$ns" nft list tables)
 	[ "$tables" = "table inet portlock" ] || pl_fail "$name: unexpected tables: $tables"
 	ip netns del "$ns"
+	# shellcheck disable=SC2034 # read by pl_cleanup (lib.sh)
 	PL_NETNS=()
 done
 pl_done
