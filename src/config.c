@@ -8,11 +8,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -37,6 +40,10 @@ struct cfg_ctx {
 	struct policy *p;
 	struct cfg_list *lists;
 	size_t nlists;
+	const char *text;	/* the main file's text, for line fix-ups; may be NULL */
+	size_t textlen;
+	size_t *line_off;	/* start offset of each line (index 0 = line 1) */
+	size_t nlines;
 };
 
 static const char *const top_keys[] = { "portlock", "lists", "services", NULL };
@@ -47,22 +54,32 @@ static const char *const service_keys[] = { "name", "expect", "proto", "ports", 
 					     "allow_file", NULL };
 static const char *const expect_values[] = { "smtp", "smtps", "smpp", "smpp-tls", NULL };
 
-/* Words nft's parser takes as keywords where a table name is expected. */
+/*
+ * Words nft refuses where a table name is expected: every word nft 1.0.6
+ * (Debian 12) rejects in `add table inet WORD` (found by trying each word of
+ * nft(8) and libnftables), plus keywords of other nft versions. A name on
+ * this list is refused even where a given nft would take it.
+ */
 static const char *const nft_keywords[] = {
-	"accept", "add", "ah", "and", "arp", "bridge", "burst", "bytes", "chain", "chains",
-	"comment", "comp", "constant", "continue", "counter", "counters", "create", "ct",
-	"daddr", "dccp", "define", "delete", "describe", "destroy", "device", "devices",
-	"dnat", "dport", "drop", "dup", "element", "elements", "esp", "ether", "export",
-	"fib", "flags", "flowtable", "flowtables", "flush", "fwd", "goto", "handle", "hash",
-	"hook", "icmp", "icmpv6", "iif", "iifname", "import", "include", "index", "inet",
-	"insert", "interval", "ip", "ip6", "jhash", "jump", "label", "limit", "list", "log",
-	"map", "maps", "mark", "masquerade", "meta", "meter", "meters", "monitor", "nat",
-	"netdev", "notrack", "numgen", "oif", "oifname", "or", "osf", "packets", "policy",
-	"position", "prefix", "priority", "queue", "quota", "quotas", "rate", "redirect",
-	"reject", "rename", "replace", "reset", "return", "route", "rt", "rule", "ruleset",
-	"saddr", "sctp", "secmark", "set", "sets", "size", "snat", "socket", "sport",
-	"symhash", "synproxy", "table", "tables", "tcp", "th", "timeout", "tproxy", "type",
-	"typeof", "udp", "udplite", "vlan", "vmap", "with", "xor", NULL,
+	"accept", "add", "ah", "all", "and", "arp", "auto-merge", "bridge", "burst", "bytes",
+	"cgroup", "chain", "chains", "comment", "comp", "constant", "continue", "counter",
+	"counters", "cpu", "create", "ct", "daddr", "day", "dccp", "define", "delete", "describe",
+	"destroy", "device", "devices", "dnat", "dport", "drop", "dst", "dup", "dynamic", "ecn",
+	"element", "elements", "esp", "ether", "exists", "expires", "export", "exthdr", "fib",
+	"flags", "flow", "flowtable", "flowtables", "flush", "frag", "fwd", "gc-interval", "get",
+	"goto", "handle", "hash", "hbh", "hook", "hour", "ibriport", "ibrname", "icmp", "icmpv6",
+	"igmp", "iif", "iifgroup", "iifname", "iiftype", "import", "include", "index", "inet",
+	"insert", "interval", "ip", "ip6", "ipsec", "jhash", "jump", "label", "limit", "list",
+	"log", "lt", "map", "maps", "mark", "masquerade", "meta", "meter", "meters", "mh",
+	"missing", "monitor", "nat", "netdev", "nftrace", "not", "notrack", "numgen", "obriport",
+	"obrname", "offload", "oif", "oifgroup", "oifname", "oiftype", "or", "osf", "packets",
+	"pkttype", "policy", "position", "prefix", "priority", "queue", "quota", "quotas",
+	"random", "rate", "redefine", "redirect", "reject", "rename", "replace", "reset",
+	"return", "route", "rt", "rt0", "rt2", "rtclassid", "rule", "ruleset", "saddr", "sctp",
+	"secmark", "set", "sets", "size", "skgid", "skuid", "snat", "socket", "sport", "srh",
+	"symhash", "synproxy", "table", "tables", "tcp", "th", "time", "timeout", "tproxy",
+	"type", "typeof", "udp", "udplite", "undefine", "update", "vlan", "vmap", "with", "xor",
+	"xt", NULL,
 };
 
 static int in_list(const char *const *list, const char *s)
@@ -112,6 +129,60 @@ static const char *closest(const char *const *list, const char *s)
 	return best;
 }
 
+static int index_lines(struct cfg_ctx *c)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < c->textlen; i++)
+		n += c->text[i] == '\n';
+	c->line_off = malloc(n * sizeof(*c->line_off));
+	if (!c->line_off)
+		return -ENOMEM;
+	c->line_off[0] = 0;
+	c->nlines = 1;
+	for (size_t i = 0; i < c->textlen; i++)
+		if (c->text[i] == '\n')
+			c->line_off[c->nlines++] = i + 1;
+	return 0;
+}
+
+/*
+ * libconfig stamps a string element of an array or list with the line of the
+ * token that follows it (its parser needs that lookahead because adjacent
+ * strings concatenate), so the last prefix of a one-per-line list would be
+ * blamed on the line of the closing ']'. Walk back to the line that holds the
+ * literal. Only for the main file, whose text we have.
+ */
+static int string_elem_line(struct cfg_ctx *c, const config_setting_t *s, int line)
+{
+	const config_setting_t *parent = config_setting_parent(s);
+	const char *file = config_setting_source_file(s);
+	const char *val = config_setting_get_string(s);
+	size_t vlen;
+
+	if (!c->text || !val || !parent || line < 1 ||
+	    (config_setting_type(parent) != CONFIG_TYPE_ARRAY &&
+	     config_setting_type(parent) != CONFIG_TYPE_LIST) ||
+	    (file && strcmp(file, c->name)))
+		return line;
+	if (!c->line_off && index_lines(c) < 0)
+		return line;
+	vlen = strlen(val);
+	for (int l = line; l >= 1 && l > line - 20; l--) {
+		size_t from, to;
+
+		if ((size_t)l > c->nlines)
+			continue;
+		from = c->line_off[l - 1];
+		to = (size_t)l < c->nlines ? c->line_off[l] : c->textlen;
+		for (size_t i = from; i + vlen + 2 <= to; i++)
+			if (c->text[i] == '"' && c->text[i + vlen + 1] == '"' &&
+			    !memcmp(c->text + i + 1, val, vlen))
+				return l;
+	}
+	return line;
+}
+
 static struct srcloc loc_of(struct cfg_ctx *c, const config_setting_t *s)
 {
 	struct srcloc l = { c->name, s ? (int)config_setting_source_line(s) : 0 };
@@ -119,6 +190,8 @@ static struct srcloc loc_of(struct cfg_ctx *c, const config_setting_t *s)
 
 	if (f)
 		l.file = f;
+	if (s && config_setting_type(s) == CONFIG_TYPE_STRING)
+		l.line = string_elem_line(c, s, l.line);
 	return l;
 }
 
@@ -298,11 +371,11 @@ static void load_log(struct cfg_ctx *c, const config_setting_t *g)
 		int bad = strlen(prefix) > 64;
 
 		for (const char *q = prefix; *q && !bad; q++)
-			if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\')
+			if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\' || *q == '$')
 				bad = 1;
 		if (bad) {
 			cfg_err(c, config_setting_get_member(g, "prefix"),
-				"log prefix must be at most 64 printable characters without quotes or backslashes");
+				"log prefix must be at most 64 printable characters without '\"', '\\' or '$'");
 		} else {
 			free(c->p->log_prefix);
 			c->p->log_prefix = strdup(prefix);
@@ -528,8 +601,9 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 {
 	const char *path = config_setting_get_string(e);
 	char *full, line[512];
+	struct stat st;
 	FILE *f;
-	int lineno = 0;
+	int fd, lineno = 0;
 
 	if (!path) {
 		cfg_err(c, e, "service '%s': 'allow_file' must be a string (a path)", s->name);
@@ -540,11 +614,28 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
 		return;
 	}
-	f = fopen(full, "re");
-	if (!f) {
+	/*
+	 * O_NONBLOCK: a FIFO must not hang the load; only regular files are read,
+	 * so a device (/dev/zero) or a directory is reported instead of looping.
+	 */
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		struct srcloc l = loc_of(c, e);
 
-		diag_err(c->d, DIAG_CONFIG, &l, errno, "service '%s': cannot read allow_file '%s'",
+		diag_err(c->d, DIAG_CONFIG, &l, 0,
+			 "service '%s': allow_file '%s' is not a regular file", s->name, full);
+		close(fd);
+		free(full);
+		return;
+	}
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		struct srcloc l = loc_of(c, e);
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		diag_err(c->d, DIAG_CONFIG, &l, err, "service '%s': cannot read allow_file '%s'",
 			 s->name, full);
 		free(full);
 		return;
@@ -776,6 +867,11 @@ static void load_services(struct cfg_ctx *c, const config_setting_t *l)
 		return;
 	}
 	n = config_setting_length(l);
+	if (n == 0) {
+		/* like a missing 'services': a policy that enforces nothing is a mistake */
+		cfg_err(c, l, "'services' is empty: nothing to enforce");
+		return;
+	}
 	p->svcs = calloc((size_t)n + 1, sizeof(*p->svcs));
 	if (!p->svcs) {
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "services");
@@ -863,6 +959,8 @@ static int config_finish(struct cfg_ctx *c, config_t *cfg, int ok, size_t errs_b
 		diag_err(c->d, DIAG_CONFIG, &l, 0, "syntax error: %s", config_error_text(cfg));
 	}
 	free_lists(c);
+	free(c->line_off);
+	c->line_off = NULL;
 	config_destroy(cfg);
 	if (c->d->nerrors > errs_before) {
 		policy_fini(p);
@@ -881,7 +979,8 @@ static void cfg_setup(config_t *cfg)
 int config_load_string(const char *text, const char *name, const char *basedir,
 		       struct policy *p, struct diag *d)
 {
-	struct cfg_ctx c = { .name = name, .basedir = basedir, .d = d, .p = p };
+	struct cfg_ctx c = { .name = name, .basedir = basedir, .d = d, .p = p,
+			     .text = text, .textlen = strlen(text) };
 	size_t errs_before = d->nerrors;
 	config_t cfg;
 	int err;
@@ -899,7 +998,7 @@ int config_load_file(const char *path, struct policy *p, struct diag *d)
 {
 	struct cfg_ctx c = { .name = path, .d = d, .p = p };
 	size_t errs_before = d->nerrors;
-	char *dir, *slash;
+	char *dir, *slash, *text = NULL;
 	config_t cfg;
 	FILE *f;
 	int err, ok;
@@ -923,8 +1022,22 @@ int config_load_file(const char *path, struct policy *p, struct diag *d)
 	cfg_setup(&cfg);
 	config_set_include_dir(&cfg, c.basedir);
 	ok = config_read(&cfg, f) == CONFIG_TRUE;
+	/* keep the text for string_elem_line(); without it lines are libconfig's */
+	if (ok && fseek(f, 0, SEEK_END) == 0) {
+		long size = ftell(f);
+
+		if (size > 0 && fseek(f, 0, SEEK_SET) == 0) {
+			text = malloc((size_t)size + 1);
+			if (text && fread(text, 1, (size_t)size, f) == (size_t)size) {
+				text[size] = '\0';
+				c.text = text;
+				c.textlen = (size_t)size;
+			}
+		}
+	}
 	fclose(f);
 	err = config_finish(&c, &cfg, ok, errs_before);
+	free(text);
 	free(dir);
 	return err;
 }

@@ -54,6 +54,9 @@ void diag_fini(struct diag *d)
 __attribute__((format(printf, 6, 0)))
 static void diag_vadd(struct diag *d, enum diag_class cls, enum diag_level lvl,
 		      const struct srcloc *loc, int errnum, const char *fmt, va_list ap)
+	__printf(6, 0);
+static void diag_vadd(struct diag *d, enum diag_class cls, enum diag_level lvl,
+		      const struct srcloc *loc, int errnum, const char *fmt, va_list ap)
 {
 	struct diag_rec *r;
 	char *msg = NULL;

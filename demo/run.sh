@@ -1,0 +1,150 @@
+#!/bin/bash
+# portlock demo: install the build deps, build portlock, and walk through what
+# it does, step by step, against REAL servers in throwaway network namespaces.
+#
+#   sudo ./demo/run.sh
+#
+# Topology (tests/shell/lib/lib.sh, pl_topology):
+#   client netns  192.0.2.10 / 2001:db8:1::10 (trusted)    <-- veth -->  server netns
+#                 192.0.2.20 / 2001:db8:1::20 (untrusted)                192.0.2.1 / 2001:db8:1::1
+#   server: SMTP (python3 -m aiosmtpd) on 25 and on 2525 (a stray relay),
+#           SMPP (tests/peers/smsc.pl, Net::SMPP) on 2775
+#
+# The host's own ruleset and interfaces are never touched: every nft command
+# runs inside the server namespace; everything is removed on exit or Ctrl-C.
+# Each step is a function named step_<n>_<what>; STEPS lists them in order.
+set -eo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export DEBIAN_FRONTEND=noninteractive
+JOBS=${PL_JOBS:-2}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo/run.sh needs root (network namespaces): sudo ./demo/run.sh" >&2
+	exit 2
+fi
+
+N=0
+heading() {
+	N=$((N + 1))
+	printf '\n\033[1m=== %d. %s\033[0m\n' "$N" "$*"
+}
+run() {
+	# show a command, then run it; "$" lines are what a user would type
+	printf '$ %s\n' "$*"
+	"$@"
+}
+srv() { ip netns exec "$SRV" "$@"; }
+
+step_1_deps() {
+	heading "install the build dependencies (apt, only what is missing)"
+	local pkgs missing=() p
+	mapfile -t pkgs < <(cat tests/deps/build.txt demo/deps.txt | sed 's/#.*//' | grep -v '^\s*$' | sort -u)
+	for p in "${pkgs[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	if [ "${#missing[@]}" -eq 0 ]; then
+		echo "all ${#pkgs[@]} packages already installed: ${pkgs[*]}"
+	else
+		apt-get -o DPkg::Lock::Timeout=300 update -q
+		apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}"
+	fi
+}
+
+step_2_build() {
+	heading "build portlock (build/)"
+	run cmake -S . -B build -DPORTLOCK_WERROR=ON >/dev/null
+	run make -s -C build -j"$JOBS"
+	run build/portlock --version
+}
+
+step_3_namespaces() {
+	heading "create a throwaway server and client namespace pair"
+	export PORTLOCK=$ROOT/build/portlock PL_SOURCE_DIR=$ROOT
+	# lib.sh: namespace helpers and the cleanup trap (EXIT, INT, TERM)
+	# shellcheck source=../tests/shell/lib/lib.sh
+	. "$ROOT/tests/shell/lib/lib.sh"
+	set +u
+	# pl_cleanup is not written for errexit: a server's non-zero wait status
+	# must not stop it before the namespaces are deleted
+	trap 'set +e; pl_cleanup' EXIT
+	pl_topology
+	echo "server namespace $SRV: $SRV4 $SRV6"
+	echo "client namespace $CLI: trusted $TRUST4 $TRUST6, untrusted $UNTRUST4 $UNTRUST6"
+	run ip -n "$SRV" -br addr show dev veth-s
+}
+
+step_4_servers() {
+	heading "start real servers: SMTP on 25 and 2525 (aiosmtpd), SMPP on 2775 (Net::SMPP)"
+	local port
+	for port in 25 2525; do
+		pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l "0.0.0.0:$port"
+		pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l ":::$port"
+	done
+	pl_bg "$SRV" perl "$ROOT/tests/peers/smsc.pl" --addr 0.0.0.0 --port 2775
+	for port in 25 2525 2775; do
+		pl_wait_port "$SRV" "$port" 15
+	done
+	run ip netns exec "$SRV" ss -Hltn
+}
+
+# peek PROTO SRC DST PORT: what answers from SRC (never fails the demo)
+peek() {
+	ip netns exec "$CLI" "$PL_PY" "$ROOT/demo/peek.py" "$@" || true
+}
+
+step_5_exposed() {
+	heading "what is exposed now: every source reaches every port"
+	peek smtp "$UNTRUST4" "$SRV4" 25
+	peek smtp "$UNTRUST6" "$SRV6" 25
+	peek smtp "$UNTRUST4" "$SRV4" 2525
+	peek smpp "$UNTRUST4" "$SRV4" 2775
+	echo "(a scanner reports: SMTP server detected, SMTP on a non-standard port, SMPP server detected)"
+}
+
+step_6_check() {
+	heading "portlock check: validate the policy, print it normalized"
+	sed -e "s|@TRUST4@|$TRUST4|" -e "s|@TRUST6@|$TRUST6|" demo/demo.conf.in >"$PL_TMP/portlock.conf"
+	CONF=$PL_TMP/portlock.conf
+	grep -v '^#' "$CONF"
+	run "$PORTLOCK" -c "$CONF" check
+	echo
+	echo "a policy with mistakes is refused with file:line for each, exit code 3:"
+	printf 'services = (\n  { name = "smtp"; ports = [25, 70000]; allow = ["192.0.2.10/33", "@partners"]; }\n);\n' \
+		>"$PL_TMP/broken.conf"
+	cat -n "$PL_TMP/broken.conf"
+	local rc=0
+	run "$PORTLOCK" -c "$PL_TMP/broken.conf" check || rc=$?
+	echo "exit code $rc"
+	[ "$rc" -eq 3 ] || { echo "demo: expected exit code 3" >&2; return 1; }
+}
+
+step_7_export() {
+	heading "portlock export: the nftables ruleset this policy means"
+	printf '$ %s\n' "$PORTLOCK -c $CONF export > portlock.nft"
+	"$PORTLOCK" -c "$CONF" export >"$PL_TMP/portlock.nft"
+	cat "$PL_TMP/portlock.nft"
+}
+
+step_8_nft_check() {
+	heading "nft -c: the kernel of the server namespace validates it (nothing loaded)"
+	printf '$ %s\n' "ip netns exec $SRV nft -c -f portlock.nft"
+	srv nft -c -f "$PL_TMP/portlock.nft"
+	echo "ruleset accepted by the kernel; the server namespace's ruleset is still empty:"
+	run ip netns exec "$SRV" nft list ruleset
+}
+
+# Next steps (being built): audit -> plan -> apply -> verify from trusted and
+# untrusted addresses -> revert. Add step functions here and to STEPS.
+
+step_99_done() {
+	heading "done: namespaces and servers are removed on exit"
+}
+
+STEPS=(step_1_deps step_2_build step_3_namespaces step_4_servers step_5_exposed
+	step_6_check step_7_export step_8_nft_check step_99_done)
+
+for s in "${STEPS[@]}"; do
+	"$s"
+done
