@@ -135,15 +135,57 @@ step_8_nft_check() {
 	run ip netns exec "$SRV" nft list ruleset
 }
 
-# Next steps (being built): audit -> plan -> apply -> verify from trusted and
-# untrusted addresses -> revert. Add step functions here and to STEPS.
+step_9_plan() {
+	heading "portlock plan: the exact change apply would make (dry run)"
+	local rc=0
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" plan --exit-code || rc=$?
+	echo "exit code $rc (1: changes pending)"
+	[ "$rc" -eq 1 ] || { echo "demo: expected exit code 1" >&2; return 1; }
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" plan --check >/dev/null
+	echo "plan --check: the kernel validated the whole batch and nothing changed"
+}
+
+step_10_apply() {
+	heading "portlock apply: one atomic nftables transaction"
+	run ip netns exec "$SRV" "$PORTLOCK" -q -c "$CONF" apply
+}
+
+step_11_verify() {
+	heading "verify: trusted sources still get through, untrusted ones do not"
+	echo "-- from the trusted addresses $TRUST4 / $TRUST6:"
+	peek smtp "$TRUST4" "$SRV4" 25
+	peek smtp "$TRUST6" "$SRV6" 25
+	peek smpp "$TRUST4" "$SRV4" 2775
+	echo "-- from the untrusted addresses $UNTRUST4 / $UNTRUST6:"
+	peek smtp "$UNTRUST4" "$SRV4" 25
+	peek smtp "$UNTRUST6" "$SRV6" 25
+	peek smpp "$UNTRUST4" "$SRV4" 2775
+	peek smtp "$TRUST4" "$SRV4" 2525
+	pl_connect "$CLI" "$TRUST4" "$SRV4" 2775 || { echo "demo: trusted SMPP blocked" >&2; return 1; }
+	if pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775; then echo "demo: untrusted SMPP reached" >&2; return 1; fi
+}
+
+step_12_in_sync() {
+	heading "re-apply: nothing to do; show: the live table with counters"
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" apply
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" show
+}
+
+step_13_drift() {
+	heading "someone edits the table by hand: plan shows it, apply undoes it"
+	run ip netns exec "$SRV" nft add element inet portlock smpp_v4 '{ 203.0.113.0/24 }'
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" plan || true
+	run ip netns exec "$SRV" "$PORTLOCK" -q -c "$CONF" apply
+	echo "(journaled transactions, 'portlock revert' and audit come with the next issues)"
+}
 
 step_99_done() {
 	heading "done: namespaces and servers are removed on exit"
 }
 
 STEPS=(step_1_deps step_2_build step_3_namespaces step_4_servers step_5_exposed
-	step_6_check step_7_export step_8_nft_check step_99_done)
+	step_6_check step_7_export step_8_nft_check step_9_plan step_10_apply step_11_verify
+	step_12_in_sync step_13_drift step_99_done)
 
 for s in "${STEPS[@]}"; do
 	"$s"

@@ -163,19 +163,19 @@ void render_plan_counts(const struct plan *pl, char *buf, size_t len)
 	const struct plan_counts *n = &pl->n;
 	size_t o = 0;
 
-#define C(v, what)                                                                           \
+#define C(v, sign, what)                                                                     \
 	if ((v) && o < len)                                                                  \
-		o += (size_t)snprintf(buf + o, len - o, "%s%s%zu %s", o ? ", " : "",          \
-				      what[0] == '-' ? "-" : "+", (size_t)(v), what + 1);
-	C(n->tables, "+table(s)");
-	C(n->chains_add, "+chain(s)");
-	C(n->chains_del, "-chain(s)");
-	C(n->sets_add, "+set(s)");
-	C(n->sets_del, "-set(s)");
-	C(n->elems_add, "+element(s)");
-	C(n->elems_del, "-element(s)");
-	C(n->rules_add, "+rule(s)");
-	C(n->rules_del, "-rule(s)");
+		o += (size_t)snprintf(buf + o, len - o, "%s%s%zu %s", o ? ", " : "", sign,    \
+				      (size_t)(v), what);
+	C(n->tables, "+", "table(s)");
+	C(n->chains_add, "+", "chain(s)");
+	C(n->chains_del, "-", "chain(s)");
+	C(n->sets_add, "+", "set(s)");
+	C(n->sets_del, "-", "set(s)");
+	C(n->elems_add, "+", "element(s)");
+	C(n->elems_del, "-", "element(s)");
+	C(n->rules_add, "+", "rule(s)");
+	C(n->rules_del, "-", "rule(s)");
 #undef C
 	if (!o && len)
 		snprintf(buf, len, "no changes");
