@@ -32,7 +32,7 @@ cmds=$(sed -n '/^Commands:/,/^$/p' "$PL_TMP/help" | awk 'NF && !/^Commands:/ {pr
 [ -n "$cmds" ] || pl_fail "no commands found in portlock --help"
 sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$MAN8" >"$PL_TMP/commands"
 for c in $cmds; do
-	grep -q "^\.B $c\$" "$PL_TMP/commands" || pl_fail "portlock.8 COMMANDS does not document '$c'"
+	grep -qE "^\.BR? $c( |\$)" "$PL_TMP/commands" || pl_fail "portlock.8 COMMANDS does not document '$c'"
 done
 # every global long option
 for o in $(grep -oE '^  (-[a-zA-Z], )?--[a-z-]+' "$PL_TMP/help" | grep -oE -- '--[a-z-]+'); do
