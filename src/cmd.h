@@ -21,6 +21,7 @@ struct pl_ctx {
 	const char *state_dir;
 	bool json;
 	int verbose;		/* -v count; -q makes it -1 */
+	int wait_s;		/* --wait: seconds to wait for the state-dir lock (-1: forever) */
 	struct diag diag;
 	const char *argv0_cmdline; /* the whole command line, for the journal */
 };
@@ -35,6 +36,7 @@ struct pl_cmd {
 	int (*fn)(struct pl_ctx *ctx, int argc, char **argv);
 	const char *args;
 	const char *summary;
+	bool recover_first;	/* honour an expired --confirm deadline before running */
 };
 
 int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv);
@@ -42,6 +44,9 @@ int cmd_export_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_plan_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_recover_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv);
 

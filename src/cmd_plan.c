@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "render.h"
 #include "sync.h"
+#include "txn.h"
 
 #define PLAN_ELEM_LINES 20
 
@@ -36,7 +37,7 @@ static void print_json(const struct sync_result *r, const char *mode)
 	json_decref(o);
 }
 
-static int run(struct pl_ctx *ctx, int argc, char **argv, bool apply)
+static int run(struct pl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -45,8 +46,9 @@ static int run(struct pl_ctx *ctx, int argc, char **argv, bool apply)
 		{ "check", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = apply ? "apply" : "plan";
-	struct sync_opts so = { .mode = apply ? SYNC_APPLY : SYNC_PLAN };
+	const char *name = "plan";
+	const bool apply = false;
+	struct sync_opts so = { .mode = SYNC_PLAN };
 	struct sync_result r;
 	struct policy p;
 	bool exit_code = false;
@@ -120,10 +122,125 @@ out:
 
 int cmd_plan_main(struct pl_ctx *ctx, int argc, char **argv)
 {
-	return run(ctx, argc, argv, false);
+	return run(ctx, argc, argv);
 }
 
 int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 {
-	return run(ctx, argc, argv, true);
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "confirm", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct txn_opts o = { 0 };
+	struct policy p;
+	int opt, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hjc:f", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			cmd_usage(ctx, "apply",
+				  "  -c, --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
+				  "  -f, --force      apply even if it cuts this SSH session or a transaction is pending\n"
+				  "  -j, --json       machine-readable output\n"
+				  "  -h, --help       this help\n");
+			return PL_EXIT_OK;
+		case 'j': ctx->json = true; break;
+		case 'f': o.force = true; break;
+		case 'c': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > 7 * 86400)
+				return cmd_bad_usage(ctx, "apply", "--confirm '%s' is not a number of seconds (1 to 604800)",
+						     optarg);
+			o.confirm_s = (unsigned)v;
+			break;
+		}
+		default:
+			return cmd_bad_usage(ctx, "apply", "unknown option or missing argument '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_bad_usage(ctx, "apply", "unexpected argument '%s'", argv[optind]);
+	rc = cmd_load_policy(ctx, &p);
+	if (rc)
+		return rc;
+	rc = txn_apply(ctx, &p, &o);
+	policy_fini(&p);
+	return rc;
+}
+
+/* `portlock revert [ID]`, `portlock confirm`, `portlock recover`: journal transactions. */
+static int simple_opts(struct pl_ctx *ctx, int argc, char **argv, const char *name,
+		       const char *help)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			cmd_usage(ctx, name, help);
+			return -1;
+		}
+		if (opt == 'j') {
+			ctx->json = true;
+			continue;
+		}
+		return cmd_bad_usage(ctx, name, "unknown option '%s'", argv[optind - 1]);
+	}
+	return 0;
+}
+
+int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	unsigned long long id = 0;
+	int rc = simple_opts(ctx, argc, argv, "revert", "  -j, --json   machine-readable output\n"
+							"  -h, --help   this help\n");
+
+	if (rc)
+		return rc < 0 ? PL_EXIT_OK : rc;
+	if (optind < argc) {
+		char *end;
+
+		id = strtoull(argv[optind], &end, 10);
+		if (*end || id == 0 || argv[optind][0] == '-')
+			return cmd_bad_usage(ctx, "revert", "'%s' is not a transaction id (see 'portlock log')",
+					     argv[optind]);
+		if (optind + 1 < argc)
+			return cmd_bad_usage(ctx, "revert", "unexpected argument '%s'", argv[optind + 1]);
+	}
+	return txn_revert(ctx, id);
+}
+
+int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	int rc = simple_opts(ctx, argc, argv, "confirm", "  -j, --json   machine-readable output\n"
+							  "  -h, --help   this help\n");
+
+	if (rc)
+		return rc < 0 ? PL_EXIT_OK : rc;
+	if (optind < argc)
+		return cmd_bad_usage(ctx, "confirm", "unexpected argument '%s'", argv[optind]);
+	return txn_confirm(ctx);
+}
+
+int cmd_recover_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	int rc = simple_opts(ctx, argc, argv, "recover", "  -h, --help   this help\n");
+
+	if (rc)
+		return rc < 0 ? PL_EXIT_OK : rc;
+	if (optind < argc)
+		return cmd_bad_usage(ctx, "recover", "unexpected argument '%s'", argv[optind]);
+	return txn_recover(ctx, false);
 }

@@ -16,17 +16,21 @@
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
+#include "txn.h"
 #include "version.h"
 
 const struct pl_cmd pl_commands[] = {
-	{ "check", cmd_check_main, "", "validate the config and print the normalized policy" },
-	{ "export", cmd_export_main, "", "print the nft script apply would load" },
-	{ "show", cmd_show_main, "[--table NAME]", "the managed table as the kernel has it" },
-	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change" },
-	{ "apply", cmd_apply_main, "", "apply the policy in one atomic transaction" },
-	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed" },
-	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions" },
-	{ NULL, NULL, NULL, NULL },
+	{ "check", cmd_check_main, "", "validate the config and print the normalized policy", false },
+	{ "export", cmd_export_main, "", "print the nft script apply would load", false },
+	{ "show", cmd_show_main, "[--table NAME]", "the managed table as the kernel has it", true },
+	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change", true },
+	{ "apply", cmd_apply_main, "[--confirm S] [--force]", "apply the policy in one journaled transaction", false },
+	{ "revert", cmd_revert_main, "[ID]", "restore the table as it was before transaction ID (default: last)", false },
+	{ "confirm", cmd_confirm_main, "", "keep the transaction applied with --confirm", false },
+	{ "recover", cmd_recover_main, "", "revert an unconfirmed transaction past its deadline (boot)", false },
+	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed", false },
+	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions", false },
+	{ NULL, NULL, NULL, NULL, false },
 };
 
 static void usage(FILE *f)
@@ -37,6 +41,7 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -c, --config FILE     policy file (default %s)\n"
 		"      --state-dir DIR   journal and lock directory (default %s)\n"
+		"      --wait S          wait up to S seconds for another run's lock (default 0)\n"
 		"  -j, --json            machine-readable output\n"
 		"  -v, --verbose         more detail (repeatable)\n"
 		"  -q, --quiet           errors only\n"
@@ -93,6 +98,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -116,6 +122,18 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': ctx.config_path = optarg; break;
 		case 'S': ctx.state_dir = optarg; break;
+		case 'W': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < -1 || v > 86400) {
+				fprintf(stderr, "portlock: --wait '%s' is not a number of seconds (0 to 86400, -1: forever)\n",
+					optarg);
+				return PL_EXIT_USAGE;
+			}
+			ctx.wait_s = (int)v;
+			break;
+		}
 		case 'j': ctx.json = true; break;
 		case 'v': ctx.verbose = ctx.verbose < 0 ? 1 : ctx.verbose + 1; break;
 		case 'q': ctx.verbose = -1; break;
@@ -146,7 +164,11 @@ int main(int argc, char **argv)
 	argv += optind;
 	argc -= optind;
 	optind = 0;	/* re-initialize getopt for the subcommand (glibc) */
-	rc = cmd->fn(&ctx, argc, argv);
+	rc = PL_EXIT_OK;
+	if (cmd->recover_first && !(argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))
+		rc = txn_recover(&ctx, true);
+	if (rc == PL_EXIT_OK)
+		rc = cmd->fn(&ctx, argc, argv);
 	if (ctx.verbose >= 0 || diag_failed(&ctx.diag))
 		diag_print(&ctx.diag, stderr);
 	drc = diag_exit_code(&ctx.diag);

@@ -38,6 +38,7 @@ static void set_fini(struct nm_set *s)
 {
 	free(s->name);
 	free(s->label);
+	free(s->raw);
 	rangeset_fini(&s->ranges);
 	free(s->ports);
 	for (size_t i = 0; i < s->nvmap; i++)

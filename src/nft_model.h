@@ -53,6 +53,9 @@ struct nm_set {
 	size_t nvmap;
 	size_t nelems;			/* elements as the kernel counts them */
 	bool unparsed;			/* had elements portlock could not interpret */
+	bool anonymous;			/* NFT_SET_ANONYMOUS (bound to one rule) */
+	char *raw;			/* NM_SET_OTHER from a saved table: NEWSET + NEWSETELEM messages */
+	size_t rawlen, rawcap;
 	char *label;			/* desired only: what to blame for errors */
 };
 

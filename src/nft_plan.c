@@ -17,6 +17,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -416,6 +417,42 @@ static void put_set(struct pctx *c, const struct nm_set *s, uint16_t type)
 	nftnl_set_free(ns);
 }
 
+/* Re-create a set portlock does not interpret from its saved messages (revert). */
+static void put_set_raw(struct pctx *c, const struct nm_set *s)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)s->raw;
+	int left = (int)s->rawlen;
+	char label[300];
+
+	snprintf(label, sizeof(label), "set %s (restored)", s->name);
+	for (; left > 0 && mnl_nlmsg_ok(nlh, left) && !c->err; nlh = mnl_nlmsg_next(nlh, &left)) {
+		uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+		struct nftnl_set *ns = nftnl_set_alloc();
+		struct nlmsghdr *out;
+
+		if (!ns) {
+			c->err = -ENOMEM;
+			return;
+		}
+		if (type == NFT_MSG_NEWSET && nftnl_set_nlmsg_parse(nlh, ns) == 0) {
+			nftnl_set_unset(ns, NFTNL_SET_HANDLE);
+			nftnl_set_set_u32(ns, NFTNL_SET_ID, (uint32_t)++c->set_ids);
+			out = msg(c, NFT_MSG_NEWSET, NLM_F_CREATE, label);
+			if (out) {
+				nftnl_set_nlmsg_build_payload(out, ns);
+				end(c);
+			}
+		} else if (type == NFT_MSG_NEWSETELEM && nftnl_set_elems_nlmsg_parse(nlh, ns) == 0) {
+			out = msg(c, NFT_MSG_NEWSETELEM, NLM_F_CREATE, label);
+			if (out) {
+				nftnl_set_elems_nlmsg_build_payload(out, ns);
+				end(c);
+			}
+		}
+		nftnl_set_free(ns);
+	}
+}
+
 static void del_rule(struct pctx *c, const struct nm_rule *r)
 {
 	struct nftnl_rule *nr = nftnl_rule_alloc();
@@ -573,6 +610,35 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 	if (!pl->table || nl_batch_new(&pl->batch) < 0)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
 
+	/* restoring "there was no table": delete it, with everything in it */
+	if (!want->exists) {
+		if (have->exists) {
+			struct nftnl_table *t = nftnl_table_alloc();
+			struct nlmsghdr *nlh;
+
+			line(&c, '-', "table inet %s (and everything in it)", want->name);
+			if (!t)
+				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+			nftnl_table_set_str(t, NFTNL_TABLE_NAME, want->name);
+			nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+			nlh = msg(&c, NFT_MSG_DELTABLE, 0, "table");
+			if (nlh) {
+				nftnl_table_nlmsg_build_payload(nlh, t);
+				end(&c);
+			}
+			nftnl_table_free(t);
+			pl->n.tables_del++;
+		}
+		return c.err ? diag_err(d, DIAG_INTERNAL, NULL, -c.err, "plan") : 0;
+	}
+	/* a saved rule that uses an anonymous set cannot be sent again */
+	for (size_t i = 0; i < want->nrules; i++) {
+		if (want->rules[i].nr && strstr(want->rules[i].key, " set __set"))
+			return diag_err(d, DIAG_CONFLICT, NULL, 0,
+					"cannot restore rule '%s' in chain %s: it uses an anonymous set, which portlock does not re-create",
+					want->rules[i].text, want->rules[i].chain);
+	}
+
 	/* table */
 	if (table_new) {
 		line(&c, '+', "table inet %s", want->name);
@@ -592,7 +658,7 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 	for (size_t i = 0; !table_new && i < want->nsets; i++) {
 		const struct nm_set *hs = nm_table_find_set(have, want->sets[i].name);
 
-		if (hs && !set_def_equal(&want->sets[i], hs))
+		if (hs && (!set_def_equal(&want->sets[i], hs) || want->sets[i].kind == NM_SET_OTHER))
 			c.recreate[c.nrecreate++] = want->sets[i].name;
 	}
 
@@ -619,7 +685,7 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		const struct nm_set *hs = nm_table_find_set(have, ws->name);
 		struct elem_writer del = { &c, NFT_MSG_DELSETELEM, ws->name, ws->label, NULL, NULL };
 
-		if (hs && set_def_equal(ws, hs)) {
+		if (hs && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) {
 			diff_elems(&c, ws, hs, &del, NULL, 0);
 			ew_flush(&del);
 		}
@@ -629,7 +695,8 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		const struct nm_set *hs = &have->sets[i];
 		const struct nm_set *ws = nm_table_find_set(want, hs->name);
 
-		if ((ws && set_def_equal(ws, hs)) || (hs->flags & NFT_SET_ANONYMOUS))
+		if ((ws && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) ||
+		    (hs->flags & NFT_SET_ANONYMOUS))
 			continue;
 		nm_set_def_str(hs, def, sizeof(def));
 		line(&c, '-', "set inet %s %s { %s } (%zu elements)", want->name, hs->name, def,
@@ -667,6 +734,16 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		const struct nm_set *hs = table_new ? NULL : nm_table_find_set(have, ws->name);
 		struct elem_writer add = { &c, NFT_MSG_NEWSETELEM, ws->name, ws->label, NULL, NULL };
 
+		if (ws->anonymous)
+			continue;	/* goes and comes with its rule */
+		if (ws->kind == NM_SET_OTHER) {
+			nm_set_def_str(ws, def, sizeof(def));
+			line(&c, '+', "set inet %s %s { %s } (%zu elements, restored)", want->name,
+			     ws->name, def, ws->nelems);
+			put_set_raw(&c, ws);
+			pl->n.sets_add++;
+			continue;
+		}
 		if (hs && !set_def_equal(ws, hs))
 			hs = NULL;
 		if (!hs) {
@@ -705,7 +782,7 @@ size_t plan_total(const struct plan *pl)
 {
 	const struct plan_counts *n = &pl->n;
 
-	return n->tables + n->chains_add + n->chains_del + n->sets_add + n->sets_del +
+	return n->tables + n->tables_del + n->chains_add + n->chains_del + n->sets_add + n->sets_del +
 	       n->elems_add + n->elems_del + n->rules_add + n->rules_del;
 }
 

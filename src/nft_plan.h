@@ -28,7 +28,7 @@ struct plan_line {
 };
 
 struct plan_counts {
-	size_t tables, chains_add, chains_del, sets_add, sets_del;
+	size_t tables, tables_del, chains_add, chains_del, sets_add, sets_del;
 	size_t elems_add, elems_del, rules_add, rules_del;
 };
 

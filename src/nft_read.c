@@ -35,6 +35,7 @@
 struct rd {
 	struct nm_live *l;
 	bool capture;
+	bool keep;		/* parsing a saved table: keep rule objects and raw sets */
 	int err;
 	struct nm_set *cur;	/* set whose elements are being dumped */
 	/* element scratch: keys with the interval-end flag */
@@ -167,6 +168,15 @@ static enum nm_set_kind classify(uint32_t flags, uint32_t kt, uint32_t kl, uint3
 	return NM_SET_OTHER;
 }
 
+static int keep_raw(struct nm_set *ms, const struct nlmsghdr *nlh)
+{
+	if (util_grow((void **)&ms->raw, &ms->rawcap, ms->rawlen + nlh->nlmsg_len, 1) < 0)
+		return -ENOMEM;
+	memcpy(ms->raw + ms->rawlen, nlh, nlh->nlmsg_len);
+	ms->rawlen += nlh->nlmsg_len;
+	return 0;
+}
+
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd *r = data;
@@ -193,8 +203,11 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 		ms->data_len = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
 	}
 	ms->kind = classify(ms->flags, ms->key_type, ms->key_len, ms->data_type);
+	ms->anonymous = ms->flags & NFT_SET_ANONYMOUS;
 	rangeset_init(&ms->ranges);
 	if (capture(r, nlh) < 0)
+		r->err = -ENOMEM;
+	if (r->keep && ms->kind == NM_SET_OTHER && keep_raw(ms, nlh) < 0)
 		r->err = -ENOMEM;
 out:
 	nftnl_set_free(s);
@@ -264,6 +277,8 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *a, *el;
 
 	if (capture(r, nlh) < 0)
+		r->err = -ENOMEM;
+	if (r->keep && r->cur->kind == NM_SET_OTHER && keep_raw(r->cur, nlh) < 0)
 		r->err = -ENOMEM;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
@@ -383,6 +398,13 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		r->err = -ENOMEM;
 	if (capture(r, nlh) < 0)
 		r->err = -ENOMEM;
+	if (r->keep) {
+		/* sent again by a revert: no handle, appended in dump order */
+		nftnl_rule_unset(nr, NFTNL_RULE_HANDLE);
+		nftnl_rule_unset(nr, NFTNL_RULE_POSITION);
+		mr->nr = nr;
+		return MNL_CB_OK;
+	}
 out:
 	nftnl_rule_free(nr);
 	return MNL_CB_OK;
@@ -481,4 +503,101 @@ int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_l
 		return diag_err(d, DIAG_CONFLICT, NULL, 0,
 				"the ruleset kept changing while it was read (%d tries)", READ_RETRIES);
 	return ret;
+}
+
+/* NFTA_SET_ELEM_LIST_SET of a NEWSETELEM message, or NULL. */
+static const char *elem_msg_set(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			return mnl_attr_get_str(a);
+	}
+	return NULL;
+}
+
+static int finish_cur(struct rd *r)
+{
+	int ret = 0;
+
+	if (r->cur && r->cur->kind != NM_SET_OTHER)
+		ret = finish_set(r);
+	for (size_t k = 0; k < r->nels; k++)
+		free(r->els[k].chain);
+	r->nels = 0;
+	r->cur = NULL;
+	return ret;
+}
+
+int nft_parse_raw(const void *raw, size_t len, const char *table, struct nm_table *t,
+		  const char *what, struct diag *d)
+{
+	struct nm_live l = { 0 };
+	struct rd r = { .l = &l, .keep = true };
+	const struct nlmsghdr *nlh = raw;
+	int left = len > INT32_MAX ? INT32_MAX : (int)len;
+	int ret = 0;
+
+	nm_table_init(&l.t, table);
+	if (!l.t.name)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "%s", what);
+	for (; left > 0 && !ret && !r.err; nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (!mnl_nlmsg_ok(nlh, left)) {
+			ret = -EINVAL;
+			break;
+		}
+		switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+		case NFT_MSG_NEWTABLE:
+			table_cb(nlh, &r);
+			break;
+		case NFT_MSG_NEWCHAIN:
+			chain_cb(nlh, &r);
+			break;
+		case NFT_MSG_NEWSET:
+			set_cb(nlh, &r);
+			break;
+		case NFT_MSG_NEWSETELEM: {
+			const char *set = elem_msg_set(nlh);
+
+			if (!set) {
+				ret = -EINVAL;
+				break;
+			}
+			if (!r.cur || strcmp(r.cur->name, set)) {
+				ret = finish_cur(&r);
+				r.cur = nm_table_find_set(&l.t, set);
+				if (!r.cur) {
+					ret = -EINVAL;
+					break;
+				}
+			}
+			elem_cb(nlh, &r);
+			break;
+		}
+		case NFT_MSG_NEWRULE:
+			ret = finish_cur(&r);
+			rule_cb(nlh, &r);
+			break;
+		default:
+			ret = -EINVAL;
+		}
+	}
+	if (!ret)
+		ret = finish_cur(&r);
+	else
+		finish_cur(&r);
+	free(r.els);
+	if (!ret && r.err)
+		ret = r.err;
+	/* the model is the table; the foreign hooks and raw capture do not apply */
+	*t = l.t;
+	memset(&l.t, 0, sizeof(l.t));
+	nm_live_fini(&l);
+	if (ret == -ENOMEM)
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "%s", what);
+	if (ret)
+		return diag_err(d, DIAG_CONFLICT, NULL, 0, "%s: the saved table content is malformed", what);
+	return 0;
 }

@@ -9,6 +9,7 @@
 #define PORTLOCK_NFT_READ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct nl_sock;
 struct nm_live;
@@ -24,5 +25,18 @@ struct diag;
  */
 int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_live *out,
 	     struct diag *d);
+
+/*
+ * Parse a table saved by nft_read(capture_raw) back into a model that can be
+ * handed to plan_build() as the desired state (revert): rules keep their
+ * libnftnl objects (handles removed) so that they can be sent again, sets
+ * portlock does not interpret keep their raw messages for replay. t must be
+ * zeroed; release with nm_table_fini(). An empty blob yields a table that
+ * does not exist. Returns 0 or -errno (-EINVAL for a malformed blob, recorded
+ * in d with `what`).
+ */
+struct nm_table;
+int nft_parse_raw(const void *raw, size_t len, const char *table, struct nm_table *t,
+		  const char *what, struct diag *d);
 
 #endif

@@ -168,6 +168,7 @@ void render_plan_counts(const struct plan *pl, char *buf, size_t len)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s%zu %s", o ? ", " : "", sign,    \
 				      (size_t)(v), what);
 	C(n->tables, "+", "table(s)");
+	C(n->tables_del, "-", "table(s)");
 	C(n->chains_add, "+", "chain(s)");
 	C(n->chains_del, "-", "chain(s)");
 	C(n->sets_add, "+", "set(s)");

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "nft_build.h"
@@ -22,13 +23,36 @@ int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_resu
 	     struct diag *d)
 {
 	struct nm_table want;
-	struct nl_sock *s = NULL;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	ret = nft_build(p, &want);
 	if (ret)
 		return diag_err(d, DIAG_INTERNAL, NULL, -ret, "building the ruleset");
+	ret = sync_to(&want, o, r, d);
+	nm_table_fini(&want);
+	return ret;
+}
+
+int sync_read(const char *table, struct nm_live *out, struct diag *d)
+{
+	struct nl_sock *s = NULL;
+	int ret = nl_open(&s, d);
+
+	if (!ret)
+		ret = nft_read(s, table, true, out, d);
+	nl_close(s);
+	return ret;
+}
+
+int sync_to(const struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
+	    struct diag *d)
+{
+	const struct nm_table *p_want = wantp;
+	struct nl_sock *s = NULL;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
 	ret = nl_open(&s, d);
 	if (ret)
 		goto out;
@@ -38,18 +62,28 @@ int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_resu
 		r->attempts++;
 		nm_live_fini(&r->live);
 		plan_fini(&r->plan);
-		ret = nft_read(s, p->table, o->capture_prior, &r->live, d);
+		ret = nft_read(s, p_want->name, o->capture_prior, &r->live, d);
 		if (ret)
 			break;
 		r->gen_before = r->live.genid;
-		ret = plan_build(&want, &r->live, o->max_elem_lines, &r->plan, d);
+		ret = plan_build(p_want, &r->live, o->max_elem_lines, &r->plan, d);
 		if (ret || o->mode == SYNC_PLAN)
 			break;
 		if (plan_empty(&r->plan) && o->mode == SYNC_APPLY)
 			break;
+		if (o->mode == SYNC_APPLY && o->before_send) {
+			ret = o->before_send(o->arg, r);
+			if (ret)
+				break;
+		}
+		if (o->pause_ms)
+			usleep(o->pause_ms * 1000u);
 		ret = nl_batch_send(s, r->plan.batch, r->gen_before, o->mode == SYNC_CHECK, &br, d);
 		r->nmsgs = br.nmsgs;
 		r->bytes = br.bytes;
+		if (o->mode == SYNC_APPLY && o->after_send)
+			o->after_send(o->arg, r, ret == -ERESTART && r->attempts < SYNC_MAX_ATTEMPTS
+							? -ERESTART : ret);
 		if (ret == -ERESTART) {
 			if (r->attempts < SYNC_MAX_ATTEMPTS)
 				continue;
@@ -69,6 +103,5 @@ int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_resu
 	}
 out:
 	nl_close(s);
-	nm_table_fini(&want);
 	return ret;
 }

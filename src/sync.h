@@ -28,10 +28,23 @@ enum sync_mode {
 	SYNC_APPLY,	/* compute and commit */
 };
 
+struct sync_result;
+
 struct sync_opts {
 	enum sync_mode mode;
 	size_t max_elem_lines;	/* per set in the displayed plan; 0 = all */
 	bool capture_prior;	/* keep the raw dump of the table before the change */
+	/*
+	 * Journal hooks (may be NULL). before_send runs after each plan that
+	 * is about to be committed (r->live holds the prior table); a non-zero
+	 * return stops without sending. after_send runs after each send with
+	 * its result (-ERESTART when the engine will re-plan and retry).
+	 */
+	int (*before_send)(void *arg, struct sync_result *r);
+	void (*after_send)(void *arg, struct sync_result *r, int ret);
+	void *arg;
+	/* test hook: pause this many ms right before sending (kill -9 tests) */
+	unsigned pause_ms;
 };
 
 struct sync_result {
@@ -53,6 +66,16 @@ struct sync_result {
  */
 int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_result *r,
 	     struct diag *d);
+
+/* The same towards an explicit desired table (revert: a saved table, or none). */
+int sync_to(const struct nm_table *want, const struct sync_opts *o, struct sync_result *r,
+	    struct diag *d);
+
+/*
+ * Read the table (with its raw messages) into *out, for the journal's
+ * "result" after a commit. Returns 0 or -errno.
+ */
+int sync_read(const char *table, struct nm_live *out, struct diag *d);
 void sync_result_fini(struct sync_result *r);
 
 #endif

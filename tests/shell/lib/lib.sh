@@ -22,6 +22,8 @@ PL_TAG=$(basename "${0%.sh}" | tr -c 'a-zA-Z0-9\n' '_' | cut -c1-6)$$
 SRV=pls$PL_TAG
 CLI=plc$PL_TAG
 PL_TMP=$(mktemp -d /tmp/portlock-test.XXXXXX)
+# journal and lock of every portlock run in a test: private to the test
+export PORTLOCK_STATE_DIR=$PL_TMP/state
 PL_PIDS=()
 PL_NETNS=()
 PL_FAILS=0

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Journaled transactions: apply, revert, confirm, and recovery of expired
+ * confirmation deadlines and interrupted transactions. Glue between the
+ * apply engine (sync.c) and the journal (journal.c); holds the state-dir lock
+ * for the whole transaction.
+ *
+ * apply:   lock; recover; plan; [journal: prepare prior] -> batch -> [read
+ *          back; commit record applied|pending]; prune; with --confirm S,
+ *          fork a detached watcher (setsid) that reverts at the deadline.
+ * revert:  the saved prior content of transaction N becomes the desired
+ *          table; the same diff engine restores it (base chains stay in
+ *          place, so there is no window without hooks); the revert is a
+ *          transaction of its own; N and every later transaction still in
+ *          force are marked reverted.
+ * recover: a pending record past its deadline is reverted (kind
+ *          auto-revert); a record left "prepared" by a crash is resolved by
+ *          comparing the live table with its saved prior content.
+ */
+#ifndef PORTLOCK_TXN_H
+#define PORTLOCK_TXN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pl_ctx;
+struct policy;
+
+struct txn_opts {
+	unsigned confirm_s;	/* apply --confirm S: auto-revert after S seconds */
+	bool force;		/* apply over the SSH lockout guard / a pending txn */
+};
+
+/* Exit codes (enum pl_exit); errors are in ctx->diag. */
+int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o);
+int txn_revert(struct pl_ctx *ctx, uint64_t id);
+int txn_confirm(struct pl_ctx *ctx);
+/*
+ * Honour an expired confirmation deadline and resolve interrupted records.
+ * cheap: first look without the lock and return at once when there is
+ * nothing to do (used before every command). Returns an exit code.
+ */
+int txn_recover(struct pl_ctx *ctx, bool cheap);
+
+#endif
