@@ -1,0 +1,51 @@
+#!/bin/bash
+# kill -9 of `portlock apply` at random moments, 50 times, on a 100,000-prefix
+# policy alternating between two versions: after every kill the table is
+# exactly one of the two states, the journal parses, and in the end revert
+# restores the state before the last transaction.
+. "$(dirname "$0")/../lib/lib.sh"
+pl_require_root
+NS=plk$PL_TAG
+pl_netns "$NS"
+"$PL_PY" - "$PL_TMP" <<'PY'
+import random, sys
+random.seed(42)
+base = set()
+while len(base) < 100000:
+    base.add("100.%d.%d.%d" % (random.randint(64, 127), random.randint(0, 255), random.randint(0, 255)))
+base = sorted(base)
+extra = ["198.18.%d.%d" % (i // 256, i % 256) for i in range(1000)]
+open(sys.argv[1] + "/old.txt", "w").write("\n".join(base) + "\n")
+open(sys.argv[1] + "/new.txt", "w").write("\n".join(base[1000:] + extra) + "\n")
+PY
+for v in old new; do
+	printf 'services = ( { name = "smpp"; ports = [2775]; allow_file = "%s.txt"; } );\n' $v >"$PL_TMP/$v.conf"
+done
+P() { ip netns exec "$NS" "$PORTLOCK" "$@"; }
+state() {	# prints old, new or other
+	if P -q -c "$PL_TMP/old.conf" plan --exit-code >/dev/null 2>&1; then echo old
+	elif P -q -c "$PL_TMP/new.conf" plan --exit-code >/dev/null 2>&1; then echo new
+	else echo other; fi
+}
+pl_expect_rc 0 P -q -c "$PL_TMP/old.conf" apply
+kills=0
+for i in $(seq 1 50); do
+	v=$([ $((i % 2)) -eq 0 ] && echo old || echo new)
+	ip netns exec "$NS" "$PORTLOCK" -q -c "$PL_TMP/$v.conf" apply >/dev/null 2>&1 &
+	pid=$!
+	sleep "0.$(printf '%03d' $((RANDOM % 450)))"
+	kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+	wait $pid 2>/dev/null
+	s=$(state)
+	[ "$s" = other ] && { pl_fail "try $i: table is neither the old nor the new state"; break; }
+	P log >/dev/null 2>"$PL_TMP/logerr" || pl_fail "try $i: log failed"
+	grep -q corrupt "$PL_TMP/logerr" && pl_fail "try $i: corrupt journal: $(cat "$PL_TMP/logerr")"
+done
+pl_log "$kills of 50 applies killed mid-run"
+[ "$kills" -ge 10 ] || pl_fail "only $kills kills landed: the test did not exercise anything"
+# settle: old, then new, then revert -> old
+pl_expect_rc 0 P -q -c "$PL_TMP/old.conf" apply
+pl_expect_rc 0 P -q -c "$PL_TMP/new.conf" apply
+pl_expect_rc 0 P -q revert
+[ "$(state)" = old ] || pl_fail "revert did not restore the old state"
+pl_done
