@@ -45,6 +45,18 @@ int sync_read(const char *table, struct nm_live *out, struct diag *d)
 	return ret;
 }
 
+int sync_check_access(struct diag *d)
+{
+	struct nl_sock *s = NULL;
+	uint32_t gen;
+	int ret = nl_open(&s, d);
+
+	if (!ret)
+		ret = nl_getgen(s, &gen, d);
+	nl_close(s);
+	return ret;
+}
+
 int sync_to(const struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
 	    struct diag *d)
 {

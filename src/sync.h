@@ -76,6 +76,13 @@ int sync_to(const struct nm_table *want, const struct sync_opts *o, struct sync_
  * "result" after a commit. Returns 0 or -errno.
  */
 int sync_read(const char *table, struct nm_live *out, struct diag *d);
+
+/*
+ * Can we talk to nf_tables at all (CAP_NET_ADMIN, module present)? One
+ * generation read; errors are recorded with their hint. Used before taking
+ * the journal lock so that an unprivileged run says what it lacks.
+ */
+int sync_check_access(struct diag *d);
 void sync_result_fini(struct sync_result *r);
 
 #endif

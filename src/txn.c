@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "nft_model.h"
 #include "nft_read.h"
+#include "nl.h"
 #include "policy.h"
 #include "render.h"
 #include "sync.h"
@@ -270,6 +271,9 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		goto out;
 	}
 	if (r.committed) {
+		nl_batch_free(r.plan.batch);
+		r.plan.batch = NULL;
+		nm_live_fini(&r.live);
 		ret = hook_commit(&h, &r, JOURNAL_STATE_APPLIED, 0);
 		if (ret)
 			rc = diag_exit_code(&ctx->diag);
@@ -521,6 +525,8 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
 			  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
 	}
+	if (sync_check_access(&ctx->diag))
+		return diag_exit_code(&ctx->diag);
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j);
@@ -567,6 +573,10 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		int64_t deadline = o->confirm_s ? (int64_t)time(NULL) + o->confirm_s : 0;
 		char counts[400], t[32];
 
+		/* the batch and the prior table are no longer needed: free them before reading back */
+		nl_batch_free(r.plan.batch);
+		r.plan.batch = NULL;
+		nm_live_fini(&r.live);
 		ret = hook_commit(&h, &r, o->confirm_s ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED,
 				  deadline);
 		if (ret) {
@@ -623,6 +633,8 @@ int txn_revert(struct pl_ctx *ctx, uint64_t id)
 	struct journal *j = NULL;
 	int rc;
 
+	if (sync_check_access(&ctx->diag))
+		return diag_exit_code(&ctx->diag);
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j);

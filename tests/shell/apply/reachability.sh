@@ -38,7 +38,7 @@ pl_expect_rc 1 P plan --exit-code
 pl_expect_grep '^\+ table inet portlock' "$PL_TMP/out"
 
 pl_expect_rc 0 P apply
-pl_expect_grep '^applied to table inet portlock' "$PL_TMP/out"
+pl_expect_grep '^transaction 1 applied to table inet portlock' "$PL_TMP/out"
 
 # IPv4
 pl_expect_connect "$CLI" $TRUST4 $SRV4 2775
