@@ -176,7 +176,25 @@ step_13_drift() {
 	run ip netns exec "$SRV" nft add element inet portlock smpp_v4 '{ 203.0.113.0/24 }'
 	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" plan || true
 	run ip netns exec "$SRV" "$PORTLOCK" -q -c "$CONF" apply
-	echo "(journaled transactions, 'portlock revert' and audit come with the next issues)"
+}
+
+step_14_log_revert() {
+	heading "every change is journaled; revert restores the exact state before it"
+	run ip netns exec "$SRV" "$PORTLOCK" log
+	run ip netns exec "$SRV" "$PORTLOCK" revert 1
+	echo "-- the table is gone again (there was none before transaction 1):"
+	run ip netns exec "$SRV" nft list ruleset
+	peek smpp "$UNTRUST4" "$SRV4" 2775
+}
+
+step_15_confirm() {
+	heading "commit-confirmed: apply --confirm 3 reverts by itself unless confirmed"
+	run ip netns exec "$SRV" "$PORTLOCK" -q -c "$CONF" apply --confirm 3
+	pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775 && echo "untrusted SMPP: open" || echo "untrusted SMPP: blocked"
+	echo "(no 'portlock confirm' comes; waiting 4 s for the watcher)"
+	sleep 4
+	pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775 && echo "untrusted SMPP: open again (auto-reverted)" || echo "untrusted SMPP: still blocked"
+	run ip netns exec "$SRV" "$PORTLOCK" log -n 2
 }
 
 step_99_done() {
@@ -185,7 +203,7 @@ step_99_done() {
 
 STEPS=(step_1_deps step_2_build step_3_namespaces step_4_servers step_5_exposed
 	step_6_check step_7_export step_8_nft_check step_9_plan step_10_apply step_11_verify
-	step_12_in_sync step_13_drift step_99_done)
+	step_12_in_sync step_13_drift step_14_log_revert step_15_confirm step_99_done)
 
 for s in "${STEPS[@]}"; do
 	"$s"
