@@ -39,6 +39,7 @@ struct pl_cmd {
 
 int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_export_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv);
 
 /* Registry, defined in main.c (NULL-terminated). */
 extern const struct pl_cmd pl_commands[];

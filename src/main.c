@@ -21,6 +21,7 @@
 const struct pl_cmd pl_commands[] = {
 	{ "check", cmd_check_main, "", "validate the config and print the normalized policy" },
 	{ "export", cmd_export_main, "", "print the nft script apply would load" },
+	{ "probe", cmd_probe_main, "TARGET...", "identify what answers on HOST:PORT (SMTP, SMPP, software)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
