@@ -320,12 +320,21 @@ static bool fp_re_match(const struct fp_sig *g, const char *s)
 	return s && *s && regexec(&g->re, s, 0, NULL, 0) == 0;
 }
 
+static bool has_kind(const struct fp_db *db, const char *sw, enum fp_kind k)
+{
+	for (size_t i = 0; i < db->n; i++)
+		if (db->sigs[i].kind == k && !strcmp(db->sigs[i].software, sw))
+			return true;
+	return false;
+}
+
 static void add_basis(char *basis, size_t max, const char *what)
 {
-	size_t l = strlen(basis);
+	size_t l = strlen(basis), wl = strlen(what);
 
-	if (strstr(basis, what))
-		return;
+	for (const char *p = basis; (p = strstr(p, what)); p++)
+		if ((p == basis || p[-1] == '+') && (p[wl] == '\0' || p[wl] == '+'))
+			return;
 	snprintf(basis + l, max - l, "%s%s", l ? "+" : "", what);
 }
 
@@ -394,7 +403,17 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 		add_basis(c[k].basis, sizeof(c[k].basis), what);
 	}
 	for (size_t k = 0; k < nc; k++) {
-		int conf = (int)((1.0 - c[k].miss) * 100.0 + 0.5);
+		int conf;
+
+		/*
+		 * A banner claim that the server's own behaviour does not back up
+		 * (it has EHLO signatures, none matched, and we saw keywords) is
+		 * worth half: banners are easy to change, behaviour is not.
+		 */
+		if (!strchr(c[k].basis, '+') && !strcmp(c[k].basis, "banner") && in->keywords &&
+		    *in->keywords && has_kind(db, c[k].sw, FP_EHLO))
+			c[k].miss = 1.0 - (1.0 - c[k].miss) / 2;
+		conf = (int)((1.0 - c[k].miss) * 100.0 + 0.5);
 
 		if (conf > g->confidence) {
 			g->confidence = conf > 99 ? 99 : conf;
