@@ -1,13 +1,19 @@
 #!/bin/bash
 # postfix.sh DIR ADDR [BANNER] [CERT KEY]: run a private Postfix instance (Debian's
-# package) with its config, queue and log under DIR, listening on ADDR:25 only,
-# in the foreground. Run it inside a test's network namespace; the host's own
+# package) with its config, queue and log under DIR, in the foreground, on ADDR
+# only: port 25 (BANNER, STARTTLS with CERT/KEY), 2525 (banner "$myhostname ESMTP"),
+# 2526 (a lying banner naming Exim) and, with CERT/KEY, 465 (implicit TLS). Run it inside a test's network namespace; the host's own
 # Postfix (if any) is untouched: different config dir, queue and address.
 set -eu
 dir=$1 addr=$2 banner=${3:-} cert=${4:-} key=${5:-}
 mkdir -p "$dir/conf" "$dir/spool" "$dir/data"
 chown postfix "$dir/data"
 cp /etc/postfix/master.cf "$dir/conf/master.cf"
+cat >>"$dir/conf/master.cf" <<'MCF'
+2525      inet  n       -       n       -       -       smtpd -o { smtpd_banner = $myhostname ESMTP }
+2526      inet  n       -       n       -       -       smtpd -o { smtpd_banner = $myhostname ESMTP Exim 4.96 }
+MCF
+[ -n "$cert" ] && echo '465       inet  n       -       n       -       -       smtpd -o smtpd_tls_wrappermode=yes' >>"$dir/conf/master.cf"
 cp /etc/postfix/dynamicmaps.cf "$dir/conf/" 2>/dev/null || true
 cat >"$dir/conf/main.cf" <<CF
 compatibility_level = 3.6
@@ -27,7 +33,7 @@ maillog_file_prefixes = /var, /dev/stdout, $dir
 maillog_file = $dir/maillog
 smtpd_relay_restrictions = reject_unauth_destination
 CF
-[ -n "$banner" ] && echo "smtpd_banner = $banner" >>"$dir/conf/main.cf"
+if [ -n "$banner" ]; then echo "smtpd_banner = $banner" >>"$dir/conf/main.cf"; fi
 if [ -n "$cert" ]; then
 	cat >>"$dir/conf/main.cf" <<CF
 smtpd_tls_cert_file = $cert
