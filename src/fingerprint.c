@@ -342,7 +342,9 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 {
 	struct cand {
 		const char *sw;
-		double miss;	/* prod(1 - c) */
+		double miss;	/* prod(1 - c) over behavioural signatures */
+		double bmiss;	/* the same over banner signatures */
+		bool backed;	/* a behavioural signature matched in full */
 		char basis[128];
 	} *c = NULL;
 	size_t nc = 0;
@@ -396,10 +398,15 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 				break;
 		if (k == nc) {
 			c[nc].sw = s->software;
-			c[nc].miss = 1.0;
+			c[nc].miss = c[nc].bmiss = 1.0;
 			nc++;
 		}
-		c[k].miss *= 1.0 - score / 100.0;
+		if (s->kind == FP_BANNER)
+			c[k].bmiss *= 1.0 - score / 100.0;
+		else
+			c[k].miss *= 1.0 - score / 100.0;
+		if (s->kind != FP_BANNER && (s->kind != FP_EHLO || score == s->confidence))
+			c[k].backed = true;
 		add_basis(c[k].basis, sizeof(c[k].basis), what);
 	}
 	for (size_t k = 0; k < nc; k++) {
@@ -407,13 +414,13 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 
 		/*
 		 * A banner claim that the server's own behaviour does not back up
-		 * (it has EHLO signatures, none matched, and we saw keywords) is
-		 * worth half: banners are easy to change, behaviour is not.
+		 * (it has EHLO signatures, none matched in full, and we saw
+		 * keywords) is worth half: banners are easy to change, behaviour
+		 * is not.
 		 */
-		if (!strchr(c[k].basis, '+') && !strcmp(c[k].basis, "banner") && in->keywords &&
-		    *in->keywords && has_kind(db, c[k].sw, FP_EHLO))
-			c[k].miss = 1.0 - (1.0 - c[k].miss) / 2;
-		conf = (int)((1.0 - c[k].miss) * 100.0 + 0.5);
+		if (!c[k].backed && in->keywords && *in->keywords && has_kind(db, c[k].sw, FP_EHLO))
+			c[k].bmiss = 1.0 - (1.0 - c[k].bmiss) / 2;
+		conf = (int)((1.0 - c[k].miss * c[k].bmiss) * 100.0 + 0.5);
 
 		if (conf > g->confidence) {
 			g->confidence = conf > 99 ? 99 : conf;

@@ -113,12 +113,21 @@ const char *probe_smtp_cap_name(uint32_t flag)
 }
 
 /* Append s (n bytes, already printable) to dst with a space separator, if it fits whole. */
-static void append_word(char *dst, size_t max, const char *s, size_t n)
+static void append_word(char *dst, size_t max, const char *s, size_t n, bool dedupe)
 {
 	size_t l = strlen(dst);
 
 	if (l + (l ? 1 : 0) + n + 1 > max)
 		return;
+	if (dedupe) {
+		for (const char *p = dst; *p;) {
+			size_t wl = strcspn(p, " ");
+
+			if (wl == n && !memcmp(p, s, n))
+				return;
+			p += wl + (p[wl] == ' ');
+		}
+	}
 	if (l)
 		dst[l++] = ' ';
 	memcpy(dst + l, s, n);
@@ -168,7 +177,7 @@ int probe_smtp_ehlo_parse(const void *buf, size_t len, struct probe_smtp_caps *c
 				const unsigned char *param = t + kl + (kl < tl);
 				size_t pl = kl < tl ? tl - kl - 1 : 0;
 
-				append_word(c->keywords, sizeof(c->keywords), kw, kl);
+				append_word(c->keywords, sizeof(c->keywords), kw, kl, false);
 				for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
 					if (!strcmp(kw, cap_names[i]))
 						c->flags |= 1u << i;
@@ -201,7 +210,7 @@ int probe_smtp_ehlo_parse(const void *buf, size_t len, struct probe_smtp_caps *c
 								     param[j] != '"';
 							if (ok)
 								append_word(c->auth, sizeof(c->auth),
-									    (const char *)param + s, i - s);
+									    (const char *)param + s, i - s, true);
 						}
 						i++;
 					}
