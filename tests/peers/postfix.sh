@@ -1,8 +1,8 @@
 #!/bin/bash
 # postfix.sh DIR ADDR [BANNER] [CERT KEY]: run a private Postfix instance (Debian's
 # package) with its config, queue and log under DIR, in the foreground, on ADDR
-# only: port 25 (BANNER, STARTTLS with CERT/KEY), 2525 (banner "$myhostname ESMTP"),
-# 2526 (a lying banner naming Exim) and, with CERT/KEY, 465 (implicit TLS). Run it inside a test's network namespace; the host's own
+# only: port 25 (BANNER, STARTTLS with CERT/KEY), 10025 (banner "$myhostname ESMTP"),
+# 10026 (a lying banner naming Exim) and, with CERT/KEY, 465 (implicit TLS). Run it inside a test's network namespace; the host's own
 # Postfix (if any) is untouched: different config dir, queue and address.
 set -eu
 dir=$1 addr=$2 banner=${3:-} cert=${4:-} key=${5:-}
@@ -10,8 +10,8 @@ mkdir -p "$dir/conf" "$dir/spool" "$dir/data"
 chown postfix "$dir/data"
 cp /etc/postfix/master.cf "$dir/conf/master.cf"
 cat >>"$dir/conf/master.cf" <<'MCF'
-2525      inet  n       -       n       -       -       smtpd -o { smtpd_banner = $myhostname ESMTP }
-2526      inet  n       -       n       -       -       smtpd -o { smtpd_banner = $myhostname ESMTP Exim 4.96 }
+10025     inet  n       -       n       -       -       smtpd -o { smtpd_banner = $myhostname ESMTP }
+10026     inet  n       -       n       -       -       smtpd -o { smtpd_banner = $myhostname ESMTP Exim 4.96 }
 MCF
 [ -n "$cert" ] && echo '465       inet  n       -       n       -       -       smtpd -o smtpd_tls_wrappermode=yes' >>"$dir/conf/master.cf"
 cp /etc/postfix/dynamicmaps.cf "$dir/conf/" 2>/dev/null || true

@@ -10,10 +10,10 @@ pl_cert mx.portlock.test
 chmod 755 "$PL_TMP"	# the postfix user must reach its queue below it
 pl_bg "$SRV" bash "$PEERS/postfix.sh" "$PL_TMP/postfix" "$SRV4" "" \
 	"$PL_TMP/mx.portlock.test.crt" "$PL_TMP/mx.portlock.test.key"
-for p in 25 465 2525 2526; do pl_wait_port "$SRV" $p 30; done
+for p in 25 465 10025 10026; do pl_wait_port "$SRV" $p 30; done
 
 out=$PL_TMP/out.json
-pl_probe_json "$out" --starttls "$SRV4:25" "$SRV4:465" "$SRV4:2525"
+pl_probe_json "$out" --starttls "$SRV4:25" "$SRV4:465" "$SRV4:10025"
 [ "$PL_RC" -eq 0 ] || pl_fail "probe exited $PL_RC: $(cat "$out.err")"
 t=$SRV4:25
 pl_expect_service "$out" "$t" smtp
@@ -27,18 +27,18 @@ pl_expect_field "$out" "$t" 'r["tls"]["subject"]' 'CN=mx\.portlock\.test'
 pl_expect_service "$out" "$SRV4:465" smtps
 pl_expect_field "$out" "$SRV4:465" 'r["software"]["name"]' '^Postfix$'
 # banner without the software name: the EHLO keywords still say Postfix
-pl_expect_field "$out" "$SRV4:2525" 'r["evidence"]' '^220 mx\.portlock\.test ESMTP\\r\\n$'
-pl_expect_field "$out" "$SRV4:2525" 'r["software"]["name"]' '^Postfix$'
-pl_expect_field "$out" "$SRV4:2525" 'r["software"]["basis"]' '^ehlo$'
+pl_expect_field "$out" "$SRV4:10025" 'r["evidence"]' '^220 mx\.portlock\.test ESMTP\\r\\n$'
+pl_expect_field "$out" "$SRV4:10025" 'r["software"]["name"]' '^Postfix$'
+pl_expect_field "$out" "$SRV4:10025" 'r["software"]["basis"]' '^ehlo$'
 
 # behavioural fingerprint: a banner that lies is outvoted
-pl_probe_json "$out" --fingerprint "$SRV4:2525" "$SRV4:2526"
-for t in "$SRV4:2525" "$SRV4:2526"; do
+pl_probe_json "$out" --fingerprint "$SRV4:10025" "$SRV4:10026"
+for t in "$SRV4:10025" "$SRV4:10026"; do
 	pl_expect_field "$out" "$t" 'r["software"]["name"]' '^Postfix$'
 	pl_expect_field "$out" "$t" 'r["software"]["basis"]' 'codes'
 	pl_expect_field "$out" "$t" 'r["smtp"]["behaviour"]' '^250 501 501 250 501 501 554 500 554 500 500 500 500 250 250$'
 	pl_expect_field "$out" "$t" 'r["connections"]' '^16$'
 done
-pl_expect_field "$out" "$SRV4:2526" 'r["evidence"]' 'ESMTP Exim 4\.96'
+pl_expect_field "$out" "$SRV4:10026" 'r["evidence"]' 'ESMTP Exim 4\.96'
 pl_expect_rc 0 ip netns exec "$CLI" "$PORTLOCK" probe --expect smtp "$SRV4:25" "$SRV4:465"
 pl_done
