@@ -459,6 +459,13 @@ static void main_verdict(struct engine *e, struct conn *c, enum gverdict v)
 {
 	struct tstate *t = c->t;
 
+	/*
+	 * A well-formed 554 greeting is an SMTP server refusing us (RFC 5321
+	 * 3.1); it may close or answer anything after it and still be SMTP.
+	 */
+	if (t->refused && (v == G_NOT_SMTP || v == G_PARTIAL))
+		v = G_SMTP;
+
 	if (t->g == G_NONE || t->g == G_SILENT)
 		t->g = v;
 	conn_close(e, c);
@@ -522,8 +529,10 @@ static void smtp_reply(struct engine *e, struct conn *c, const struct probe_smtp
 		r->smtp_code = (uint32_t)rep->code;
 		escape_into(t->gev, sizeof(t->gev), c->in, rep->len);
 		probe_smtp_reply_text(c->in, rep->len, t->banner, sizeof(t->banner));
-		if (rep->code == 554)
+		if (rep->code == 554) {
 			t->refused = true;
+			set_note(t, "554 greeting: the server refuses this client");
+		}
 		else if (rep->code != 220)
 			set_note(t, "greeting code %d", rep->code);
 		/* a 220 alone proves nothing (FTP says 220 too): EHLO decides */

@@ -15,6 +15,8 @@ MODE:
   greetpause  SMTP with Sendmail's greet_pause: greets after 2 s; a client that
               talks first gets '554 5.5.0 talking too soon' and is dropped
   echosmtp    SMTP whose greeting names the client address (for --source tests)
+  refuse      '554 5.7.1 no SMTP service for you' then closes (an SMTP refusal)
+  ehlogarbage '220 mx ESMTP', then random bytes in answer to EHLO
 """
 import os
 import socket
@@ -91,6 +93,14 @@ def serve(c, peer):
             return
         c.sendall(b"220 fake.portlock.test ESMTP greet_pause\r\n")
         smtp_loop(c, f)
+    elif mode == "refuse":
+        c.sendall(b"554 5.7.1 fake.portlock.test no SMTP service for you\r\n")
+    elif mode == "ehlogarbage":
+        c.sendall(b"220 mx ESMTP\r\n")
+        f.readline(4096)
+        c.sendall(os.urandom(48) + b"\r\n")
+        while c.recv(4096):
+            pass
     elif mode == "echosmtp":
         c.sendall(b"220 fake.portlock.test ESMTP client=" + peer.encode() + b"\r\n")
         smtp_loop(c, f)

@@ -39,6 +39,13 @@ pl_expect_field "$out" "$SRV4:2600" 'r["evidence"]' "client=$UNTRUST4"
 pl_probe_json "$out" --source "$TRUST4" "$SRV4:2600"
 pl_expect_field "$out" "$SRV4:2600" 'r["evidence"]' "client=$TRUST4"
 
+# a concurrency cap of 1 still gets every target done
+pl_probe_json "$out" --concurrency 1 "$SRV4:2525" "[$SRV6]:2525" "$SRV4:2600" "$SRV4:9"
+pl_expect_service "$out" "$SRV4:2525" smtp
+pl_expect_service "$out" "[$SRV6]:2525" smtp
+pl_expect_service "$out" "$SRV4:2600" smtp
+pl_expect_service "$out" "$SRV4:9" closed
+
 # text output
 pl_expect_rc 0 ip netns exec "$CLI" "$PORTLOCK" probe "$SRV4:2525"
 pl_expect_grep "^$SRV4:2525  smtp  aiosmtpd \(confidence [0-9]+%" "$PL_TMP/out"
