@@ -948,7 +948,7 @@ static void conn_readable(struct engine *e, struct conn *c)
 			eof = true;
 			break;
 		}
-		if (!t->r->first_byte_ms && c->kind == CK_MAIN)
+		if (!t->r->first_byte_ms && c->kind != CK_FP)
 			t->r->first_byte_ms = elapsed(t) ? elapsed(t) : 1;
 		c->inlen += (size_t)n;
 	}
@@ -1520,8 +1520,7 @@ static int sandbox(unsigned concurrency)
 	setrlimit(RLIMIT_CORE, &rl);
 	/* sockets for every connection, the epoll fd, the pipe, stdio and slack */
 	rl.rlim_cur = rl.rlim_max = concurrency + 32;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -errno;
+	setrlimit(RLIMIT_NOFILE, &rl);	/* best effort: valgrind, for one, refuses it */
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (geteuid() == 0) {
 		/* the bounding set can only shrink while we still hold CAP_SETPCAP */
@@ -1611,9 +1610,10 @@ static void child_main(int wfd, const struct probe_target *t, size_t n,
 	memcpy(buf, REC_MAGIC, 4);
 	put32(buf + 4, REC_END);
 	put32(buf + 8, 0);
-	if (write_all(wfd, buf, 12) < 0)
-		_exit(6);
-	_exit(0);
+	rc = write_all(wfd, buf, 12);
+	free(buf);
+	free(out);
+	_exit(rc < 0 ? 6 : 0);
 }
 
 int probe_run(const struct probe_target *t, size_t n, const struct probe_opts *opts,
@@ -1632,12 +1632,6 @@ int probe_run(const struct probe_target *t, size_t n, const struct probe_opts *o
 		rc = run_local(t, n, &o, out, false);
 		return rc < 0 ? diag_err(d, DIAG_INTERNAL, NULL, -rc, "probe") : 0;
 	}
-	buf = malloc(bufcap);
-	seen = calloc(n ? n : 1, sizeof(*seen));
-	if (!buf || !seen) {
-		rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "probe");
-		goto out;
-	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "probe: pipe");
 		goto out;
@@ -1655,9 +1649,16 @@ int probe_run(const struct probe_target *t, size_t n, const struct probe_opts *o
 		child_main(pfd[1], t, n, &o);
 	}
 	close(pfd[1]);
+	/* allocated after fork, so the child's heap holds nothing of ours */
+	buf = malloc(bufcap);
+	seen = calloc(n ? n : 1, sizeof(*seen));
+	if (!buf || !seen) {
+		kill(pid, SIGKILL);
+		rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+	}
 	/* the child keeps its own deadline; this one only guards against a hang */
 	limit = now_ms() + o.deadline_ms + 2ull * o.connect_ms + 10000 + n * 100ull;
-	for (;;) {
+	while (!rc) {
 		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
 		uint64_t now = now_ms();
 		ssize_t r;
