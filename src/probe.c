@@ -44,6 +44,7 @@
 #define SMPP_QUIET_MS 200	/* an SMPP server never speaks first: wait this long to see */
 #define EHLO_NAME "probe.portlock.invalid"
 #define FP_REPLY_MAX 160
+#define PROBE_FP_PARALLEL 3	/* behavioural test connections per target at a time */
 
 static const char *const svc_names[] = {
 	[PROBE_SVC_UNKNOWN] = "unknown", [PROBE_SVC_SMTP] = "smtp",
@@ -144,6 +145,7 @@ struct tstate {
 	socklen_t salen;
 	bool tls, tls_auto, resolved, final;
 	bool smpp_spawned, fp_spawned, refused, smtp_like_smpp;
+	int fp_next;			/* next behavioural test to start */
 	int active;			/* connections queued or open */
 	uint64_t t0;
 	enum gverdict g;
@@ -251,6 +253,7 @@ static void set_events(struct engine *e, struct conn *c, uint32_t ev)
 }
 
 static void finish_target(struct engine *e, struct tstate *t);
+static void spawn_fp_next(struct engine *e, struct tstate *t);
 
 /* Close c; when it was the target's last connection, the result is final. */
 static void conn_close(struct engine *e, struct conn *c)
@@ -287,6 +290,8 @@ static void conn_close(struct engine *e, struct conn *c)
 		t->main = NULL;
 	if (t->smpp == c)
 		t->smpp = NULL;
+	if (c->kind == CK_FP)
+		spawn_fp_next(e, t);
 	free(c);
 	if (--t->active == 0)
 		finish_target(e, t);
@@ -445,12 +450,24 @@ static void spawn_fp(struct engine *e, struct tstate *t)
 	if (t->fp_spawned || !e->o->fingerprint)
 		return;
 	t->fp_spawned = true;
-	for (int i = 0; i < PROBE_SMTP_NTESTS; i++) {
-		struct conn *c = new_conn(e, t, CK_FP, false);
+	for (int i = 0; i < PROBE_FP_PARALLEL; i++)
+		spawn_fp_next(e, t);
+}
 
-		if (c)
-			c->fp_test = i;
-	}
+/*
+ * At most PROBE_FP_PARALLEL test connections per target at a time: small
+ * servers (OpenSMTPD and Python's smtpd listen with a backlog of 5) would
+ * otherwise leave some connections unaccepted, and it is gentler.
+ */
+static void spawn_fp_next(struct engine *e, struct tstate *t)
+{
+	struct conn *c;
+
+	if (t->fp_next >= PROBE_SMTP_NTESTS)
+		return;
+	c = new_conn(e, t, CK_FP, false);
+	if (c)
+		c->fp_test = t->fp_next++;
 }
 
 /* ---- SMTP side ---- */
