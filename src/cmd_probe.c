@@ -220,13 +220,13 @@ static void print_text(const struct probe_result *r)
 		printf("  evidence  %s\n", r->evidence);
 	if (r->note[0])
 		printf("  note      %s\n", r->note);
-	if (r->tls)
-		printf("  tls       %s %s%s%s%s%s%s\n", r->tls_version, r->tls_cipher,
-		       r->starttls_done ? " (STARTTLS)" : "", r->tls_subject[0] ? " subject '" : "",
-		       r->tls_subject, r->tls_subject[0] ? "'" : "",
-		       r->tls_expiry[0] ? "" : "");
-	if (r->tls && r->tls_expiry[0])
-		printf("  tls       certificate expires %s\n", r->tls_expiry);
+	if (r->tls) {
+		printf("  tls       %s %s%s\n", r->tls_version, r->tls_cipher,
+		       r->starttls_done ? " (after STARTTLS)" : "");
+		if (r->tls_subject[0])
+			printf("  cert      subject '%s', expires %s\n", r->tls_subject,
+			       r->tls_expiry[0] ? r->tls_expiry : "?");
+	}
 	if (is_smtp(r->service)) {
 		caps_text(r, buf, sizeof(buf));
 		printf("  smtp      greeting %u; %s\n", r->smtp_code,

@@ -18,6 +18,9 @@ pl_wait_port "$SRV" 465
 pl_wait_port "$SRV" 3550
 pl_wait_port "$SRV" 4650
 pl_wait_port "$SRV" 587
+# plain SMTP on 465 (by number only): the probe falls back to clear text
+pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV6" 465
+pl_wait_port "$SRV" 465
 
 out=$PL_TMP/out.json
 pl_probe_json "$out" "$SRV4:465" "$SRV4:3550"
@@ -29,6 +32,13 @@ pl_expect_field "$out" "$SRV4:465" 'r["software"]["name"]' '^aiosmtpd$'
 pl_expect_service "$out" "$SRV4:3550" smpp-tls
 pl_expect_field "$out" "$SRV4:3550" 'r["tls"]["subject"]' 'CN=smsc\.portlock\.test'
 pl_expect_field "$out" "$SRV4:3550" 'r["smpp"]["pdu"]' '^enquire_link_resp$'
+
+pl_probe_json "$out" "[$SRV6]:465"
+pl_expect_service "$out" "[$SRV6]:465" smtp
+pl_expect_field "$out" "[$SRV6]:465" 'r["note"]' 'no TLS handshake on port 465: probed in clear'
+pl_expect_rc 0 ip netns exec "$CLI" "$PORTLOCK" probe "$SRV4:465" "$SRV4:3550"
+pl_expect_grep "^  cert      subject '/CN=smtp\.portlock\.test', expires 20" "$PL_TMP/out"
+pl_expect_grep "^  smpp      enquire_link_resp status 0x00000000" "$PL_TMP/out"
 
 # an unusual port needs --tls; without it the TLS server says nothing useful
 pl_probe_json "$out" --timeout 1500 "$SRV4:4650"
