@@ -1236,18 +1236,14 @@ static void engine_run(struct prep *p)
 		if (!e->open && !e->pending)
 			break;
 		if (now >= e->deadline) {
-			while (e->pending) {
-				struct conn *c = e->pending;
+			/* closing a test connection may queue the next test: drain both */
+			while (e->pending || e->open) {
+				struct conn *c = e->pending ? e->pending : e->open;
 
 				set_note(c->t, "global deadline of %u ms reached", e->o->deadline_ms);
+				if (c->kind == CK_MAIN && c->t->g == G_NONE)
+					c->t->g = G_SILENT;
 				conn_close(e, c);
-			}
-			while (e->open) {
-				set_note(e->open->t, "global deadline of %u ms reached",
-					 e->o->deadline_ms);
-				if (e->open->kind == CK_MAIN && e->open->t->g == G_NONE)
-					e->open->t->g = G_SILENT;
-				conn_close(e, e->open);
 			}
 			break;
 		}

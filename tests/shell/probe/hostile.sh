@@ -46,4 +46,11 @@ ms=$((($(date +%s%N) - start) / 1000000))
 pl_expect_service "$out" "$SRV4:3002" timeout
 pl_expect_field "$out" "$SRV4:3005" 'r["note"]' 'global deadline'
 [ "$ms" -lt 3000 ] || pl_fail "--deadline 1000 took $ms ms"
+# ... also in the middle of the behavioural tests (greet_pause makes each one slow)
+start=$(date +%s%N)
+pl_probe_json "$out" --deadline 3000 --fingerprint "$SRV4:3005"
+ms=$((($(date +%s%N) - start) / 1000000))
+pl_expect_service "$out" "$SRV4:3005" smtp
+pl_expect_field "$out" "$SRV4:3005" 'r["smtp"]["behaviour"]' '^[-0-9 ]+$'
+[ "$ms" -lt 5000 ] || pl_fail "--deadline 3000 --fingerprint took $ms ms"
 pl_done
