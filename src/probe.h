@@ -35,7 +35,8 @@
  *      makes it SMPP (opts->smpp_bind adds a bind_transmitter with dummy
  *      credentials). The first connection keeps waiting for a delayed
  *      greeting (Sendmail greet_pause);
- *   4. with opts->fingerprint, PROBE_SMTP_NTESTS extra connections run the
+ *   4. with opts->fingerprint, PROBE_SMTP_NTESTS extra connections (three at
+ *      a time per target) run the
  *      behavioural tests; signatures from the fingerprint data file give the
  *      software guess.
  */
