@@ -129,6 +129,7 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	bool starttls;			/* the TLS handshake is a STARTTLS upgrade */
+	bool bind_only;			/* SMPP: bind at once (the server closed on enquire_link) */
 	int fp_test, fp_cmd;
 	uint32_t events;
 	uint64_t deadline, tconn;
@@ -144,7 +145,7 @@ struct tstate {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	bool tls, tls_auto, resolved, final;
-	bool smpp_spawned, fp_spawned, refused, smtp_like_smpp;
+	bool smpp_spawned, fp_spawned, refused, smtp_like_smpp, bind_retried;
 	int fp_next;			/* next behavioural test to start */
 	int active;			/* connections queued or open */
 	uint64_t t0;
@@ -708,6 +709,20 @@ static void smpp_send_enquire(struct engine *e, struct conn *c)
 	c->deadline = read_deadline(e);
 }
 
+static void smpp_send_bind(struct engine *e, struct conn *c)
+{
+	int n;
+
+	c->seq = random_seq();
+	n = probe_smpp_encode_bind(e->bindpdu, sizeof(e->bindpdu), c->seq, "portlock", "probe");
+	if (n < 0 || conn_send(e, c, e->bindpdu, (size_t)n) < 0) {
+		conn_close(e, c);
+		return;
+	}
+	c->st = CS_SMPP_BIND;
+	c->deadline = read_deadline(e);
+}
+
 static void smpp_input(struct engine *e, struct conn *c)
 {
 	struct tstate *t = c->t;
@@ -724,7 +739,20 @@ static void smpp_input(struct engine *e, struct conn *c)
 	if (probe_smpp_decode_hdr(c->in, c->inlen, &h) < 0)
 		return;		/* fewer than 16 bytes so far */
 	if (c->st == CS_SMPP_BIND) {
-		if (probe_smpp_check_reply(&h, PROBE_SMPP_BIND_TRANSMITTER, c->seq) == 0) {
+		rc = probe_smpp_check_reply(&h, PROBE_SMPP_BIND_TRANSMITTER, c->seq);
+		if (rc == 0 && c->bind_only) {
+			/* a v3.4 SMSC that closed on enquire_link answered the bind */
+			t->s = S_SMPP;
+			r->smpp_cmd = h.id;
+			r->smpp_status = h.status;
+			escape_into(t->sev, sizeof(t->sev), c->in, PROBE_SMPP_HDR_LEN);
+			if (t->main && t->main->inlen == 0)
+				conn_close(e, t->main);
+		} else if (rc == -EBADMSG && c->bind_only) {
+			t->s = S_MALFORMED;
+			set_note(t, "SMPP-like header with impossible command_length %u", h.len);
+		}
+		if (rc == 0) {
 			r->smpp_bind_done = 1;
 			r->smpp_bind_cmd = h.id;
 			r->smpp_bind_status = h.status;
@@ -748,16 +776,8 @@ static void smpp_input(struct engine *e, struct conn *c)
 		if (t->main && t->main->st != CS_DONE && t->main->inlen == 0)
 			conn_close(e, t->main);	/* the silent SMTP wait is moot now */
 		if (e->o->smpp_bind) {
-			int n;
-
-			c->seq = random_seq();
-			n = probe_smpp_encode_bind(e->bindpdu, sizeof(e->bindpdu), c->seq, "portlock",
-						   "probe");
-			if (n > 0 && conn_send(e, c, e->bindpdu, (size_t)n) == 0) {
-				c->st = CS_SMPP_BIND;
-				c->deadline = read_deadline(e);
-				return;
-			}
+			smpp_send_bind(e, c);
+			return;
 		}
 		conn_close(e, c);
 		return;
@@ -996,6 +1016,19 @@ closed:
 				escape_into(t->sev, sizeof(t->sev), c->in, c->inlen);
 			else
 				set_note(t, "closed the connection after enquire_link");
+			/*
+			 * SMPP v3.4 lets an SMSC close on enquire_link before bind;
+			 * with --smpp-bind, a bind on a fresh connection can still tell.
+			 */
+			if (!c->inlen && e->o->smpp_bind && !t->bind_retried) {
+				struct conn *b = new_conn(e, t, CK_SMPP, true);
+
+				t->bind_retried = true;
+				if (b) {
+					b->bind_only = true;
+					t->smpp = b;
+				}
+			}
 		}
 		conn_close(e, c);
 		return;
@@ -1067,7 +1100,10 @@ static void conn_timeout(struct engine *e, struct conn *c)
 		connect_failed(e, c, ETIMEDOUT);
 		return;
 	case CS_QUIET:
-		smpp_send_enquire(e, c);
+		if (c->bind_only)
+			smpp_send_bind(e, c);
+		else
+			smpp_send_enquire(e, c);
 		return;
 	case CS_SMPP_RESP:
 		if (!t->s) {

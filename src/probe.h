@@ -33,7 +33,8 @@
  *      connection sends enquire_link with a random sequence number: a
  *      well-formed 16-octet enquire_link_resp or generic_nack echoing it
  *      makes it SMPP (opts->smpp_bind adds a bind_transmitter with dummy
- *      credentials). The first connection keeps waiting for a delayed
+ *      credentials, on a fresh connection when the server closed on the
+ *      enquire_link as SMPP v3.4 allows). The first connection keeps waiting for a delayed
  *      greeting (Sendmail greet_pause);
  *   4. with opts->fingerprint, PROBE_SMTP_NTESTS extra connections (three at
  *      a time per target) run the

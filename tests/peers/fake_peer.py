@@ -14,12 +14,15 @@ MODE:
               command_length is 0xFFFFFFFF, echoing the sequence number
   greetpause  SMTP with Sendmail's greet_pause: greets after 2 s; a client that
               talks first gets '554 5.5.0 talking too soon' and is dropped
+  smpp34      a strict SMPP v3.4 SMSC: closes on enquire_link before bind, answers
+              bind_transmitter with ESME_RINVPASWD (0x0E)
   echosmtp    SMTP whose greeting names the client address (for --source tests)
   refuse      '554 5.7.1 no SMTP service for you' then closes (an SMTP refusal)
   ehlogarbage '220 mx ESMTP', then random bytes in answer to EHLO
 """
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -101,6 +104,23 @@ def serve(c, peer):
         c.sendall(os.urandom(48) + b"\r\n")
         while c.recv(4096):
             pass
+    elif mode == "smpp34":
+        hdr = b""
+        while len(hdr) < 16:
+            d = c.recv(16 - len(hdr))
+            if not d:
+                return
+            hdr += d
+        length, cid, _, seq = struct.unpack(">IIII", hdr)
+        if cid != 2 or not 16 < length <= 200:
+            return                      # close, as v3.4 allows before bind
+        body = b""
+        while len(body) < length - 16:
+            d = c.recv(length - 16 - len(body))
+            if not d:
+                return
+            body += d
+        c.sendall(struct.pack(">IIII", 17, 0x80000002, 0x0E, seq) + b"\0")
     elif mode == "echosmtp":
         c.sendall(b"220 fake.portlock.test ESMTP client=" + peer.encode() + b"\r\n")
         smtp_loop(c, f)
