@@ -49,6 +49,8 @@ int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_recover_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv);
 
 /* Registry, defined in main.c (NULL-terminated). */
 extern const struct pl_cmd pl_commands[];

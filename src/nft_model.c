@@ -76,6 +76,7 @@ void nm_live_fini(struct nm_live *l)
 		free(l->foreign[i].family);
 		free(l->foreign[i].table);
 		free(l->foreign[i].chain);
+		free(l->foreign[i].type);
 	}
 	free(l->foreign);
 	free(l->raw);

@@ -96,6 +96,7 @@ struct nm_foreign_hook {
 	char *family;
 	char *table;
 	char *chain;
+	char *type;		/* "filter", "nat", "route" */
 	uint32_t hooknum;
 	int32_t prio;
 	uint32_t policy;

@@ -142,6 +142,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 				    &r->err);
 		f->table = xstrdup(table, &r->err);
 		f->chain = xstrdup(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), &r->err);
+		f->type = xstrdup(nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE)
+					  ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "filter", &r->err);
 		f->hooknum = hook;
 		f->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
 		f->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `portlock probe`: what really answers on HOST:PORT. Option parsing,
+ * fingerprint file lookup, --listening target list, text and JSON output,
+ * --expect. The probing itself (and every peer byte) stays in probe.c's
+ * de-privileged child; this file only prints the escaped results.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <jansson.h>
+
+#include "cmd.h"
+#include "fingerprint.h"
+#include "probe.h"
+#include "probe_smpp.h"
+
+#define PROBE_HELP                                                                          \
+	"  -j, --json              machine-readable output\n"                                 \
+	"      --expect SERVICE    exit 6 unless every target is SERVICE (smtp also accepts\n" \
+	"                          smtps, smpp also smpp-tls)\n"                               \
+	"      --listening         also probe every local TCP listener\n"                     \
+	"      --fingerprint       behavioural SMTP fingerprint (15 extra connections)\n"     \
+	"      --smpp-bind         SMPP bind attempt with dummy credentials\n"                \
+	"      --starttls          negotiate STARTTLS when offered\n"                         \
+	"      --tls               implicit TLS on every target (default: 465 and 3550)\n"    \
+	"      --source ADDR       probe from this local address\n"                           \
+	"      --concurrency N     connections at a time (default 64)\n"                      \
+	"      --connect-timeout MS  (default 3000)\n"                                        \
+	"      --timeout MS        per reply, e.g. the greeting (default 6000)\n"             \
+	"      --deadline MS       for the whole run (default 60000)\n"                       \
+	"      --fingerprints FILE signature file (default: $PORTLOCK_FINGERPRINTS,\n"        \
+	"                          " PORTLOCK_DATADIR "/fingerprints.conf)\n"                  \
+	"  -h, --help              this help\n"
+
+static int parse_ms(struct pl_ctx *ctx, const char *opt, const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 3600000 || s[0] == '-')
+		return cmd_bad_usage(ctx, "probe", "%s '%s' is not 1..3600000", opt, s);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Where the signature file is: option, environment, install dir, source tree. */
+
+/*
+ * Interim --listening: TCP listeners from /proc/net/tcp{,6} until the
+ * listen module (sock_diag) lands. A wildcard listener is probed on
+ * loopback. Appends to *t (grown), returns 0 or -errno.
+ */
+static int add_listeners(struct probe_target **t, size_t *n, size_t *cap)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+
+	for (size_t f = 0; f < 2; f++) {
+		FILE *fp = fopen(files[f], "re");
+		char line[512];
+
+		if (!fp)
+			continue;
+		while (fgets(line, sizeof(line), fp)) {
+			char addr[64], spec[PROBE_HOST_MAX + 16];
+			unsigned port, st;
+			struct probe_target *nt;
+			bool dup = false;
+
+			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", addr, &port,
+				   &st) != 3 || st != 0x0A)
+				continue;
+			if (f == 0) {
+				unsigned long a = strtoul(addr, NULL, 16);	/* host order bytes */
+
+				if (a == 0)
+					snprintf(spec, sizeof(spec), "127.0.0.1:%u", port);
+				else
+					snprintf(spec, sizeof(spec), "%lu.%lu.%lu.%lu:%u", a & 0xff,
+						 (a >> 8) & 0xff, (a >> 16) & 0xff, a >> 24, port);
+			} else {
+				unsigned char b[16];
+				char txt[64];
+
+				if (strlen(addr) != 32)
+					continue;
+				for (int i = 0; i < 4; i++) {
+					unsigned long w;
+					char word[9];
+
+					memcpy(word, addr + 8 * i, 8);
+					word[8] = '\0';
+					w = strtoul(word, NULL, 16);
+					memcpy(b + 4 * i, &w, 4);	/* each word is in host order */
+				}
+				if (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16))
+					snprintf(txt, sizeof(txt), "::1");
+				else if (!inet_ntop(AF_INET6, b, txt, sizeof(txt)))
+					continue;
+				snprintf(spec, sizeof(spec), "[%s]:%u", txt, port);
+			}
+			for (size_t i = 0; i < *n; i++)
+				dup = dup || !strcmp((*t)[i].spec, spec);
+			if (dup)
+				continue;
+			if (util_grow((void **)t, cap, *n + 1, sizeof(**t)) < 0) {
+				fclose(fp);
+				return -ENOMEM;
+			}
+			nt = &(*t)[*n];
+			if (probe_target_parse(spec, nt) == 0)
+				(*n)++;
+		}
+		fclose(fp);
+	}
+	return 0;
+}
+
+static bool expect_ok(int want, uint32_t got)
+{
+	if ((int)got == want)
+		return true;
+	if (want == PROBE_SVC_SMTP && got == PROBE_SVC_SMTPS)
+		return true;
+	if (want == PROBE_SVC_SMPP && got == PROBE_SVC_SMPP_TLS)
+		return true;
+	return false;
+}
+
+static void caps_text(const struct probe_result *r, char *buf, size_t max)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (uint32_t b = 1; b; b <<= 1) {
+		const char *name;
+
+		if (!(r->smtp_caps & b) || !(name = probe_smtp_cap_name(b)))
+			continue;
+		if (b == PROBE_SMTP_CAP_AUTH && r->smtp_auth[0])
+			o += (size_t)snprintf(buf + o, max - o, "%sAUTH(%s)", o ? " " : "",
+					      r->smtp_auth);
+		else if (b == PROBE_SMTP_CAP_SIZE && r->smtp_size)
+			o += (size_t)snprintf(buf + o, max - o, "%sSIZE=%llu", o ? " " : "",
+					      (unsigned long long)r->smtp_size);
+		else
+			o += (size_t)snprintf(buf + o, max - o, "%s%s", o ? " " : "", name);
+		if (o >= max)
+			break;
+	}
+}
+
+static const char *smpp_status_text(uint32_t st, char *buf, size_t max)
+{
+	const char *n = probe_smpp_status_name(st);
+
+	snprintf(buf, max, "0x%08x%s%s%s", st, n ? " (" : "", n ? n : "", n ? ")" : "");
+	return buf;
+}
+
+static bool is_smtp(uint32_t s)
+{
+	return s == PROBE_SVC_SMTP || s == PROBE_SVC_SMTPS;
+}
+
+static bool is_smpp(uint32_t s)
+{
+	return s == PROBE_SVC_SMPP || s == PROBE_SVC_SMPP_TLS;
+}
+
+static void print_text(const struct probe_result *r)
+{
+	char buf[600], st[64];
+
+	printf("%s", r->target);
+	if (r->addr[0] && strcmp(r->addr, r->target) && !strstr(r->target, r->addr))
+		printf(" (%s)", r->addr);
+	printf("  %s", probe_service_name(r->service));
+	if (r->software[0])
+		printf("  %s (confidence %u%%, %s)", r->software, r->confidence, r->software_basis);
+	printf("  %u ms\n", r->total_ms);
+	if (r->evidence[0])
+		printf("  evidence  %s\n", r->evidence);
+	if (r->note[0])
+		printf("  note      %s\n", r->note);
+	if (r->tls) {
+		printf("  tls       %s %s%s\n", r->tls_version, r->tls_cipher,
+		       r->starttls_done ? " (after STARTTLS)" : "");
+		if (r->tls_subject[0])
+			printf("  cert      subject '%s', expires %s\n", r->tls_subject,
+			       r->tls_expiry[0] ? r->tls_expiry : "?");
+	}
+	if (is_smtp(r->service)) {
+		caps_text(r, buf, sizeof(buf));
+		printf("  smtp      greeting %u; %s\n", r->smtp_code,
+		       buf[0] ? buf : "no ESMTP capabilities");
+		if (r->smtp_keywords[0])
+			printf("  ehlo      %s\n", r->smtp_keywords);
+		if (r->fp_codes[0])
+			printf("  behaviour %s\n", r->fp_codes);
+	}
+	if (is_smpp(r->service)) {
+		printf("  smpp      %s status %s\n", probe_smpp_cmd_name(r->smpp_cmd),
+		       smpp_status_text(r->smpp_status, st, sizeof(st)));
+		if (r->smpp_bind_done)
+			printf("  smpp      bind: %s status %s\n", probe_smpp_cmd_name(r->smpp_bind_cmd),
+			       smpp_status_text(r->smpp_bind_status, st, sizeof(st)));
+	}
+	if (r->connect_ms)
+		printf("  timing    connect %u ms, first byte %u ms, %u connection%s\n", r->connect_ms,
+		       r->first_byte_ms, r->nconns, r->nconns == 1 ? "" : "s");
+}
+
+static json_t *result_json(const struct probe_result *r)
+{
+	json_t *o = json_object(), *caps = json_array();
+	char st[64];
+
+	json_object_set_new(o, "target", json_string(r->target));
+	json_object_set_new(o, "address", r->addr[0] ? json_string(r->addr) : json_null());
+	json_object_set_new(o, "port", json_integer(r->port));
+	json_object_set_new(o, "service", json_string(probe_service_name(r->service)));
+	json_object_set_new(o, "evidence", json_string(r->evidence));
+	json_object_set_new(o, "note", r->note[0] ? json_string(r->note) : json_null());
+	if (r->tls)
+		json_object_set_new(o, "tls",
+				    json_pack("{s:s,s:s,s:s,s:s,s:b}", "version", r->tls_version,
+					      "cipher", r->tls_cipher, "subject", r->tls_subject,
+					      "expires", r->tls_expiry, "starttls",
+					      (int)r->starttls_done));
+	else
+		json_object_set_new(o, "tls", json_null());
+	if (is_smtp(r->service)) {
+		json_t *s = json_object();
+
+		for (uint32_t b = 1; b; b <<= 1)
+			if ((r->smtp_caps & b) && probe_smtp_cap_name(b))
+				json_array_append_new(caps, json_string(probe_smtp_cap_name(b)));
+		json_object_set_new(s, "greeting_code", json_integer(r->smtp_code));
+		json_object_set_new(s, "capabilities", caps);
+		caps = NULL;
+		json_object_set_new(s, "keywords", json_string(r->smtp_keywords));
+		json_object_set_new(s, "auth", json_string(r->smtp_auth));
+		json_object_set_new(s, "size", json_integer((json_int_t)r->smtp_size));
+		json_object_set_new(s, "behaviour", r->fp_codes[0] ? json_string(r->fp_codes)
+								   : json_null());
+		json_object_set_new(o, "smtp", s);
+		json_object_set_new(o, "software",
+				    r->software[0]
+					    ? json_pack("{s:s,s:i,s:s}", "name", r->software,
+							"confidence", (int)r->confidence, "basis",
+							r->software_basis)
+					    : json_null());
+	} else {
+		json_object_set_new(o, "smtp", json_null());
+		json_object_set_new(o, "software", json_null());
+	}
+	if (is_smpp(r->service)) {
+		json_t *s = json_pack("{s:s,s:i,s:s}", "pdu", probe_smpp_cmd_name(r->smpp_cmd),
+				      "status", (json_int_t)r->smpp_status, "status_text",
+				      smpp_status_text(r->smpp_status, st, sizeof(st)));
+
+		if (r->smpp_bind_done)
+			json_object_set_new(s, "bind",
+					    json_pack("{s:s,s:i}", "pdu",
+						      probe_smpp_cmd_name(r->smpp_bind_cmd), "status",
+						      (json_int_t)r->smpp_bind_status));
+		json_object_set_new(o, "smpp", s);
+	} else {
+		json_object_set_new(o, "smpp", json_null());
+	}
+	json_object_set_new(o, "timing_ms",
+			    json_pack("{s:i,s:i,s:i}", "connect", (int)r->connect_ms, "first_byte",
+				      (int)r->first_byte_ms, "total", (int)r->total_ms));
+	json_object_set_new(o, "connections", json_integer(r->nconns));
+	json_decref(caps);
+	return o;
+}
+
+int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	enum { O_EXPECT = 256, O_LISTENING, O_FP, O_BIND, O_STARTTLS, O_TLS, O_SOURCE, O_CONC,
+	       O_CTIMEOUT, O_TIMEOUT, O_DEADLINE, O_FPFILE };
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "expect", required_argument, NULL, O_EXPECT },
+		{ "listening", no_argument, NULL, O_LISTENING },
+		{ "fingerprint", no_argument, NULL, O_FP },
+		{ "smpp-bind", no_argument, NULL, O_BIND },
+		{ "starttls", no_argument, NULL, O_STARTTLS },
+		{ "tls", no_argument, NULL, O_TLS },
+		{ "source", required_argument, NULL, O_SOURCE },
+		{ "concurrency", required_argument, NULL, O_CONC },
+		{ "connect-timeout", required_argument, NULL, O_CTIMEOUT },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "deadline", required_argument, NULL, O_DEADLINE },
+		{ "fingerprints", required_argument, NULL, O_FPFILE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct probe_opts o = { 0 };
+	struct probe_target *t = NULL;
+	struct probe_result *res = NULL;
+	struct fp_db db = { 0 };
+	const char *fpopt = NULL;
+	bool listening = false, have_db = false, explicit_fp;
+	size_t n = 0, cap = 0;
+	int opt, expect = -1, rc = PL_EXIT_OK;
+	char *fppath = NULL;
+	unsigned conc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			cmd_usage(ctx, "probe", PROBE_HELP);
+			return PL_EXIT_OK;
+		case 'j':
+			ctx->json = true;
+			break;
+		case O_EXPECT:
+			expect = probe_service_parse(optarg);
+			if (expect < 0 || expect == PROBE_SVC_CLOSED || expect == PROBE_SVC_FILTERED ||
+			    expect == PROBE_SVC_TIMEOUT || expect == PROBE_SVC_UNKNOWN)
+				return cmd_bad_usage(ctx, "probe",
+						     "--expect '%s': use smtp, smtps, smpp or smpp-tls",
+						     optarg);
+			break;
+		case O_LISTENING: listening = true; break;
+		case O_FP: o.fingerprint = true; break;
+		case O_BIND: o.smpp_bind = true; break;
+		case O_STARTTLS: o.starttls = true; break;
+		case O_TLS: o.tls = true; break;
+		case O_SOURCE: {
+			unsigned char tmp[16];
+
+			if (inet_pton(AF_INET, optarg, tmp) != 1 && inet_pton(AF_INET6, optarg, tmp) != 1)
+				return cmd_bad_usage(ctx, "probe", "--source '%s' is not an IP address",
+						     optarg);
+			o.source = optarg;
+			break;
+		}
+		case O_CONC:
+			if (parse_ms(ctx, "--concurrency", optarg, &conc))
+				return PL_EXIT_USAGE;
+			if (conc > 1024)
+				return cmd_bad_usage(ctx, "probe", "--concurrency '%s' is above 1024",
+						     optarg);
+			o.concurrency = conc;
+			break;
+		case O_CTIMEOUT:
+			if (parse_ms(ctx, "--connect-timeout", optarg, &o.connect_ms))
+				return PL_EXIT_USAGE;
+			break;
+		case O_TIMEOUT:
+			if (parse_ms(ctx, "--timeout", optarg, &o.read_ms))
+				return PL_EXIT_USAGE;
+			break;
+		case O_DEADLINE:
+			if (parse_ms(ctx, "--deadline", optarg, &o.deadline_ms))
+				return PL_EXIT_USAGE;
+			break;
+		case O_FPFILE: fpopt = optarg; break;
+		default:
+			if (optopt && optopt < 256)
+				return cmd_bad_usage(ctx, "probe", "unknown option '-%c'", optopt);
+			return cmd_bad_usage(ctx, "probe", "option '%s' is unknown or needs an argument",
+					     argv[optind - 1]);
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (util_grow((void **)&t, &cap, n + 1, sizeof(*t)) < 0) {
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+			rc = PL_EXIT_INTERNAL;
+			goto out;
+		}
+		if (probe_target_parse(argv[i], &t[n]) < 0) {
+			rc = cmd_bad_usage(ctx, "probe",
+					   "target '%s' is not HOST:PORT, ADDRESS:PORT or [IPV6]:PORT",
+					   argv[i]);
+			goto out;
+		}
+		n++;
+	}
+	if (listening && add_listeners(&t, &n, &cap) < 0) {
+		rc = PL_EXIT_INTERNAL;
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+		goto out;
+	}
+	if (!n && !listening) {
+		rc = cmd_bad_usage(ctx, "probe", "no target given");
+		goto out;
+	}
+	fppath = fingerprint_path(fpopt, &explicit_fp);
+	if (fppath) {
+		int lrc = fingerprint_db_load(&db, fppath, &ctx->diag);
+
+		if (lrc == -ENOENT && explicit_fp) {
+			diag_err(&ctx->diag, DIAG_CONFIG, NULL, ENOENT, "fingerprints '%s'", fppath);
+			rc = PL_EXIT_CONFIG;
+			goto out;
+		}
+		if (lrc < 0 && lrc != -ENOENT) {
+			rc = diag_exit_code(&ctx->diag);
+			goto out;
+		}
+		have_db = lrc == 0;
+	}
+	if (!have_db)
+		diag_warn(&ctx->diag, NULL, "no fingerprint file found: no SMTP software guesses");
+	o.fp = have_db ? &db : NULL;
+	res = calloc(n ? n : 1, sizeof(*res));
+	if (!res) {
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+			rc = PL_EXIT_INTERNAL;
+		goto out;
+	}
+	if (n && probe_run(t, n, &o, res, &ctx->diag) < 0) {
+		rc = PL_EXIT_INTERNAL;
+		goto out;
+	}
+	if (ctx->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, result_json(&res[i]));
+		if (json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+			rc = PL_EXIT_INTERNAL;
+		putchar('\n');
+		json_decref(a);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			print_text(&res[i]);
+	}
+	for (size_t i = 0; expect >= 0 && i < n; i++)
+		if (!expect_ok(expect, res[i].service))
+			diag_err(&ctx->diag, DIAG_MISMATCH, NULL, 0,
+				 "probe %s: expected %s, found '%s'%s%s", res[i].target,
+				 probe_service_name(expect), probe_service_name(res[i].service),
+				 res[i].evidence[0] ? ": " : "", res[i].evidence);
+out:
+	if (have_db)
+		fingerprint_db_fini(&db);
+	free(fppath);
+	free(res);
+	free(t);
+	return rc;
+}

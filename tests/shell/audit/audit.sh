@@ -1,0 +1,92 @@
+#!/bin/bash
+# audit against real servers in a namespace: aiosmtpd on 25 and 2525, a real
+# SMPP server (Net::SMPP) on 2775, an HTTP decoy on 2776, a loopback-only
+# listener, a UDP socket. Before apply / after apply / expect mismatch /
+# IPv6 left open by hand (unrestricted-v6 + drift) / --fail-on / --json.
+. "$(dirname "$0")/../lib/lib.sh"
+pl_topology
+for port in 25 2525; do
+	pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l "0.0.0.0:$port"
+	pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l ":::$port"
+done
+pl_bg "$SRV" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr :: --port 2775
+pl_bg "$SRV" "$PL_PY" -m http.server --bind :: 2776
+pl_bg "$SRV" "$PL_PY" -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 2599)); s.listen(); u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 2600)); time.sleep(3600)'
+for port in 25 2525 2775 2776 2599; do pl_wait_port "$SRV" $port 20; done
+
+cat >"$PL_TMP/p.conf" <<CONF
+services = (
+  { name = "smpp"; expect = "smpp"; ports = [2775]; allow = ["$TRUST4/32", "$TRUST6/128"]; },
+  { name = "smtp"; expect = "smtp"; ports = [25]; allow = ["$TRUST4/32", "$TRUST6/128"]; }
+);
+CONF
+A() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
+finding() {	# finding FILE ID PORT -> severity, or "none"
+	"$PL_PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+m = [f["severity"] for f in d["findings"] if f["id"] == sys.argv[2] and (sys.argv[3] == "-" or f["port"] == int(sys.argv[3]))]
+print(m[0] if m else "none")' "$@"
+}
+expect_finding() {	# expect_finding FILE ID PORT SEVERITY
+	local got
+	got=$(finding "$1" "$2" "$3")
+	[ "$got" = "$4" ] || pl_fail "finding $2 on $3: got '$got', expected '$4' ($(head -c 3000 "$1"))"
+}
+
+# before apply: everything open
+pl_expect_rc 0 A audit --json
+cp "$PL_TMP/out" "$PL_TMP/before.json"
+"$PL_PY" -m json.tool "$PL_TMP/before.json" >/dev/null || pl_fail "audit --json is not JSON"
+"$PL_PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == "portlock-audit/1"
+for k in ("table", "generation", "summary", "listeners", "findings"): assert k in d, k
+for f in d["findings"]:
+    for k in ("id", "severity", "proto", "address", "port", "process", "summary", "evidence", "checks", "remediation"): assert k in f, (k, f)
+ports = {l["port"] for l in d["listeners"]}
+assert {25, 2525, 2775, 2776, 2599, 2600} <= ports, ports
+lo = [l for l in d["listeners"] if l["port"] == 2599][0]
+assert not lo["exposed"], lo' "$PL_TMP/before.json" || pl_fail "audit JSON schema"
+expect_finding "$PL_TMP/before.json" smpp-exposed 2775 high
+expect_finding "$PL_TMP/before.json" smtp-nonstandard-port 2525 high
+expect_finding "$PL_TMP/before.json" smtp-standard-port 25 medium
+expect_finding "$PL_TMP/before.json" smpp-exposed 2776 none
+expect_finding "$PL_TMP/before.json" smtp-nonstandard-port 2776 none
+expect_finding "$PL_TMP/before.json" smtp-nonstandard-port 2599 none
+grep -q '31132' "$PL_TMP/before.json" || pl_fail "no SMPP scanner check id"
+pl_expect_rc 1 A audit --fail-on high
+pl_expect_grep '^high +smpp-exposed +tcp' "$PL_TMP/out"
+pl_expect_rc 0 A audit --no-probe --fail-on high
+
+# after apply
+pl_expect_rc 0 A apply
+pl_expect_rc 0 A audit --json
+cp "$PL_TMP/out" "$PL_TMP/after.json"
+expect_finding "$PL_TMP/after.json" smpp-exposed 2775 none
+expect_finding "$PL_TMP/after.json" smtp-standard-port 25 info
+expect_finding "$PL_TMP/after.json" smtp-nonstandard-port 2525 high
+expect_finding "$PL_TMP/after.json" drift - none
+pl_expect_rc 0 A audit --fail-on medium --no-probe
+
+# hand edit: drop the IPv6 rule of smpp -> unrestricted-v6 and drift
+h=$(ip netns exec "$SRV" nft -a list chain inet portlock input | grep 'ip6 saddr != @smpp_v6 counter' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
+ip netns exec "$SRV" nft delete rule inet portlock input handle "$h"
+pl_expect_rc 0 A audit --json
+cp "$PL_TMP/out" "$PL_TMP/v6.json"
+expect_finding "$PL_TMP/v6.json" unrestricted-v6 2775 high
+expect_finding "$PL_TMP/v6.json" smpp-exposed 2775 high
+expect_finding "$PL_TMP/v6.json" drift - medium
+pl_expect_rc 0 A apply
+
+# a policy that expects SMPP where HTTP answers
+cat >"$PL_TMP/m.conf" <<CONF
+services = ( { name = "smpp"; expect = "smpp"; ports = [2776, 2777]; allow = ["$TRUST4/32"]; } );
+CONF
+pl_expect_rc 0 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/m.conf" audit --json
+cp "$PL_TMP/out" "$PL_TMP/m.json"
+expect_finding "$PL_TMP/m.json" expect-mismatch 2776 medium
+expect_finding "$PL_TMP/m.json" expect-mismatch 2777 medium
+pl_expect_rc 6 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/m.conf" audit --strict
+pl_expect_rc 2 A audit --fail-on severe
+pl_done
