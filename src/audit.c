@@ -468,20 +468,43 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 			continue;
 		r->nexposed++;
 
-		/* one family restricted, the other open */
-		if (v4 && v6 && open_reach(rv4.r) != open_reach(rv6.r)) {
-			struct audit_finding *f = add(r, "unrestricted-v6", AUDIT_HIGH);
+		/* one family restricted, the other open: judged per port over all its listeners */
+		{
+			bool cov4 = false, cov6 = false, seen = false;
 
-			if (f) {
-				bool v6open = open_reach(rv6.r);
+			for (size_t m = 0; m < ls.n; m++) {
+				const struct listen_entry *o2 = &ls.v[m];
 
-				fill_where(f, l);
-				snprintf(f->summary, sizeof(f->summary),
-					 "%s is %s for %s but %s for %s", where,
-					 reach_str(v6open ? &rv4 : &rv6, b1, sizeof(b1)), v6open ? "IPv4" : "IPv6",
-					 reach_str(v6open ? &rv6 : &rv4, b2, sizeof(b2)), v6open ? "IPv6" : "IPv4");
-				fix_restrict(f->remediation, sizeof(f->remediation), p, "port", NULL, l->proto,
-					     l->port);
+				if (o2->proto != l->proto || o2->port != l->port || !listen_is_exposed(o2))
+					continue;
+				if (m < i) {
+					seen = true;	/* reported with the first listener of the port */
+					break;
+				}
+				cov4 |= listen_covers_family(o2, CIDR_V4);
+				cov6 |= listen_covers_family(o2, CIDR_V6);
+			}
+			if (!seen && cov4 && cov6) {
+				struct reachability p4 = live_reach(&live.t, "input", l->proto, l->port, CIDR_V4);
+				struct reachability p6 = live_reach(&live.t, "input", l->proto, l->port, CIDR_V6);
+
+				if (open_reach(p4.r) != open_reach(p6.r)) {
+					struct audit_finding *f = add(r, "unrestricted-v6", AUDIT_HIGH);
+					bool v6open = open_reach(p6.r);
+
+					if (f) {
+						fill_where(f, l);
+						snprintf(f->summary, sizeof(f->summary),
+							 "port %u/%s is %s for %s but %s for %s", l->port,
+							 listen_proto_str(l->proto),
+							 reach_str(v6open ? &p4 : &p6, b1, sizeof(b1)),
+							 v6open ? "IPv4" : "IPv6",
+							 reach_str(v6open ? &p6 : &p4, b2, sizeof(b2)),
+							 v6open ? "IPv6" : "IPv4");
+						fix_restrict(f->remediation, sizeof(f->remediation), p, "port", NULL,
+							     l->proto, l->port);
+					}
+				}
 			}
 		}
 		if (!pr)

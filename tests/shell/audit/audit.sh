@@ -9,7 +9,7 @@ for port in 25 2525; do
 	pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l "0.0.0.0:$port"
 	pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l ":::$port"
 done
-pl_bg "$SRV" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr :: --port 2775
+pl_bg "$SRV" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr 0.0.0.0 --port 2775
 pl_bg "$SRV" "$PL_PY" -m http.server --bind :: 2776
 pl_bg "$SRV" "$PL_PY" -c 'import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 2599)); s.listen(); u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 2600)); time.sleep(3600)'
@@ -69,13 +69,13 @@ expect_finding "$PL_TMP/after.json" smtp-nonstandard-port 2525 high
 expect_finding "$PL_TMP/after.json" drift - none
 pl_expect_rc 0 A audit --fail-on medium --no-probe
 
-# hand edit: drop the IPv6 rule of smpp -> unrestricted-v6 and drift
-h=$(ip netns exec "$SRV" nft -a list chain inet portlock input | grep 'ip6 saddr != @smpp_v6 counter' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
+# hand edit: drop the IPv6 rule of smtp -> unrestricted-v6 on 25 and drift
+h=$(ip netns exec "$SRV" nft -a list chain inet portlock input | grep 'ip6 saddr != @smtp_v6 counter' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
 ip netns exec "$SRV" nft delete rule inet portlock input handle "$h"
 pl_expect_rc 0 A audit --json
 cp "$PL_TMP/out" "$PL_TMP/v6.json"
-expect_finding "$PL_TMP/v6.json" unrestricted-v6 2775 high
-expect_finding "$PL_TMP/v6.json" smpp-exposed 2775 high
+expect_finding "$PL_TMP/v6.json" unrestricted-v6 25 high
+expect_finding "$PL_TMP/v6.json" smtp-standard-port 25 medium
 expect_finding "$PL_TMP/v6.json" drift - medium
 pl_expect_rc 0 A apply
 
