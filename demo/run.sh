@@ -135,6 +135,13 @@ step_8_nft_check() {
 	run ip netns exec "$SRV" nft list ruleset
 }
 
+step_8b_audit_before() {
+	heading "portlock audit: what a scanner sees now (probes run over loopback, de-privileged)"
+	local rc=0
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" audit --fail-on high || rc=$?
+	echo "exit code $rc (1: findings at or above --fail-on high)"
+}
+
 step_9_plan() {
 	heading "portlock plan: the exact change apply would make (dry run)"
 	local rc=0
@@ -163,6 +170,14 @@ step_11_verify() {
 	peek smtp "$TRUST4" "$SRV4" 2525
 	pl_connect "$CLI" "$TRUST4" "$SRV4" 2775 || { echo "demo: trusted SMPP blocked" >&2; return 1; }
 	if pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775; then echo "demo: untrusted SMPP reached" >&2; return 1; fi
+}
+
+step_11b_audit_after() {
+	heading "portlock audit after apply: SMPP is no longer exposed; the stray SMTP port is closed"
+	local rc=0
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$CONF" audit --fail-on high || rc=$?
+	echo "exit code $rc: SMTP on 2525 stays a high finding even though it is closed to every"
+	echo "remote source - a second SMTP server on a stray port needs a person to look at it"
 }
 
 step_12_in_sync() {
@@ -202,7 +217,8 @@ step_99_done() {
 }
 
 STEPS=(step_1_deps step_2_build step_3_namespaces step_4_servers step_5_exposed
-	step_6_check step_7_export step_8_nft_check step_9_plan step_10_apply step_11_verify
+	step_6_check step_7_export step_8_nft_check step_8b_audit_before step_9_plan step_10_apply
+	step_11_verify step_11b_audit_after
 	step_12_in_sync step_13_drift step_14_log_revert step_15_confirm step_99_done)
 
 for s in "${STEPS[@]}"; do

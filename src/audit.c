@@ -550,11 +550,15 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 				else if (standard)
 					fix_restrict(f->remediation, sizeof(f->remediation), p, "smtp", "smtp",
 						     l->proto, l->port);
+				else if (all_restricted && ps)
+					snprintf(f->remediation, sizeof(f->remediation),
+						 "the port is already restricted by service '%s' (%s:%d); find out why %s runs an SMTP server on %u and stop it if it is not needed",
+						 ps->name, ps->file ? ps->file : "?", ps->line,
+						 f->process[0] ? f->process : "a process", l->port);
 				else
 					snprintf(f->remediation, sizeof(f->remediation),
-						 "find out why %s runs an SMTP server on %u (process %s); stop it, or close the port: services += ( { name = \"stray_%u\"; ports = [%u]; allow = []; } ); then 'portlock apply'",
-						 f->process[0] ? f->process : "?", l->port, f->process[0] ? f->process : "?",
-						 l->port, l->port);
+						 "find out why %s runs an SMTP server on %u; stop it, or close the port: services += ( { name = \"stray_%u\"; ports = [%u]; allow = []; } ); then 'portlock apply'",
+						 f->process[0] ? f->process : "a process", l->port, l->port, l->port);
 			}
 			if (pr->software[0]) {
 				f = add(r, "smtp-fingerprint", any_open ? AUDIT_MEDIUM : AUDIT_LOW);
@@ -666,9 +670,10 @@ void audit_print_text(const struct audit_report *r, FILE *f)
 
 		count[x->sev]++;
 		fprintf(f, "%-6s  %s", audit_sev_str(x->sev), x->id);
-		if (x->port)
-			fprintf(f, "  %s %s%s%u", x->proto, x->address[0] ? x->address : "*",
-				strchr(x->address, ':') ? "." : ":", x->port);
+		if (x->port && strchr(x->address, ':'))
+			fprintf(f, "  %s [%s]:%u", x->proto, x->address, x->port);
+		else if (x->port)
+			fprintf(f, "  %s %s:%u", x->proto, x->address[0] ? x->address : "*", x->port);
 		if (x->process[0])
 			fprintf(f, "  %s", x->process);
 		fprintf(f, "\n        %s\n", x->summary);
