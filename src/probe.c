@@ -970,8 +970,11 @@ static void conn_readable(struct engine *e, struct conn *c)
 		if (c->ssl) {
 			n = probe_tls_read(c->ssl, c->in + c->inlen, room, &ww);
 			if (n == -EAGAIN) {
-				if (ww)
+				/* level-triggered: never leave EPOLLOUT armed for nothing */
+				if (ww || c->outpos < c->outlen)
 					set_events(e, c, EPOLLOUT);
+				else
+					set_events(e, c, EPOLLIN);
 				break;
 			}
 		} else {
