@@ -970,8 +970,11 @@ static void conn_readable(struct engine *e, struct conn *c)
 		if (c->ssl) {
 			n = probe_tls_read(c->ssl, c->in + c->inlen, room, &ww);
 			if (n == -EAGAIN) {
-				if (ww)
+				/* level-triggered: never leave EPOLLOUT armed for nothing */
+				if (ww || c->outpos < c->outlen)
 					set_events(e, c, EPOLLOUT);
+				else
+					set_events(e, c, EPOLLIN);
 				break;
 			}
 		} else {
@@ -1640,11 +1643,27 @@ static int run_local(const struct probe_target *t, size_t n, const struct probe_
 static void child_main(int wfd, const struct probe_target *t, size_t n,
 		       const struct probe_opts *o)
 {
-	struct probe_result *out = calloc(n ? n : 1, sizeof(*out));
-	uint8_t *buf = malloc(REC_MAX + 12);
+	struct probe_result *out;
+	uint8_t *buf;
 	int rc;
 
+	/*
+	 * Keep only stdio and the result pipe (as fd 3): a caller such as audit
+	 * may hold netlink sockets or the journal lock, none of which the
+	 * prober may touch.
+	 */
+	if (wfd != 3) {
+		if (dup2(wfd, 3) < 0)
+			_exit(3);
+		wfd = 3;
+	}
+	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0)
+		for (int fd = 4; fd < 1024; fd++)
+			close(fd);
+	prctl(PR_SET_DUMPABLE, 0);	/* no ptrace by other 'nobody' processes */
 	signal(SIGPIPE, SIG_IGN);
+	out = calloc(n ? n : 1, sizeof(*out));
+	buf = malloc(REC_MAX + 12);
 	if (!out || !buf)
 		_exit(3);
 	rc = run_local(t, n, o, out, true);

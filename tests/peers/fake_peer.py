@@ -16,6 +16,7 @@ MODE:
               talks first gets '554 5.5.0 talking too soon' and is dropped
   smpp34      a strict SMPP v3.4 SMSC: closes on enquire_link before bind, answers
               bind_transmitter with ESME_RINVPASWD (0x0E)
+  ansi        SMTP whose greeting carries terminal escapes, NUL and UTF-8
   echosmtp    SMTP whose greeting names the client address (for --source tests)
   refuse      '554 5.7.1 no SMTP service for you' then closes (an SMTP refusal)
   ehlogarbage '220 mx ESMTP', then random bytes in answer to EHLO
@@ -121,6 +122,9 @@ def serve(c, peer):
                 return
             body += d
         c.sendall(struct.pack(">IIII", 17, 0x80000002, 0x0E, seq) + b"\0")
+    elif mode == "ansi":
+        c.sendall(b"220 \x1b[2J\x1b]0;pwned\x07 caf\xc3\xa9 ESMTP\r\n")
+        smtp_loop(c, f)
     elif mode == "echosmtp":
         c.sendall(b"220 fake.portlock.test ESMTP client=" + peer.encode() + b"\r\n")
         smtp_loop(c, f)

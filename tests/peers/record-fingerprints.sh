@@ -27,6 +27,17 @@ if [ -z "${PL_RECORD_INNER:-}" ]; then
 fi
 w=$PL_RECORD_INNER
 r=$w/root
+# Exim, OpenSMTPD and Postfix daemonize: on exit, end every process in this
+# (private) network namespace, whatever its parent.
+netns=$(readlink /proc/self/ns/net)
+reap() {
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = $$ ] && continue
+		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$netns" ] && kill -9 "${p#/proc/}" 2>/dev/null
+	done
+	return 0
+}
+trap reap EXIT
 ip link set lo up
 ip addr add 192.0.2.1/24 dev lo
 cp /etc/passwd "$w/passwd"
@@ -107,6 +118,3 @@ for p in 25 26 27 28 31 2525 2526; do
 	echo "== transcript 192.0.2.1:$p"
 	/usr/bin/python3 "$src/tests/peers/smtp_transcript.py" 192.0.2.1 "$p"
 done
-postfix -c "$w/postfix/conf" stop >/dev/null 2>&1 || true
-kill "${pids[@]}" 2>/dev/null || true
-pkill -P $$ 2>/dev/null || true

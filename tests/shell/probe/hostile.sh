@@ -9,8 +9,9 @@ pl_fake "$SRV" smpphuge "$SRV4" 3004
 pl_fake "$SRV" greetpause "$SRV4" 3005
 pl_fake "$SRV" refuse "$SRV4" 3006
 pl_fake "$SRV" ehlogarbage "$SRV4" 3007
+pl_fake "$SRV" ansi "$SRV4" 3008
 pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV4" 2525
-for p in 3001 3002 3003 3004 3005 3006 3007 2525; do pl_wait_port "$SRV" $p; done
+for p in 3001 3002 3003 3004 3005 3006 3007 3008 2525; do pl_wait_port "$SRV" $p; done
 
 out=$PL_TMP/out.json
 start=$(date +%s%N)
@@ -20,6 +21,8 @@ ms=$((($(date +%s%N) - start) / 1000000))
 [ "$PL_RC" -eq 0 ] || pl_fail "probe exited $PL_RC: $(cat "$out.err")"
 pl_expect_service "$out" "$SRV4:3001" unknown
 pl_expect_field "$out" "$SRV4:3001" 'len(r["evidence"]) <= 512' True
+pl_expect_field "$out" "$SRV4:3001" 'r["note"]' 'oversized reply'
+pl_expect_field "$out" "$SRV4:3001" 'r["timing_ms"]["total"] < 1000' True
 pl_expect_service "$out" "$SRV4:3002" timeout
 pl_expect_field "$out" "$SRV4:3002" 'r["note"]' 'greeting incomplete'
 pl_expect_service "$out" "$SRV4:3003" unknown
@@ -38,6 +41,13 @@ pl_expect_field "$out" "$SRV4:3007" 'r["note"]' 'EHLO answered with something th
 pl_expect_service "$out" "$SRV4:2525" smtp
 pl_expect_field "$out" "$SRV4:2525" 'r["timing_ms"]["total"] < 1000' True
 [ "$ms" -lt 8000 ] || pl_fail "hostile probe took $ms ms"
+
+# terminal escapes and other non-ASCII bytes never reach the terminal raw
+pl_expect_rc 0 ip netns exec "$CLI" "$PORTLOCK" probe "$SRV4:3008"
+pl_expect_grep 'evidence  220 \\x1b\[2J\\x1b\]0;pwned\\x07 caf\\xc3\\xa9 ESMTP\\r\\n' "$PL_TMP/out"
+if LC_ALL=C grep -q "$(printf '[\001-\010\016-\037\177-\377]')" "$PL_TMP/out"; then
+	pl_fail "raw control or non-ASCII bytes in the output"
+fi
 
 # a global deadline cuts everything short
 start=$(date +%s%N)

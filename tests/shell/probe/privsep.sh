@@ -7,7 +7,8 @@ pl_topology
 pl_fake "$SRV" silent "$SRV4" 2700
 pl_wait_port "$SRV" 2700
 
-ip netns exec "$CLI" "$PORTLOCK" probe --timeout 3000 "$SRV4:2700" >"$PL_TMP/out" 2>&1 &
+: >"$PL_TMP/inherited"
+ip netns exec "$CLI" "$PORTLOCK" probe --timeout 3000 "$SRV4:2700" >"$PL_TMP/out" 2>&1 7<"$PL_TMP/inherited" &
 parent=$!
 child=
 for _ in $(seq 50); do
@@ -31,6 +32,13 @@ if grep -q 'PORTLOCK_SANITIZE:BOOL=ON' "$PL_BUILD_DIR/CMakeCache.txt" 2>/dev/nul
 else
 	pl_expect_grep '^Seccomp:[[:space:]]+2$' "$PL_TMP/status"
 fi
+# descriptors the caller left open (fd 7 here) do not reach the prober
+if ls -l "/proc/$child/fd/" 2>/dev/null | grep -q "$PL_TMP/inherited"; then
+	pl_fail "the probe child inherited a caller's descriptor"
+fi
+ls -l "/proc/$parent/fd/" 2>/dev/null | grep -q "$PL_TMP/inherited" ||
+	pl_log "note: parent's fd 7 not visible (already exited?)"
+pl_expect_grep '^Name:' "$PL_TMP/status"
 wait "$parent" || pl_fail "probe exited $?"
 pl_expect_grep "^$SRV4:2700  timeout" "$PL_TMP/out"
 pl_done
