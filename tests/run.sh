@@ -31,7 +31,8 @@ install_deps() {
 	local pkgs=() missing=() p npm_files=()
 	mapfile -t pkgs < <(cat tests/deps/*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
 	npm_files=(tests/deps/*.npm)
-	[ -e "${npm_files[0]}" ] && pkgs+=(npm)
+	# Debian's npm conflicts with a nodejs that bundles its own npm (nodesource)
+	[ -e "${npm_files[0]}" ] && ! command -v npm >/dev/null && pkgs+=(npm)
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 	done
