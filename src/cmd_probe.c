@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "listen.h"
 #include "fingerprint.h"
 #include "probe.h"
 #include "probe_smpp.h"
@@ -55,73 +56,42 @@ static int parse_ms(struct pl_ctx *ctx, const char *opt, const char *s, unsigned
 /* Where the signature file is: option, environment, install dir, source tree. */
 
 /*
- * Interim --listening: TCP listeners from /proc/net/tcp{,6} until the
- * listen module (sock_diag) lands. A wildcard listener is probed on
- * loopback. Appends to *t (grown), returns 0 or -errno.
+ * --listening: every exposed TCP listener of this network namespace, read
+ * over sock_diag (listen.c); a wildcard listener is probed on loopback.
+ * Appends to *t (grown), returns 0 or -errno (recorded in d).
  */
-static int add_listeners(struct probe_target **t, size_t *n, size_t *cap)
+static int add_listeners(struct probe_target **t, size_t *n, size_t *cap, struct diag *d)
 {
-	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	struct listen_set ls;
+	int ret;
 
-	for (size_t f = 0; f < 2; f++) {
-		FILE *fp = fopen(files[f], "re");
-		char line[512];
+	listen_set_init(&ls);
+	ret = listen_dump(&ls, LISTEN_F_TCP, d);
+	for (size_t i = 0; !ret && i < ls.n; i++) {
+		const struct listen_entry *l = &ls.v[i];
+		enum cidr_family fam;
+		u128 addr;
+		char a[64], spec[PROBE_HOST_MAX + 16];
+		bool dup = false;
 
-		if (!fp)
+		if (!listen_is_exposed(l) || (l->ifindex > 1 && !l->addr))
 			continue;
-		while (fgets(line, sizeof(line), fp)) {
-			char addr[64], spec[PROBE_HOST_MAX + 16];
-			unsigned port, st;
-			struct probe_target *nt;
-			bool dup = false;
-
-			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", addr, &port,
-				   &st) != 3 || st != 0x0A)
-				continue;
-			if (f == 0) {
-				unsigned long a = strtoul(addr, NULL, 16);	/* host order bytes */
-
-				if (a == 0)
-					snprintf(spec, sizeof(spec), "127.0.0.1:%u", port);
-				else
-					snprintf(spec, sizeof(spec), "%lu.%lu.%lu.%lu:%u", a & 0xff,
-						 (a >> 8) & 0xff, (a >> 16) & 0xff, a >> 24, port);
-			} else {
-				unsigned char b[16];
-				char txt[64];
-
-				if (strlen(addr) != 32)
-					continue;
-				for (int i = 0; i < 4; i++) {
-					unsigned long w;
-					char word[9];
-
-					memcpy(word, addr + 8 * i, 8);
-					word[8] = '\0';
-					w = strtoul(word, NULL, 16);
-					memcpy(b + 4 * i, &w, 4);	/* each word is in host order */
-				}
-				if (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16))
-					snprintf(txt, sizeof(txt), "::1");
-				else if (!inet_ntop(AF_INET6, b, txt, sizeof(txt)))
-					continue;
-				snprintf(spec, sizeof(spec), "[%s]:%u", txt, port);
-			}
-			for (size_t i = 0; i < *n; i++)
-				dup = dup || !strcmp((*t)[i].spec, spec);
-			if (dup)
-				continue;
-			if (util_grow((void **)t, cap, *n + 1, sizeof(**t)) < 0) {
-				fclose(fp);
-				return -ENOMEM;
-			}
-			nt = &(*t)[*n];
-			if (probe_target_parse(spec, nt) == 0)
-				(*n)++;
+		listen_connect_addr(l, &fam, &addr);
+		cidr_addr_str(fam, addr, a, sizeof(a));
+		snprintf(spec, sizeof(spec), fam == CIDR_V6 ? "[%s]:%u" : "%s:%u", a, l->port);
+		for (size_t k = 0; k < *n; k++)
+			dup = dup || !strcmp((*t)[k].spec, spec);
+		if (dup)
+			continue;
+		if (util_grow((void **)t, cap, *n + 1, sizeof(**t)) < 0) {
+			ret = -ENOMEM;
+			break;
 		}
-		fclose(fp);
+		if (probe_target_parse(spec, &(*t)[*n]) == 0)
+			(*n)++;
 	}
-	return 0;
+	listen_set_fini(&ls);
+	return ret;
 }
 
 static bool expect_ok(int want, uint32_t got)
@@ -390,9 +360,8 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 		}
 		n++;
 	}
-	if (listening && add_listeners(&t, &n, &cap) < 0) {
-		rc = PL_EXIT_INTERNAL;
-		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+	if (listening && add_listeners(&t, &n, &cap, &ctx->diag) < 0) {
+		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
 	if (!n && !listening) {
