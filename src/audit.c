@@ -641,7 +641,8 @@ expect:
 		}
 	}
 	drift_findings(ctx, p, &live, r);
-	qsort(r->f, r->n, sizeof(*r->f), sev_cmp);
+	if (r->n)
+		qsort(r->f, r->n, sizeof(*r->f), sev_cmp);
 out:
 	if (have_fp)
 		fingerprint_db_fini(&fp);

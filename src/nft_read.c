@@ -312,7 +312,8 @@ static int finish_set(struct rd *r)
 	u128 start = 0;
 	char *chain = NULL;
 
-	qsort(r->els, r->nels, sizeof(*r->els), rawel_cmp);
+	if (r->nels)
+		qsort(r->els, r->nels, sizeof(*r->els), rawel_cmp);
 	if (ms->kind == NM_SET_PORTS) {
 		ms->ports = calloc(r->nels + 1, sizeof(*ms->ports));
 		if (!ms->ports)
