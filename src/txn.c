@@ -367,6 +367,16 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 	nm_live_fini(&live);
 }
 
+/* When this boot began (unix seconds). */
+static int64_t boot_time(void)
+{
+	struct timespec up;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &up) < 0)
+		return 0;
+	return (int64_t)time(NULL) - up.tv_sec;
+}
+
 /* Lock held: resolve prepared records, revert an expired pending one. */
 static int recover_locked(struct pl_ctx *ctx, struct journal *j)
 {
@@ -385,12 +395,17 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j)
 		journal_rec_fini(&rec);
 	}
 	if (journal_pending(j, &rec, &ctx->diag) == 0) {
-		if (rec.confirm_deadline && time(NULL) >= rec.confirm_deadline) {
-			char t[32];
+		char t[32];
 
-			fmt_time(rec.confirm_deadline, t, sizeof(t));
+		fmt_time(rec.confirm_deadline, t, sizeof(t));
+		if (rec.confirm_deadline && time(NULL) >= rec.confirm_deadline) {
 			fprintf(stderr, "portlock: transaction %llu was not confirmed by %s: reverting it\n",
 				(unsigned long long)rec.id, t);
+			rc = revert_locked(ctx, j, rec.id, JOURNAL_KIND_AUTO_REVERT, false);
+		} else if (rec.time < boot_time() - 5) {
+			/* its watcher died with the previous boot: unconfirmed changes do not survive a reboot */
+			fprintf(stderr, "portlock: transaction %llu was not confirmed before the reboot: reverting it\n",
+				(unsigned long long)rec.id);
 			rc = revert_locked(ctx, j, rec.id, JOURNAL_KIND_AUTO_REVERT, false);
 		}
 		journal_rec_fini(&rec);
@@ -486,12 +501,19 @@ static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, in
 	if (fork() != 0)
 		_exit(0);	/* the grandchild is re-parented: it survives logout */
 	{
+		/*
+		 * Nothing of the caller's may be kept: a pipe reader (ssh, Ansible,
+		 * "| cat") would wait for the deadline, and one that went away
+		 * would kill the watcher with SIGPIPE before it reverts. The
+		 * journal records what the watcher does.
+		 */
 		int fd = open("/dev/null", O_RDWR);
 
+		signal(SIGPIPE, SIG_IGN);
 		if (fd >= 0) {
 			dup2(fd, 0);
 			dup2(fd, 1);
-			/* stderr stays: under systemd or a terminal the revert is worth a line */
+			dup2(fd, 2);
 			if (fd > 2)
 				close(fd);
 		}
@@ -547,6 +569,25 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		journal_set_state(j, pend.id, JOURNAL_STATE_CONFIRMED, &ctx->diag);
 	}
 	policy_hash(p, hash);
+	if (!o->force && !o->confirm_s) {
+		struct journal_rec last = { 0 }, undone = { 0 };
+
+		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
+		if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &last,
+				 &ctx->diag) == 0 &&
+		    last.kind == JOURNAL_KIND_AUTO_REVERT && last.state != JOURNAL_STATE_REVERTED &&
+		    journal_get(j, last.reverts_id, &undone, &ctx->diag) == 0 &&
+		    !strcmp(undone.policy_sha256, hash)) {
+			diag_warn(&ctx->diag, NULL,
+				  "this policy was applied as transaction %llu and reverted because nobody confirmed it (transaction %llu); keeping the restored table: use --confirm SECONDS to try again, or --force",
+				  (unsigned long long)undone.id, (unsigned long long)last.id);
+			journal_rec_fini(&last);
+			journal_rec_fini(&undone);
+			goto out;
+		}
+		journal_rec_fini(&last);
+		journal_rec_fini(&undone);
+	}
 	h.j = j;
 	h.policy_hash = hash;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : 20;

@@ -31,9 +31,14 @@ sleep 2.5
 P log --json >"$PL_TMP/log1"
 grep -q '"auto-revert"' "$PL_TMP/log1" || pl_fail "no auto-revert within ~8 s: $(cat "$PL_TMP/log1")"
 in_sync "$PL_TMP/a.conf" || pl_fail "not back to a after the deadline"
+# the same unconfirmed policy is not silently re-applied (the boot unit runs apply)
+pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply
+pl_expect_grep 'reverted because nobody confirmed it' "$PL_TMP/err"
+in_sync "$PL_TMP/a.conf" || pl_fail "plain apply brought the unconfirmed policy back"
 
-# 2. confirm keeps it
-pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply --confirm 2
+# 2. confirm keeps it; the watcher does not hold the caller's pipe open
+timeout 3 bash -c "ip netns exec $NS $PORTLOCK -c $PL_TMP/b.conf apply --confirm 2 | cat >/dev/null" ||
+	pl_fail "apply --confirm | cat did not return before the deadline"
 pl_expect_rc 0 P confirm
 pl_expect_grep 'confirmed' "$PL_TMP/out"
 sleep 3.5
