@@ -17,12 +17,12 @@ mkdir -p "$U" "$PL_TMP/sbin" "$PL_TMP/man/man8" "$PL_TMP/man/man5"
 ln -s "$PORTLOCK" "$PL_TMP/sbin/portlock"
 cp "$PL_SOURCE_DIR/man/portlock.8" "$PL_TMP/man/man8/"
 cp "$PL_SOURCE_DIR/man/portlock.conf.5" "$PL_TMP/man/man5/"
-units="portlock.service portlock-audit.service portlock-audit.timer"
-for u in $units; do
+units=(portlock.service portlock-audit.service portlock-audit.timer)
+for u in "${units[@]}"; do
 	sed "s|@SBINDIR@|$PL_TMP/sbin|g" "$PL_SOURCE_DIR/contrib/systemd/$u.in" >"$U/$u"
 done
 
-(cd "$U" && MANPATH=$PL_TMP/man systemd-analyze verify $units) >"$PL_TMP/verify" 2>&1 ||
+(cd "$U" && MANPATH=$PL_TMP/man systemd-analyze verify "${units[@]}") >"$PL_TMP/verify" 2>&1 ||
 	pl_fail "systemd-analyze verify failed: $(cat "$PL_TMP/verify")"
 [ -s "$PL_TMP/verify" ] && pl_fail "systemd-analyze verify warns: $(cat "$PL_TMP/verify")"
 # verify does fail on a broken unit (the check above is not vacuous)
@@ -60,11 +60,11 @@ run_key() { # NS KEY
 	while IFS= read -r line; do
 		line=${line#*=}
 		line=${line#-}
-		# shellcheck disable=SC2086  # systemd splits on spaces too
 		if [[ $line == *" recover" ]] && ! has_cmd recover; then
 			pl_log "GAP: 'portlock recover' does not exist yet; ExecStartPre not run"
 			continue
 		fi
+		# shellcheck disable=SC2086  # systemd splits on spaces too
 		PORTLOCK_CONFIG=$PL_TMP/p.conf PORTLOCK_STATE_DIR=$PL_TMP/state ip netns exec "$1" $line \
 			>"$PL_TMP/exec.out" 2>&1 || pl_fail "$2=$line exited $?: $(tail -5 "$PL_TMP/exec.out")"
 	done < <(grep "^$2=" "$U/$S")
