@@ -79,6 +79,9 @@ recap() { # KEY: the count of KEY in the play recap
 }
 table() { ip netns exec "$SRV" nft list table inet portlock 2>/dev/null; }
 
+scratch() { find /tmp -maxdepth 1 -name 'ansible.*.portlock.conf' | sort; }
+scratch >"$PL_TMP/scratch.before"
+
 # 2. --check --diff: the policy file and the plan, nothing changed
 inventory "$TRUST4/32" "$TRUST6/128"
 play --check --diff || pl_fail "check run failed: $(tail -30 "$PL_TMP/play")"
@@ -87,6 +90,7 @@ pl_expect_grep '^\+ element inet portlock smpp_v4 \{ 192\.0\.2\.10 \}' "$PL_TMP/
 pl_expect_grep '^\+ table inet portlock' "$PL_TMP/play"
 [ "$(recap changed)" -ge 1 ] || pl_fail "check run reports no change"
 [ -e "$CONF" ] && pl_fail "check run wrote the policy file"
+grep -q 'Remove the dry run.s scratch file' "$PL_TMP/play" || pl_fail "check run did not remove its scratch file"
 table >/dev/null && pl_fail "check run created the table"
 
 # 3. the real run
@@ -131,6 +135,9 @@ cmp -s "$CONF" "$PL_TMP/conf.before" || pl_fail "an invalid policy replaced the 
 table | cmp -s - "$PL_TMP/table.before" || pl_fail "an invalid policy changed the table"
 # in check mode too
 play --check --diff && pl_fail "a check run with an invalid prefix succeeded"
+
+# the check runs (a failed one too) left no scratch policy behind
+scratch | diff "$PL_TMP/scratch.before" - >/dev/null || pl_fail "check runs left files: $(scratch)"
 
 # 7. the reachability check fails: not confirmed, reverted at the deadline
 if [ "$confirm" -gt 0 ]; then
