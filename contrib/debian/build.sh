@@ -82,6 +82,8 @@ if [ "$inst" = 1 ]; then
 		echo "build.sh: portlock is already installed here; not touching it" >&2
 		exit 1
 	fi
+	# whatever happens from here on, the package does not stay installed
+	trap 'apt-get -o DPkg::Lock::Timeout=300 purge -y -q portlock >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 	apt-get -o DPkg::Lock::Timeout=300 install -y -q "$deb"
 	rc=0
 	/usr/sbin/portlock --version || rc=1
@@ -97,6 +99,11 @@ if [ "$inst" = 1 ]; then
 	man -w portlock >/dev/null || rc=1
 	step "apt purge portlock"
 	apt-get -o DPkg::Lock::Timeout=300 purge -y -q portlock
+	trap 'rm -rf "$tmp"' EXIT
+	if dpkg-query -W -f='${Status}' portlock 2>/dev/null | grep -q 'installed'; then
+		echo "build.sh: portlock is still installed after purge" >&2
+		rc=1
+	fi
 	[ "$rc" = 0 ] || exit 1
 	echo "installed, ran and removed: ok"
 fi
