@@ -1,5 +1,5 @@
 #!/bin/bash
-# contrib/ansible: the playbook passes --syntax-check, and the role runs for
+# contrib/ansible: the playbook passes --syntax-check and ansible-lint, and the role runs for
 # real against a local connection inside a throwaway namespace, with the
 # policy path, state dir and binary overridden (nothing of the host's /etc,
 # state or ruleset is touched; the package is not installed):
@@ -23,6 +23,10 @@ export ANSIBLE_PYTHON_INTERPRETER=$PL_PY ANSIBLE_DEPRECATION_WARNINGS=0
 # 1. syntax
 ansible-playbook -i "$A/inventory.example.yml" "$A/site.yml" --syntax-check >"$PL_TMP/syntax" 2>&1 ||
 	pl_fail "ansible-playbook --syntax-check failed: $(cat "$PL_TMP/syntax")"
+
+# and ansible-lint's production profile (offline; its cache in the temp dir)
+(cd "$A" && HOME=$PL_TMP NO_COLOR=1 XDG_CACHE_HOME=$PL_TMP/cache ansible-lint --offline -p site.yml roles/portlock) \
+	>"$PL_TMP/lint" 2>&1 || pl_fail "ansible-lint: $(tail -30 "$PL_TMP/lint")"
 
 has_cmd() { "$PORTLOCK" --help | sed -n '/^Commands:/,/^$/p' | grep -q "^  $1 "; }
 confirm=0
