@@ -2,7 +2,8 @@
 # The Debian package builds from the tree (contrib/debian/build.sh: the
 # packaging copied to debian/ in a temporary copy, dpkg-buildpackage -us -uc
 # -b, the unit tests run during the build), lintian finds no error, and it
-# installs with apt, "portlock --version" runs, and it purges cleanly.
+# installs with apt, "portlock --version" runs, and it purges cleanly; then
+# the Ansible role installs the same .deb and applies a policy with it.
 # About 30 s here. Installing touches the host's package database only: the
 # package starts nothing (portlock.service waits for /etc/portlock/portlock.conf
 # and is not started at installation) and is purged at the end.
@@ -35,5 +36,41 @@ pl_expect_grep 'deb-systemd-helper .*enable.*portlock.service' "$PL_TMP/ctrl/pos
 grep -q 'deb-systemd-invoke .*portlock.service' "$PL_TMP/ctrl/postinst" &&
 	pl_fail "postinst starts portlock.service"
 pl_expect_grep 'deb-systemd-invoke .*portlock-audit.timer' "$PL_TMP/ctrl/postinst"
+dpkg-query -W -f='${Status}' portlock 2>/dev/null | grep -q 'ok installed' && pl_fail "portlock left installed"
+
+# the Ansible role installs this .deb (portlock_package_deb) and runs the
+# installed /usr/sbin/portlock, inside a namespace with a temporary policy
+# path and state dir; the package is purged again afterwards
+command -v ansible-playbook >/dev/null || pl_die "ansible-playbook is missing (tests/deps/ship.txt)"
+purge() { apt-get -o DPkg::Lock::Timeout=300 purge -y -q portlock >/dev/null 2>&1; }
+# (the role installs from a scratch directory it removes: nothing is left in apt's cache)
+trap 'purge; pl_cleanup' EXIT
+NS=pld$PL_TAG
+pl_netns "$NS"
+cat >"$PL_TMP/inventory.yml" <<INV
+all:
+  hosts:
+    host1:
+      ansible_connection: local
+      portlock_package_deb: $deb
+      portlock_config_path: $PL_TMP/etc/portlock.conf
+      portlock_state_dir: $PL_TMP/state
+      portlock_confirm_seconds: 0
+      portlock_audit_collect: false
+      portlock_services:
+        - {name: smtp, ports: [2525], allow: ["192.0.2.0/24"]}
+INV
+ANSIBLE_HOME=$PL_TMP/ansible ANSIBLE_REMOTE_TEMP=$PL_TMP/ansible/rtmp ANSIBLE_LOCAL_TEMP=$PL_TMP/ansible/tmp \
+	ANSIBLE_ROLES_PATH=$PL_SOURCE_DIR/contrib/ansible/roles ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=$PL_PY \
+	ip netns exec "$NS" ansible-playbook -i "$PL_TMP/inventory.yml" "$PL_SOURCE_DIR/contrib/ansible/site.yml" \
+	-e portlock_hosts=all >"$PL_TMP/play" 2>&1 || pl_fail "the role failed: $(tail -30 "$PL_TMP/play")"
+dpkg-query -W -f='${Status} ${Version}\n' portlock 2>/dev/null | grep -q "ok installed $ver" ||
+	pl_fail "the role did not install portlock $ver"
+pl_expect_grep 'Install the portlock package' "$PL_TMP/play"
+find /tmp /var/cache/apt/archives -maxdepth 2 -name "portlock_${ver}_*.deb" -newer "$deb" | grep . &&
+	pl_fail "the role left its copy of the package behind"
+ip netns exec "$NS" nft list set inet portlock smtp_v4 >"$PL_TMP/set" 2>&1 || pl_fail "no table after the role"
+pl_expect_grep '192\.0\.2\.0/24' "$PL_TMP/set"
+purge
 dpkg-query -W -f='${Status}' portlock 2>/dev/null | grep -q 'ok installed' && pl_fail "portlock left installed"
 pl_done
