@@ -64,8 +64,18 @@ for helpers in 1 0; do
 	expect_words 'portlock plan --' --check --exit-code --json --help
 	expect_words 'portlock -c /x.conf plan --ex' --exit-code
 	expect_has 'portlock listeners --' --all --tcp --udp --json
+	# for every command: exactly the long options its --help lists
+	for c in $cmds; do
+		# shellcheck disable=SC2046
+		expect_words "portlock $c --" $("$PORTLOCK" "$c" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z-]*' |
+			grep -oE -- '--[a-z-]+$')
+	done
 	expect_has 'portlock log --' --json --last --verify
 	expect_words 'portlock log -n ' 5 10 20 50
+	# after the command, -c is apply's --confirm, not the global --config
+	expect_words 'portlock apply -c ' 60 120 300 600
+	expect_words 'portlock -c /x.conf apply --confirm 3' 300
+	expect_words 'portlock --wait 3' 30
 	# -c completes files, --state-dir directories
 	mkdir -p "$PL_TMP/conf.d" && touch "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
 	expect_words "portlock -c $PL_TMP/conf.d/" "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
@@ -109,6 +119,8 @@ for helpers in 1 0; do
 	expect_words "portlock --state-dir=$PL_TMP/state -q revert 1" 12
 	# one id only
 	expect_words "portlock --state-dir $PL_TMP/state revert 7 "
+	# -c after the command is not the global -c: the ids still come from --state-dir
+	expect_words "portlock --state-dir $PL_TMP/state --wait 5 revert " 3 7 12
 	# options of revert are not ids
 	expect_words "portlock --state-dir $PL_TMP/state revert --json " 3 7 12
 	# an empty or missing journal: nothing to offer, no error

@@ -10,7 +10,10 @@ runs "portlock apply" (with --confirm SECONDS when confirm is set) and
 returns the transaction id and whether it awaits "portlock confirm".
 """
 
+import os
 import re
+import subprocess
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -72,7 +75,21 @@ def main():
     apply_args = ["apply"]
     if p["confirm"] > 0:
         apply_args += ["--confirm", str(p["confirm"])]
-    rc, out, err = run(apply_args)
+    # apply --confirm leaves a detached watcher behind that inherits the
+    # output descriptors: give it files, not the pipes run_command reads,
+    # so that it neither holds this module's output open until the deadline
+    # nor dies writing to a pipe nobody reads any more (and never reverts)
+    env = dict(os.environ, LC_ALL="C")
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        try:
+            rc = subprocess.call(base + apply_args, stdin=subprocess.DEVNULL, stdout=fout,
+                                 stderr=ferr, env=env)
+        except OSError as e:
+            module.fail_json(msg="cannot run %s: %s" % (p["binary"], e))
+        fout.seek(0)
+        ferr.seek(0)
+        out = fout.read().decode("utf-8", "replace")
+        err = ferr.read().decode("utf-8", "replace")
     if rc != 0:
         fail("apply", rc, out, err)
     result["apply"] = out
