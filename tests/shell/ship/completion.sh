@@ -76,6 +76,8 @@ for helpers in 1 0; do
 	expect_words 'portlock apply -c ' 60 120 300 600
 	expect_words 'portlock -c /x.conf apply --confirm 3' 300
 	expect_words 'portlock --wait 3' 30
+	expect_words 'portlock audit --fail-on ' info low medium high
+	expect_words 'portlock audit -f h' high
 	# -c completes files, --state-dir directories
 	mkdir -p "$PL_TMP/conf.d" && touch "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
 	expect_words "portlock -c $PL_TMP/conf.d/" "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
