@@ -35,6 +35,11 @@ if "$PORTLOCK" apply --help | grep -q -- '--confirm' && has_cmd confirm; then
 else
 	pl_log "GAP: 'apply --confirm'/'confirm' do not exist yet; the role applies without a deadline"
 fi
+wait=30
+if ! "$PORTLOCK" --help | grep -q -- '--wait'; then
+	wait=0
+	pl_log "GAP: 'portlock --wait' does not exist yet; the role runs without it"
+fi
 audit=false
 if has_cmd audit; then
 	audit=true
@@ -63,6 +68,7 @@ all:
         portlock_config_path: $CONF
         portlock_state_dir: $ST
         portlock_confirm_seconds: $confirm
+        portlock_lock_wait: $wait
         portlock_audit_collect: $audit
         portlock_audit_report: $REPORT
         portlock_audit_args: ["--no-probe"]

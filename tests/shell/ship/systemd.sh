@@ -41,8 +41,10 @@ S=portlock.service
 [ "$(prop $S PartOf)" = nftables.service ] || pl_fail "$S: not PartOf=nftables.service"
 [ "$(prop $S ReloadPropagatedFrom)" = nftables.service ] || pl_fail "$S: no ReloadPropagatedFrom=nftables.service"
 [[ " $(prop $S Before) " == *" network-pre.target "* ]] || pl_fail "$S: not Before=network-pre.target"
-[ "$(prop $S ExecStartPre)" = "$PL_TMP/sbin/portlock recover" ] || pl_fail "$S: ExecStartPre is not 'portlock recover'"
-[ "$(prop $S ExecStart)" = "$PL_TMP/sbin/portlock apply" ] || pl_fail "$S: ExecStart is not 'portlock apply'"
+[ "$(prop $S ExecStartPre)" = "$PL_TMP/sbin/portlock --wait 60 recover" ] ||
+	pl_fail "$S: ExecStartPre is not 'portlock --wait 60 recover'"
+[ "$(prop $S ExecStart)" = "$PL_TMP/sbin/portlock --wait 60 apply" ] ||
+	pl_fail "$S: ExecStart is not 'portlock --wait 60 apply'"
 grep -q '^ExecStop=' "$U/$S" && pl_fail "$S: ExecStop would open the ports when nftables restarts"
 [ "$(prop $S WantedBy)" = sysinit.target ] || pl_fail "$S: not WantedBy=sysinit.target"
 [ "$(prop portlock-audit.timer OnCalendar)" = daily ] || pl_fail "timer: OnCalendar is not daily"
@@ -63,6 +65,10 @@ run_key() { # NS KEY
 		if [[ $line == *" recover" ]] && ! has_cmd recover; then
 			pl_log "GAP: 'portlock recover' does not exist yet; ExecStartPre not run"
 			continue
+		fi
+		if [[ $line == *" --wait "* ]] && ! "$PORTLOCK" --help | grep -q -- '--wait'; then
+			pl_log "GAP: 'portlock --wait' does not exist yet; run without it"
+			line=$(sed -E 's/ --wait [0-9]+//' <<<"$line")
 		fi
 		# shellcheck disable=SC2086  # systemd splits on spaces too
 		PORTLOCK_CONFIG=$PL_TMP/p.conf PORTLOCK_STATE_DIR=$PL_TMP/state ip netns exec "$1" $line \
