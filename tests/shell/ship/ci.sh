@@ -25,12 +25,13 @@ gate() {
 NS=plg$PL_TAG
 pl_netns "$NS"
 
-# portlock fails (here: a policy file that does not exist): the gate fails
+# portlock fails (here: a policy file with a syntax error): the gate fails
 # with portlock's own exit code, never 0 or 1
-PORTLOCK_CONFIG=$PL_TMP/missing.conf ip netns exec "$NS" "$PORTLOCK" audit --fail-on high >/dev/null 2>&1
+printf 'services = ( { name = "smtp"; ports = [25' >"$PL_TMP/bad.conf"
+PORTLOCK_CONFIG=$PL_TMP/bad.conf ip netns exec "$NS" "$PORTLOCK" audit --fail-on high >/dev/null 2>&1
 want=$?
-[ "$want" -ge 2 ] || pl_fail "portlock audit with a missing policy exited $want"
-gate PORTLOCK="$PORTLOCK" PORTLOCK_CONFIG="$PL_TMP/missing.conf" PORTLOCK_REPORT="$PL_TMP/r0.json"
+[ "$want" -ge 2 ] || pl_fail "portlock audit with an invalid policy exited $want"
+gate PORTLOCK="$PORTLOCK" PORTLOCK_CONFIG="$PL_TMP/bad.conf" PORTLOCK_REPORT="$PL_TMP/r0.json"
 rc=$?
 [ "$rc" = "$want" ] || pl_fail "the gate exited $rc where portlock exited $want: $(cat "$PL_TMP/gate.out")"
 pl_expect_grep "portlock audit failed \(exit $want" "$PL_TMP/gate.out"
