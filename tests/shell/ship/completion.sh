@@ -78,10 +78,12 @@ for helpers in 1 0; do
 	expect_words 'portlock --wait 3' 30
 	expect_words 'portlock audit --fail-on ' info low medium high
 	expect_words 'portlock audit -f h' high
+	expect_words 'portlock probe --expect smp' smpp smpp-tls
 	# -c completes files, --state-dir directories
 	mkdir -p "$PL_TMP/conf.d" && touch "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
 	expect_words "portlock -c $PL_TMP/conf.d/" "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
 	expect_words "portlock --state-dir $PL_TMP/con" "$PL_TMP/conf.d"
+	expect_words "portlock probe --fingerprints $PL_TMP/conf.d/a" "$PL_TMP/conf.d/a.conf"
 done
 
 # transaction ids for revert, from the journal named by --state-dir. The
