@@ -55,7 +55,10 @@ grep -q '^ExecStop=' "$U/$S" && pl_fail "$S: ExecStop would open the ports when 
 grep -qE '^Standard(Output|Error)=' "$U/portlock-audit.service" && pl_fail "audit output is not left to the journal"
 
 # run a unit's Exec lines of KEY the way systemd would (no shell), in NS, with
-# the policy and state dir the binary takes from its environment
+# the policy and state dir the binary takes from its environment, and with
+# the unit's CapabilityBoundingSet= and NoNewPrivileges= (setpriv: as for a
+# root service, the bounding set becomes what the process may hold), so that
+# a missing capability shows here
 has_cmd() { "$PORTLOCK" --help | sed -n '/^Commands:/,/^$/p' | grep -q "^  $1 "; }
 run_key() { # NS KEY [UNIT]: exit codes other than 0 fail, unless OK_RC lists them
 	local line rc
@@ -70,8 +73,13 @@ run_key() { # NS KEY [UNIT]: exit codes other than 0 fail, unless OK_RC lists th
 			pl_log "GAP: 'portlock --wait' does not exist yet; run without it"
 			line=$(sed -E 's/ --wait [0-9]+//' <<<"$line")
 		fi
+		local unit=$U/${3:-$S} caps nnp=()
+		caps=$(prop "${3:-$S}" CapabilityBoundingSet | tr 'A-Z ' 'a-z\n' | sed -n 's/^cap_/,+/p' | tr -d '\n')
+		[ "$(prop "${3:-$S}" NoNewPrivileges)" = yes ] && nnp=(--no-new-privs)
+		[ -n "$caps" ] || pl_fail "${unit##*/} has no CapabilityBoundingSet"
 		# shellcheck disable=SC2086  # systemd splits on spaces too
-		PORTLOCK_CONFIG=$PL_TMP/p.conf PORTLOCK_STATE_DIR=$PL_TMP/state ip netns exec "$1" $line \
+		PORTLOCK_CONFIG=$PL_TMP/p.conf PORTLOCK_STATE_DIR=$PL_TMP/state ip netns exec "$1" \
+			setpriv --bounding-set "-all$caps" "${nnp[@]}" -- $line \
 			>"$PL_TMP/exec.out" 2>&1
 		rc=$?
 		[[ " 0 ${OK_RC:-} " == *" $rc "* ]] || pl_fail "$2=$line exited $rc: $(tail -5 "$PL_TMP/exec.out")"
@@ -82,7 +90,7 @@ in_sync() { # NS: the table is there and matches the policy
 		ip netns exec "$1" "$PORTLOCK" plan --exit-code >"$PL_TMP/plan" 2>&1
 }
 cat >"$PL_TMP/p.conf" <<'CONF'
-services = ( { name = "smtp"; ports = [2525]; allow = ["192.0.2.0/24"]; } );
+services = ( { name = "smtp"; expect = "smtp"; ports = [2525]; allow = ["192.0.2.0/24"]; } );
 CONF
 # the ruleset file nftables.service loads, as Debian ships it
 cat >"$PL_TMP/nftables.conf" <<'NFT'
@@ -117,8 +125,14 @@ run_key "$NS" ExecReload
 # findings and summary go to standard output, i.e. the journal; exit 1 when
 # one is high (the unit fails), 0 otherwise
 if has_cmd audit; then
+	# a listener on the policy's port: the probe runs (its child drops to
+	# nobody, which needs the unit's SETUID, SETGID and SETPCAP)
+	pl_bg "$NS" "$PL_PY" "$PL_SOURCE_DIR/tests/shell/lib/tcp_listen.py" 2525
+	pl_wait_port "$NS" 2525
 	OK_RC=1 run_key "$NS" ExecStart portlock-audit.service
 	pl_expect_grep '^[0-9]+ findings?: [0-9]+ high' "$PL_TMP/exec.out"
+	pl_expect_grep 'expect-mismatch|2525' "$PL_TMP/exec.out"
+	grep -q 'probe process failed' "$PL_TMP/exec.out" && pl_fail "the probe failed under the unit's capabilities"
 else
 	pl_log "GAP: 'audit' does not exist yet; portlock-audit.service's command not run"
 fi
