@@ -11,6 +11,7 @@ RUNS=${BENCH_RUNS:-3}
 NS=plbench$$
 TMP=$(mktemp -d /tmp/portlock-bench.XXXXXX)
 trap 'ip netns del $NS 2>/dev/null; rm -rf "$TMP"' EXIT
+export PORTLOCK_STATE_DIR=$TMP/state	# the journal of the runs: private to the bench
 ip netns add $NS
 X() { ip netns exec $NS "$@"; }
 export NS

@@ -378,6 +378,15 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	}
 	r->generation = live.genid;
 	r->table_exists = live.t.exists;
+	r->foreign = json_array();
+	for (size_t i = 0; i < live.nforeign; i++) {
+		const struct nm_foreign_hook *h = &live.foreign[i];
+
+		json_array_append_new(r->foreign, json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s}",
+			"family", h->family, "table", h->table, "chain", h->chain,
+			"type", h->type ? h->type : "filter", "hook", nm_hook_str(h->hooknum),
+			"priority", h->prio, "policy", h->policy == NF_DROP ? "drop" : "accept"));
+	}
 	r->nlisteners = ls.n;
 
 	/* probe every exposed TCP listener through its local address */
@@ -659,6 +668,7 @@ void audit_report_fini(struct audit_report *r)
 {
 	free(r->f);
 	json_decref(r->listeners);
+	json_decref(r->foreign);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -684,6 +694,22 @@ void audit_print_text(const struct audit_report *r, FILE *f)
 			fprintf(f, "        scanner:  %s\n", x->checks);
 		if (x->remediation[0])
 			fprintf(f, "        fix:      %s\n", x->remediation);
+		fprintf(f, "\n");
+	}
+	if (r->foreign && json_array_size(r->foreign)) {
+		size_t i;
+		json_t *h;
+
+		fprintf(f, "other tables with base chains on prerouting/input/forward (their drops may restrict further; portlock does not evaluate them):\n");
+		json_array_foreach(r->foreign, i, h)
+			fprintf(f, "  table %s %s chain %s: %s hook %s priority %lld policy %s\n",
+				json_string_value(json_object_get(h, "family")),
+				json_string_value(json_object_get(h, "table")),
+				json_string_value(json_object_get(h, "chain")),
+				json_string_value(json_object_get(h, "type")),
+				json_string_value(json_object_get(h, "hook")),
+				(long long)json_integer_value(json_object_get(h, "priority")),
+				json_string_value(json_object_get(h, "policy")));
 		fprintf(f, "\n");
 	}
 	fprintf(f, "%zu finding%s: %zu high, %zu medium, %zu low, %zu info; %zu listeners, %zu exposed; table inet %s %s (generation %u)\n",
@@ -723,6 +749,7 @@ json_t *audit_json(const struct audit_report *r)
 	json_object_set_new(o, "generation", json_integer(r->generation));
 	json_object_set_new(o, "summary", sum);
 	json_object_set_new(o, "listeners", json_incref(r->listeners));
+	json_object_set_new(o, "other_tables", r->foreign ? json_incref(r->foreign) : json_array());
 	json_object_set_new(o, "findings", fa);
 	return o;
 }

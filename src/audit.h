@@ -43,6 +43,7 @@ struct audit_report {
 	struct audit_finding *f;
 	size_t n, cap;
 	json_t *listeners;	/* per-listener facts, for --json */
+	json_t *foreign;	/* other tables' base chains on prerouting/input/forward */
 	uint32_t generation;
 	size_t nlisteners, nexposed;
 	bool table_exists;

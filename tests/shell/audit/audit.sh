@@ -88,5 +88,33 @@ cp "$PL_TMP/out" "$PL_TMP/m.json"
 expect_finding "$PL_TMP/m.json" expect-mismatch 2776 medium
 expect_finding "$PL_TMP/m.json" expect-mismatch 2777 medium
 pl_expect_rc 6 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/m.conf" audit --strict
+
+# a transaction awaiting confirmation (a hand edit gives apply something to do)
+ip netns exec "$SRV" nft add element inet portlock smpp_v4 '{ 203.0.113.0/24 }'
+pl_expect_rc 0 A apply --confirm 60
+pl_expect_rc 0 A audit --no-probe --json
+expect_finding "$PL_TMP/out" pending-confirm - low
+pl_expect_rc 0 A confirm
+
+# DNAT published by another table while portlock only hooks input
+ip netns exec "$SRV" nft -f - <<'NFT'
+table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8025 dnat to 192.0.2.1:25
+	}
+}
+NFT
+sed '1i portlock = { hooks = ["input"]; };' "$PL_TMP/p.conf" >"$PL_TMP/i.conf"
+pl_expect_rc 0 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/i.conf" apply
+pl_expect_rc 0 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/i.conf" audit --no-probe --json
+expect_finding "$PL_TMP/out" forward-exposed - high
+"$PL_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(t["table"]=="nat" and t["type"]=="nat" for t in d["other_tables"]), d["other_tables"]' "$PL_TMP/out" ||
+	pl_fail "other_tables lacks the nat table"
+pl_expect_rc 0 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/i.conf" audit --no-probe
+pl_expect_grep 'table ip nat chain prerouting: nat hook prerouting' "$PL_TMP/out"
+pl_expect_rc 0 A apply
+pl_expect_rc 0 A audit --no-probe --json
+expect_finding "$PL_TMP/out" forward-exposed - none
 pl_expect_rc 2 A audit --fail-on severe
 pl_done
