@@ -303,6 +303,24 @@ static int rawel_cmp(const void *a, const void *b)
 	return (int)y->end - (int)x->end;
 }
 
+/* Record [lo, hi] in a V4/V6 set, or as a map entry jumping to *chain (taken). */
+static int emit_range(struct nm_set *ms, u128 lo, u128 hi, char **chain)
+{
+	struct nm_vmap_elem *v;
+	size_t cap = ms->nvmap;
+
+	if (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6)
+		return rangeset_add(&ms->ranges, lo, hi);
+	if (util_grow((void **)&ms->vmap, &cap, ms->nvmap + 1, sizeof(*v)) < 0)
+		return -ENOMEM;
+	v = &ms->vmap[ms->nvmap++];
+	v->r.lo = lo;
+	v->r.hi = hi;
+	v->chain = *chain;
+	*chain = NULL;
+	return 0;
+}
+
 /* Turn the scratch elements of r->cur into ranges, ports or map entries. */
 static int finish_set(struct rd *r)
 {
@@ -311,6 +329,7 @@ static int finish_set(struct rd *r)
 	bool open = false;
 	u128 start = 0;
 	char *chain = NULL;
+	int ret = 0;
 
 	if (r->nels)
 		qsort(r->els, r->nels, sizeof(*r->els), rawel_cmp);
@@ -322,7 +341,7 @@ static int finish_set(struct rd *r)
 			ms->ports[ms->nports++] = (uint16_t)r->els[i].key;
 		return 0;
 	}
-	for (size_t i = 0; i < r->nels; i++) {
+	for (size_t i = 0; i < r->nels && !ret; i++) {
 		struct rawel *e = &r->els[i];
 
 		if (!e->end) {
@@ -330,6 +349,7 @@ static int finish_set(struct rd *r)
 				ms->unparsed = true;
 			open = true;
 			start = e->key;
+			free(chain);
 			chain = e->chain;
 			e->chain = NULL;
 			continue;
@@ -337,43 +357,13 @@ static int finish_set(struct rd *r)
 		if (!open)	/* nft's leading "end" marker at the bottom of the space */
 			continue;
 		open = false;
-		if (e->key == 0)
-			continue;
-		if (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6) {
-			if (rangeset_add(&ms->ranges, start, e->key - 1) < 0)
-				return -ENOMEM;
-		} else {
-			struct nm_vmap_elem *v;
-			size_t cap = ms->nvmap;
-
-			if (util_grow((void **)&ms->vmap, &cap, ms->nvmap + 1, sizeof(*v)) < 0)
-				return -ENOMEM;
-			v = &ms->vmap[ms->nvmap++];
-			v->r.lo = start;
-			v->r.hi = e->key - 1;
-			v->chain = chain;
-			chain = NULL;
-		}
+		if (e->key != 0)
+			ret = emit_range(ms, start, e->key - 1, &chain);
 	}
-	if (open) {
-		if (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6) {
-			if (rangeset_add(&ms->ranges, start, cidr_max(fam)) < 0)
-				return -ENOMEM;
-		} else {
-			struct nm_vmap_elem *v;
-			size_t cap = ms->nvmap;
-
-			if (util_grow((void **)&ms->vmap, &cap, ms->nvmap + 1, sizeof(*v)) < 0)
-				return -ENOMEM;
-			v = &ms->vmap[ms->nvmap++];
-			v->r.lo = start;
-			v->r.hi = cidr_max(fam);
-			v->chain = chain;
-			chain = NULL;
-		}
-	}
+	if (open && !ret)	/* no end element: the interval runs to the top of the space */
+		ret = emit_range(ms, start, cidr_max(fam), &chain);
 	free(chain);
-	return 0;
+	return ret;
 }
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
