@@ -407,7 +407,7 @@ static int dump(struct nl_sock *s, uint16_t type, uint16_t family, uint16_t flag
 		const char *table, const char *set, mnl_cb_t cb, struct rd *r, const char *what,
 		struct diag *d)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[1024] = { 0 };	/* zeroed: padding goes to the kernel too */
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, 0);
 	int ret;
 

@@ -224,7 +224,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_getgen(struct nl_sock *s, uint32_t *gen, struct diag *d)
 {
-	char buf[MNL_NLMSG_HDRLEN + 64];
+	char buf[MNL_NLMSG_HDRLEN + 64] = { 0 };
 	struct nlmsghdr *nlh;
 
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, 0);
@@ -269,7 +269,13 @@ struct nlmsghdr *nl_batch_msg(struct nl_batch *b, uint16_t type, uint16_t family
 	if (!l)
 		return NULL;
 	b->labels[b->n] = l;
-	/* the real sequence number is assigned in nl_batch_send() */
+	/*
+	 * libmnl (1.0.4) leaves attribute padding as it finds it: zero the room
+	 * of one message (the page's overrun area guarantees it is there) so
+	 * that no stale byte goes to the kernel. The real sequence number is
+	 * assigned in nl_batch_send().
+	 */
+	memset(nftnl_batch_buffer(b->nb), 0, NL_MSG_MAX);
 	b->cur = nftnl_nlmsg_build_hdr(nftnl_batch_buffer(b->nb), type, family, flags, 0);
 	return b->cur;
 }
@@ -367,7 +373,7 @@ static const char *label_of(const struct nl_batch *b, uint32_t seq0, uint32_t se
 int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool check_only,
 		  struct nl_batch_result *res, struct diag *d)
 {
-	char begin[MNL_NLMSG_HDRLEN + 64], end[MNL_NLMSG_HDRLEN + 64];
+	char begin[MNL_NLMSG_HDRLEN + 64] = { 0 }, end[MNL_NLMSG_HDRLEN + 64] = { 0 };
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	struct msghdr msg = { 0 };
 	struct iovec *iov;
