@@ -23,7 +23,6 @@ struct pl_ctx {
 	int verbose;		/* -v count; -q makes it -1 */
 	int wait_s;		/* --wait: seconds to wait for the state-dir lock (-1: forever) */
 	struct diag diag;
-	const char *argv0_cmdline; /* the whole command line, for the journal */
 };
 
 /*
