@@ -29,6 +29,7 @@
 #include "nl.h"
 #include "policy.h"
 #include "probe.h"
+#include "snapshot.h"
 #include "util.h"
 
 static const char *const sev_names[] = { "info", "low", "medium", "high" };
@@ -257,16 +258,9 @@ static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const str
 				    JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
 				    JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED), &rec, &quiet) == 0) {
 			struct nm_table want;
-			void *blob = NULL;
-			size_t len = 0;
-			int ret = 0;
+			int ret;
 
-			memset(&want, 0, sizeof(want));
-			if (rec.result_absent)
-				nm_table_init(&want, rec.table);
-			else if ((ret = journal_load_blob(j, &rec, JOURNAL_BLOB_RESULT_NLMSG, &blob, &len,
-							  &quiet)) == 0)
-				ret = nft_parse_raw(blob, len, rec.table, &want, "journal", &quiet);
+			ret = snapshot_load(j, &rec, true, &want, "journal", &quiet);
 			if (!ret && !strcmp(rec.table, live->t.name)) {
 				struct plan pl;
 
@@ -291,7 +285,6 @@ static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const str
 					plan_fini(&pl);
 				}
 			}
-			free(blob);
 			nm_table_fini(&want);
 			journal_rec_fini(&rec);
 		} else if (p && live->t.exists) {
@@ -364,15 +357,17 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	struct fp_db fp;
 	bool have_fp = false;
 	const char *table = p ? p->table : POLICY_DEFAULT_TABLE;
+	struct nft_read_cache cache;
 	int rc = PL_EXIT_OK;
 
+	livecache_load(ctx->state_dir, table, &cache);
 	memset(r, 0, sizeof(*r));
 	memset(&fp, 0, sizeof(fp));
 	snprintf(r->table, sizeof(r->table), "%s", table);
 	r->listeners = json_array();
 	listen_set_init(&ls);
 	if (listen_dump(&ls, LISTEN_F_ALL, &ctx->diag) < 0 || nl_open(&s, &ctx->diag) < 0 ||
-	    nft_read(s, table, false, &live, &ctx->diag) < 0) {
+	    nft_read(s, table, false, &cache, &live, &ctx->diag) < 0) {
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
@@ -659,6 +654,7 @@ out:
 	free(results);
 	free(tmap);
 	nm_live_fini(&live);
+	livecache_fini(&cache);
 	nl_close(s);
 	listen_set_fini(&ls);
 	return rc;

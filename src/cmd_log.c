@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * `portlock log [--json] [-n N] [--verify]`: list the journal's transactions,
- * oldest first. Reading takes no lock (journal.h: every journal file is
+ * oldest first. `portlock log --show ID [--prior]`: the table a transaction
+ * left (or found), rendered from the saved netlink messages and ranges. Reading takes no lock (journal.h: every journal file is
  * replaced by rename, so a reader sees whole files), so `log` works while an
  * apply runs or a --confirm watcher waits. Corrupt records are warned about on
  * stderr and skipped; the exit status stays 0.
@@ -19,6 +20,9 @@
 
 #include "cmd.h"
 #include "journal.h"
+#include "nft_model.h"
+#include "render.h"
+#include "snapshot.h"
 
 #define LOG_HASH_SHORT 12
 
@@ -99,6 +103,39 @@ static void log_text(const char *jdir, struct journal_rec *recs, size_t first, s
 	}
 }
 
+/* The saved content of one transaction, as `show` would print that table. */
+static int log_show(struct pl_ctx *ctx, struct journal *j, uint64_t id, bool prior)
+{
+	struct journal_rec rec = { 0 };
+	struct nm_live l = { 0 };
+	char what[64];
+	int rc = PL_EXIT_OK;
+
+	snprintf(what, sizeof(what), "transaction %" PRIu64, id);
+	if (journal_get(j, id, &rec, &ctx->diag) ||
+	    snapshot_load(j, &rec, !prior, &l.t, what, &ctx->diag)) {
+		rc = diag_exit_code(&ctx->diag);
+		goto out;
+	}
+	l.genid = prior ? rec.gen_before : rec.gen_after;
+	if (ctx->json) {
+		json_t *o = render_live_json(&l);
+
+		json_object_set_new(o, "transaction", json_integer((json_int_t)id));
+		json_object_set_new(o, "content", json_string(prior ? "prior" : "result"));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else {
+		printf("# transaction %" PRIu64 ": the table %s it\n", id, prior ? "before" : "after");
+		render_live_text(&l, stdout);
+	}
+out:
+	nm_live_fini(&l);
+	journal_rec_fini(&rec);
+	return rc;
+}
+
 int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -106,8 +143,12 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "last", required_argument, NULL, 'n' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "show", required_argument, NULL, 's' },
+		{ "prior", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long long show = 0;
+	bool prior = false;
 	struct journal_rec *recs = NULL;
 	struct journal *j = NULL;
 	unsigned flags = 0;
@@ -126,6 +167,8 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 				  "  -n, --last N    only the newest N transactions\n"
 				  "      --verify    also check every saved table's sha256 (slow for\n"
 				  "                  large tables)\n"
+				  "      --show ID   print the table as transaction ID left it\n"
+				  "      --prior     with --show: the table as it was before\n"
 				  "  -h, --help      this help\n");
 			return PL_EXIT_OK;
 		case 'j':
@@ -141,18 +184,36 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 		case 'V':
 			flags |= JOURNAL_LIST_VERIFY;
 			break;
+		case 's':
+			errno = 0;
+			show = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || !show || *optarg == '-')
+				return cmd_bad_usage(ctx, "log", "'--show' needs a transaction id, not '%s'",
+						     optarg);
+			break;
+		case 'p':
+			prior = true;
+			break;
 		default:
-			if (optopt == 'n')
-				return cmd_bad_usage(ctx, "log", "option '-n' needs an argument");
+			if (optopt == 'n' || optopt == 's')
+				return cmd_bad_usage(ctx, "log", "option '%s' needs an argument",
+						     optopt == 'n' ? "-n" : "--show");
 			return cmd_bad_usage(ctx, "log", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return cmd_bad_usage(ctx, "log", "unexpected argument '%s'", argv[optind]);
 
+	if (prior && !show)
+		return cmd_bad_usage(ctx, "log", "'--prior' goes with '--show ID'");
 	rc = journal_open_readonly(&j, ctx->state_dir, &ctx->diag);
 	if (rc)
 		return diag_exit_code(&ctx->diag);
+	if (show) {
+		rc = log_show(ctx, j, show, prior);
+		journal_close(j);
+		return rc;
+	}
 	rc = journal_list(j, flags, &recs, &n, &ctx->diag);
 	if (rc) {
 		journal_close(j);

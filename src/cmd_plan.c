@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "policy.h"
 #include "render.h"
+#include "snapshot.h"
 #include "sync.h"
 #include "txn.h"
 
@@ -50,6 +51,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	const bool apply = false;
 	struct sync_opts so = { .mode = SYNC_PLAN };
 	struct sync_result r;
+	struct nft_read_cache cache = { 0 };
 	struct policy p;
 	bool exit_code = false;
 	int opt, rc, ret;
@@ -80,6 +82,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : PLAN_ELEM_LINES;
+	livecache_load(ctx->state_dir, p.table, &cache);
+	so.cache = &cache;
 	ret = sync_run(&p, &so, &r, &ctx->diag);
 	if (ret) {
 		if (so.mode == SYNC_CHECK && r.plan.batch && !ctx->json)
@@ -116,6 +120,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		rc = PL_EXIT_PENDING;
 out:
 	sync_result_fini(&r);
+	livecache_fini(&cache);
 	policy_fini(&p);
 	return rc;
 }

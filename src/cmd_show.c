@@ -13,6 +13,7 @@
 #include "nl.h"
 #include "policy.h"
 #include "render.h"
+#include "snapshot.h"
 
 int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 {
@@ -25,6 +26,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 	const char *table = NULL;
 	struct nl_sock *s = NULL;
 	struct nm_live live = { 0 };
+	struct nft_read_cache cache = { 0 };
 	struct policy p = { 0 };
 	int opt, rc = PL_EXIT_OK;
 
@@ -53,7 +55,8 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 			return rc;
 		table = p.table;
 	}
-	if (nl_open(&s, &ctx->diag) < 0 || nft_read(s, table, false, &live, &ctx->diag) < 0) {
+	livecache_load(ctx->state_dir, table, &cache);
+	if (nl_open(&s, &ctx->diag) < 0 || nft_read(s, table, false, &cache, &live, &ctx->diag) < 0) {
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
@@ -68,6 +71,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 	}
 out:
 	nm_live_fini(&live);
+	livecache_fini(&cache);
 	nl_close(s);
 	policy_fini(&p);
 	return rc;

@@ -65,6 +65,8 @@ static const char *const blob_suffix[] = {
 	[JOURNAL_BLOB_PRIOR_NFT] = "prior.nft",
 	[JOURNAL_BLOB_RESULT_NLMSG] = "result.nlmsg",
 	[JOURNAL_BLOB_RESULT_NFT] = "result.nft",
+	[JOURNAL_BLOB_PRIOR_RANGES] = "prior.ranges",
+	[JOURNAL_BLOB_RESULT_RANGES] = "result.ranges",
 };
 static_assert(ARRAY_SIZE(blob_suffix) == JOURNAL_BLOB_MAX, "blob_suffix out of sync");
 
@@ -241,8 +243,11 @@ static json_t *blob_json(const struct journal_blob *b)
 static json_t *content_json(const struct journal_rec *r, bool absent, enum journal_blob_kind nl,
 			    enum journal_blob_kind nft)
 {
-	return json_pack("{s:b,s:o,s:o}", "absent", absent, "nlmsg", blob_json(&r->blob[nl]), "nft",
-			 blob_json(&r->blob[nft]));
+	enum journal_blob_kind rg = nl == JOURNAL_BLOB_PRIOR_NLMSG ? JOURNAL_BLOB_PRIOR_RANGES
+								    : JOURNAL_BLOB_RESULT_RANGES;
+
+	return json_pack("{s:b,s:o,s:o,s:o}", "absent", absent, "nlmsg", blob_json(&r->blob[nl]), "nft",
+			 blob_json(&r->blob[nft]), "ranges", blob_json(&r->blob[rg]));
 }
 
 static json_t *int_or_null(int64_t v)
@@ -339,13 +344,16 @@ static int get_str(struct perr *e, json_t *o, const char *key, size_t max, const
 	return 0;
 }
 
+/* optional: may be null (or, when missing_ok, missing) although the table existed */
 static int parse_blob(struct perr *e, json_t *c, const char *ckey, const char *key, uint64_t id,
-		      enum journal_blob_kind which, bool absent, struct journal_blob *b)
+		      enum journal_blob_kind which, bool absent, bool optional, struct journal_blob *b)
 {
 	json_t *v = json_object_get(c, key), *f, *s, *h;
 	char want[JOURNAL_NAME_MAX];
 
 	memset(b, 0, sizeof(*b));
+	if (!v && optional)
+		return 0;
 	if (!v)
 		return fail(e, "'%s.%s' is missing", ckey, key);
 	if (absent) {
@@ -353,6 +361,8 @@ static int parse_blob(struct perr *e, json_t *c, const char *ckey, const char *k
 			return fail(e, "'%s.%s' must be null when the table was absent", ckey, key);
 		return 0;
 	}
+	if (optional && json_is_null(v))
+		return 0;
 	if (!json_is_object(v))
 		return fail(e, "'%s.%s' must be an object", ckey, key);
 	f = json_object_get(v, "file");
@@ -385,9 +395,17 @@ static int parse_content(struct perr *e, json_t *o, const char *key, uint64_t id
 	if (!json_is_boolean(a))
 		return fail(e, "'%s.absent' must be true or false", key);
 	*absent = json_is_true(a);
-	rc = parse_blob(e, c, key, "nlmsg", id, nl, *absent, &r->blob[nl]);
+	rc = parse_blob(e, c, key, "nlmsg", id, nl, *absent, false, &r->blob[nl]);
+	/* format 2: no rendering ("nft": null), elements of range sets apart ("ranges") */
 	if (!rc)
-		rc = parse_blob(e, c, key, "nft", id, nft, *absent, &r->blob[nft]);
+		rc = parse_blob(e, c, key, "nft", id, nft, *absent, r->format >= 2, &r->blob[nft]);
+	if (!rc)
+		rc = parse_blob(e, c, key, "ranges", id,
+				nl == JOURNAL_BLOB_PRIOR_NLMSG ? JOURNAL_BLOB_PRIOR_RANGES
+							       : JOURNAL_BLOB_RESULT_RANGES,
+				*absent, true, &r->blob[nl == JOURNAL_BLOB_PRIOR_NLMSG
+								? JOURNAL_BLOB_PRIOR_RANGES
+								: JOURNAL_BLOB_RESULT_RANGES]);
 	return rc;
 }
 
@@ -421,6 +439,7 @@ int journal_rec_parse(const char *buf, size_t len, uint64_t expect_id, struct jo
 			goto out; \
 	} while (0)
 	CHECK(get_int(&e, o, "format", false, 1, INT64_MAX, &x));
+	r->format = (unsigned)(x > JOURNAL_FORMAT ? JOURNAL_FORMAT : x);
 	if (x > JOURNAL_FORMAT) {
 		rc = fail(&e, "format %" PRId64 " is newer than this portlock understands (%d)", x,
 			  JOURNAL_FORMAT);
@@ -1363,6 +1382,7 @@ int journal_begin(struct journal *j, struct journal_rec *r, struct diag *d)
 	if (rc)
 		return rc;
 	r->id = id;
+	r->format = JOURNAL_FORMAT;
 	meta_name(id, r->file);
 	r->kind = JOURNAL_KIND_APPLY;
 	r->state = JOURNAL_STATE_APPLIED;
@@ -1376,21 +1396,82 @@ int journal_begin(struct journal *j, struct journal_rec *r, struct diag *d)
 }
 
 /* Write the two blobs of one content (prior: base 0, result: base 2). */
+/* The blobs of a content: nlmsg, nft, ranges (prior or result). */
+static void content_kinds(enum journal_blob_kind nl, enum journal_blob_kind k[3])
+{
+	bool prior = nl == JOURNAL_BLOB_PRIOR_NLMSG;
+
+	k[0] = nl;
+	k[1] = prior ? JOURNAL_BLOB_PRIOR_NFT : JOURNAL_BLOB_RESULT_NFT;
+	k[2] = prior ? JOURNAL_BLOB_PRIOR_RANGES : JOURNAL_BLOB_RESULT_RANGES;
+}
+
+/* Content equal to record src's result: hard-link its files (already durable). */
+static int link_content(struct journal *j, struct journal_rec *r, enum journal_blob_kind nl,
+			uint64_t src_id, bool *absent, struct diag *d)
+{
+	enum journal_blob_kind k[3], sk[3];
+	struct journal_rec src;
+	struct perr e;
+	char err[256] = "";
+	char name[JOURNAL_NAME_MAX];
+	int rc;
+
+	e.buf = err;
+	e.len = sizeof(err);
+	meta_name(src_id, name);
+	rc = read_record(j, name, src_id, false, &src, &e);
+	if (!rc && !src.has_result)
+		rc = -ENOENT;
+	if (rc) {
+		journal_rec_fini(&src);
+		return diag_err(d, DIAG_INTERNAL, NULL, 0, "journal record %" PRIu64 ": %s", src_id,
+				*err ? err : "no result to link");
+	}
+	content_kinds(nl, k);
+	content_kinds(JOURNAL_BLOB_RESULT_NLMSG, sk);
+	*absent = src.result_absent;
+	for (int i = 0; i < 3; i++) {
+		struct journal_blob *b = &r->blob[k[i]];
+
+		memset(b, 0, sizeof(*b));
+		if (!src.blob[sk[i]].present)
+			continue;
+		*b = src.blob[sk[i]];
+		blob_name(r->id, k[i], b->file);
+		unlinkat(j->dirfd, b->file, 0);	/* a leftover of a crashed run with this id */
+		if (linkat(j->dirfd, src.blob[sk[i]].file, j->dirfd, b->file, 0) < 0) {
+			rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot link '%s/%s' to '%s'", j->jdir,
+				      src.blob[sk[i]].file, b->file);
+			break;
+		}
+	}
+	journal_rec_fini(&src);
+	return rc;
+}
+
 static int write_content(struct journal *j, struct journal_rec *r, enum journal_blob_kind nl,
 			 enum journal_blob_kind nft, const struct journal_content *c, bool *absent,
 			 struct diag *d)
 {
-	const void *data[2] = { c->nlmsg, c->nft };
-	size_t len[2] = { c->nlmsg_len, c->nft_len };
-	enum journal_blob_kind kinds[2] = { nl, nft };
+	const void *data[3] = { c->nlmsg, c->nft, c->ranges };
+	size_t len[3] = { c->nlmsg_len, c->nft_len, c->ranges_len };
+	enum journal_blob_kind kinds[3];
 	int rc;
 
+	(void)nft;
+	if (c->same_as_result_of)
+		return link_content(j, r, nl, c->same_as_result_of, absent, d);
+	content_kinds(nl, kinds);
 	*absent = c->absent;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct journal_blob *b = &r->blob[kinds[i]];
 
 		memset(b, 0, sizeof(*b));
 		if (c->absent)
+			continue;
+		/* the netlink messages are always there; no rendering or ranges: null */
+		if (i > 0 && !data[i])
 			continue;
 		if (!data[i] && len[i])
 			return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal content");

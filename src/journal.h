@@ -25,6 +25,15 @@
  *   <state>/journal/NNNNNNNNNN.prior.nft      readable rendering of the same
  *   <state>/journal/NNNNNNNNNN.result.nlmsg   table content after the transaction
  *   <state>/journal/NNNNNNNNNN.result.nft     readable rendering of the same
+ *   <state>/journal/NNNNNNNNNN.{prior,result}.ranges   format 2: the elements of
+ *                                 the range sets, compact (the .nlmsg then
+ *                                 leaves those elements out); no .nft is
+ *                                 written from format 2 on (`log --show`
+ *                                 renders a content on demand)
+ *
+ * A content equal to an earlier record's result (nothing changed in between)
+ * is stored as hard links to that record's files: a one-prefix change to a
+ * million-prefix table does not copy the million prefixes again.
  *   <state>/journal/.tmp.*                    files being written (removed by the
  *                                             next journal_open())
  *
@@ -115,7 +124,7 @@ struct diag;
 struct journal;
 
 /* Journal format version written into every record; newer formats are refused. */
-#define JOURNAL_FORMAT 1
+#define JOURNAL_FORMAT 2
 /* Metadata larger than this is reported as corrupt (argv is the only long field). */
 #define JOURNAL_META_MAX (1024 * 1024)
 /* Name of the journal subdirectory and of the lock file inside the state dir. */
@@ -160,6 +169,8 @@ enum journal_blob_kind {
 	JOURNAL_BLOB_PRIOR_NFT,		/* readable nft rendering of the same */
 	JOURNAL_BLOB_RESULT_NLMSG,	/* table content after */
 	JOURNAL_BLOB_RESULT_NFT,
+	JOURNAL_BLOB_PRIOR_RANGES,	/* format 2: range sets' elements (nft_ranges_blob()) */
+	JOURNAL_BLOB_RESULT_RANGES,
 	JOURNAL_BLOB_MAX,
 };
 
@@ -184,6 +195,7 @@ struct journal_blob {
  */
 struct journal_rec {
 	uint64_t id;
+	unsigned format;		/* as read; journal_begin(): JOURNAL_FORMAT */
 	enum journal_kind kind;
 	uint64_t reverts_id;		/* revert/auto-revert: the transaction undone */
 	int64_t time;			/* creation, unix seconds */
@@ -214,8 +226,15 @@ struct journal_content {
 	bool absent;
 	const void *nlmsg;
 	size_t nlmsg_len;
-	const char *nft;
+	const char *nft;	/* NULL: no readable rendering is stored ("nft": null) */
 	size_t nft_len;
+	const void *ranges;	/* NULL: none ("ranges": null) */
+	size_t ranges_len;
+	/*
+	 * Non-zero: the content is exactly the result of that record; its
+	 * files are hard-linked instead of written (nothing else is read).
+	 */
+	uint64_t same_as_result_of;
 };
 
 /*

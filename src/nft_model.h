@@ -108,9 +108,16 @@ struct nm_live {
 	struct nm_table t;
 	struct nm_foreign_hook *foreign;
 	size_t nforeign, cforeign;
-	/* raw NEW* messages of our table as dumped (for the journal), if asked */
+	/*
+	 * raw NEW* messages of our table as dumped (for the journal), if asked;
+	 * without the elements of range sets (NM_SET_V4/V6 not unparsed), which
+	 * the journal keeps as ranges (nft_ranges_blob())
+	 */
 	char *raw;
 	size_t rawlen, rawcap;
+	/* sets whose ranges came from a cache (nft_read_cache), and its id */
+	size_t ncached;
+	uint64_t cache_id;
 };
 
 void nm_table_init(struct nm_table *t, const char *name);

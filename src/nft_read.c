@@ -38,6 +38,9 @@ struct rd {
 	bool keep;		/* parsing a saved table: keep rule objects and raw sets */
 	int err;
 	struct nm_set *cur;	/* set whose elements are being dumped */
+	/* its NEWSETELEM messages, kept in the capture only if not stored as ranges */
+	char *setraw;
+	size_t setrawlen, setrawcap;
 	/* element scratch: keys with the interval-end flag */
 	struct rawel {
 		u128 key;
@@ -233,6 +236,10 @@ static void parse_elem(struct rd *r, const struct nlattr *el)
 			if (mnl_attr_get_payload_len(a) == 4)
 				flags = ntohl(mnl_attr_get_u32(a));
 			break;
+		default:
+			/* comment, counter, timeout...: not kept by a range, keep the messages */
+			ms->unparsed = true;
+			break;
 		}
 	}
 	if (ms->kind == NM_SET_OTHER)
@@ -278,8 +285,12 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	struct rd *r = data;
 	const struct nlattr *a, *el;
 
-	if (capture(r, nlh) < 0)
+	if (r->capture && util_grow((void **)&r->setraw, &r->setrawcap, r->setrawlen + nlh->nlmsg_len, 1) == 0) {
+		memcpy(r->setraw + r->setrawlen, nlh, nlh->nlmsg_len);
+		r->setrawlen += nlh->nlmsg_len;
+	} else if (r->capture) {
 		r->err = -ENOMEM;
+	}
 	if (r->keep && r->cur->kind == NM_SET_OTHER && keep_raw(r->cur, nlh) < 0)
 		r->err = -ENOMEM;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
@@ -430,16 +441,43 @@ static void reset(struct nm_live *l, const char *table)
 	nm_table_init(&l->t, table);
 }
 
-static int read_once(struct nl_sock *s, const char *table, bool cap, struct nm_live *l,
-		     struct diag *d)
+static uint64_t kernel_elems(const struct nm_set *ms);
+
+/* Elements of a range set stored as ranges (the journal's "ranges" content). */
+static bool stored_as_ranges(const struct nm_set *ms)
+{
+	return (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6) && !ms->unparsed;
+}
+
+/* The cache holds set ms at this generation: take its ranges instead of dumping. */
+static bool take_cached(struct nft_read_cache *c, struct nm_set *ms)
+{
+	struct nm_set *cs;
+
+	if (ms->kind != NM_SET_V4 && ms->kind != NM_SET_V6)
+		return false;
+	cs = nm_table_find_set(c->t, ms->name);
+	if (!cs || cs->kind != ms->kind || cs->unparsed)
+		return false;
+	rangeset_fini(&ms->ranges);
+	ms->ranges = cs->ranges;	/* taken: a cache serves one read */
+	rangeset_init(&cs->ranges);
+	ms->nelems = cs->nelems ? cs->nelems : kernel_elems(ms);
+	return true;
+}
+
+static int read_once(struct nl_sock *s, const char *table, bool cap, struct nft_read_cache *c,
+		     struct nm_live *l, struct diag *d)
 {
 	struct rd r = { .l = l, .capture = cap };
+	bool use_cache;
 	uint32_t gen2;
 	int ret;
 
 	ret = nl_getgen(s, &l->genid, d);
 	if (ret)
 		return ret;
+	use_cache = c && c->t && c->genid == l->genid;
 	ret = dump(s, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, table, NULL, table_cb, &r,
 		   "read table", d);
 	if (ret == -ENOENT)
@@ -458,17 +496,33 @@ static int read_once(struct nl_sock *s, const char *table, bool cap, struct nm_l
 		for (size_t i = 0; i < l->t.nsets; i++) {
 			r.cur = &l->t.sets[i];
 			r.nels = 0;
+			r.setrawlen = 0;
+			if (use_cache && take_cached(c, r.cur)) {
+				l->ncached++;
+				continue;
+			}
 			ret = dump(s, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, table,
 				   r.cur->name, elem_cb, &r, "read set elements", d);
 			if (!ret && r.cur->kind != NM_SET_OTHER)
 				ret = finish_set(&r);
 			for (size_t k = 0; k < r.nels; k++)
 				free(r.els[k].chain);
+			/* elements kept as messages unless the journal stores them as ranges */
+			if (!ret && cap && r.setrawlen && !stored_as_ranges(r.cur)) {
+				if (util_grow((void **)&l->raw, &l->rawcap, l->rawlen + r.setrawlen, 1) < 0) {
+					ret = -ENOMEM;
+				} else {
+					memcpy(l->raw + l->rawlen, r.setraw, r.setrawlen);
+					l->rawlen += r.setrawlen;
+				}
+			}
 			if (ret)
 				break;
 		}
 		free(r.els);
 		r.els = NULL;
+		free(r.setraw);
+		r.setraw = NULL;
 		if (ret)
 			return ret == -ENOMEM ? diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "read set") : ret;
 		ret = dump(s, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, table, NULL, rule_cb, &r,
@@ -479,19 +533,24 @@ static int read_once(struct nl_sock *s, const char *table, bool cap, struct nm_l
 	ret = nl_getgen(s, &gen2, d);
 	if (ret)
 		return ret;
-	return gen2 == l->genid ? 0 : -EINTR;
+	if (gen2 != l->genid)
+		return -EINTR;
+	if (use_cache)
+		l->cache_id = c->id;	/* the table is exactly what the cache describes */
+	return 0;
 }
 
-int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_live *out,
-	     struct diag *d)
+int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_read_cache *cache,
+	     struct nm_live *out, struct diag *d)
 {
 	int ret = -EINTR;
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < READ_RETRIES && ret == -EINTR; i++) {
 		reset(out, table);
-		ret = read_once(s, table, capture_raw, out, d);
+		ret = read_once(s, table, capture_raw, cache, out, d);
 	}
+
 	if (ret == -EINTR)
 		return diag_err(d, DIAG_CONFLICT, NULL, 0,
 				"the ruleset kept changing while it was read (%d tries)", READ_RETRIES);
@@ -524,8 +583,197 @@ static int finish_cur(struct rd *r)
 	return ret;
 }
 
-int nft_parse_raw(const void *raw, size_t len, const char *table, struct nm_table *t,
-		  const char *what, struct diag *d)
+/* ---- range sets in compact form ---- */
+
+#define RANGES_MAGIC "PLRANGE1"
+
+struct wbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void put(struct wbuf *w, const void *v, size_t n)
+{
+	if (w->err)
+		return;
+	if (util_grow((void **)&w->p, &w->cap, w->len + n, 1) < 0) {
+		w->err = -ENOMEM;
+		return;
+	}
+	memcpy(w->p + w->len, v, n);
+	w->len += n;
+}
+
+static void put_uint(struct wbuf *w, uint64_t v, size_t n)
+{
+	uint8_t b[16] = { 0 };
+
+	for (size_t i = 0; i < n && i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	put(w, b, n);
+}
+
+static void put_u128(struct wbuf *w, u128 v, size_t n)
+{
+	put_uint(w, (uint64_t)v, n < 8 ? n : 8);
+	if (n > 8)
+		put_uint(w, (uint64_t)(v >> 64), n - 8);
+}
+
+/* interval sets as stored: 2 elements per range, 1 for a range up to the top */
+static uint64_t kernel_elems(const struct nm_set *ms)
+{
+	enum cidr_family f = ms->kind == NM_SET_V4 ? CIDR_V4 : CIDR_V6;
+	uint64_t n = 0;
+
+	if (ms->nelems)
+		return ms->nelems;
+	for (size_t i = 0; i < ms->ranges.n; i++)
+		n += ms->ranges.r[i].hi == cidr_max(f) ? 1 : 2;
+	return n;
+}
+
+int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len)
+{
+	struct wbuf w = { 0 };
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < t->nsets; i++)
+		n += stored_as_ranges(&t->sets[i]);
+	put(&w, RANGES_MAGIC, 8);
+	put_uint(&w, n, 4);
+	for (size_t i = 0; i < t->nsets; i++) {
+		const struct nm_set *ms = &t->sets[i];
+		size_t kl = ms->kind == NM_SET_V4 ? 4 : 16, nl = strlen(ms->name);
+
+		if (!stored_as_ranges(ms))
+			continue;
+		/* reserve the whole entry at once: a million ranges, one realloc */
+		if (!w.err && util_grow((void **)&w.p, &w.cap, w.len + 20 + nl + ms->ranges.n * 2 * kl, 1) < 0)
+			w.err = -ENOMEM;
+		put_uint(&w, nl, 2);
+		put(&w, ms->name, nl);
+		put_uint(&w, ms->kind == NM_SET_V4 ? 2 : 3, 1);
+		put_uint(&w, 0, 1);
+		put_uint(&w, kernel_elems(ms), 8);
+		put_uint(&w, ms->ranges.n, 8);
+		for (size_t k = 0; k < ms->ranges.n && !w.err; k++) {
+			put_u128(&w, ms->ranges.r[k].lo, kl);
+			put_u128(&w, ms->ranges.r[k].hi, kl);
+		}
+	}
+	if (w.err) {
+		free(w.p);
+		return w.err;
+	}
+	*buf = w.p;
+	*len = w.len;
+	return 0;
+}
+
+struct rbuf {
+	const uint8_t *p;
+	size_t left;
+};
+
+static bool get_uint(struct rbuf *b, size_t n, uint64_t *v)
+{
+	*v = 0;
+	if (b->left < n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		*v |= (uint64_t)b->p[i] << (8 * i);
+	b->p += n;
+	b->left -= n;
+	return true;
+}
+
+static bool get_u128(struct rbuf *b, size_t n, u128 *v)
+{
+	uint64_t lo, hi = 0;
+
+	if (!get_uint(b, n < 8 ? n : 8, &lo) || (n > 8 && !get_uint(b, n - 8, &hi)))
+		return false;
+	*v = (u128)hi << 64 | lo;
+	return true;
+}
+
+int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t)
+{
+	struct rbuf b = { buf, len };
+	uint64_t nsets, v;
+
+	if (len < 12 || memcmp(buf, RANGES_MAGIC, 8))
+		return -EINVAL;
+	b.p += 8;
+	b.left -= 8;
+	if (!get_uint(&b, 4, &nsets))
+		return -EINVAL;
+	for (uint64_t i = 0; i < nsets; i++) {
+		uint64_t nl, kind, nelems, n;
+		struct nm_set *ms;
+		size_t kl;
+
+		if (!get_uint(&b, 2, &nl) || nl == 0 || nl > b.left || memchr(b.p, 0, nl))
+			return -EINVAL;
+		if (!(ms = nm_table_add_set(t)))
+			return -ENOMEM;
+		rangeset_init(&ms->ranges);
+		if (!(ms->name = strndup((const char *)b.p, nl)))
+			return -ENOMEM;
+		b.p += nl;
+		b.left -= nl;
+		if (!get_uint(&b, 1, &kind) || (kind != 2 && kind != 3) || !get_uint(&b, 1, &v) ||
+		    !get_uint(&b, 8, &nelems) || !get_uint(&b, 8, &n))
+			return -EINVAL;
+		ms->kind = kind == 2 ? NM_SET_V4 : NM_SET_V6;
+		kl = kind == 2 ? 4 : 16;
+		if (n > b.left / (2 * kl))
+			return -EINVAL;
+		ms->nelems = nelems;
+		ms->ranges.r = malloc((n ? n : 1) * sizeof(*ms->ranges.r));
+		if (!ms->ranges.r)
+			return -ENOMEM;
+		ms->ranges.cap = n ? n : 1;
+		for (uint64_t k = 0; k < n; k++) {
+			struct range *r = &ms->ranges.r[k];
+
+			if (!get_u128(&b, kl, &r->lo) || !get_u128(&b, kl, &r->hi) || r->lo > r->hi ||
+			    (k && r->lo <= ms->ranges.r[k - 1].hi))
+				return -EINVAL;
+			ms->ranges.n++;
+		}
+	}
+	return b.left ? -EINVAL : 0;
+}
+
+/* Move the ranges of a parsed blob into the sets of t read from the raw messages. */
+static int merge_ranges(struct nm_table *t, const void *ranges, size_t rlen)
+{
+	struct nm_table rt;
+	int ret;
+
+	memset(&rt, 0, sizeof(rt));
+	ret = nft_ranges_parse(ranges, rlen, &rt);
+	for (size_t i = 0; !ret && i < rt.nsets; i++) {
+		struct nm_set *ms = nm_table_find_set(t, rt.sets[i].name);
+
+		if (!ms || ms->kind != rt.sets[i].kind || ms->ranges.n) {
+			ret = -EINVAL;
+			break;
+		}
+		rangeset_fini(&ms->ranges);
+		ms->ranges = rt.sets[i].ranges;
+		rangeset_init(&rt.sets[i].ranges);
+		ms->nelems = rt.sets[i].nelems;
+	}
+	nm_table_fini(&rt);
+	return ret;
+}
+
+int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *table,
+		  struct nm_table *t, const char *what, struct diag *d)
 {
 	struct nm_live l = { 0 };
 	struct rd r = { .l = &l, .keep = true };
@@ -584,6 +832,8 @@ int nft_parse_raw(const void *raw, size_t len, const char *table, struct nm_tabl
 	free(r.els);
 	if (!ret && r.err)
 		ret = r.err;
+	if (!ret && ranges && rlen)
+		ret = merge_ranges(&l.t, ranges, rlen);
 	/* the model is the table; the foreign hooks and raw capture do not apply */
 	*t = l.t;
 	memset(&l.t, 0, sizeof(l.t));

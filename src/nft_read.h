@@ -10,10 +10,26 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct nl_sock;
 struct nm_live;
+struct nm_table;
 struct diag;
+
+/*
+ * What a reader may take instead of dumping: the ranges of range sets as the
+ * table held them at generation `genid` (the result of journal record `id`).
+ * Used only when the kernel's generation is still exactly genid: every commit
+ * in the network namespace moves it, so an equal generation means nothing
+ * changed. The caller checks that genid belongs to this boot and network
+ * namespace (generations restart with both). Ranges are moved out of t.
+ */
+struct nft_read_cache {
+	uint32_t genid;
+	uint64_t id;
+	struct nm_table *t;
+};
 
 /*
  * Dump table inet <table> into *out (which the caller releases with
@@ -23,8 +39,28 @@ struct diag;
  * Returns 0, or -errno recorded in d (DIAG_CONFLICT when the ruleset kept
  * changing during every retry).
  */
-int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_live *out,
-	     struct diag *d);
+int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_read_cache *cache,
+	     struct nm_live *out, struct diag *d);
+
+/*
+ * The ranges of t's range sets (NM_SET_V4/V6 that parsed cleanly) in a compact
+ * binary form: the part of a saved table that nft_read()'s capture leaves out.
+ * Sets with nothing to store give a short blob, never an error. *buf is
+ * malloc'ed. Returns 0 or -ENOMEM.
+ *
+ * Layout (little-endian): "PLRANGE1", u32 nsets, then per set: u16 name
+ * length, name, u8 kind (2 = ipv4, 3 = ipv6), u8 0, u64 kernel elements,
+ * u64 n, n x (first, last) of 4 or 16 bytes each (host order of the address
+ * as a number).
+ */
+int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len);
+
+/*
+ * Parse such a blob into t (zeroed or nm_table_init()ed): one set per entry
+ * with name, kind and ranges. Strict: every length is checked, ranges must be
+ * ascending and disjoint. Returns 0, -EINVAL (malformed) or -ENOMEM.
+ */
+int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t);
 
 /*
  * Parse a table saved by nft_read(capture_raw) back into a model that can be
@@ -33,10 +69,10 @@ int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nm_l
  * portlock does not interpret keep their raw messages for replay. t must be
  * zeroed; release with nm_table_fini(). An empty blob yields a table that
  * does not exist. Returns 0 or -errno (-EINVAL for a malformed blob, recorded
- * in d with `what`).
+ * in d with `what`). ranges/rlen (may be NULL/0): the nft_ranges_blob() saved
+ * with it, whose sets must all be in raw.
  */
-struct nm_table;
-int nft_parse_raw(const void *raw, size_t len, const char *table, struct nm_table *t,
-		  const char *what, struct diag *d);
+int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *table,
+		  struct nm_table *t, const char *what, struct diag *d);
 
 #endif

@@ -15,32 +15,35 @@
 void sync_result_fini(struct sync_result *r)
 {
 	nm_live_fini(&r->live);
+	nm_table_fini(&r->want);
 	plan_fini(&r->plan);
 	memset(r, 0, sizeof(*r));
 }
 
+static int sync_engine(const struct nm_table *wantp, const struct sync_opts *o,
+		       struct sync_result *r, struct diag *d);
+
 int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_result *r,
 	     struct diag *d)
 {
-	struct nm_table want;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = nft_build(p, &want);
+	ret = nft_build(p, &r->want);
 	if (ret)
 		return diag_err(d, DIAG_INTERNAL, NULL, -ret, "building the ruleset");
-	ret = sync_to(&want, o, r, d);
-	nm_table_fini(&want);
-	return ret;
+	return sync_engine(&r->want, o, r, d);
 }
 
-int sync_read(const char *table, struct nm_live *out, struct diag *d)
+int sync_read(const char *table, struct nm_table *want, uint32_t gen_after, struct nm_live *out,
+	      struct diag *d)
 {
+	struct nft_read_cache c = { .genid = gen_after, .id = 0, .t = want };
 	struct nl_sock *s = NULL;
 	int ret = nl_open(&s, d);
 
 	if (!ret)
-		ret = nft_read(s, table, true, out, d);
+		ret = nft_read(s, table, true, want && gen_after ? &c : NULL, out, d);
 	nl_close(s);
 	return ret;
 }
@@ -60,11 +63,17 @@ int sync_check_access(struct diag *d)
 int sync_to(const struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
 	    struct diag *d)
 {
+	memset(r, 0, sizeof(*r));
+	return sync_engine(wantp, o, r, d);
+}
+
+static int sync_engine(const struct nm_table *wantp, const struct sync_opts *o,
+		       struct sync_result *r, struct diag *d)
+{
 	const struct nm_table *p_want = wantp;
 	struct nl_sock *s = NULL;
 	int ret;
 
-	memset(r, 0, sizeof(*r));
 	ret = nl_open(&s, d);
 	if (ret)
 		goto out;
@@ -74,7 +83,7 @@ int sync_to(const struct nm_table *wantp, const struct sync_opts *o, struct sync
 		r->attempts++;
 		nm_live_fini(&r->live);
 		plan_fini(&r->plan);
-		ret = nft_read(s, p_want->name, o->capture_prior, &r->live, d);
+		ret = nft_read(s, p_want->name, o->capture_prior, o->cache, &r->live, d);
 		if (ret)
 			break;
 		r->gen_before = r->live.genid;

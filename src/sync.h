@@ -45,10 +45,13 @@ struct sync_opts {
 	void *arg;
 	/* test hook: pause this many ms right before sending (kill -9 tests) */
 	unsigned pause_ms;
+	/* ranges known at a generation (snapshot.h), used by the first read; may be NULL */
+	struct nft_read_cache *cache;
 };
 
 struct sync_result {
 	struct nm_live live;	/* the table as read for the final plan */
+	struct nm_table want;	/* sync_run(): the desired table built from the policy */
 	struct plan plan;
 	uint32_t gen_before;	/* generation the final plan was made at */
 	uint32_t gen_after;	/* after a commit (0 otherwise) */
@@ -73,9 +76,19 @@ int sync_to(const struct nm_table *want, const struct sync_opts *o, struct sync_
 
 /*
  * Read the table (with its raw messages) into *out, for the journal's
- * "result" after a commit. Returns 0 or -errno.
+ * "result" after a commit. want (may be NULL): the table the commit made,
+ * committed at generation gen_after: when the kernel is still at it, the
+ * range sets are taken from want (their ranges are moved out) instead of
+ * being dumped again. Returns 0 or -errno.
  */
-int sync_read(const char *table, struct nm_live *out, struct diag *d);
+int sync_read(const char *table, struct nm_table *want, uint32_t gen_after, struct nm_live *out,
+	      struct diag *d);
+
+/* Generation that follows g (the kernel skips 0). */
+static inline uint32_t sync_next_gen(uint32_t g)
+{
+	return g + 1 ? g + 1 : 1;
+}
 
 /*
  * Can we talk to nf_tables at all (CAP_NET_ADMIN, module present)? One

@@ -24,43 +24,8 @@
 #include "nl.h"
 #include "policy.h"
 #include "render.h"
+#include "snapshot.h"
 #include "sync.h"
-
-/* ---- content of a table for the journal ---- */
-
-struct content {
-	struct journal_content jc;
-	char *text;
-	size_t textlen;
-};
-
-static int content_from_live(const struct nm_live *l, struct content *c)
-{
-	FILE *f;
-
-	memset(c, 0, sizeof(*c));
-	if (!l->t.exists) {
-		c->jc.absent = true;
-		return 0;
-	}
-	f = open_memstream(&c->text, &c->textlen);
-	if (!f)
-		return -ENOMEM;
-	render_live_text(l, f);
-	if (fclose(f))
-		return -ENOMEM;
-	c->jc.nlmsg = l->raw;
-	c->jc.nlmsg_len = l->rawlen;
-	c->jc.nft = c->text;
-	c->jc.nft_len = c->textlen;
-	return 0;
-}
-
-static void content_fini(struct content *c)
-{
-	free(c->text);
-	memset(c, 0, sizeof(*c));
-}
 
 /* ---- journal hooks around the batch ---- */
 
@@ -72,13 +37,14 @@ struct hook {
 	uint64_t reverts_id;
 	const char *policy_hash;
 	const char *table;
+	const char *state_dir;
 	struct diag *d;
 };
 
 static int hook_before(void *arg, struct sync_result *r)
 {
 	struct hook *h = arg;
-	struct content c;
+	struct snapshot c;
 	int ret;
 
 	ret = journal_begin(h->j, &h->rec, h->d);
@@ -95,10 +61,12 @@ static int hook_before(void *arg, struct sync_result *r)
 	h->rec.removed = r->plan.n.tables_del + r->plan.n.chains_del + r->plan.n.sets_del + r->plan.n.elems_del +
 			 r->plan.n.rules_del;
 	h->rec.prior_absent = !r->live.t.exists;
-	ret = content_from_live(&r->live, &c);
+	ret = snapshot_from_live(&r->live, &c);
+	if (ret)
+		ret = diag_err(h->d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	if (!ret)
 		ret = journal_prepare(h->j, &h->rec, &c.jc, h->d);
-	content_fini(&c);
+	snapshot_fini(&c);
 	if (ret) {
 		journal_rec_fini(&h->rec);
 		return ret;
@@ -120,15 +88,20 @@ static void hook_after(void *arg, struct sync_result *r, int ret)
 	}
 }
 
-/* After a commit: read the table back and complete the record. */
-static int hook_commit(struct hook *h, struct sync_result *r, enum journal_state st,
-		       int64_t deadline)
+/*
+ * After a commit: read the table back and complete the record. want: the
+ * table the batch made (its range sets are taken instead of dumped when the
+ * generation shows that nothing else committed since; they are moved out).
+ */
+static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *want,
+		       enum journal_state st, int64_t deadline)
 {
 	struct nm_live after = { 0 };
-	struct content c;
+	struct snapshot c;
+	bool only_ours = r->gen_after && r->gen_after == sync_next_gen(r->gen_before);
 	int ret;
 
-	ret = sync_read(h->table, &after, h->d);
+	ret = sync_read(h->table, only_ours ? want : NULL, r->gen_after, &after, h->d);
 	if (ret) {
 		nm_live_fini(&after);
 		return ret;	/* the record stays "prepared": recover resolves it */
@@ -137,10 +110,14 @@ static int hook_commit(struct hook *h, struct sync_result *r, enum journal_state
 	h->rec.state = st;
 	h->rec.confirm_deadline = deadline;
 	h->rec.result_absent = !after.t.exists;
-	ret = content_from_live(&after, &c);
+	ret = snapshot_from_live(&after, &c);
+	if (ret)
+		ret = diag_err(h->d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	if (!ret)
 		ret = journal_commit(h->j, &h->rec, NULL, &c.jc, h->d);
-	content_fini(&c);
+	snapshot_fini(&c);
+	if (!ret && after.t.exists)
+		livecache_store(h->state_dir, h->table, after.genid, h->rec.id);
 	nm_live_fini(&after);
 	return ret;
 }
@@ -204,11 +181,10 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	struct nm_table want;
 	struct sync_opts so = { .mode = SYNC_APPLY, .max_elem_lines = 20, .capture_prior = true };
 	struct sync_result r = { 0 };
-	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag };
+	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag, .state_dir = ctx->state_dir };
 	struct journal_rec *recs = NULL;
+	struct nft_read_cache cache = { 0 };
 	size_t n = 0;
-	void *blob = NULL;
-	size_t bloblen = 0;
 	int ret, rc = PL_EXIT_OK;
 
 	memset(&want, 0, sizeof(want));
@@ -232,28 +208,12 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		rc = PL_EXIT_CONFLICT;
 		goto out;
 	}
-	if (target.prior_absent) {
-		nm_table_init(&want, target.table);	/* exists = false: delete the table */
-		if (!want.name) {
-			rc = PL_EXIT_INTERNAL;
-			goto out;
-		}
-	} else {
+	{
 		char what[96];
 
-		ret = journal_load_blob(j, &target, JOURNAL_BLOB_PRIOR_NLMSG, &blob, &bloblen,
-					&ctx->diag);
-		if (ret == -ENOENT) {
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "transaction %llu has no saved prior content", (unsigned long long)target.id);
-			ret = -EBADMSG;
-		}
-		if (ret) {
-			rc = diag_exit_code(&ctx->diag);
-			goto out;
-		}
 		snprintf(what, sizeof(what), "transaction %llu", (unsigned long long)target.id);
-		ret = nft_parse_raw(blob, bloblen, target.table, &want, what, &ctx->diag);
+		/* a prior that was absent: exists = false, the table is deleted */
+		ret = snapshot_load(j, &target, false, &want, what, &ctx->diag);
 		if (ret) {
 			rc = diag_exit_code(&ctx->diag);
 			goto out;
@@ -261,6 +221,8 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	h.reverts_id = target.id;
 	h.table = target.table;
+	livecache_load(ctx->state_dir, target.table, &cache);
+	so.cache = &cache;
 	so.before_send = hook_before;
 	so.after_send = hook_after;
 	so.arg = &h;
@@ -274,7 +236,7 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		nl_batch_free(r.plan.batch);
 		r.plan.batch = NULL;
 		nm_live_fini(&r.live);
-		ret = hook_commit(&h, &r, JOURNAL_STATE_APPLIED, 0);
+		ret = hook_commit(&h, &r, &want, JOURNAL_STATE_APPLIED, 0);
 		if (ret)
 			rc = diag_exit_code(&ctx->diag);
 	}
@@ -310,7 +272,7 @@ out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
 	journal_recs_free(recs, n);
-	free(blob);
+	livecache_fini(&cache);
 	nm_table_fini(&want);
 	sync_result_fini(&r);
 	journal_rec_fini(&target);
@@ -323,22 +285,11 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 	struct nm_table prior;
 	struct nm_live live = { 0 };
 	struct plan pl;
-	void *blob = NULL;
-	size_t len = 0;
 	int ret;
 
-	memset(&prior, 0, sizeof(prior));
-	if (rec->prior_absent) {
-		nm_table_init(&prior, rec->table);
-		ret = prior.name ? 0 : -ENOMEM;
-	} else {
-		ret = journal_load_blob(j, rec, JOURNAL_BLOB_PRIOR_NLMSG, &blob, &len, &ctx->diag);
-		if (!ret)
-			ret = nft_parse_raw(blob, len, rec->table, &prior, "interrupted transaction",
-					    &ctx->diag);
-	}
+	ret = snapshot_load(j, rec, false, &prior, "interrupted transaction", &ctx->diag);
 	if (!ret)
-		ret = sync_read(rec->table, &live, &ctx->diag);
+		ret = sync_read(rec->table, NULL, 0, &live, &ctx->diag);
 	if (!ret)
 		ret = plan_build(&prior, &live, 0, &pl, &ctx->diag);
 	if (!ret) {
@@ -348,7 +299,7 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 				  (unsigned long long)rec->id);
 			journal_abort(j, rec, &ctx->diag);
 		} else {
-			struct content c;
+			struct snapshot c;
 
 			diag_note(&ctx->diag, NULL,
 				  "transaction %llu was interrupted after the kernel applied it: recorded",
@@ -356,13 +307,13 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 			rec->state = JOURNAL_STATE_APPLIED;
 			rec->gen_after = live.genid;
 			rec->result_absent = !live.t.exists;
-			if (content_from_live(&live, &c) == 0)
-				journal_commit(j, rec, NULL, &c.jc, &ctx->diag);
-			content_fini(&c);
+			if (snapshot_from_live(&live, &c) == 0 &&
+			    journal_commit(j, rec, NULL, &c.jc, &ctx->diag) == 0 && live.t.exists)
+				livecache_store(ctx->state_dir, rec->table, live.genid, rec->id);
+			snapshot_fini(&c);
 		}
 		plan_fini(&pl);
 	}
-	free(blob);
 	nm_table_fini(&prior);
 	nm_live_fini(&live);
 }
@@ -386,13 +337,18 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j)
 	while (journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec, &ctx->diag) == 0) {
 		uint64_t id = rec.id;
 
+		struct diag quiet;
+		bool stuck;
+
 		resolve_prepared(ctx, j, &rec);
 		journal_rec_fini(&rec);
-		if (journal_get(j, id, &rec, &ctx->diag) == 0 && rec.state == JOURNAL_STATE_PREPARED) {
-			journal_rec_fini(&rec);
-			break;	/* could not resolve: do not loop */
-		}
+		/* gone (discarded) or recorded: done; still prepared: do not loop */
+		diag_init(&quiet);
+		stuck = journal_get(j, id, &rec, &quiet) == 0 && rec.state == JOURNAL_STATE_PREPARED;
+		diag_fini(&quiet);
 		journal_rec_fini(&rec);
+		if (stuck)
+			break;
 	}
 	if (journal_pending(j, &rec, &ctx->diag) == 0) {
 		char t[32];
@@ -532,7 +488,9 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	struct sync_result r = { 0 };
 	struct journal *j = NULL;
 	struct journal_rec pend = { 0 };
-	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table };
+	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table,
+			  .state_dir = ctx->state_dir };
+	struct nft_read_cache cache = { 0 };
 	char hash[65], msg[512];
 	int ret, rc = PL_EXIT_OK;
 	const char *pause = getenv("PORTLOCK_TEST_PAUSE_MS");
@@ -596,6 +554,8 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	so.arg = &h;
 	if (pause)
 		so.pause_ms = (unsigned)atoi(pause);
+	livecache_load(ctx->state_dir, p->table, &cache);
+	so.cache = &cache;
 	ret = sync_run(p, &so, &r, &ctx->diag);
 	if (ret) {
 		diag_note(&ctx->diag, NULL, "nothing was changed");
@@ -618,8 +578,8 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		nl_batch_free(r.plan.batch);
 		r.plan.batch = NULL;
 		nm_live_fini(&r.live);
-		ret = hook_commit(&h, &r, o->confirm_s ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED,
-				  deadline);
+		ret = hook_commit(&h, &r, &r.want,
+				  o->confirm_s ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED, deadline);
 		if (ret) {
 			diag_warn(&ctx->diag, NULL,
 				  "the change is applied but its journal record could not be completed; the next run resolves it");
@@ -665,6 +625,7 @@ out:
 		journal_rec_fini(&h.rec);
 	journal_rec_fini(&pend);
 	sync_result_fini(&r);
+	livecache_fini(&cache);
 	journal_close(j);
 	return rc;
 }

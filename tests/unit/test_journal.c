@@ -418,15 +418,109 @@ static void test_prior_absent(void **state)
 	assert_true(r.result_absent);
 	assert_int_equal(r.policy_sha256[0], '\0');
 	assert_false(r.blob[JOURNAL_BLOB_RESULT_NFT].present);
-	/* an empty nft text is still a (0-byte) blob */
-	assert_true(r.blob[JOURNAL_BLOB_PRIOR_NFT].present);
-	assert_int_equal(r.blob[JOURNAL_BLOB_PRIOR_NFT].size, 0);
-	assert_int_equal(journal_load_blob(j, &r, JOURNAL_BLOB_PRIOR_NFT, &buf, &len, &f->d), 0);
-	assert_int_equal(len, 0);
+	/* no rendering given: none stored ("nft": null), and loading it is -ENOENT */
+	assert_false(r.blob[JOURNAL_BLOB_PRIOR_NFT].present);
+	assert_false(r.blob[JOURNAL_BLOB_PRIOR_RANGES].present);
+	assert_int_equal(journal_load_blob(j, &r, JOURNAL_BLOB_PRIOR_NFT, &buf, &len, &f->d), -ENOENT);
+	/* an empty nlmsg is still a (0-byte) blob */
+	assert_true(r.blob[JOURNAL_BLOB_PRIOR_NLMSG].present);
+	assert_int_equal(r.blob[JOURNAL_BLOB_PRIOR_NLMSG].size, 1);
 	free(buf);
 	journal_rec_fini(&r);
 	journal_close(j);
 	assert_false(diag_failed(&f->d));
+}
+
+/* Format 2: ranges blobs, and a content that is a hard link to an earlier result. */
+static void test_ranges_and_link(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	struct journal_rec r, r2;
+	struct journal_content prior = { .nlmsg = "p", .nlmsg_len = 1, .ranges = "PR", .ranges_len = 2 };
+	struct journal_content result = { .nlmsg = "res", .nlmsg_len = 3, .ranges = "RANGES", .ranges_len = 6 };
+	struct journal_content linked = { .same_as_result_of = 0 };
+	struct stat st;
+	void *buf;
+	size_t len;
+
+	assert_int_equal(journal_open(&j, f->state, 0, &f->d), 0);
+	assert_int_equal(journal_begin(j, &r, &f->d), 0);
+	snprintf(r.table, sizeof(r.table), "portlock");
+	assert_int_equal(journal_prepare(j, &r, &prior, &f->d), 0);
+	assert_int_equal(journal_commit(j, &r, NULL, &result, &f->d), 0);
+	journal_rec_fini(&r);
+	assert_int_equal(journal_get(j, 1, &r, &f->d), 0);
+	assert_int_equal(r.format, JOURNAL_FORMAT);
+	assert_false(r.blob[JOURNAL_BLOB_RESULT_NFT].present);
+	assert_int_equal(journal_load_blob(j, &r, JOURNAL_BLOB_RESULT_RANGES, &buf, &len, &f->d), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(buf, "RANGES", 6);
+	free(buf);
+
+	/* the next record's prior is record 1's result: linked, not copied */
+	linked.same_as_result_of = 1;
+	assert_int_equal(journal_begin(j, &r2, &f->d), 0);
+	snprintf(r2.table, sizeof(r2.table), "portlock");
+	assert_int_equal(journal_prepare(j, &r2, &linked, &f->d), 0);
+	assert_int_equal(journal_commit(j, &r2, NULL, &result, &f->d), 0);
+	journal_rec_fini(&r2);
+	assert_int_equal(journal_get(j, 2, &r2, &f->d), 0);
+	assert_string_equal(r2.blob[JOURNAL_BLOB_PRIOR_RANGES].sha256, r.blob[JOURNAL_BLOB_RESULT_RANGES].sha256);
+	assert_int_equal(stat(path_in(f, "0000000002.prior.ranges"), &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(journal_load_blob(j, &r2, JOURNAL_BLOB_PRIOR_NLMSG, &buf, &len, &f->d), 0);
+	assert_int_equal(len, 3);
+	free(buf);
+
+	/* pruning record 1 leaves record 2's linked prior intact */
+	assert_int_equal(journal_prune(j, 1, &f->d), 1);
+	assert_int_equal(journal_load_blob(j, &r2, JOURNAL_BLOB_PRIOR_RANGES, &buf, &len, &f->d), 0);
+	assert_memory_equal(buf, "RANGES", 6);
+	free(buf);
+
+	/* linking to a record that does not exist fails cleanly */
+	linked.same_as_result_of = 99;
+	journal_rec_fini(&r);
+	assert_int_equal(journal_begin(j, &r, &f->d), 0);
+	snprintf(r.table, sizeof(r.table), "portlock");
+	assert_true(journal_prepare(j, &r, &linked, &f->d) < 0);
+	assert_true(diag_failed(&f->d));
+	journal_rec_fini(&r);
+	journal_rec_fini(&r2);
+	journal_close(j);
+}
+
+#define META1 \
+	"{\"format\": 1, \"id\": 5, \"kind\": \"apply\", \"reverts_id\": null," \
+	" \"time\": 1, \"state_time\": 1, \"uid\": 0, \"user\": \"root\", \"argv\": \"portlock apply\"," \
+	" \"policy_sha256\": null, \"table\": \"portlock\", \"gen_before\": 1, \"gen_after\": 2," \
+	" \"state\": \"applied\", \"confirm_deadline\": null, \"added\": 1, \"removed\": 0," \
+	" \"prior\": {\"absent\": true, \"nlmsg\": null, \"nft\": null}," \
+	" \"result\": {\"absent\": false," \
+	" \"nlmsg\": {\"file\": \"0000000005.result.nlmsg\", \"size\": 1, \"sha256\": \"%s\"}," \
+	" \"nft\": {\"file\": \"0000000005.result.nft\", \"size\": 1, \"sha256\": \"%s\"}}}"
+
+/* A format 1 record (with its .nft rendering, no ranges) still reads. */
+static void test_format1_reads(void **state)
+{
+	const char *h = "0000000000000000000000000000000000000000000000000000000000000000";
+	struct journal_rec r;
+	char buf[4096], err[256];
+
+	(void)state;
+	snprintf(buf, sizeof(buf), META1, h, h);
+	assert_int_equal(journal_rec_parse(buf, strlen(buf), 5, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.format, 1);
+	assert_true(r.blob[JOURNAL_BLOB_RESULT_NFT].present);
+	assert_false(r.blob[JOURNAL_BLOB_RESULT_RANGES].present);
+	journal_rec_fini(&r);
+	/* format 1 needs its rendering: a null one is refused */
+	snprintf(buf, sizeof(buf), META1, h, h);
+	*strstr(buf, "{\"file\": \"0000000005.result.nft") = '\0';
+	strcat(buf, "null}}");
+	assert_int_equal(journal_rec_parse(buf, strlen(buf), 5, &r, err, sizeof(err)), -EBADMSG);
+	journal_rec_fini(&r);
 }
 
 static void test_prune_keeps_pending(void **state)
@@ -793,6 +887,8 @@ static void test_crash_safety(void **state)
 				void *buf;
 				size_t len;
 
+				if (b == JOURNAL_BLOB_PRIOR_RANGES || b == JOURNAL_BLOB_RESULT_RANGES)
+					continue;	/* none given */
 				assert_int_equal(journal_load_blob(j, &recs[n - 1], b, &buf, &len,
 								   &f->d), 0);
 				free(buf);
@@ -934,7 +1030,7 @@ static void test_parse_rejects(void **state)
 		const char *json, *err;
 	} cases[] = {
 		{ "[]", "not a JSON object" },
-		{ "{\"format\": 2}", "format 2 is newer" },
+		{ "{\"format\": 3}", "format 3 is newer" },
 		{ "{\"format\": 1, \"id\": 7}", "does not match the file name" },
 		{ "{\"format\": 1, \"id\": 5, \"kind\": \"explode\"}", "'kind' 'explode' is unknown" },
 		{ "{\"format\": 1, \"id\": 5, \"kind\": \"apply\", \"reverts_id\": \"x\"}",
@@ -971,6 +1067,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges_and_link, setup, teardown),
+		cmocka_unit_test(test_format1_reads),
 		cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_monotonic_across_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_checksum_mismatch, setup, teardown),

@@ -70,7 +70,7 @@ for helpers in 1 0; do
 		expect_words "portlock $c --" $("$PORTLOCK" "$c" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z-]*' |
 			grep -oE -- '--[a-z-]+$')
 	done
-	expect_has 'portlock log --' --json --last --verify
+	expect_has 'portlock log --' --json --last --verify --show --prior
 	expect_words 'portlock log -n ' 5 10 20 50
 	# after the command, -c is apply's --confirm, not the global --config
 	expect_words 'portlock apply -c ' 60 120 300 600
@@ -123,6 +123,7 @@ for helpers in 1 0; do
 	expect_words "portlock --state-dir=$PL_TMP/state -q revert 1" 12
 	# one id only
 	expect_words "portlock --state-dir $PL_TMP/state revert 7 "
+	expect_words "portlock --state-dir $PL_TMP/state log --show " 3 7 12
 	# -c after the command is not the global -c: the ids still come from --state-dir
 	expect_words "portlock --state-dir $PL_TMP/state --wait 5 revert " 3 7 12
 	# options of revert are not ids

@@ -36,12 +36,20 @@ state() {	# prints old, new or other (plan's messages in $PL_TMP/state.err)
 	echo "other (plan old: $r1, plan new: $r2)"
 }
 pl_expect_rc 0 P -q -c "$PL_TMP/old.conf" apply
+# kill at random moments within the time a whole apply takes here (measured)
+t0=$(date +%s%N)
+pl_expect_rc 0 P -q -c "$PL_TMP/new.conf" apply
+pl_expect_rc 0 P -q -c "$PL_TMP/old.conf" apply
+span=$((($(date +%s%N) - t0) / 2000000))	# ms per apply
+[ "$span" -ge 20 ] || span=20
+pl_log "one apply takes about $span ms: kills land within that"
 kills=0
 for i in $(seq 1 50); do
 	v=$([ $((i % 2)) -eq 0 ] && echo old || echo new)
 	ip netns exec "$NS" "$PORTLOCK" -q -c "$PL_TMP/$v.conf" apply >/dev/null 2>&1 &
 	pid=$!
-	sleep "0.$(printf '%03d' $((RANDOM % 450)))"
+	ms=$((RANDOM % span))
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 	kill -9 $pid 2>/dev/null && kills=$((kills + 1))
 	wait $pid 2>/dev/null
 	s=$(state)

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Saved table contents and the generation-keyed live note (see snapshot.h). */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "nft_model.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71	/* Linux 5.14; not yet in Debian 12's glibc headers */
+#endif
+
+#define LIVE_FILE "live"
+#define LIVE_MAX 4096
+
+int snapshot_from_live(const struct nm_live *l, struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (l->cache_id) {
+		s->jc.same_as_result_of = l->cache_id;
+		return 0;
+	}
+	if (!l->t.exists) {
+		s->jc.absent = true;
+		return 0;
+	}
+	if (nft_ranges_blob(&l->t, &s->ranges, &s->jc.ranges_len) < 0)
+		return -ENOMEM;
+	s->jc.ranges = s->ranges;
+	s->jc.nlmsg = l->raw;
+	s->jc.nlmsg_len = l->rawlen;
+	return 0;
+}
+
+void snapshot_fini(struct snapshot *s)
+{
+	free(s->ranges);
+	memset(s, 0, sizeof(*s));
+}
+
+int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result, struct nm_table *t,
+		  const char *what, struct diag *d)
+{
+	enum journal_blob_kind nl = result ? JOURNAL_BLOB_RESULT_NLMSG : JOURNAL_BLOB_PRIOR_NLMSG;
+	enum journal_blob_kind rg = result ? JOURNAL_BLOB_RESULT_RANGES : JOURNAL_BLOB_PRIOR_RANGES;
+	void *raw = NULL, *ranges = NULL;
+	size_t rawlen = 0, rlen = 0;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	if (result ? rec->result_absent : rec->prior_absent) {
+		nm_table_init(t, rec->table);	/* exists = false */
+		return t->name ? 0 : diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "%s", what);
+	}
+	if (result && !rec->has_result)
+		return diag_err(d, DIAG_CONFLICT, NULL, 0, "%s has no saved result", what);
+	ret = journal_load_blob(j, rec, nl, &raw, &rawlen, d);
+	if (ret == -ENOENT)
+		ret = diag_err(d, DIAG_CONFLICT, NULL, 0, "%s has no saved %s content", what,
+			       result ? "result" : "prior");
+	if (!ret && rec->blob[rg].present)
+		ret = journal_load_blob(j, rec, rg, &ranges, &rlen, d);
+	if (!ret)
+		ret = nft_parse_raw(raw, rawlen, ranges, rlen, rec->table, t, what, d);
+	free(raw);
+	free(ranges);
+	return ret;
+}
+
+/* ---- the live note ---- */
+
+struct live_key {
+	char boot[40];
+	uint64_t netns;
+};
+
+static int live_key(struct live_key *k)
+{
+	socklen_t len = sizeof(k->netns);
+	size_t n;
+	FILE *f;
+	int fd;
+
+	memset(k, 0, sizeof(*k));
+	f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (!f)
+		return -errno;
+	n = fread(k->boot, 1, sizeof(k->boot) - 1, f);
+	fclose(f);
+	k->boot[n] = '\0';
+	k->boot[strcspn(k->boot, "\n")] = '\0';
+	if (strlen(k->boot) < 16)
+		return -EINVAL;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &k->netns, &len) < 0 || len != sizeof(k->netns)) {
+		close(fd);
+		return -ENOTSUP;	/* before Linux 5.14: no cache */
+	}
+	close(fd);
+	return 0;
+}
+
+void livecache_fini(struct nft_read_cache *c)
+{
+	if (c->t) {
+		nm_table_fini(c->t);
+		free(c->t);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+void livecache_load(const char *state_dir, const char *table, struct nft_read_cache *c)
+{
+	char path[4096], buf[LIVE_MAX + 1], tbl[300], boot[64];
+	unsigned long long netns, gen, id;
+	struct journal *j = NULL;
+	struct journal_rec rec = { 0 };
+	struct live_key k;
+	struct diag quiet;
+	void *blob = NULL;
+	size_t len = 0, n;
+	int fd;
+
+	memset(c, 0, sizeof(*c));
+	if (!state_dir || getenv("PORTLOCK_NO_LIVE_CACHE"))
+		return;
+	if ((size_t)snprintf(path, sizeof(path), "%s/" LIVE_FILE, state_dir) >= sizeof(path))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	n = 0;
+	for (ssize_t got; n < LIVE_MAX && (got = read(fd, buf + n, LIVE_MAX - n)) > 0;)
+		n += (size_t)got;
+	close(fd);
+	buf[n] = '\0';
+	if (sscanf(buf,
+		   "portlock-live 1\ntable %299s\nboot %63s\nnetns %llu\ngeneration %llu\ntransaction %llu\n",
+		   tbl, boot, &netns, &gen, &id) != 5 ||
+	    strcmp(tbl, table) || gen > UINT32_MAX || !id)
+		return;
+	if (live_key(&k) || strcmp(k.boot, boot) || k.netns != netns)
+		return;
+	diag_init(&quiet);
+	if (journal_open_readonly(&j, state_dir, &quiet) == 0 && journal_get(j, id, &rec, &quiet) == 0 &&
+	    rec.has_result && !rec.result_absent && !strcmp(rec.table, table) &&
+	    rec.blob[JOURNAL_BLOB_RESULT_RANGES].present &&
+	    journal_load_blob(j, &rec, JOURNAL_BLOB_RESULT_RANGES, &blob, &len, &quiet) == 0) {
+		c->t = calloc(1, sizeof(*c->t));
+		if (c->t && nft_ranges_parse(blob, len, c->t) == 0) {
+			c->genid = (uint32_t)gen;
+			c->id = id;
+		} else {
+			livecache_fini(c);
+		}
+	}
+	free(blob);
+	journal_rec_fini(&rec);
+	journal_close(j);
+	diag_fini(&quiet);
+}
+
+void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t id)
+{
+	char path[4096], tmp[4200], text[LIVE_MAX];
+	struct live_key k;
+	int fd, n, ok;
+
+	if (!state_dir || (size_t)snprintf(path, sizeof(path), "%s/" LIVE_FILE, state_dir) >= sizeof(path))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (live_key(&k) || !id) {
+		unlink(path);	/* no key to store: no note rather than a stale one */
+		return;
+	}
+	n = snprintf(text, sizeof(text),
+		     "portlock-live 1\ntable %s\nboot %s\nnetns %" PRIu64 "\ngeneration %" PRIu32
+		     "\ntransaction %" PRIu64 "\n",
+		     table, k.boot, k.netns, genid, id);
+	if (n <= 0 || (size_t)n >= sizeof(text))
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		unlink(path);
+		return;
+	}
+	/*
+	 * No fsync: after a crash the boot id differs and the note is ignored;
+	 * a torn note does not parse and is ignored too.
+	 */
+	ok = write(fd, text, (size_t)n) == n;
+	if (close(fd) < 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		unlink(path);
+	}
+}

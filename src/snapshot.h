@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Saved table contents (the journal's prior/result) and the "live" note that
+ * lets a reader skip the expensive part of a dump.
+ *
+ * A content is the table's netlink messages as dumped, minus the elements of
+ * range sets, plus those elements as compact ranges (nft_ranges_blob()). When
+ * the table is known to be exactly an earlier record's result, the content is
+ * a hard link to it.
+ *
+ * <state>/live names the journal record whose result the kernel held at a
+ * generation, in this boot and this network namespace:
+ *
+ *	portlock-live 1
+ *	table portlock
+ *	boot 6a1c...-...        (/proc/sys/kernel/random/boot_id)
+ *	netns 4099              (SO_NETNS_COOKIE: never reused within a boot)
+ *	generation 42
+ *	transaction 17
+ *
+ * The nftables generation moves with every commit in the namespace (ours,
+ * nft's, firewalld's, a hand edit), so while it stays equal nothing in the
+ * table changed and the range sets need not be dumped again: dumping a large
+ * interval set is the slow part of reading a table. Anything that does not
+ * match exactly (another boot, namespace, generation, table, a damaged file or
+ * record) means a full dump. Counters are always read live.
+ */
+#ifndef PORTLOCK_SNAPSHOT_H
+#define PORTLOCK_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "nft_read.h"
+
+struct nm_live;
+struct nm_table;
+struct diag;
+
+struct snapshot {
+	struct journal_content jc;
+	char *ranges;
+};
+
+/*
+ * The content of l (read with capture) for the journal. A table read through
+ * a cache that matched is recorded as a link to that record's result.
+ * Returns 0 or -ENOMEM. Release with snapshot_fini().
+ */
+int snapshot_from_live(const struct nm_live *l, struct snapshot *s);
+void snapshot_fini(struct snapshot *s);
+
+/*
+ * Record rec's prior (result = false) or result as a model that plan_build()
+ * can take as the desired table (t zeroed; nm_table_fini()). A content that
+ * was absent yields a table that does not exist. Returns 0 or -errno with
+ * the reason in d (DIAG_CONFLICT for a damaged record, naming `what`).
+ */
+int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result, struct nm_table *t,
+		  const char *what, struct diag *d);
+
+/*
+ * The cache for reading `table` now, from <state>/live, or nothing (c->t NULL:
+ * a full dump) when it does not apply. Never fails: a cache is an optimisation.
+ * Release with livecache_fini().
+ */
+void livecache_load(const char *state_dir, const char *table, struct nft_read_cache *c);
+void livecache_fini(struct nft_read_cache *c);
+
+/* After a commit: the table held record id's result at generation genid. */
+void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t id);
+
+#endif
