@@ -41,6 +41,14 @@ enum cidr_status {
  */
 enum cidr_status cidr_parse(const char *s, struct cidr *out);
 
+/*
+ * Fast path for large allowlists: the len bytes at s in canonical IPv4 form
+ * ("a.b.c.d" or "a.b.c.d/N", N 1-32, no leading zeros, no host bits). Returns
+ * true with *out filled exactly as cidr_parse() would (CIDR_OK); false for
+ * anything else, which the caller hands to cidr_parse() for its diagnosis.
+ */
+bool cidr_parse_v4_fast(const char *s, size_t len, struct cidr *out);
+
 /* Human-readable reason for a cidr_status that is an error. */
 const char *cidr_status_str(enum cidr_status st);
 
@@ -68,6 +76,8 @@ void rangeset_init(struct rangeset *rs);
 void rangeset_fini(struct rangeset *rs);
 /* Append [lo, hi]; returns 0 or -ENOMEM. Does not normalize. */
 int rangeset_add(struct rangeset *rs, u128 lo, u128 hi);
+/* Make room for n ranges in all (no-op when there is); returns 0 or -ENOMEM. */
+int rangeset_reserve(struct rangeset *rs, size_t n);
 /* Append the range covered by a prefix. */
 int rangeset_add_cidr(struct rangeset *rs, const struct cidr *c);
 /*

@@ -422,6 +422,63 @@ static void test_range_str(void **state)
 			    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
 }
 
+/* The allow_file fast path agrees with cidr_parse() on everything it accepts. */
+static void test_fast_v4_matches(void **state)
+{
+	static const char alpha[] = "0123456789./";
+	char buf[40];
+	unsigned accepted = 0;
+
+	(void)state;
+	srand(11);
+	for (int i = 0; i < 400000; i++) {
+		struct cidr fast, slow;
+		size_t n;
+
+		if (i % 2) {
+			/* canonical forms: must be accepted */
+			unsigned a = (unsigned)rand() << 1 ^ (unsigned)rand();
+			int plen = rand() % 34;
+
+			if (plen == 33 || plen == 0) {
+				n = (size_t)snprintf(buf, sizeof(buf), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255,
+						     (a >> 8) & 255, a & 255);
+				plen = 32;
+			} else {
+				a &= plen == 32 ? 0xffffffffu : ~(0xffffffffu >> plen);
+				n = (size_t)snprintf(buf, sizeof(buf), "%u.%u.%u.%u/%d", a >> 24, (a >> 16) & 255,
+						     (a >> 8) & 255, a & 255, plen);
+			}
+			assert_true(cidr_parse_v4_fast(buf, n, &fast));
+			assert_int_equal(fast.plen, plen);
+		} else {
+			/* noise from the same alphabet */
+			n = 1 + (size_t)(rand() % 20);
+			for (size_t k = 0; k < n; k++)
+				buf[k] = alpha[rand() % (sizeof(alpha) - 1)];
+			buf[n] = '\0';
+			if (!cidr_parse_v4_fast(buf, n, &fast))
+				continue;
+		}
+		accepted++;
+		if (cidr_parse(buf, &slow) != CIDR_OK)
+			fail_msg("'%s': fast path accepted what cidr_parse() refuses", buf);
+		assert_int_equal(slow.family, fast.family);
+		assert_int_equal(slow.plen, fast.plen);
+		assert_true(slow.addr == fast.addr);
+	}
+	assert_true(accepted >= 200000);
+	/* what it leaves to the slow path */
+	assert_false(cidr_parse_v4_fast("01.2.3.4", 8, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("1.2.3.4/024", 11, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("1.2.3.4/0", 9, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("1.2.3.5/24", 10, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("1.2.3.4 ", 8, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("256.1.1.1", 9, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("1.2.3", 5, &(struct cidr){ 0 }));
+	assert_false(cidr_parse_v4_fast("1.2.3.4/33", 10, &(struct cidr){ 0 }));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_random_v6_million),
 		cmocka_unit_test(test_random_top_v4),
 		cmocka_unit_test(test_random_top_v6),
+		cmocka_unit_test(test_fast_v4_matches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
