@@ -69,6 +69,14 @@ CONF
 	read -r nt nrss < <(median ip netns exec $NS nft -f "$TMP/full.nft")
 	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "apply from scratch" "$pt" "$nt" "$(ratio "$nt" "$pt")"
 	printf '%-9s %-34s %8sMiB %8sMiB %10s\n' "$N" "  peak RSS" "$((prss / 1024))" "$((nrss / 1024))" "$(ratio "$nrss" "$prss")"
+	# what a person would write by hand: the same policy as one interval set
+	PORTLOCK_SHARD_MAX=100000000 "$PORTLOCK" -q -c "$TMP/p.conf" export >"$TMP/oneset.nft"
+	read -r ot orss < <(median ip netns exec $NS nft -f "$TMP/oneset.nft")
+	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "  vs nft -f, one unsharded set" "$pt" "$ot" "$(ratio "$ot" "$pt")"
+	printf '%-9s %-34s %8sMiB %8sMiB %10s\n' "$N" "  peak RSS" "$((prss / 1024))" "$((orss / 1024))" "$(ratio "$orss" "$prss")"
+	X nft delete table inet portlock
+	kus=$(X "$PORTLOCK" -q -c "$TMP/p.conf" apply --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["kernel_ms"])')
+	printf '%-9s %-34s %9ss\n' "$N" "  of which the kernel (sendmsg)" "$(awk -v a="$kus" 'BEGIN { printf "%.3f", a / 1000 }')"
 
 	# one prefix changed: portlock sends the difference, nft -f reloads all
 	X "$PORTLOCK" -q -c "$TMP/p.conf" apply >/dev/null
@@ -80,10 +88,17 @@ CONF
 	read -r nt nrss < <(median ip netns exec $NS nft -f "$TMP/changed.nft")
 	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "re-apply, one prefix changed" "$pt" "$nt" "$(ratio "$nt" "$pt")"
 
+	# portlock's own table again (nft -f above replaced it): its note says what the sets hold
+	X "$PORTLOCK" -q -c "$TMP/p.conf" apply >/dev/null
 	read -r pt prss < <(median ip netns exec $NS "$PORTLOCK" -q -c "$TMP/p.conf" show)
 	read -r nt nrss < <(median ip netns exec $NS nft -j list table inet portlock)
 	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "show vs nft -j list table" "$pt" "$nt" "$(ratio "$nt" "$pt")"
 	read -r pt prss < <(median ip netns exec $NS "$PORTLOCK" -q -c "$TMP/p.conf" plan)
 	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "plan vs nft -j list table" "$pt" "$nt" "$(ratio "$nt" "$pt")"
+	# the same without the generation-keyed note: every set dumped
+	read -r pt prss < <(median env PORTLOCK_NO_LIVE_CACHE=1 ip netns exec $NS "$PORTLOCK" -q -c "$TMP/p.conf" show)
+	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "  show, full dump" "$pt" "$nt" "$(ratio "$nt" "$pt")"
+	read -r pt prss < <(median env PORTLOCK_NO_LIVE_CACHE=1 ip netns exec $NS "$PORTLOCK" -q -c "$TMP/p.conf" plan)
+	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "  plan, full dump" "$pt" "$nt" "$(ratio "$nt" "$pt")"
 	cp "$TMP/allow.orig" "$TMP/allow.txt"
 done

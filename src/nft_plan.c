@@ -179,6 +179,19 @@ static void elem_line(struct pctx *c, char sign, const struct nm_set *s, const c
 	line(c, sign, "element inet %s %s { %s }", c->want->name, s->name, what);
 }
 
+/* A range's line, formatted only when it will be shown (a million are not). */
+static void range_line(struct pctx *c, char sign, const struct nm_set *s, enum cidr_family f,
+		       const struct range *r, size_t *shown)
+{
+	char buf[128];
+
+	if (c->pl->max_elem_lines && *shown >= c->pl->max_elem_lines) {
+		c->pl->elided++;
+		return;
+	}
+	elem_line(c, sign, s, range_str(f, r, buf, sizeof(buf)), shown);
+}
+
 static int range_cmp(const struct range *a, const struct range *b)
 {
 	if (a->lo != b->lo)
@@ -232,16 +245,14 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 
 			if (cmp > 0) {
 				if (phase == 0) {
-					elem_line(c, '-', want, range_str(f, &h->r[j], buf, sizeof(buf)),
-						  &shown_del);
+					range_line(c, '-', want, f, &h->r[j], &shown_del);
 					ew_range(del, f, &h->r[j], NULL);
 					c->pl->n.elems_del++;
 				}
 				j++;
 			} else if (cmp < 0) {
 				if (phase == 1) {
-					elem_line(c, '+', want, range_str(f, &w->r[i], buf, sizeof(buf)),
-						  &shown_add);
+					range_line(c, '+', want, f, &w->r[i], &shown_add);
 					ew_range(add, f, &w->r[i], NULL);
 					c->pl->n.elems_add++;
 				}

@@ -81,13 +81,21 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* A name the object must have (a saved table may lack it: malformed). */
 static char *xstrdup(const char *s, int *err)
 {
 	char *p = strdup(s ? s : "");
 
 	if (!p)
 		*err = -ENOMEM;
+	else if (!s && !*err)
+		*err = -EINVAL;
 	return p;
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
 }
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -103,7 +111,7 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 		goto out;
 	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
 	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
-	if (family == NFPROTO_INET && !strcmp(table, r->l->t.name)) {
+	if (family == NFPROTO_INET && same_name(table, r->l->t.name)) {
 		struct nm_chain *mc = nm_table_add_chain(&r->l->t);
 
 		if (!mc) {
@@ -118,7 +126,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 			mc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
 			mc->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
 					     ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
-			mc->type = xstrdup(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), &r->err);
+			mc->type = xstrdup(nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE)
+						   ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "filter", &r->err);
 		}
 		if (capture(r, nlh) < 0)
 			r->err = -ENOMEM;
@@ -191,7 +200,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	if (!s)
 		return MNL_CB_ERROR;
 	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
-	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), r->l->t.name) ||
+	    !same_name(nftnl_set_get_str(s, NFTNL_SET_TABLE), r->l->t.name) ||
 	    nftnl_set_get_u32(s, NFTNL_SET_FAMILY) != NFPROTO_INET)
 		goto out;
 	ms = nm_table_add_set(&r->l->t);
@@ -386,7 +395,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (!nr)
 		return MNL_CB_ERROR;
 	if (nftnl_rule_nlmsg_parse(nlh, nr) < 0 ||
-	    strcmp(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->l->t.name) ||
+	    !same_name(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->l->t.name) ||
 	    nftnl_rule_get_u32(nr, NFTNL_RULE_FAMILY) != NFPROTO_INET)
 		goto out;
 	mr = nm_table_add_rule(&r->l->t);
@@ -616,6 +625,14 @@ static void put_uint(struct wbuf *w, uint64_t v, size_t n)
 
 static void put_u128(struct wbuf *w, u128 v, size_t n)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* the low n bytes of v, already in file order: the hot loop of a million ranges */
+	if (!w->err && w->len + n <= w->cap) {
+		memcpy(w->p + w->len, &v, n);
+		w->len += n;
+		return;
+	}
+#endif
 	put_uint(w, (uint64_t)v, n < 8 ? n : 8);
 	if (n > 8)
 		put_uint(w, (uint64_t)(v >> 64), n - 8);
@@ -693,6 +710,15 @@ static bool get_u128(struct rbuf *b, size_t n, u128 *v)
 {
 	uint64_t lo, hi = 0;
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (b->left >= n) {
+		*v = 0;
+		memcpy(v, b->p, n);
+		b->p += n;
+		b->left -= n;
+		return true;
+	}
+#endif
 	if (!get_uint(b, n < 8 ? n : 8, &lo) || (n > 8 && !get_uint(b, n - 8, &hi)))
 		return false;
 	*v = (u128)hi << 64 | lo;
@@ -785,7 +811,8 @@ int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, 
 	if (!l.t.name)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "%s", what);
 	for (; left > 0 && !ret && !r.err; nlh = mnl_nlmsg_next(nlh, &left)) {
-		if (!mnl_nlmsg_ok(nlh, left)) {
+		/* mnl_nlmsg_ok() takes a length of 2^31 or more for a negative one: check first */
+		if ((size_t)left < sizeof(*nlh) || nlh->nlmsg_len > (uint32_t)left || !mnl_nlmsg_ok(nlh, left)) {
 			ret = -EINVAL;
 			break;
 		}

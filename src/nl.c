@@ -377,6 +377,7 @@ int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool ch
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	struct msghdr msg = { 0 };
 	struct iovec *iov;
+	struct timespec t0, t1;
 	uint32_t seq0;
 	int npages, niov, err = 0, ret;
 	size_t total;
@@ -416,9 +417,12 @@ int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool ch
 	msg.msg_namelen = sizeof(snl);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = (size_t)niov;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		ret = (int)sendmsg(mnl_socket_get_fd(s->mnl), &msg, 0);
 	} while (ret < 0 && errno == EINTR);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->kernel_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	free(iov);
 	if (ret < 0) {
 		err = errno;

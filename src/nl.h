@@ -85,6 +85,7 @@ struct nl_batch_result {
 	bool end_acked;		/* kernel confirmed the commit (Linux >= 6.10) */
 	bool restart;		/* ERESTART: the generation moved, nothing applied */
 	int first_errno;	/* first error reported, 0 if none */
+	uint64_t kernel_us;	/* time inside sendmsg(): the kernel validating/committing */
 };
 
 /*

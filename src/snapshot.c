@@ -13,6 +13,7 @@
 
 #include "diag.h"
 #include "nft_model.h"
+#include "nl.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71	/* Linux 5.14; not yet in Debian 12's glibc headers */
@@ -152,6 +153,18 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 	if (live_key(&k) || strcmp(k.boot, boot) || k.netns != netns)
 		return;
 	diag_init(&quiet);
+	/* not at that generation any more: do not load (and hold) ranges for nothing */
+	{
+		struct nl_sock *s = NULL;
+		uint32_t now = 0;
+		bool same = nl_open(&s, &quiet) == 0 && nl_getgen(s, &now, &quiet) == 0 && now == gen;
+
+		nl_close(s);
+		if (!same) {
+			diag_fini(&quiet);
+			return;
+		}
+	}
 	if (journal_open_readonly(&j, state_dir, &quiet) == 0 && journal_get(j, id, &rec, &quiet) == 0 &&
 	    rec.has_result && !rec.result_absent && !strcmp(rec.table, table) &&
 	    rec.blob[JOURNAL_BLOB_RESULT_RANGES].present &&

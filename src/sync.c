@@ -102,6 +102,7 @@ static int sync_engine(const struct nm_table *wantp, const struct sync_opts *o,
 		ret = nl_batch_send(s, r->plan.batch, r->gen_before, o->mode == SYNC_CHECK, &br, d);
 		r->nmsgs = br.nmsgs;
 		r->bytes = br.bytes;
+		r->kernel_us = br.kernel_us;
 		if (o->mode == SYNC_APPLY && o->after_send)
 			o->after_send(o->arg, r, ret == -ERESTART && r->attempts < SYNC_MAX_ATTEMPTS
 							? -ERESTART : ret);

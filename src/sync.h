@@ -56,6 +56,7 @@ struct sync_result {
 	uint32_t gen_before;	/* generation the final plan was made at */
 	uint32_t gen_after;	/* after a commit (0 otherwise) */
 	size_t nmsgs, bytes;	/* batch sent */
+	uint64_t kernel_us;	/* time the kernel took over it (inside sendmsg) */
 	int attempts;
 	bool committed;
 	bool end_acked;

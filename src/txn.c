@@ -595,6 +595,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 			json_object_set_new(jo, "generation_after", json_integer(r.gen_after));
 			json_object_set_new(jo, "messages", json_integer((json_int_t)r.nmsgs));
 			json_object_set_new(jo, "bytes", json_integer((json_int_t)r.bytes));
+			json_object_set_new(jo, "kernel_ms", json_real((double)r.kernel_us / 1000.0));
 			json_object_set_new(jo, "attempts", json_integer(r.attempts));
 			json_object_set_new(jo, "confirm_deadline",
 					    deadline ? json_integer(deadline) : json_null());
@@ -613,8 +614,8 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 			}
 		}
 		if (ctx->verbose > 0)
-			fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s\n", r.nmsgs,
-				r.bytes, r.attempts, r.attempts == 1 ? "" : "s");
+			fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s, %.1f ms in the kernel\n",
+				r.nmsgs, r.bytes, r.attempts, r.attempts == 1 ? "" : "s", (double)r.kernel_us / 1000.0);
 		journal_prune(j, p->journal_keep, &ctx->diag);
 		fflush(stdout);
 		if (deadline && !ret)
