@@ -196,6 +196,8 @@ step_13_drift() {
 step_14_log_revert() {
 	heading "every change is journaled; revert restores the exact state before it"
 	run ip netns exec "$SRV" "$PORTLOCK" log
+	echo "-- what transaction 2 (the hand edit undone) found, as saved in the journal:"
+	run ip netns exec "$SRV" "$PORTLOCK" log --show 2 --prior
 	run ip netns exec "$SRV" "$PORTLOCK" revert 1
 	echo "-- the table is gone again (there was none before transaction 1):"
 	run ip netns exec "$SRV" nft list ruleset
