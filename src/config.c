@@ -636,6 +636,19 @@ static char *read_whole(int fd, size_t hint, size_t *lenp, int *err)
 	return buf;
 }
 
+/* Lines of buf, counting a last one without newline. */
+static size_t count_lines(const char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (const char *p = buf, *end = buf + len; p < end; n++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		p = nl ? nl + 1 : end;
+	}
+	return n;
+}
+
 static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 			    struct policy_service *s)
 {
@@ -689,8 +702,8 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 		free(full);
 		return;
 	}
-	/* a million lines: reserve once ("1.2.3.4/24" and "1.2.3.4" average 12 bytes) */
-	if (rangeset_reserve(&s->v4, s->v4.n + len / 12 + 1) < 0) {
+	/* a million lines: room for one range per line, reserved once */
+	if (rangeset_reserve(&s->v4, s->v4.n + count_lines(buf, len)) < 0) {
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
 		free(buf);
 		free(full);

@@ -263,7 +263,8 @@ void *journal_rec_to_json(const struct journal_rec *r)
 	if (!o)
 		return NULL;
 #define SET(k, v) (rc |= json_object_set_new(o, k, v))
-	SET("format", json_integer(JOURNAL_FORMAT));
+	/* a record keeps its format when its state is rewritten */
+	SET("format", json_integer(r->format ? r->format : JOURNAL_FORMAT));
 	SET("id", json_integer((json_int_t)r->id));
 	SET("kind", json_string(journal_kind_str(r->kind) ? journal_kind_str(r->kind) : "?"));
 	SET("reverts_id", int_or_null((int64_t)r->reverts_id));
@@ -399,6 +400,8 @@ static int parse_content(struct perr *e, json_t *o, const char *key, uint64_t id
 	/* format 2: no rendering ("nft": null), elements of range sets apart ("ranges") */
 	if (!rc)
 		rc = parse_blob(e, c, key, "nft", id, nft, *absent, r->format >= 2, &r->blob[nft]);
+	if (!rc && r->format >= 2 && !json_object_get(c, "ranges"))
+		rc = fail(e, "'%s.ranges' is missing", key);
 	if (!rc)
 		rc = parse_blob(e, c, key, "ranges", id,
 				nl == JOURNAL_BLOB_PRIOR_NLMSG ? JOURNAL_BLOB_PRIOR_RANGES
@@ -1423,7 +1426,41 @@ static void content_kinds(enum journal_blob_kind nl, enum journal_blob_kind k[3]
 	k[2] = prior ? JOURNAL_BLOB_PRIOR_RANGES : JOURNAL_BLOB_RESULT_RANGES;
 }
 
-/* Content equal to record src's result: hard-link its files (already durable). */
+/* Copy journal file src to dst (written like any blob: temp, fsync, rename). */
+static int copy_blob(struct journal *j, const char *src, const char *dst, struct diag *d)
+{
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+	int fd, rc;
+
+	fd = openat(j->dirfd, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot read '%s/%s'", j->jdir, src);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "cannot copy '%s/%s'", j->jdir, src);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	rc = got == (size_t)st.st_size ? atomic_write(j, dst, buf, got, NULL, d)
+				       : diag_err(d, DIAG_INTERNAL, NULL, EIO, "cannot read '%s/%s'", j->jdir, src);
+	free(buf);
+	return rc;
+}
+
+/*
+ * Content equal to record src's result: hard-link its files (already durable),
+ * or copy them where the file system has no hard links.
+ */
 static int link_content(struct journal *j, struct journal_rec *r, enum journal_blob_kind nl,
 			uint64_t src_id, bool *absent, struct diag *d)
 {
@@ -1457,11 +1494,18 @@ static int link_content(struct journal *j, struct journal_rec *r, enum journal_b
 		*b = src.blob[sk[i]];
 		blob_name(r->id, k[i], b->file);
 		unlinkat(j->dirfd, b->file, 0);	/* a leftover of a crashed run with this id */
-		if (linkat(j->dirfd, src.blob[sk[i]].file, j->dirfd, b->file, 0) < 0) {
+		if (linkat(j->dirfd, src.blob[sk[i]].file, j->dirfd, b->file, 0) == 0)
+			continue;
+		if (errno != EPERM && errno != EOPNOTSUPP && errno != EMLINK && errno != EXDEV &&
+		    errno != ENOSYS) {
 			rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot link '%s/%s' to '%s'", j->jdir,
 				      src.blob[sk[i]].file, b->file);
 			break;
 		}
+		/* a file system without hard links (or at the link limit): copy */
+		rc = copy_blob(j, src.blob[sk[i]].file, b->file, d);
+		if (rc)
+			break;
 	}
 	journal_rec_fini(&src);
 	return rc;

@@ -486,13 +486,22 @@ static int read_once(struct nl_sock *s, const char *table, bool cap, struct nft_
 	ret = nl_getgen(s, &l->genid, d);
 	if (ret)
 		return ret;
-	use_cache = c && c->t && c->genid == l->genid;
+	/*
+	 * A cache serves one read: its ranges are moved out, so a retry (a dump
+	 * interrupted by ENOBUFS at the same generation) must dump instead.
+	 */
+	use_cache = c && c->t && !c->used && c->genid == l->genid;
 	ret = dump(s, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, table, NULL, table_cb, &r,
 		   "read table", d);
 	if (ret == -ENOENT)
 		ret = 0;
 	if (ret)
 		return ret;
+	/* the same table, not one deleted and created again (its handle is new) */
+	if (use_cache && c->table_handle && c->table_handle != l->t.handle)
+		use_cache = false;
+	if (use_cache)
+		c->used = true;
 	ret = dump(s, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, NULL, NULL, chain_cb, &r,
 		   "read chains", d);
 	if (ret)

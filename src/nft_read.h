@@ -23,12 +23,15 @@ struct diag;
  * Used only when the kernel's generation is still exactly genid: every commit
  * in the network namespace moves it, so an equal generation means nothing
  * changed. The caller checks that genid belongs to this boot and network
- * namespace (generations restart with both). Ranges are moved out of t.
+ * namespace (generations restart with both). Ranges are moved out of t, so
+ * a cache serves one read (later attempts dump).
  */
 struct nft_read_cache {
 	uint32_t genid;
+	uint64_t table_handle;	/* the table's handle then (0: not known) */
 	uint64_t id;
 	struct nm_table *t;
+	bool used;		/* set by the read that took its ranges: never twice */
 };
 
 /*

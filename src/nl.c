@@ -173,6 +173,27 @@ static int req_cb(const struct nlmsghdr *nlh, void *data)
 	return rc->cb ? rc->cb(nlh, rc->data) : MNL_CB_OK;
 }
 
+/*
+ * Test hook PORTLOCK_TEST_DUMP_OVERRUN=rules|sets|chains: the first dump of
+ * that kind in this process reports an overrun (ENOBUFS), as a busy socket
+ * would, so that the retry of a read at an unchanged generation is tested.
+ */
+static bool test_overrun(const struct nlmsghdr *req)
+{
+	static bool fired;
+	const char *v;
+	uint16_t type;
+
+	if (fired || !(v = getenv("PORTLOCK_TEST_DUMP_OVERRUN")))
+		return false;
+	type = !strcmp(v, "rules") ? NFT_MSG_GETRULE : !strcmp(v, "sets") ? NFT_MSG_GETSET
+		: !strcmp(v, "chains") ? NFT_MSG_GETCHAIN : 0;
+	if (!type || NFNL_MSG_TYPE(req->nlmsg_type) != type || !(req->nlmsg_flags & NLM_F_DUMP))
+		return false;
+	fired = true;
+	return true;
+}
+
 int nl_request(struct nl_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 	       const char *what, struct diag *d)
 {
@@ -206,6 +227,8 @@ int nl_request(struct nl_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 			return -EINTR;
 		return diag_err(d, DIAG_NETLINK, NULL, err, "%s%s", what, errno_hint(err));
 	}
+	if (test_overrun(req))
+		return -EINTR;	/* as if the dump had overrun the socket (ENOBUFS) */
 	return rc.intr ? -EINTR : 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "diag.h"
@@ -81,6 +82,7 @@ int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result,
 struct live_key {
 	char boot[40];
 	uint64_t netns;
+	uint64_t module;	/* inode of /sys/module/nf_tables: new after a module reload */
 };
 
 static int live_key(struct live_key *k)
@@ -108,6 +110,16 @@ static int live_key(struct live_key *k)
 		return -ENOTSUP;	/* before Linux 5.14: no cache */
 	}
 	close(fd);
+	/*
+	 * Unloading nf_tables restarts every generation at 1 without a new boot
+	 * or namespace; the module's sysfs directory is created anew (another
+	 * inode) when it loads again. Built in, it never reloads (0 if absent).
+	 */
+	{
+		struct stat st;
+
+		k->module = stat("/sys/module/nf_tables", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	}
 	return 0;
 }
 
@@ -123,7 +135,7 @@ void livecache_fini(struct nft_read_cache *c)
 void livecache_load(const char *state_dir, const char *table, struct nft_read_cache *c)
 {
 	char path[4096], buf[LIVE_MAX + 1], tbl[300], boot[64];
-	unsigned long long netns, gen, id;
+	unsigned long long netns, module, gen, handle, id;
 	struct journal *j = NULL;
 	struct journal_rec rec = { 0 };
 	struct live_key k;
@@ -146,11 +158,12 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 	close(fd);
 	buf[n] = '\0';
 	if (sscanf(buf,
-		   "portlock-live 1\ntable %299s\nboot %63s\nnetns %llu\ngeneration %llu\ntransaction %llu\n",
-		   tbl, boot, &netns, &gen, &id) != 5 ||
-	    strcmp(tbl, table) || gen > UINT32_MAX || !id)
+		   "portlock-live 2\ntable %299s\nboot %63s\nnetns %llu\nmodule %llu\ngeneration %llu\n"
+		   "table_handle %llu\ntransaction %llu\n",
+		   tbl, boot, &netns, &module, &gen, &handle, &id) != 7 ||
+	    strcmp(tbl, table) || gen > UINT32_MAX || !id || !handle)
 		return;
-	if (live_key(&k) || strcmp(k.boot, boot) || k.netns != netns)
+	if (live_key(&k) || strcmp(k.boot, boot) || k.netns != netns || k.module != module)
 		return;
 	diag_init(&quiet);
 	/* not at that generation any more: do not load (and hold) ranges for nothing */
@@ -169,13 +182,23 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 	    rec.has_result && !rec.result_absent && !strcmp(rec.table, table) &&
 	    rec.blob[JOURNAL_BLOB_RESULT_RANGES].present &&
 	    journal_load_blob(j, &rec, JOURNAL_BLOB_RESULT_RANGES, &blob, &len, &quiet) == 0) {
+		void *raw = NULL;
+		size_t rawlen = 0;
+
+		/*
+		 * The messages are small; checking them too means a damaged
+		 * record is never linked as the prior of a new one.
+		 */
 		c->t = calloc(1, sizeof(*c->t));
-		if (c->t && nft_ranges_parse(blob, len, c->t) == 0) {
+		if (c->t && journal_load_blob(j, &rec, JOURNAL_BLOB_RESULT_NLMSG, &raw, &rawlen, &quiet) == 0 &&
+		    nft_ranges_parse(blob, len, c->t) == 0) {
 			c->genid = (uint32_t)gen;
+			c->table_handle = handle;
 			c->id = id;
 		} else {
 			livecache_fini(c);
 		}
+		free(raw);
 	}
 	free(blob);
 	journal_rec_fini(&rec);
@@ -183,7 +206,8 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 	diag_fini(&quiet);
 }
 
-void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t id)
+void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t table_handle,
+		     uint64_t id)
 {
 	char path[4096], tmp[4200], text[LIVE_MAX];
 	struct live_key k;
@@ -191,15 +215,16 @@ void livecache_store(const char *state_dir, const char *table, uint32_t genid, u
 
 	if (!state_dir || (size_t)snprintf(path, sizeof(path), "%s/" LIVE_FILE, state_dir) >= sizeof(path))
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (live_key(&k) || !id) {
+	/* one writer at a time (the journal lock): a fixed name, a crash's leftover is overwritten */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (live_key(&k) || !id || !table_handle) {
 		unlink(path);	/* no key to store: no note rather than a stale one */
 		return;
 	}
 	n = snprintf(text, sizeof(text),
-		     "portlock-live 1\ntable %s\nboot %s\nnetns %" PRIu64 "\ngeneration %" PRIu32
-		     "\ntransaction %" PRIu64 "\n",
-		     table, k.boot, k.netns, genid, id);
+		     "portlock-live 2\ntable %s\nboot %s\nnetns %" PRIu64 "\nmodule %" PRIu64
+		     "\ngeneration %" PRIu32 "\ntable_handle %" PRIu64 "\ntransaction %" PRIu64 "\n",
+		     table, k.boot, k.netns, k.module, genid, table_handle, id);
 	if (n <= 0 || (size_t)n >= sizeof(text))
 		return;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -11,19 +11,21 @@
  * <state>/live names the journal record whose result the kernel held at a
  * generation, in this boot and this network namespace:
  *
- *	portlock-live 1
+ *	portlock-live 2
  *	table portlock
  *	boot 6a1c...-...        (/proc/sys/kernel/random/boot_id)
  *	netns 4099              (SO_NETNS_COOKIE: never reused within a boot)
+ *	module 31337            (inode of /sys/module/nf_tables: a reload restarts generations)
  *	generation 42
+ *	table_handle 7          (a table deleted and created again has another)
  *	transaction 17
  *
  * The nftables generation moves with every commit in the namespace (ours,
  * nft's, firewalld's, a hand edit), so while it stays equal nothing in the
  * table changed and the range sets need not be dumped again: dumping a large
  * interval set is the slow part of reading a table. Anything that does not
- * match exactly (another boot, namespace, generation, table, a damaged file or
- * record) means a full dump. Counters are always read live.
+ * match exactly (another boot, namespace, module load, generation, table or
+ * table handle, a damaged file or record) means a full dump. Counters are always read live.
  */
 #ifndef PORTLOCK_SNAPSHOT_H
 #define PORTLOCK_SNAPSHOT_H
@@ -70,6 +72,7 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 void livecache_fini(struct nft_read_cache *c);
 
 /* After a commit: the table held record id's result at generation genid. */
-void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t id);
+void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t table_handle,
+		     uint64_t id);
 
 #endif

@@ -117,7 +117,7 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 		ret = journal_commit(h->j, &h->rec, NULL, &c.jc, h->d);
 	snapshot_fini(&c);
 	if (!ret && after.t.exists)
-		livecache_store(h->state_dir, h->table, after.genid, h->rec.id);
+		livecache_store(h->state_dir, h->table, after.genid, after.t.handle, h->rec.id);
 	nm_live_fini(&after);
 	return ret;
 }
@@ -309,7 +309,7 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 			rec->result_absent = !live.t.exists;
 			if (snapshot_from_live(&live, &c) == 0 &&
 			    journal_commit(j, rec, NULL, &c.jc, &ctx->diag) == 0 && live.t.exists)
-				livecache_store(ctx->state_dir, rec->table, live.genid, rec->id);
+				livecache_store(ctx->state_dir, rec->table, live.genid, live.t.handle, rec->id);
 			snapshot_fini(&c);
 		}
 		plan_fini(&pl);
