@@ -41,6 +41,14 @@ struct journal {
 	int dirfd;		/* journal dir, -1 when it does not exist (read-only) */
 	int lockfd;		/* -1 for read-only handles */
 	bool writable;
+	/*
+	 * The last listing (without VERIFY): one run asks for the newest
+	 * pending, prepared and applied record several times; each listing
+	 * reads every record. Dropped whenever a record is written or removed.
+	 */
+	struct journal_rec *lc;
+	size_t nlc;
+	bool lc_valid, lc_warned;
 };
 
 static const char *const kind_names[] = {
@@ -694,10 +702,19 @@ static int open_dir_checked(int at, const char *name, const char *path, bool str
 	return fd;
 }
 
+static void lc_drop(struct journal *j)
+{
+	journal_recs_free(j->lc, j->nlc);
+	j->lc = NULL;
+	j->nlc = 0;
+	j->lc_valid = false;
+}
+
 static void journal_free(struct journal *j)
 {
 	if (!j)
 		return;
+	lc_drop(j);
 	if (j->dirfd >= 0)
 		close(j->dirfd);
 	if (j->lockfd >= 0)
@@ -1105,8 +1122,55 @@ static int rec_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Deep copy of n records (argv is owned). Returns 0 or -ENOMEM. */
+static int recs_copy(const struct journal_rec *src, size_t n, struct journal_rec **out)
+{
+	struct journal_rec *a = n ? calloc(n, sizeof(*a)) : NULL;
+
+	*out = NULL;
+	if (n && !a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		a[i] = src[i];
+		a[i].argv = src[i].argv ? strdup(src[i].argv) : NULL;
+		if (src[i].argv && !a[i].argv) {
+			journal_recs_free(a, i);
+			return -ENOMEM;
+		}
+	}
+	*out = a;
+	return 0;
+}
+
+static int list_records_uncached(struct journal *j, unsigned flags, bool warn,
+				 struct journal_rec **recs, size_t *nrecs, struct diag *d);
+
 static int list_records(struct journal *j, unsigned flags, bool warn, struct journal_rec **recs,
 			size_t *nrecs, struct diag *d)
+{
+	int rc;
+
+	if (!(flags & JOURNAL_LIST_VERIFY) && j->lc_valid && (j->lc_warned || !warn)) {
+		*nrecs = 0;
+		if (recs_copy(j->lc, j->nlc, recs))
+			return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+		*nrecs = j->nlc;
+		return 0;
+	}
+	rc = list_records_uncached(j, flags, warn, recs, nrecs, d);
+	if (!rc && !(flags & JOURNAL_LIST_VERIFY)) {
+		lc_drop(j);
+		if (recs_copy(*recs, *nrecs, &j->lc) == 0) {
+			j->nlc = *nrecs;
+			j->lc_valid = true;
+			j->lc_warned = warn;
+		}
+	}
+	return rc;
+}
+
+static int list_records_uncached(struct journal *j, unsigned flags, bool warn,
+				 struct journal_rec **recs, size_t *nrecs, struct diag *d)
 {
 	struct journal_rec *arr = NULL;
 	size_t n = 0, cap = 0;
@@ -1552,6 +1616,7 @@ static int write_meta(struct journal *j, const struct journal_rec *r, struct dia
 	char *text;
 	int rc;
 
+	lc_drop(j);	/* a record changes: the next listing reads the journal again */
 	if (!o)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM,
 				"journal record %" PRIu64 " (strings must be UTF-8)", r->id);
@@ -1661,6 +1726,7 @@ static int remove_record(struct journal *j, uint64_t id, struct diag *d)
 {
 	char name[JOURNAL_NAME_MAX];
 
+	lc_drop(j);
 	meta_name(id, name);
 	if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
 		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot remove '%s/%s'", j->jdir, name);

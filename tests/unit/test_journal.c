@@ -501,6 +501,42 @@ static void test_ranges_and_link(void **state)
 	" \"nlmsg\": {\"file\": \"0000000005.result.nlmsg\", \"size\": 1, \"sha256\": \"%s\"}," \
 	" \"nft\": {\"file\": \"0000000005.result.nft\", \"size\": 1, \"sha256\": \"%s\"}}}"
 
+/* One handle lists once, and sees every record it writes or removes afterwards. */
+static void test_listing_follows_writes(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	struct journal_rec r;
+	struct journal_rec *recs;
+	size_t n;
+	uint64_t a, b, c;
+
+	assert_int_equal(journal_open(&j, f->state, 0, &f->d), 0);
+	a = add_rec(j, &f->d, JOURNAL_STATE_PENDING, 4, false);
+	assert_int_equal(journal_pending(j, &r, &f->d), 0);	/* lists (and keeps) */
+	assert_int_equal(r.id, a);
+	journal_rec_fini(&r);
+	assert_int_equal(journal_set_state(j, a, JOURNAL_STATE_CONFIRMED, &f->d), 0);
+	assert_int_equal(journal_pending(j, &r, &f->d), -ENOENT);	/* not the kept list */
+	b = add_rec(j, &f->d, JOURNAL_STATE_APPLIED, 4, false);
+	assert_int_equal(journal_last(j, JOURNAL_STATE_ANY, &r, &f->d), 0);
+	assert_int_equal(r.id, b);
+	journal_rec_fini(&r);
+	c = add_rec(j, &f->d, JOURNAL_STATE_APPLIED, 4, false);
+	assert_int_equal(journal_prune(j, 1, &f->d), 2);
+	assert_int_equal(journal_list(j, 0, &recs, &n, &f->d), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(recs[0].id, c);
+	journal_recs_free(recs, n);
+	/* the copies handed out are the caller's: freeing them leaves the next listing intact */
+	assert_int_equal(journal_list(j, 0, &recs, &n, &f->d), 0);
+	assert_int_equal(n, 1);
+	assert_non_null(recs[0].argv);
+	journal_recs_free(recs, n);
+	journal_close(j);
+	assert_false(diag_failed(&f->d));
+}
+
 /* A format 1 record (with its .nft rendering, no ranges) still reads. */
 static void test_format1_reads(void **state)
 {
@@ -1068,6 +1104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ranges_and_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_follows_writes, setup, teardown),
 		cmocka_unit_test(test_format1_reads),
 		cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_monotonic_across_prune, setup, teardown),
