@@ -184,6 +184,23 @@ static int fsync_dir(struct journal *j, struct diag *d)
 	return 0;
 }
 
+/* Read up to len bytes (fewer only at end of file or on an error); returns how many. */
+static size_t read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -1085,15 +1102,7 @@ static int read_record(struct journal *j, const char *name, uint64_t expect_id, 
 		close(fd);
 		return -ENOMEM;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	got = read_full(fd, buf, (size_t)st.st_size);
 	close(fd);
 	rc = journal_rec_parse(buf, got, expect_id, r, e->buf, e->len);
 	free(buf);
@@ -1316,15 +1325,7 @@ int journal_load_blob(struct journal *j, const struct journal_rec *r,
 		close(fd);
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal blob '%s'", b->file);
 	}
-	while (got < b->size) {
-		ssize_t n = read(fd, buf + got, (size_t)b->size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	got = read_full(fd, buf, (size_t)b->size);
 	close(fd);
 	if (got != b->size || !EVP_Digest(buf, got, md, &mdlen, EVP_sha256(), NULL)) {
 		free(buf);
@@ -1505,15 +1506,7 @@ static int copy_blob(struct journal *j, const char *src, const char *dst, struct
 		close(fd);
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "cannot copy '%s/%s'", j->jdir, src);
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	got = read_full(fd, buf, (size_t)st.st_size);
 	close(fd);
 	rc = got == (size_t)st.st_size ? atomic_write(j, dst, buf, got, NULL, d)
 				       : diag_err(d, DIAG_INTERNAL, NULL, EIO, "cannot read '%s/%s'", j->jdir, src);
