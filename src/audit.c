@@ -260,7 +260,7 @@ static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const str
 			struct nm_table want;
 			int ret;
 
-			ret = snapshot_load(j, &rec, true, &want, "journal", &quiet);
+			ret = snapshot_load(j, &rec, true, false, &want, "journal", &quiet);
 			if (!ret && !strcmp(rec.table, live->t.name)) {
 				struct plan pl;
 

@@ -113,7 +113,7 @@ static int log_show(struct pl_ctx *ctx, struct journal *j, uint64_t id, bool pri
 
 	snprintf(what, sizeof(what), "transaction %" PRIu64, id);
 	if (journal_get(j, id, &rec, &ctx->diag) ||
-	    snapshot_load(j, &rec, !prior, &l.t, what, &ctx->diag)) {
+	    snapshot_load(j, &rec, !prior, false, &l.t, what, &ctx->diag)) {
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}

@@ -83,6 +83,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		return rc;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : PLAN_ELEM_LINES;
 	livecache_load(ctx->state_dir, p.table, &cache);
+	cache.lazy_ok = true;
 	so.cache = &cache;
 	ret = sync_run(&p, &so, &r, &ctx->diag);
 	if (ret) {

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "diag.h"
+#include "setobj.h"
 #include "util.h"
 
 #define COUNTER_FILE "next-id"
@@ -39,6 +40,8 @@ struct journal {
 	char *state_dir;
 	char *jdir;		/* state_dir/journal */
 	int dirfd;		/* journal dir, -1 when it does not exist (read-only) */
+	int objfd;		/* journal/objects, -1 until needed (or absent) */
+	char *objdir;
 	int lockfd;		/* -1 for read-only handles */
 	bool writable;
 	/*
@@ -75,6 +78,8 @@ static const char *const blob_suffix[] = {
 	[JOURNAL_BLOB_RESULT_NFT] = "result.nft",
 	[JOURNAL_BLOB_PRIOR_RANGES] = "prior.ranges",
 	[JOURNAL_BLOB_RESULT_RANGES] = "result.ranges",
+	[JOURNAL_BLOB_PRIOR_REFS] = "prior.refs",
+	[JOURNAL_BLOB_RESULT_REFS] = "result.refs",
 };
 static_assert(ARRAY_SIZE(blob_suffix) == JOURNAL_BLOB_MAX, "blob_suffix out of sync");
 
@@ -123,6 +128,11 @@ int journal_state_parse(const char *s, enum journal_state *st)
 const char *journal_path(const struct journal *j)
 {
 	return j->jdir;
+}
+
+const char *journal_objects_path(const struct journal *j)
+{
+	return j->objdir;
 }
 
 static void meta_name(uint64_t id, char out[JOURNAL_NAME_MAX])
@@ -268,11 +278,19 @@ static json_t *blob_json(const struct journal_blob *b)
 static json_t *content_json(const struct journal_rec *r, bool absent, enum journal_blob_kind nl,
 			    enum journal_blob_kind nft)
 {
-	enum journal_blob_kind rg = nl == JOURNAL_BLOB_PRIOR_NLMSG ? JOURNAL_BLOB_PRIOR_RANGES
-								    : JOURNAL_BLOB_RESULT_RANGES;
+	bool prior = nl == JOURNAL_BLOB_PRIOR_NLMSG;
+	enum journal_blob_kind rg = prior ? JOURNAL_BLOB_PRIOR_RANGES : JOURNAL_BLOB_RESULT_RANGES;
+	enum journal_blob_kind rf = prior ? JOURNAL_BLOB_PRIOR_REFS : JOURNAL_BLOB_RESULT_REFS;
+	json_t *o = json_pack("{s:b,s:o,s:o,s:o}", "absent", absent, "nlmsg", blob_json(&r->blob[nl]),
+			      "nft", blob_json(&r->blob[nft]), "ranges", blob_json(&r->blob[rg]));
 
-	return json_pack("{s:b,s:o,s:o,s:o}", "absent", absent, "nlmsg", blob_json(&r->blob[nl]), "nft",
-			 blob_json(&r->blob[nft]), "ranges", blob_json(&r->blob[rg]));
+	/* a record keeps its format: format 2 has no refs */
+	if (o && (r->format ? r->format : JOURNAL_FORMAT) >= 3 &&
+	    json_object_set_new(o, "refs", blob_json(&r->blob[rf]))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static json_t *int_or_null(int64_t v)
@@ -434,6 +452,16 @@ static int parse_content(struct perr *e, json_t *o, const char *key, uint64_t id
 				*absent, true, &r->blob[nl == JOURNAL_BLOB_PRIOR_NLMSG
 								? JOURNAL_BLOB_PRIOR_RANGES
 								: JOURNAL_BLOB_RESULT_RANGES]);
+	/* format 3: the objects the ranges refer to ("refs", null when none) */
+	if (!rc && r->format >= 3 && !json_object_get(c, "refs"))
+		rc = fail(e, "'%s.refs' is missing", key);
+	if (!rc && r->format >= 3)
+		rc = parse_blob(e, c, key, "refs", id,
+				nl == JOURNAL_BLOB_PRIOR_NLMSG ? JOURNAL_BLOB_PRIOR_REFS
+							       : JOURNAL_BLOB_RESULT_REFS,
+				*absent, true, &r->blob[nl == JOURNAL_BLOB_PRIOR_NLMSG
+								? JOURNAL_BLOB_PRIOR_REFS
+								: JOURNAL_BLOB_RESULT_REFS]);
 	return rc;
 }
 
@@ -734,10 +762,13 @@ static void journal_free(struct journal *j)
 	lc_drop(j);
 	if (j->dirfd >= 0)
 		close(j->dirfd);
+	if (j->objfd >= 0)
+		close(j->objfd);
 	if (j->lockfd >= 0)
 		close(j->lockfd);
 	free(j->state_dir);
 	free(j->jdir);
+	free(j->objdir);
 	free(j);
 }
 
@@ -747,13 +778,13 @@ static struct journal *journal_alloc(const char *state_dir)
 
 	if (!j)
 		return NULL;
-	j->dirfd = j->lockfd = -1;
+	j->dirfd = j->lockfd = j->objfd = -1;
 	j->state_dir = strdup(state_dir);
 	/* "dir/" would make mkdir_p() create "dir" as a parent (0755) */
 	for (size_t n = j->state_dir ? strlen(j->state_dir) : 0; n > 1 && j->state_dir[n - 1] == '/';)
 		j->state_dir[--n] = '\0';
-	if (!j->state_dir || asprintf(&j->jdir, "%s/%s", j->state_dir, JOURNAL_SUBDIR) < 0) {
-		j->jdir = NULL;
+	if (!j->state_dir || asprintf(&j->jdir, "%s/%s", j->state_dir, JOURNAL_SUBDIR) < 0 ||
+	    asprintf(&j->objdir, "%s/%s", j->jdir, JOURNAL_OBJECTS) < 0) {
 		journal_free(j);
 		return NULL;
 	}
@@ -1482,13 +1513,15 @@ int journal_begin(struct journal *j, struct journal_rec *r, struct diag *d)
 
 /* Write the two blobs of one content (prior: base 0, result: base 2). */
 /* The blobs of a content: nlmsg, nft, ranges (prior or result). */
-static void content_kinds(enum journal_blob_kind nl, enum journal_blob_kind k[3])
+#define CONTENT_KINDS 4
+static void content_kinds(enum journal_blob_kind nl, enum journal_blob_kind k[CONTENT_KINDS])
 {
 	bool prior = nl == JOURNAL_BLOB_PRIOR_NLMSG;
 
 	k[0] = nl;
 	k[1] = prior ? JOURNAL_BLOB_PRIOR_NFT : JOURNAL_BLOB_RESULT_NFT;
 	k[2] = prior ? JOURNAL_BLOB_PRIOR_RANGES : JOURNAL_BLOB_RESULT_RANGES;
+	k[3] = prior ? JOURNAL_BLOB_PRIOR_REFS : JOURNAL_BLOB_RESULT_REFS;
 }
 
 /* Copy journal file src to dst (written like any blob: temp, fsync, rename). */
@@ -1521,7 +1554,7 @@ static int copy_blob(struct journal *j, const char *src, const char *dst, struct
 static int link_content(struct journal *j, struct journal_rec *r, enum journal_blob_kind nl,
 			uint64_t src_id, bool *absent, struct diag *d)
 {
-	enum journal_blob_kind k[3], sk[3];
+	enum journal_blob_kind k[CONTENT_KINDS], sk[CONTENT_KINDS];
 	struct journal_rec src;
 	struct perr e;
 	char err[256] = "";
@@ -1542,7 +1575,7 @@ static int link_content(struct journal *j, struct journal_rec *r, enum journal_b
 	content_kinds(nl, k);
 	content_kinds(JOURNAL_BLOB_RESULT_NLMSG, sk);
 	*absent = src.result_absent;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < CONTENT_KINDS; i++) {
 		struct journal_blob *b = &r->blob[k[i]];
 
 		memset(b, 0, sizeof(*b));
@@ -1568,13 +1601,120 @@ static int link_content(struct journal *j, struct journal_rec *r, enum journal_b
 	return rc;
 }
 
+/* The object directory, created when asked (writers) and opened once. */
+static int obj_dir(struct journal *j, bool create, struct diag *d)
+{
+	if (j->objfd >= 0)
+		return j->objfd;
+	if (j->dirfd < 0)
+		return -ENOENT;
+	if (create && mkdirat(j->dirfd, JOURNAL_OBJECTS, 0700) < 0 && errno != EEXIST)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s'", j->objdir);
+	j->objfd = openat(j->dirfd, JOURNAL_OBJECTS, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (j->objfd < 0) {
+		if (errno == ENOENT && !create)
+			return -ENOENT;
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot open '%s'", j->objdir);
+	}
+	return j->objfd;
+}
+
+static int dig_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/*
+ * Store the objects of a content (each written once: a present object of the
+ * right size is kept) and build its refs text: sorted, unique hex digests.
+ */
+static int write_objects(struct journal *j, const struct journal_content *c, char **refs,
+			 size_t *refslen, struct diag *d)
+{
+	uint8_t (*digs)[32] = NULL;
+	size_t n = 0;
+	bool wrote = false;
+	char *text;
+	int fd, rc = 0;
+
+	*refs = NULL;
+	*refslen = 0;
+	if (!c->nobjs)
+		return 0;
+	fd = obj_dir(j, true, d);
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < c->nobjs && !rc; i++) {
+		const struct journal_object *o = &c->objs[i];
+		char name[65], tmp[100];
+		struct stat st;
+		int ofd;
+
+		setobj_hex(o->digest, 32, name);
+		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    (!o->data || (uint64_t)st.st_size == o->len))
+			continue;
+		if (!o->data) {
+			rc = diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "journal object '%s/%s' is missing",
+				      j->objdir, name);
+			break;
+		}
+		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s.%ld", name, (long)getpid());
+		ofd = openat(fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (ofd < 0) {
+			rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s/%s'", j->objdir, tmp);
+			break;
+		}
+		rc = write_all(ofd, o->data, o->len);
+		if (!rc && fsync(ofd) < 0)
+			rc = -errno;
+		if (close(ofd) < 0 && !rc)
+			rc = -errno;
+		if (!rc && renameat(fd, tmp, fd, name) < 0)
+			rc = -errno;
+		if (rc) {
+			unlinkat(fd, tmp, 0);
+			rc = diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot write '%s/%s'", j->objdir, name);
+			break;
+		}
+		wrote = true;
+	}
+	if (!rc && wrote && fsync(fd) < 0)
+		rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot sync '%s'", j->objdir);
+	if (rc)
+		return rc;
+	digs = malloc(c->nobjs * sizeof(*digs));
+	text = malloc(c->nobjs * 65 + 1);
+	if (!digs || !text) {
+		free(digs);
+		free(text);
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+	}
+	for (size_t i = 0; i < c->nobjs; i++)
+		memcpy(digs[i], c->objs[i].digest, 32);
+	qsort(digs, c->nobjs, 32, dig_cmp);
+	for (size_t i = 0; i < c->nobjs; i++) {
+		if (i && !memcmp(digs[i], digs[i - 1], 32))
+			continue;
+		setobj_hex(digs[i], 32, text + n);
+		text[n + 64] = '\n';
+		n += 65;
+	}
+	free(digs);
+	*refs = text;
+	*refslen = n;
+	return 0;
+}
+
 static int write_content(struct journal *j, struct journal_rec *r, enum journal_blob_kind nl,
 			 enum journal_blob_kind nft, const struct journal_content *c, bool *absent,
 			 struct diag *d)
 {
-	const void *data[3] = { c->nlmsg, c->nft, c->ranges };
-	size_t len[3] = { c->nlmsg_len, c->nft_len, c->ranges_len };
-	enum journal_blob_kind kinds[3];
+	char *refs = NULL;
+	size_t refslen = 0;
+	const void *data[CONTENT_KINDS] = { c->nlmsg, c->nft, c->ranges, NULL };
+	size_t len[CONTENT_KINDS] = { c->nlmsg_len, c->nft_len, c->ranges_len, 0 };
+	enum journal_blob_kind kinds[CONTENT_KINDS];
 	int rc;
 
 	(void)nft;
@@ -1582,7 +1722,15 @@ static int write_content(struct journal *j, struct journal_rec *r, enum journal_
 		return link_content(j, r, nl, c->same_as_result_of, absent, d);
 	content_kinds(nl, kinds);
 	*absent = c->absent;
-	for (int i = 0; i < 3; i++) {
+	if (!c->absent) {
+		/* objects first: durable before anything refers to them */
+		rc = write_objects(j, c, &refs, &refslen, d);
+		if (rc)
+			return rc;
+		data[3] = refs;
+		len[3] = refslen;
+	}
+	for (int i = 0; i < CONTENT_KINDS; i++) {
 		struct journal_blob *b = &r->blob[kinds[i]];
 
 		memset(b, 0, sizeof(*b));
@@ -1595,11 +1743,14 @@ static int write_content(struct journal *j, struct journal_rec *r, enum journal_
 			return diag_err(d, DIAG_INTERNAL, NULL, EINVAL, "journal content");
 		blob_name(r->id, kinds[i], b->file);
 		rc = atomic_write(j, b->file, data[i] ? data[i] : "", len[i], b->sha256, d);
-		if (rc)
+		if (rc) {
+			free(refs);
 			return rc;
+		}
 		b->size = len[i];
 		b->present = true;
 	}
+	free(refs);
 	return 0;
 }
 
@@ -1714,6 +1865,8 @@ int journal_commit(struct journal *j, struct journal_rec *r, const struct journa
 	return write_meta(j, r, d);
 }
 
+static int gc_objects(struct journal *j, struct diag *d);
+
 /* Remove a record: metadata first (the record is gone), then its blobs. */
 static int remove_record(struct journal *j, uint64_t id, struct diag *d)
 {
@@ -1738,6 +1891,9 @@ int journal_abort(struct journal *j, struct journal_rec *r, struct diag *d)
 		rc = remove_record(j, r->id, d);
 	if (!rc)
 		rc = fsync_dir(j, d);
+	/* objects its prior content wrote and nothing else uses */
+	if (!rc)
+		rc = gc_objects(j, d);
 	return rc;
 }
 
@@ -1778,6 +1934,132 @@ out:
 	return rc;
 }
 
+/* Append the digests a refs blob lists; -EBADMSG when it is not a clean list. */
+static int refs_read(struct journal *j, const struct journal_blob *b, uint8_t (**digs)[32],
+		     size_t *n, size_t *cap)
+{
+	char *buf;
+	size_t got;
+	int fd, rc = 0;
+
+	if (b->size > JOURNAL_REFS_MAX || b->size % 65)
+		return -EBADMSG;
+	fd = openat(j->dirfd, b->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -EBADMSG;
+	buf = malloc(b->size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	got = read_full(fd, buf, b->size);
+	close(fd);
+	if (got != b->size)
+		rc = -EBADMSG;
+	for (size_t off = 0; !rc && off < got; off += 65) {
+		if (buf[off + 64] != '\n') {
+			rc = -EBADMSG;
+			break;
+		}
+		buf[off + 64] = '\0';
+		if (util_grow((void **)digs, cap, *n + 1, 32) < 0)
+			rc = -ENOMEM;
+		else if (!setobj_unhex(buf + off, (*digs)[*n]))
+			rc = -EBADMSG;
+		else
+			(*n)++;
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * Remove objects no record refers to (and stale temp files of objects). Done
+ * only when every record on disk is intact: a corrupt record's refs are
+ * unknown, and its objects might be all that is left of a table.
+ */
+static int gc_objects(struct journal *j, struct diag *d)
+{
+	uint8_t (*digs)[32] = NULL;
+	size_t n = 0, cap = 0, nrecs = 0, nmeta = 0;
+	struct journal_rec *recs = NULL;
+	struct dirent *de;
+	bool removed = false;
+	DIR *dir;
+	int fd, dfd, rc;
+
+	fd = obj_dir(j, false, d);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	rc = list_records(j, 0, false, &recs, &nrecs, d);
+	if (rc)
+		return rc;
+	/* every metadata file must have listed as an intact record */
+	dfd = dup(j->dirfd);
+	dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!dir) {
+		if (dfd >= 0)
+			close(dfd);
+		journal_recs_free(recs, nrecs);
+		return 0;
+	}
+	rewinddir(dir);	/* a dup shares the offset of earlier listings */
+	while ((de = readdir(dir))) {
+		const char *rest;
+		uint64_t id;
+
+		if (name_split(de->d_name, &id, &rest) && !strcmp(rest, "json"))
+			nmeta++;
+	}
+	closedir(dir);
+	if (nmeta != nrecs) {
+		journal_recs_free(recs, nrecs);
+		return 0;
+	}
+	for (size_t i = 0; i < nrecs && !rc; i++) {
+		if (recs[i].blob[JOURNAL_BLOB_PRIOR_REFS].present)
+			rc = refs_read(j, &recs[i].blob[JOURNAL_BLOB_PRIOR_REFS], &digs, &n, &cap);
+		if (!rc && recs[i].blob[JOURNAL_BLOB_RESULT_REFS].present)
+			rc = refs_read(j, &recs[i].blob[JOURNAL_BLOB_RESULT_REFS], &digs, &n, &cap);
+	}
+	journal_recs_free(recs, nrecs);
+	if (rc) {
+		free(digs);
+		return rc == -ENOMEM ? diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal") : 0;
+	}
+	if (n)
+		qsort(digs, n, 32, dig_cmp);
+	dfd = dup(fd);
+	dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!dir) {
+		if (dfd >= 0)
+			close(dfd);
+		free(digs);
+		return 0;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		uint8_t md[32];
+
+		if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX))) {
+			removed |= unlinkat(fd, de->d_name, 0) == 0;
+			continue;
+		}
+		if (!setobj_unhex(de->d_name, md))
+			continue;	/* not ours: left alone */
+		if (n && bsearch(md, digs, n, 32, dig_cmp))
+			continue;
+		removed |= unlinkat(fd, de->d_name, 0) == 0;
+	}
+	closedir(dir);
+	free(digs);
+	if (removed)
+		fsync(fd);
+	return 0;
+}
+
 int journal_prune(struct journal *j, unsigned keep, struct diag *d)
 {
 	struct journal_rec *recs;
@@ -1806,6 +2088,8 @@ int journal_prune(struct journal *j, unsigned keep, struct diag *d)
 
 		if (!rc)
 			rc = rc2;
+		if (!rc)
+			rc = gc_objects(j, d);
 	}
 	return rc ? rc : (int)removed;
 }

@@ -31,6 +31,13 @@
  *                                 written from format 2 on (`log --show`
  *                                 renders a content on demand)
  *
+ *   <state>/journal/NNNNNNNNNN.{prior,result}.refs     format 3: the .ranges blob is a
+ *                                 manifest (nft_ranges_manifest()): each range set by the
+ *                                 SHA-256 of its content, which is stored once in
+ *   <state>/journal/objects/<sha256>                   (setobj.h); the .refs blob lists the
+ *                                 objects a content uses, one hex digest per line, and
+ *                                 keeps them from being pruned while the record exists
+ *
  * A content equal to an earlier record's result (nothing changed in between)
  * is stored as hard links to that record's files: a one-prefix change to a
  * million-prefix table does not copy the million prefixes again.
@@ -124,7 +131,11 @@ struct diag;
 struct journal;
 
 /* Journal format version written into every record; newer formats are refused. */
-#define JOURNAL_FORMAT 2
+#define JOURNAL_FORMAT 3
+/* Content-addressed objects (format 3): journal/objects/<sha256 hex>. */
+#define JOURNAL_OBJECTS "objects"
+/* A refs blob larger than this is corrupt (2^20 objects). */
+#define JOURNAL_REFS_MAX (65u << 20)
 /* Metadata larger than this is reported as corrupt (argv is the only long field). */
 #define JOURNAL_META_MAX (1024 * 1024)
 /* Name of the journal subdirectory and of the lock file inside the state dir. */
@@ -171,6 +182,8 @@ enum journal_blob_kind {
 	JOURNAL_BLOB_RESULT_NFT,
 	JOURNAL_BLOB_PRIOR_RANGES,	/* format 2: range sets' elements (nft_ranges_blob()) */
 	JOURNAL_BLOB_RESULT_RANGES,
+	JOURNAL_BLOB_PRIOR_REFS,	/* format 3: the objects the content uses, one hex digest a line */
+	JOURNAL_BLOB_RESULT_REFS,
 	JOURNAL_BLOB_MAX,
 };
 
@@ -217,6 +230,18 @@ struct journal_rec {
 };
 
 /*
+ * One content-addressed object a content refers to (format 3): data (len
+ * bytes, whose SHA-256 is digest) is written to objects/<hex> unless an
+ * object of that name and size is there already; data NULL means the object
+ * must be there already (a set read through it), else the write fails.
+ */
+struct journal_object {
+	uint8_t digest[32];
+	const void *data;
+	size_t len;
+};
+
+/*
  * Content of the managed table handed to journal_prepare()/journal_commit().
  * absent: the table does not exist (nlmsg/nft ignored). Otherwise nlmsg holds
  * nlmsg_len bytes (may be 0) and nft nft_len bytes of text (NULL = empty).
@@ -230,6 +255,13 @@ struct journal_content {
 	size_t nft_len;
 	const void *ranges;	/* NULL: none ("ranges": null) */
 	size_t ranges_len;
+	/*
+	 * The objects the ranges refer to (nft_ranges_manifest()); their
+	 * digests become the content's refs blob, which keeps them from being
+	 * removed by journal_prune() while the record exists.
+	 */
+	const struct journal_object *objs;
+	size_t nobjs;
 	/*
 	 * Non-zero: the content is exactly the result of that record; its
 	 * files are hard-linked instead of written (nothing else is read).
@@ -274,6 +306,9 @@ void journal_forget(struct journal *j);
 
 /* The journal directory (state_dir/journal). */
 const char *journal_path(const struct journal *j);
+
+/* The object directory (state_dir/journal/objects), whether or not it exists. */
+const char *journal_objects_path(const struct journal *j);
 
 /*
  * Start a record: allocate the next id (max of the counter file and the
@@ -375,7 +410,10 @@ int journal_pending(struct journal *j, struct journal_rec *rec, struct diag *d);
  * Retention: keep the newest `keep` records (config journal_keep); delete older
  * ones, except records in state PENDING or PREPARED, which are never pruned.
  * keep 0 is treated as 1 (the newest record always stays). Corrupt records are
- * not touched. Returns the number of records removed, or -errno.
+ * not touched. When records were removed, objects that no remaining record
+ * refers to are removed too (a corrupt record's objects are kept: its refs
+ * cannot be trusted, so nothing is removed while one exists).
+ * Returns the number of records removed, or -errno.
  */
 int journal_prune(struct journal *j, unsigned keep, struct diag *d);
 

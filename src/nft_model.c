@@ -26,6 +26,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 
+#include "setobj.h"
 #include "util.h"
 
 void nm_table_init(struct nm_table *t, const char *name)
@@ -44,6 +45,61 @@ static void set_fini(struct nm_set *s)
 	for (size_t i = 0; i < s->nvmap; i++)
 		free(s->vmap[i].chain);
 	free(s->vmap);
+	free(s->objpath);
+}
+
+int nm_set_load(struct nm_set *s)
+{
+	struct rangeset rs;
+	int ret;
+
+	if (!s->lazy)
+		return 0;
+	if (!s->objpath || !s->has_digest)
+		return -EBADMSG;
+	ret = setobj_load(s->objpath, s->digest, nm_set_family(s), &rs);
+	if (ret)
+		return ret;
+	rangeset_fini(&s->ranges);
+	s->ranges = rs;
+	s->lazy = false;
+	return 0;
+}
+
+void nm_set_take(struct nm_set *dst, struct nm_set *src)
+{
+	rangeset_fini(&dst->ranges);
+	dst->ranges = src->ranges;
+	rangeset_init(&src->ranges);
+	free(dst->objpath);
+	dst->objpath = src->objpath;
+	src->objpath = NULL;
+	dst->lazy = src->lazy;
+	dst->has_digest = src->has_digest;
+	memcpy(dst->digest, src->digest, sizeof(dst->digest));
+	src->lazy = false;
+	src->has_digest = false;
+}
+
+int nm_table_load(struct nm_table *t)
+{
+	for (size_t i = 0; i < t->nsets; i++) {
+		int ret = nm_set_load(&t->sets[i]);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int nm_set_compute_digest(struct nm_set *s)
+{
+	if (s->has_digest || s->lazy || (s->kind != NM_SET_V4 && s->kind != NM_SET_V6))
+		return 0;
+	if (setobj_digest(nm_set_family(s), &s->ranges, s->digest) < 0)
+		return -ENOMEM;
+	s->has_digest = true;
+	return 0;
 }
 
 void nm_table_fini(struct nm_table *t)

@@ -57,6 +57,16 @@ struct nm_set {
 	char *raw;			/* NM_SET_OTHER from a saved table: NEWSET + NEWSETELEM messages */
 	size_t rawlen, rawcap;
 	char *label;			/* desired only: what to blame for errors */
+	/*
+	 * V4/V6 only: the content's identity, setobj_digest() of ranges (valid
+	 * when has_digest). A lazy set has not loaded its ranges: they are in
+	 * the object file objpath (a journal object whose SHA-256 is digest),
+	 * read by nm_set_load() when needed. nelems is known either way.
+	 */
+	bool has_digest;
+	bool lazy;
+	uint8_t digest[32];
+	char *objpath;
 };
 
 struct nm_chain {
@@ -129,6 +139,27 @@ struct nm_set *nm_table_add_set(struct nm_table *t);
 struct nm_rule *nm_table_add_rule(struct nm_table *t);
 struct nm_set *nm_table_find_set(const struct nm_table *t, const char *name);
 struct nm_chain *nm_table_find_chain(const struct nm_table *t, const char *name);
+
+/*
+ * Load a lazy set's ranges (no-op for a set that is not lazy). Returns 0,
+ * or -errno (-ENOENT: the object is gone; -EBADMSG: damaged).
+ */
+int nm_set_load(struct nm_set *s);
+/* Move src's ranges (or its lazy reference) and digest into dst; src keeps none. */
+void nm_set_take(struct nm_set *dst, struct nm_set *src);
+/* Load every lazy set of t; the first failure is returned, naming nothing. */
+int nm_table_load(struct nm_table *t);
+/* Compute s->digest from its ranges when it has none (V4/V6, loaded). 0 or -ENOMEM. */
+int nm_set_compute_digest(struct nm_set *s);
+/* Family of a V4/V6 (or VMAP) set. */
+static inline enum cidr_family nm_set_family(const struct nm_set *s)
+{
+	if (s->kind == NM_SET_V4 || s->kind == NM_SET_VMAP4)
+		return CIDR_V4;
+	if (s->kind == NM_SET_V6 || s->kind == NM_SET_VMAP6)
+		return CIDR_V6;
+	return s->key_len == 4 ? CIDR_V4 : CIDR_V6;
+}
 
 /* Hook names for display. */
 const char *nm_hook_str(uint32_t hooknum);

@@ -240,6 +240,15 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 		enum cidr_family f = set_family(want);
 		const struct rangeset *w = &want->ranges, *h = have ? &have->ranges : NULL;
 
+		/* the same content: nothing to compare (plan_resolve() loaded the others) */
+		if (have && want->has_digest && have->has_digest &&
+		    !memcmp(want->digest, have->digest, sizeof(want->digest)))
+			return;
+		if (want->lazy || (have && have->lazy)) {
+			c->err = -EINVAL;	/* a caller that skipped plan_resolve() */
+			return;
+		}
+
 		while (i < w->n || (h && j < h->n)) {
 			int cmp = !h || j >= h->n ? -1 : i >= w->n ? 1 : range_cmp(&w->r[i], &h->r[j]);
 
@@ -605,6 +614,42 @@ out:
 	free(iw);
 	free(ih);
 	free(lcs);
+}
+
+int plan_resolve(struct nm_table *want, struct nm_live *live, struct diag *d)
+{
+	struct nm_table *have = &live->t;
+
+	for (size_t i = 0; i < want->nsets; i++) {
+		struct nm_set *ws = &want->sets[i];
+		struct nm_set *hs = have->exists ? nm_table_find_set(have, ws->name) : NULL;
+		int ret;
+
+		if (ws->kind != NM_SET_V4 && ws->kind != NM_SET_V6)
+			continue;
+		if (hs && set_def_equal(ws, hs)) {
+			/* a digest on one side: computing the other's is cheaper than a diff */
+			if (hs->has_digest && nm_set_compute_digest(ws) < 0)
+				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+			if (ws->has_digest && nm_set_compute_digest(hs) < 0)
+				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+			if (ws->has_digest && hs->has_digest && !memcmp(ws->digest, hs->digest, 32))
+				continue;
+			ret = nm_set_load(hs);
+			if (ret == -ENOMEM)
+				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+			if (ret)
+				return -ESTALE;	/* the live side: read it again from the kernel */
+		}
+		ret = nm_set_load(ws);
+		if (ret == -ENOMEM)
+			return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+		if (ret)
+			return diag_err(d, DIAG_CONFLICT, NULL, 0, "set %s: its saved content '%s' is %s",
+					ws->name, ws->objpath ? ws->objpath : "?",
+					ret == -ENOENT ? "missing" : "damaged");
+	}
+	return 0;
 }
 
 int plan_build(const struct nm_table *want, const struct nm_live *live, size_t max_elem_lines,

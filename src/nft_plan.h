@@ -43,6 +43,15 @@ struct plan {
 };
 
 /*
+ * Before plan_build() when either side may have lazy sets (nm_set_load()):
+ * sets whose digests match stay unloaded, every other range set that the
+ * diff compares is loaded. Returns 0; -ESTALE when a lazy set of the live
+ * side cannot be loaded (read the table again without the cache); or -errno
+ * recorded in d (a desired set that cannot be loaded is DIAG_CONFLICT).
+ */
+int plan_resolve(struct nm_table *want, struct nm_live *live, struct diag *d);
+
+/*
  * Compute the plan that turns live (may be a table that does not exist) into
  * want. max_elem_lines bounds how many element lines per set are kept for
  * display (all are in the batch). Returns 0 or -ENOMEM (recorded in d).

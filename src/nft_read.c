@@ -28,6 +28,7 @@
 #include "diag.h"
 #include "nft_model.h"
 #include "nl.h"
+#include "setobj.h"
 #include "util.h"
 
 #define READ_RETRIES 5
@@ -453,10 +454,11 @@ static void reset(struct nm_live *l, const char *table)
 static uint64_t kernel_elems(const struct nm_set *ms);
 
 /* Elements of a range set stored as ranges (the journal's "ranges" content). */
-static bool stored_as_ranges(const struct nm_set *ms)
+bool nft_stored_as_ranges(const struct nm_set *ms)
 {
 	return (ms->kind == NM_SET_V4 || ms->kind == NM_SET_V6) && !ms->unparsed;
 }
+#define stored_as_ranges nft_stored_as_ranges
 
 /* The cache holds set ms at this generation: take its ranges instead of dumping. */
 static bool take_cached(struct nft_read_cache *c, struct nm_set *ms)
@@ -468,9 +470,10 @@ static bool take_cached(struct nft_read_cache *c, struct nm_set *ms)
 	cs = nm_table_find_set(c->t, ms->name);
 	if (!cs || cs->kind != ms->kind || cs->unparsed)
 		return false;
-	rangeset_fini(&ms->ranges);
-	ms->ranges = cs->ranges;	/* taken: a cache serves one read */
-	rangeset_init(&cs->ranges);
+	/* a reader that needs the ranges gets them now, or dumps them */
+	if (!c->lazy_ok && nm_set_load(cs) < 0)
+		return false;
+	nm_set_take(ms, cs);	/* taken: a cache serves one read */
 	ms->nelems = cs->nelems ? cs->nelems : kernel_elems(ms);
 	return true;
 }
@@ -604,6 +607,7 @@ static int finish_cur(struct rd *r)
 /* ---- range sets in compact form ---- */
 
 #define RANGES_MAGIC "PLRANGE1"
+#define MANIFEST_MAGIC "PLRANGE2"
 
 struct wbuf {
 	char *p;
@@ -698,6 +702,41 @@ int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len)
 	return 0;
 }
 
+int nft_ranges_manifest(const struct nm_table *t, char **buf, size_t *len)
+{
+	struct wbuf w = { 0 };
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < t->nsets; i++)
+		n += stored_as_ranges(&t->sets[i]);
+	put(&w, MANIFEST_MAGIC, 8);
+	put_uint(&w, n, 4);
+	for (size_t i = 0; i < t->nsets; i++) {
+		const struct nm_set *ms = &t->sets[i];
+		size_t nl = strlen(ms->name);
+
+		if (!stored_as_ranges(ms))
+			continue;
+		if (!ms->has_digest) {
+			free(w.p);
+			return -EINVAL;
+		}
+		put_uint(&w, nl, 2);
+		put(&w, ms->name, nl);
+		put_uint(&w, ms->kind == NM_SET_V4 ? 2 : 3, 1);
+		put_uint(&w, 0, 1);
+		put_uint(&w, kernel_elems(ms), 8);
+		put(&w, ms->digest, 32);
+	}
+	if (w.err) {
+		free(w.p);
+		return w.err;
+	}
+	*buf = w.p;
+	*len = w.len;
+	return 0;
+}
+
 struct rbuf {
 	const uint8_t *p;
 	size_t left;
@@ -734,12 +773,16 @@ static bool get_u128(struct rbuf *b, size_t n, u128 *v)
 	return true;
 }
 
-int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t)
+int nft_ranges_parse(const void *buf, size_t len, const char *objdir, struct nm_table *t)
 {
 	struct rbuf b = { buf, len };
 	uint64_t nsets, v;
+	bool manifest;
 
-	if (len < 12 || memcmp(buf, RANGES_MAGIC, 8))
+	if (len < 12 || (memcmp(buf, RANGES_MAGIC, 8) && memcmp(buf, MANIFEST_MAGIC, 8)))
+		return -EINVAL;
+	manifest = !memcmp(buf, MANIFEST_MAGIC, 8);
+	if (manifest && !objdir)
 		return -EINVAL;
 	b.p += 8;
 	b.left -= 8;
@@ -760,9 +803,30 @@ int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t)
 		b.p += nl;
 		b.left -= nl;
 		if (!get_uint(&b, 1, &kind) || (kind != 2 && kind != 3) || !get_uint(&b, 1, &v) ||
-		    !get_uint(&b, 8, &nelems) || !get_uint(&b, 8, &n))
+		    !get_uint(&b, 8, &nelems))
 			return -EINVAL;
 		ms->kind = kind == 2 ? NM_SET_V4 : NM_SET_V6;
+		if (manifest) {
+			char hexd[65];
+
+			/* by reference: the ranges are in objects/<digest>, loaded when needed */
+			if (b.left < 32)
+				return -EINVAL;
+			memcpy(ms->digest, b.p, 32);
+			b.p += 32;
+			b.left -= 32;
+			setobj_hex(ms->digest, 32, hexd);
+			if (asprintf(&ms->objpath, "%s/%s", objdir, hexd) < 0) {
+				ms->objpath = NULL;
+				return -ENOMEM;
+			}
+			ms->has_digest = true;
+			ms->lazy = true;
+			ms->nelems = nelems;
+			continue;
+		}
+		if (!get_uint(&b, 8, &n))
+			return -EINVAL;
 		kl = kind == 2 ? 4 : 16;
 		if (n > b.left / (2 * kl))
 			return -EINVAL;
@@ -803,31 +867,29 @@ int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t)
 }
 
 /* Move the ranges of a parsed blob into the sets of t read from the raw messages. */
-static int merge_ranges(struct nm_table *t, const void *ranges, size_t rlen)
+static int merge_ranges(struct nm_table *t, const void *ranges, size_t rlen, const char *objdir)
 {
 	struct nm_table rt;
 	int ret;
 
 	memset(&rt, 0, sizeof(rt));
-	ret = nft_ranges_parse(ranges, rlen, &rt);
+	ret = nft_ranges_parse(ranges, rlen, objdir, &rt);
 	for (size_t i = 0; !ret && i < rt.nsets; i++) {
 		struct nm_set *ms = nm_table_find_set(t, rt.sets[i].name);
 
-		if (!ms || ms->kind != rt.sets[i].kind || ms->ranges.n) {
+		if (!ms || ms->kind != rt.sets[i].kind || ms->ranges.n || ms->lazy) {
 			ret = -EINVAL;
 			break;
 		}
-		rangeset_fini(&ms->ranges);
-		ms->ranges = rt.sets[i].ranges;
-		rangeset_init(&rt.sets[i].ranges);
+		nm_set_take(ms, &rt.sets[i]);
 		ms->nelems = rt.sets[i].nelems;
 	}
 	nm_table_fini(&rt);
 	return ret;
 }
 
-int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *table,
-		  struct nm_table *t, const char *what, struct diag *d)
+int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *objdir,
+		  const char *table, struct nm_table *t, const char *what, struct diag *d)
 {
 	struct nm_live l = { 0 };
 	struct rd r = { .l = &l, .keep = true };
@@ -888,7 +950,7 @@ int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, 
 	if (!ret && r.err)
 		ret = r.err;
 	if (!ret && ranges && rlen)
-		ret = merge_ranges(&l.t, ranges, rlen);
+		ret = merge_ranges(&l.t, ranges, rlen, objdir);
 	/* the model is the table; the foreign hooks and raw capture do not apply */
 	*t = l.t;
 	memset(&l.t, 0, sizeof(l.t));

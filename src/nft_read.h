@@ -15,6 +15,7 @@
 struct nl_sock;
 struct nm_live;
 struct nm_table;
+struct nm_set;
 struct diag;
 
 /*
@@ -32,6 +33,12 @@ struct nft_read_cache {
 	uint64_t id;
 	struct nm_table *t;
 	bool used;		/* set by the read that took its ranges: never twice */
+	/*
+	 * The reader may leave range sets lazy (nm_set_load() when needed):
+	 * the planner, which compares most sets by digest. Otherwise every set
+	 * taken from the cache is loaded, and dumped when that fails.
+	 */
+	bool lazy_ok;
 };
 
 /*
@@ -58,12 +65,29 @@ int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_
  */
 int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len);
 
+/* A set whose elements a saved content keeps as ranges (V4/V6 that parsed cleanly). */
+bool nft_stored_as_ranges(const struct nm_set *ms);
+
 /*
- * Parse such a blob into t (zeroed or nm_table_init()ed): one set per entry
- * with name, kind and ranges. Strict: every length is checked, ranges must be
- * ascending and disjoint. Returns 0, -EINVAL (malformed) or -ENOMEM.
+ * The same sets by reference (journal format 3): every range set must have
+ * its digest (nm_set_compute_digest()); the ranges themselves are stored as
+ * objects (setobj.h) named by it. *buf is malloc'ed. Returns 0, -EINVAL (a
+ * set without digest) or -ENOMEM.
+ *
+ * Layout: "PLRANGE2", u32 nsets, then per set: u16 name length, name, u8
+ * kind (2 = ipv4, 3 = ipv6), u8 0, u64 kernel elements, 32 bytes SHA-256 of
+ * the set's object.
  */
-int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t);
+int nft_ranges_manifest(const struct nm_table *t, char **buf, size_t *len);
+
+/*
+ * Parse a PLRANGE1 blob or a PLRANGE2 manifest into t (zeroed or
+ * nm_table_init()ed): one set per entry with name, kind and ranges; a
+ * manifest yields lazy sets whose objects are in objdir (NULL: a manifest is
+ * refused). Strict: every length is checked, ranges must be ascending and
+ * disjoint. Returns 0, -EINVAL (malformed) or -ENOMEM.
+ */
+int nft_ranges_parse(const void *buf, size_t len, const char *objdir, struct nm_table *t);
 
 /*
  * Parse a table saved by nft_read(capture_raw) back into a model that can be
@@ -72,10 +96,11 @@ int nft_ranges_parse(const void *buf, size_t len, struct nm_table *t);
  * portlock does not interpret keep their raw messages for replay. t must be
  * zeroed; release with nm_table_fini(). An empty blob yields a table that
  * does not exist. Returns 0 or -errno (-EINVAL for a malformed blob, recorded
- * in d with `what`). ranges/rlen (may be NULL/0): the nft_ranges_blob() saved
- * with it, whose sets must all be in raw.
+ * in d with `what`). ranges/rlen (may be NULL/0): the nft_ranges_blob() or
+ * nft_ranges_manifest() saved with it, whose sets must all be in raw; a
+ * manifest's sets stay lazy, their objects in objdir.
  */
-int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *table,
-		  struct nm_table *t, const char *what, struct diag *d);
+int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *objdir,
+		  const char *table, struct nm_table *t, const char *what, struct diag *d);
 
 #endif

@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "nft_model.h"
 #include "nl.h"
+#include "setobj.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71	/* Linux 5.14; not yet in Debian 12's glibc headers */
@@ -23,8 +24,10 @@
 #define LIVE_FILE "live"
 #define LIVE_MAX 4096
 
-int snapshot_from_live(const struct nm_live *l, struct snapshot *s)
+int snapshot_from_live(struct nm_live *l, const char *objdir, struct snapshot *s)
 {
+	size_t n = 0;
+
 	memset(s, 0, sizeof(*s));
 	if (l->cache_id) {
 		s->jc.same_as_result_of = l->cache_id;
@@ -34,22 +37,57 @@ int snapshot_from_live(const struct nm_live *l, struct snapshot *s)
 		s->jc.absent = true;
 		return 0;
 	}
-	if (nft_ranges_blob(&l->t, &s->ranges, &s->jc.ranges_len) < 0)
-		return -ENOMEM;
+	for (size_t i = 0; i < l->t.nsets; i++)
+		n += nft_stored_as_ranges(&l->t.sets[i]);
+	s->objs = calloc(n + 1, sizeof(*s->objs));
+	s->bufs = calloc(n + 1, sizeof(*s->bufs));
+	if (!s->objs || !s->bufs)
+		goto nomem;
+	for (size_t i = 0; i < l->t.nsets; i++) {
+		struct nm_set *ms = &l->t.sets[i];
+		struct journal_object *o = &s->objs[s->jc.nobjs];
+
+		if (!nft_stored_as_ranges(ms))
+			continue;
+		/* a lazy set is read through the journal's objects: it is there */
+		if (ms->lazy && objdir && ms->objpath &&
+		    !strncmp(ms->objpath, objdir, strlen(objdir)) && ms->objpath[strlen(objdir)] == '/') {
+			memcpy(o->digest, ms->digest, 32);
+			s->jc.nobjs++;
+			continue;
+		}
+		if (nm_set_load(ms) < 0 || nm_set_compute_digest(ms) < 0)
+			goto nomem;
+		if (setobj_encode(nm_set_family(ms), &ms->ranges, &s->bufs[s->nbufs], &o->len) < 0)
+			goto nomem;
+		o->data = s->bufs[s->nbufs++];
+		memcpy(o->digest, ms->digest, 32);
+		s->jc.nobjs++;
+	}
+	s->jc.objs = s->objs;
+	if (nft_ranges_manifest(&l->t, &s->ranges, &s->jc.ranges_len) < 0)
+		goto nomem;
 	s->jc.ranges = s->ranges;
 	s->jc.nlmsg = l->raw;
 	s->jc.nlmsg_len = l->rawlen;
 	return 0;
+nomem:
+	snapshot_fini(s);
+	return -ENOMEM;
 }
 
 void snapshot_fini(struct snapshot *s)
 {
+	for (size_t i = 0; i < s->nbufs; i++)
+		free(s->bufs[i]);
+	free(s->bufs);
+	free(s->objs);
 	free(s->ranges);
 	memset(s, 0, sizeof(*s));
 }
 
-int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result, struct nm_table *t,
-		  const char *what, struct diag *d)
+int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result, bool lazy,
+		  struct nm_table *t, const char *what, struct diag *d)
 {
 	enum journal_blob_kind nl = result ? JOURNAL_BLOB_RESULT_NLMSG : JOURNAL_BLOB_PRIOR_NLMSG;
 	enum journal_blob_kind rg = result ? JOURNAL_BLOB_RESULT_RANGES : JOURNAL_BLOB_PRIOR_RANGES;
@@ -71,9 +109,23 @@ int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result,
 	if (!ret && rec->blob[rg].present)
 		ret = journal_load_blob(j, rec, rg, &ranges, &rlen, d);
 	if (!ret)
-		ret = nft_parse_raw(raw, rawlen, ranges, rlen, rec->table, t, what, d);
+		ret = nft_parse_raw(raw, rawlen, ranges, rlen, journal_objects_path(j), rec->table, t,
+				    what, d);
 	free(raw);
 	free(ranges);
+	for (size_t i = 0; !ret && !lazy && i < t->nsets; i++) {
+		struct nm_set *ms = &t->sets[i];
+		int lr = nm_set_load(ms);
+
+		if (lr == -ENOMEM)
+			ret = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "%s", what);
+		else if (lr)
+			ret = diag_err(d, DIAG_CONFLICT, NULL, 0, "%s: set %s: journal object '%s' is %s",
+				       what, ms->name, ms->objpath ? ms->objpath : "?",
+				       lr == -ENOENT ? "missing" : "damaged");
+	}
+	if (ret)
+		nm_table_fini(t);
 	return ret;
 }
 
@@ -191,7 +243,7 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 		 */
 		c->t = calloc(1, sizeof(*c->t));
 		if (c->t && journal_load_blob(j, &rec, JOURNAL_BLOB_RESULT_NLMSG, &raw, &rawlen, &quiet) == 0 &&
-		    nft_ranges_parse(blob, len, c->t) == 0) {
+		    nft_ranges_parse(blob, len, journal_objects_path(j), c->t) == 0) {
 			c->genid = (uint32_t)gen;
 			c->table_handle = handle;
 			c->id = id;

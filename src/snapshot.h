@@ -43,25 +43,33 @@ struct diag;
 
 struct snapshot {
 	struct journal_content jc;
-	char *ranges;
+	char *ranges;			/* the manifest */
+	struct journal_object *objs;	/* one per range set */
+	char **bufs;			/* encodings of the sets that were loaded */
+	size_t nbufs;
 };
 
 /*
  * The content of l (read with capture) for the journal. A table read through
- * a cache that matched is recorded as a link to that record's result.
- * Returns 0 or -ENOMEM. Release with snapshot_fini().
+ * a cache that matched is recorded as a link to that record's result. Range
+ * sets become objects: a lazy set read through the journal's objects (objdir)
+ * by reference, any other by its encoding (digests are computed where missing,
+ * lazy sets from elsewhere are loaded). Returns 0 or -ENOMEM. Release with
+ * snapshot_fini().
  */
-int snapshot_from_live(const struct nm_live *l, struct snapshot *s);
+int snapshot_from_live(struct nm_live *l, const char *objdir, struct snapshot *s);
 void snapshot_fini(struct snapshot *s);
 
 /*
  * Record rec's prior (result = false) or result as a model that plan_build()
  * can take as the desired table (t zeroed; nm_table_fini()). A content that
- * was absent yields a table that does not exist. Returns 0 or -errno with
+ * was absent yields a table that does not exist. With lazy, range sets of a
+ * format-3 content stay lazy (nm_set_load()); otherwise all are loaded, and
+ * a missing or damaged object is DIAG_CONFLICT naming it. Returns 0 or -errno with
  * the reason in d (DIAG_CONFLICT for a damaged record, naming `what`).
  */
-int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result, struct nm_table *t,
-		  const char *what, struct diag *d);
+int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result, bool lazy,
+		  struct nm_table *t, const char *what, struct diag *d);
 
 /*
  * The cache for reading `table` now, from <state>/live, or nothing (c->t NULL:

@@ -20,8 +20,8 @@ void sync_result_fini(struct sync_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int sync_engine(const struct nm_table *wantp, const struct sync_opts *o,
-		       struct sync_result *r, struct diag *d);
+static int sync_engine(struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
+		       struct diag *d);
 
 int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_result *r,
 	     struct diag *d)
@@ -38,7 +38,7 @@ int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_resu
 int sync_read(const char *table, struct nm_table *want, uint32_t gen_after, struct nm_live *out,
 	      struct diag *d)
 {
-	struct nft_read_cache c = { .genid = gen_after, .id = 0, .t = want };
+	struct nft_read_cache c = { .genid = gen_after, .id = 0, .t = want, .lazy_ok = true };
 	struct nl_sock *s = NULL;
 	int ret = nl_open(&s, d);
 
@@ -60,17 +60,17 @@ int sync_check_access(struct diag *d)
 	return ret;
 }
 
-int sync_to(const struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
+int sync_to(struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
 	    struct diag *d)
 {
 	memset(r, 0, sizeof(*r));
 	return sync_engine(wantp, o, r, d);
 }
 
-static int sync_engine(const struct nm_table *wantp, const struct sync_opts *o,
-		       struct sync_result *r, struct diag *d)
+static int sync_engine(struct nm_table *wantp, const struct sync_opts *o, struct sync_result *r,
+		       struct diag *d)
 {
-	const struct nm_table *p_want = wantp;
+	struct nm_table *p_want = wantp;
 	struct nl_sock *s = NULL;
 	int ret;
 
@@ -87,6 +87,23 @@ static int sync_engine(const struct nm_table *wantp, const struct sync_opts *o,
 		if (ret)
 			break;
 		r->gen_before = r->live.genid;
+		ret = plan_resolve(p_want, &r->live, d);
+		if (ret == -ESTALE) {
+			/* an object the live note named is gone: read the kernel instead */
+			if (o->cache)
+				o->cache->used = true;
+			nm_live_fini(&r->live);
+			ret = nft_read(s, p_want->name, o->capture_prior, NULL, &r->live, d);
+			if (!ret)
+				ret = plan_resolve(p_want, &r->live, d);
+			if (ret == -ESTALE)
+				ret = diag_err(d, DIAG_INTERNAL, NULL, ESTALE, "reading the live table");
+			if (ret)
+				break;
+			r->gen_before = r->live.genid;
+		}
+		if (ret)
+			break;
 		ret = plan_build(p_want, &r->live, o->max_elem_lines, &r->plan, d);
 		if (ret || o->mode == SYNC_PLAN)
 			break;

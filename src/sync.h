@@ -72,7 +72,7 @@ int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_resu
 	     struct diag *d);
 
 /* The same towards an explicit desired table (revert: a saved table, or none). */
-int sync_to(const struct nm_table *want, const struct sync_opts *o, struct sync_result *r,
+int sync_to(struct nm_table *want, const struct sync_opts *o, struct sync_result *r,
 	    struct diag *d);
 
 /*

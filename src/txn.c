@@ -61,7 +61,7 @@ static int hook_before(void *arg, struct sync_result *r)
 	h->rec.removed = r->plan.n.tables_del + r->plan.n.chains_del + r->plan.n.sets_del + r->plan.n.elems_del +
 			 r->plan.n.rules_del;
 	h->rec.prior_absent = !r->live.t.exists;
-	ret = snapshot_from_live(&r->live, &c);
+	ret = snapshot_from_live(&r->live, journal_objects_path(h->j), &c);
 	if (ret)
 		ret = diag_err(h->d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	if (!ret)
@@ -110,7 +110,7 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 	h->rec.state = st;
 	h->rec.confirm_deadline = deadline;
 	h->rec.result_absent = !after.t.exists;
-	ret = snapshot_from_live(&after, &c);
+	ret = snapshot_from_live(&after, journal_objects_path(h->j), &c);
 	if (ret)
 		ret = diag_err(h->d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	if (!ret)
@@ -213,7 +213,7 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 
 		snprintf(what, sizeof(what), "transaction %llu", (unsigned long long)target.id);
 		/* a prior that was absent: exists = false, the table is deleted */
-		ret = snapshot_load(j, &target, false, &want, what, &ctx->diag);
+		ret = snapshot_load(j, &target, false, true, &want, what, &ctx->diag);
 		if (ret) {
 			rc = diag_exit_code(&ctx->diag);
 			goto out;
@@ -222,6 +222,7 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	h.reverts_id = target.id;
 	h.table = target.table;
 	livecache_load(ctx->state_dir, target.table, &cache);
+	cache.lazy_ok = true;
 	so.cache = &cache;
 	so.before_send = hook_before;
 	so.after_send = hook_after;
@@ -287,9 +288,13 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 	struct plan pl;
 	int ret;
 
-	ret = snapshot_load(j, rec, false, &prior, "interrupted transaction", &ctx->diag);
+	ret = snapshot_load(j, rec, false, true, &prior, "interrupted transaction", &ctx->diag);
 	if (!ret)
 		ret = sync_read(rec->table, NULL, 0, &live, &ctx->diag);
+	if (!ret)
+		ret = plan_resolve(&prior, &live, &ctx->diag);
+	if (ret == -ESTALE)
+		ret = diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ESTALE, "reading the live table");
 	if (!ret)
 		ret = plan_build(&prior, &live, 0, &pl, &ctx->diag);
 	if (!ret) {
@@ -307,7 +312,7 @@ static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journ
 			rec->state = JOURNAL_STATE_APPLIED;
 			rec->gen_after = live.genid;
 			rec->result_absent = !live.t.exists;
-			if (snapshot_from_live(&live, &c) == 0 &&
+			if (snapshot_from_live(&live, journal_objects_path(j), &c) == 0 &&
 			    journal_commit(j, rec, NULL, &c.jc, &ctx->diag) == 0 && live.t.exists)
 				livecache_store(ctx->state_dir, rec->table, live.genid, live.t.handle, rec->id);
 			snapshot_fini(&c);
@@ -555,6 +560,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	if (pause)
 		so.pause_ms = (unsigned)atoi(pause);
 	livecache_load(ctx->state_dir, p->table, &cache);
+	cache.lazy_ok = true;
 	so.cache = &cache;
 	ret = sync_run(p, &so, &r, &ctx->diag);
 	if (ret) {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target for the two parsers of saved table contents: the compact
- * ranges (nft_ranges_parse(), the journal's .ranges files and what the live
- * note makes portlock trust) and the saved netlink messages with them
- * (nft_parse_raw(), what revert and `log --show` rebuild a table from).
- * Beyond "no crash, no leak": ranges that parse are written again by
- * nft_ranges_blob() and read back to the same sets.
+ * libFuzzer target for the parsers of saved table contents: the compact
+ * ranges and the format-3 manifests (nft_ranges_parse(), the journal's
+ * .ranges files and what the live note makes portlock trust), the range-set
+ * objects a manifest names (setobj_decode()), and the saved netlink messages
+ * with them (nft_parse_raw(), what revert and `log --show` rebuild a table
+ * from). Beyond "no crash, no leak": what parses is written again by
+ * nft_ranges_blob() / nft_ranges_manifest() / setobj_encode() and reads back
+ * the same.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +27,9 @@
 #include "diag.h"
 #include "nft_model.h"
 #include "nft_read.h"
+#include "setobj.h"
+
+#define OBJDIR "/nonexistent/portlock-objects"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -95,7 +100,9 @@ static void same(const struct nm_table *a, const struct nm_table *b)
 		if (strcmp(a->sets[i].name, b->sets[i].name) || a->sets[i].kind != b->sets[i].kind ||
 		    /* 0 means "count them": written again as the count */
 		    (a->sets[i].nelems && a->sets[i].nelems != b->sets[i].nelems) ||
-		    !rangeset_equal(&a->sets[i].ranges, &b->sets[i].ranges))
+		    !rangeset_equal(&a->sets[i].ranges, &b->sets[i].ranges) ||
+		    a->sets[i].lazy != b->sets[i].lazy ||
+		    (a->sets[i].lazy && memcmp(a->sets[i].digest, b->sets[i].digest, 32)))
 			abort();
 }
 
@@ -108,16 +115,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 1 << 20)
 		return 0;
+	if ((data[0] & 3) == 2) {
+		/* one range-set object, with a round trip */
+		struct rangeset rs, rs2;
+		enum cidr_family f;
+		uint8_t md[32], md2[32];
+
+		if (setobj_decode(data + 1, size - 1, &f, &rs) == 0) {
+			if (setobj_encode(f, &rs, &blob, &len) || len != size - 1 ||
+			    memcmp(blob, data + 1, len) || setobj_digest(f, &rs, md) ||
+			    setobj_decode(blob, len, &f, &rs2) || !rangeset_equal(&rs, &rs2))
+				abort();
+			setobj_digest(f, &rs2, md2);
+			if (memcmp(md, md2, 32))
+				abort();
+			rangeset_fini(&rs2);
+			free(blob);
+		}
+		rangeset_fini(&rs);
+		return 0;
+	}
 	if (data[0] & 1) {
-		/* ranges alone, with a round trip */
+		/* ranges or a manifest alone, with a round trip */
+		bool lazy = false;
+
 		memset(&t, 0, sizeof(t));
-		if (nft_ranges_parse(data + 1, size - 1, &t) == 0) {
-			for (size_t i = 0; i < t.nsets; i++)
+		if (nft_ranges_parse(data + 1, size - 1, OBJDIR, &t) == 0) {
+			for (size_t i = 0; i < t.nsets; i++) {
 				t.sets[i].key_len = t.sets[i].kind == NM_SET_V4 ? 4 : 16;
-			if (nft_ranges_blob(&t, &blob, &len))
+				lazy |= t.sets[i].lazy;
+			}
+			if (lazy ? nft_ranges_manifest(&t, &blob, &len) : nft_ranges_blob(&t, &blob, &len))
 				abort();
 			memset(&t2, 0, sizeof(t2));
-			if (nft_ranges_parse(blob, len, &t2))
+			if (nft_ranges_parse(blob, len, OBJDIR, &t2))
 				abort();
 			same(&t, &t2);
 			nm_table_fini(&t2);
@@ -152,8 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(rg, data + 3 + cut - hl, size - 3 - (cut - hl));
 		diag_init(&d);
 		memset(&t, 0, sizeof(t));
-		nft_parse_raw(raw, cut, size - 3 - (cut - hl) ? rg : NULL, size - 3 - (cut - hl), "portlock",
-			      &t, "fuzz", &d);
+		nft_parse_raw(raw, cut, size - 3 - (cut - hl) ? rg : NULL, size - 3 - (cut - hl), OBJDIR,
+			      "portlock", &t, "fuzz", &d);
 		nm_table_fini(&t);
 		diag_fini(&d);
 		free(raw);

@@ -28,6 +28,8 @@
 #include "diag.h"
 #include "journal.h"
 
+#include <openssl/evp.h>
+
 struct fx {
 	char tmp[64];
 	char state[128];
@@ -923,7 +925,8 @@ static void test_crash_safety(void **state)
 				void *buf;
 				size_t len;
 
-				if (b == JOURNAL_BLOB_PRIOR_RANGES || b == JOURNAL_BLOB_RESULT_RANGES)
+				if (b == JOURNAL_BLOB_PRIOR_RANGES || b == JOURNAL_BLOB_RESULT_RANGES ||
+				    b == JOURNAL_BLOB_PRIOR_REFS || b == JOURNAL_BLOB_RESULT_REFS)
 					continue;	/* none given */
 				assert_int_equal(journal_load_blob(j, &recs[n - 1], b, &buf, &len,
 								   &f->d), 0);
@@ -1060,13 +1063,109 @@ static void test_crash_small_records(void **state)
 	}
 }
 
+/* Commit a record whose result uses the objects given (data: "obj-<k>"). */
+static uint64_t add_obj_rec(struct journal *j, struct diag *d, const int *keys, size_t n, int rc_want)
+{
+	struct journal_rec r;
+	struct journal_object objs[8];
+	char data[8][16];
+	struct journal_content prior = { .absent = true }, result = { .nlmsg = "x", .nlmsg_len = 1 };
+	uint64_t id;
+
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++) {
+		unsigned mdlen = 0;
+
+		snprintf(data[i], sizeof(data[i]), "obj-%d", keys[i] < 0 ? -keys[i] : keys[i]);
+		assert_true(EVP_Digest(data[i], strlen(data[i]), objs[i].digest, &mdlen, EVP_sha256(), NULL));
+		/* a negative key: by reference only (it must be in the store) */
+		objs[i].data = keys[i] < 0 ? NULL : data[i];
+		objs[i].len = strlen(data[i]);
+	}
+	result.objs = objs;
+	result.nobjs = n;
+	result.ranges = "m";
+	result.ranges_len = 1;
+	assert_int_equal(journal_begin(j, &r, d), 0);
+	snprintf(r.table, sizeof(r.table), "portlock");
+	assert_int_equal(journal_commit(j, &r, &prior, &result, d), rc_want);
+	id = r.id;
+	journal_rec_fini(&r);
+	return id;
+}
+
+static int count_objects(struct fx *f)
+{
+	char dir[600];
+	struct dirent *de;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/journal/objects", f->state);
+	dp = opendir(dir);
+	if (!dp)
+		return 0;
+	while ((de = readdir(dp)))
+		n += de->d_name[0] != '.';
+	closedir(dp);
+	return n;
+}
+
+/* Format 3: objects are stored once, referenced by refs, removed when no record uses them. */
+static void test_objects_gc(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	struct journal_rec *recs;
+	size_t n;
+	static const int k1[] = { 1, 2, 3 }, k2[] = { -1, 2, 4 }, k3[] = { -4, 5 }, bad[] = { -9 };
+
+	assert_int_equal(journal_open(&j, f->state, 0, &f->d), 0);
+	add_obj_rec(j, &f->d, k1, 3, 0);
+	assert_int_equal(count_objects(f), 3);
+	/* 1 by reference, 2 again (kept, not rewritten), 4 new */
+	add_obj_rec(j, &f->d, k2, 3, 0);
+	assert_int_equal(count_objects(f), 4);
+	/* a reference to an object that is not there: refused, nothing recorded */
+	add_obj_rec(j, &f->d, bad, 1, -ENOENT);
+	assert_true(diag_has(&f->d, DIAG_LVL_ERROR, "is missing"));
+	diag_fini(&f->d);
+	diag_init(&f->d);
+	add_obj_rec(j, &f->d, k3, 2, 0);
+	assert_int_equal(count_objects(f), 5);
+	/* keep 2 records: the first goes, and 3 (only it used) with it */
+	assert_int_equal(journal_prune(j, 2, &f->d), 1);
+	assert_int_equal(count_objects(f), 4);
+	/* keep 1: 1 and 2 go; 4 and 5 stay */
+	assert_int_equal(journal_prune(j, 1, &f->d), 1);
+	assert_int_equal(count_objects(f), 2);
+	assert_int_equal(journal_list(j, JOURNAL_LIST_VERIFY, &recs, &n, &f->d), 0);
+	assert_int_equal(n, 1);
+	assert_true(recs[0].blob[JOURNAL_BLOB_RESULT_REFS].present);
+	assert_int_equal(recs[0].blob[JOURNAL_BLOB_RESULT_REFS].size, 2 * 65);
+	assert_int_equal(recs[0].format, 3);
+	journal_recs_free(recs, n);
+	/* a corrupt record: its refs are unknown, so nothing is collected */
+	add_obj_rec(j, &f->d, (const int[]){ 6 }, 1, 0);
+	{
+		FILE *fp = fopen(path_in(f, "0000000099.json"), "w");
+
+		assert_non_null(fp);
+		fputs("{ \"format\": 3, \"id\": 99", fp);
+		fclose(fp);
+	}
+	assert_int_equal(journal_prune(j, 1, &f->d), 1);
+	assert_int_equal(count_objects(f), 3);
+	journal_close(j);
+}
+
 static void test_parse_rejects(void **state)
 {
 	static const struct {
 		const char *json, *err;
 	} cases[] = {
 		{ "[]", "not a JSON object" },
-		{ "{\"format\": 3}", "format 3 is newer" },
+		{ "{\"format\": 4}", "format 4 is newer" },
 		{ "{\"format\": 1, \"id\": 7}", "does not match the file name" },
 		{ "{\"format\": 1, \"id\": 5, \"kind\": \"explode\"}", "'kind' 'explode' is unknown" },
 		{ "{\"format\": 1, \"id\": 5, \"kind\": \"apply\", \"reverts_id\": \"x\"}",
@@ -1120,6 +1219,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_small_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readers_during_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_objects_gc, setup, teardown),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_argv_join),
 	};

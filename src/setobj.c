@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Range-set objects (see setobj.h). */
+#include "setobj.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+static void put_addr(uint8_t *p, u128 v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static u128 get_addr(const uint8_t *p, size_t n)
+{
+	u128 v = 0;
+
+	for (size_t i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void header(uint8_t h[SETOBJ_HDR], enum cidr_family f, size_t n)
+{
+	memset(h, 0, SETOBJ_HDR);
+	memcpy(h, SETOBJ_MAGIC, 8);
+	h[8] = (uint8_t)f;
+	put_addr(h + 16, n, 8);
+}
+
+/* Encode ranges [from, from + n) into p (n * 2 * kl bytes). */
+static void put_ranges(uint8_t *p, const struct range *r, size_t n, size_t kl)
+{
+	if (kl == 4) {
+		for (size_t i = 0; i < n; i++, p += 8) {
+			uint32_t lo = (uint32_t)r[i].lo, hi = (uint32_t)r[i].hi;
+
+			p[0] = (uint8_t)lo;
+			p[1] = (uint8_t)(lo >> 8);
+			p[2] = (uint8_t)(lo >> 16);
+			p[3] = (uint8_t)(lo >> 24);
+			p[4] = (uint8_t)hi;
+			p[5] = (uint8_t)(hi >> 8);
+			p[6] = (uint8_t)(hi >> 16);
+			p[7] = (uint8_t)(hi >> 24);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++, p += 32) {
+		put_addr(p, r[i].lo, 16);
+		put_addr(p + 16, r[i].hi, 16);
+	}
+}
+
+int setobj_encode(enum cidr_family f, const struct rangeset *rs, char **buf, size_t *len)
+{
+	size_t kl = f == CIDR_V4 ? 4 : 16, sz = setobj_size(f, rs->n);
+	uint8_t *p = malloc(sz);
+
+	if (!p)
+		return -ENOMEM;
+	header(p, f, rs->n);
+	put_ranges(p + SETOBJ_HDR, rs->r, rs->n, kl);
+	*buf = (char *)p;
+	*len = sz;
+	return 0;
+}
+
+int setobj_digest(enum cidr_family f, const struct rangeset *rs, uint8_t out[32])
+{
+	size_t kl = f == CIDR_V4 ? 4 : 16, per = 2 * kl, step = 4096 / per;
+	uint8_t h[SETOBJ_HDR], chunk[4096];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned mdlen = 0;
+	int ok;
+
+	if (!c)
+		return -ENOMEM;
+	header(h, f, rs->n);
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, h, sizeof(h));
+	for (size_t i = 0; ok && i < rs->n; i += step) {
+		size_t k = rs->n - i < step ? rs->n - i : step;
+
+		put_ranges(chunk, rs->r + i, k, kl);
+		ok = EVP_DigestUpdate(c, chunk, k * per);
+	}
+	ok = ok && EVP_DigestFinal_ex(c, out, &mdlen) && mdlen == 32;
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -ENOMEM;
+}
+
+int setobj_decode(const void *buf, size_t len, enum cidr_family *fp, struct rangeset *rs)
+{
+	const uint8_t *p = buf;
+	enum cidr_family f;
+	size_t kl;
+	u128 n;
+
+	rangeset_init(rs);
+	if (len < SETOBJ_HDR || memcmp(p, SETOBJ_MAGIC, 8) || (p[8] != 4 && p[8] != 6))
+		return -EINVAL;
+	for (int i = 9; i < 16; i++)
+		if (p[i])
+			return -EINVAL;
+	f = p[8] == 4 ? CIDR_V4 : CIDR_V6;
+	kl = f == CIDR_V4 ? 4 : 16;
+	n = get_addr(p + 16, 8);
+	if (n > SETOBJ_MAX_RANGES || len - SETOBJ_HDR != (size_t)n * 2 * kl)
+		return -EINVAL;
+	if (rangeset_reserve(rs, (size_t)n ? (size_t)n : 1) < 0)
+		return -ENOMEM;
+	p += SETOBJ_HDR;
+	for (size_t i = 0; i < (size_t)n; i++, p += 2 * kl) {
+		struct range *r = &rs->r[i];
+
+		r->lo = get_addr(p, kl);
+		r->hi = get_addr(p + kl, kl);
+		if (r->lo > r->hi || (i && r->lo <= r[-1].hi)) {
+			rangeset_fini(rs);
+			return -EINVAL;
+		}
+		rs->n++;
+	}
+	*fp = f;
+	return 0;
+}
+
+int setobj_load(const char *path, const uint8_t want[32], enum cidr_family f, struct rangeset *rs)
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	enum cidr_family got;
+	struct stat st;
+	char *buf;
+	size_t have = 0;
+	int fd, ret;
+
+	rangeset_init(rs);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > setobj_size(CIDR_V6, SETOBJ_MAX_RANGES)) {
+		close(fd);
+		return -EBADMSG;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	if (have != (size_t)st.st_size || !EVP_Digest(buf, have, md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32 || memcmp(md, want, 32)) {
+		free(buf);
+		return -EBADMSG;
+	}
+	ret = setobj_decode(buf, have, &got, rs);
+	free(buf);
+	if (ret == -EINVAL || (!ret && got != f)) {
+		rangeset_fini(rs);
+		return -EBADMSG;
+	}
+	return ret;
+}
+
+void setobj_hex(const uint8_t *md, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+bool setobj_unhex(const char *s, uint8_t out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		int a = hexval(s[2 * i]), b = a < 0 ? -1 : hexval(s[2 * i + 1]);
+
+		if (a < 0 || b < 0)
+			return false;
+		out[i] = (uint8_t)(a << 4 | b);
+	}
+	return s[64] == '\0';
+}
