@@ -44,6 +44,7 @@ struct cfg_ctx {
 	size_t textlen;
 	size_t *line_off;	/* start offset of each line (index 0 = line 1) */
 	size_t nlines;
+	unsigned flags;		/* CONFIG_* */
 };
 
 static const char *const top_keys[] = { "portlock", "lists", "services", NULL };
@@ -649,6 +650,41 @@ static size_t count_lines(const char *buf, size_t len)
 	return n;
 }
 
+enum config_line config_allow_line(const char *ln, size_t n, struct cidr *out, char *text,
+				   size_t textlen)
+{
+	enum cidr_status st;
+	char *p, *q;
+
+	if (textlen)
+		text[0] = '\0';
+	/* the common line, a canonical IPv4 prefix, without copying it */
+	if (n && cidr_parse_v4_fast(ln, n, out))
+		return CONFIG_LINE_PREFIX;
+	if (n >= textlen - 1 || n >= CONFIG_LINE_MAX - 1)
+		return CONFIG_LINE_TOO_LONG;
+	memcpy(text, ln, n);
+	text[n] = '\0';
+	p = text;
+	q = strchr(p, '#');
+	if (q)
+		*q = '\0';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	q = p + strlen(p);
+	while (q > p && isspace((unsigned char)q[-1]))
+		*--q = '\0';
+	if (p != text)
+		memmove(text, p, strlen(p) + 1);
+	if (!*text)
+		return CONFIG_LINE_BLANK;
+	st = cidr_parse(text, out);
+	if (st == CIDR_OK && out->plen != 0)
+		return CONFIG_LINE_PREFIX;
+	/* host bits, a /0 or not a prefix: add_prefix() says what, from text */
+	return CONFIG_LINE_NOISY;
+}
+
 static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 			    struct policy_service *s)
 {
@@ -665,6 +701,16 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 	full = resolve_path(c, path);
 	if (!full) {
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
+		return;
+	}
+	if (c->flags & CONFIG_DEFER_ALLOW_FILES) {
+		/* compile.c reads it (and falls back to a full load for any problem) */
+		if (util_grow((void **)&s->files, &s->cfiles, s->nfiles + 1, sizeof(*s->files)) < 0) {
+			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
+			free(full);
+			return;
+		}
+		s->files[s->nfiles++] = full;
 		return;
 	}
 	/*
@@ -714,38 +760,27 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 		size_t n = nl ? (size_t)(nl - ln) : len - off;
 		struct srcloc l = { full, ++lineno };
 		struct cidr cidr;
-		char *p, *q;
 
 		off += n + (nl != NULL);
-		/* the common line, a canonical IPv4 prefix, without copying it */
-		if (n && cidr_parse_v4_fast(ln, n, &cidr)) {
-			s->nsources++;
-			if (rangeset_add_cidr(&s->v4, &cidr) < 0) {
-				diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
-				break;
-			}
+		switch (config_allow_line(ln, n, &cidr, line, sizeof(line))) {
+		case CONFIG_LINE_BLANK:
 			continue;
-		}
-		if (n >= sizeof(line) - 1) {
+		case CONFIG_LINE_TOO_LONG:
 			diag_err(c->d, DIAG_CONFIG, &l, 0, "line too long");
 			continue;
-		}
-		memcpy(line, ln, n);
-		line[n] = '\0';
-		p = line;
-		q = strchr(p, '#');
-		if (q)
-			*q = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		q = p + strlen(p);
-		while (q > p && isspace((unsigned char)q[-1]))
-			*--q = '\0';
-		if (!*p)
+		case CONFIG_LINE_PREFIX:
+			s->nsources++;
+			if (rangeset_add_cidr(cidr.family == CIDR_V4 ? &s->v4 : &s->v6, &cidr) < 0) {
+				diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
+				off = len;
+			}
 			continue;
-		if (add_prefix(c, p, &l, &s->v4, &s->v6, &s->nsources) < 0) {
-			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
-			break;
+		case CONFIG_LINE_NOISY:
+			if (add_prefix(c, line, &l, &s->v4, &s->v6, &s->nsources) < 0) {
+				diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
+				off = len;
+			}
+			continue;
 		}
 	}
 	free(buf);
@@ -1071,7 +1106,12 @@ int config_load_string(const char *text, const char *name, const char *basedir,
 
 int config_load_file(const char *path, struct policy *p, struct diag *d)
 {
-	struct cfg_ctx c = { .name = path, .d = d, .p = p };
+	return config_load_file_flags(path, p, d, 0);
+}
+
+int config_load_file_flags(const char *path, struct policy *p, struct diag *d, unsigned flags)
+{
+	struct cfg_ctx c = { .name = path, .d = d, .p = p, .flags = flags };
 	size_t errs_before = d->nerrors;
 	char *dir, *slash, *text = NULL;
 	config_t cfg;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+struct cidr;
 struct diag;
 struct policy;
 
@@ -27,6 +28,31 @@ int config_load_file(const char *path, struct policy *p, struct diag *d);
  */
 int config_load_string(const char *text, const char *name, const char *basedir,
 		       struct policy *p, struct diag *d);
+
+/*
+ * CONFIG_DEFER_ALLOW_FILES: do not read allow_files; record each one's
+ * resolved path in its service (files/nfiles) for compile.c. The service's
+ * v4/v6 then hold only the prefixes of the policy file itself.
+ */
+#define CONFIG_DEFER_ALLOW_FILES 1u
+int config_load_file_flags(const char *path, struct policy *p, struct diag *d, unsigned flags);
+
+/*
+ * One line of an allow_file (n bytes at ln, without its newline), classified
+ * exactly as loading the file does: BLANK (empty or comment), PREFIX (*out is
+ * the prefix, nothing to report), NOISY (text holds the trimmed prefix text,
+ * which draws a warning or an error), TOO_LONG (an error). text is scratch of
+ * textlen bytes (CONFIG_LINE_MAX).
+ */
+enum config_line {
+	CONFIG_LINE_BLANK,
+	CONFIG_LINE_PREFIX,
+	CONFIG_LINE_NOISY,
+	CONFIG_LINE_TOO_LONG,
+};
+#define CONFIG_LINE_MAX 512
+enum config_line config_allow_line(const char *ln, size_t n, struct cidr *out, char *text,
+				   size_t textlen);
 
 /* True when s is a name nft accepts for a table (not a keyword, identifier chars). */
 int config_valid_table_name(const char *s);

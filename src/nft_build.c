@@ -20,6 +20,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 
+#include "layout.h"
 #include "nft_model.h"
 #include "policy.h"
 #include "util.h"
@@ -341,90 +342,89 @@ static struct nm_chain *push_chain(struct bctx *b, const char *name)
 	return c;
 }
 
-/* ---- shards ---- */
-
-struct shard {
+/* One shard (or the unsharded set) to emit: its block and content. */
+struct leaf_src {
 	u128 prefix;
 	int len;
-	size_t first, n;	/* ranges [first, first+n) of the family's set, clipped */
+	const struct policy_leaf *pl;	/* compiled: ranges or a lazy reference */
+	const struct range *r;		/* layout: D[first, first + n), clipped to the block */
+	size_t n;
 };
 
-struct shardlist {
-	struct shard *s;
-	size_t n, cap;
-};
-
-static u128 host_mask(int bits, int len)
+/* Fill the set of one leaf. */
+static void leaf_content(struct bctx *b, struct nm_set *ms, enum cidr_family f,
+			 const struct leaf_src *ls, bool clip)
 {
-	if (len == 0)
-		return bits == 128 ? ~(u128)0 : (((u128)1 << bits) - 1);
-	if (len >= bits)
-		return 0;
-	return (((u128)1) << (bits - len)) - 1;
-}
+	u128 lo = ls->prefix, hi = layout_block_hi(f, ls->prefix, ls->len);
 
-/*
- * Split ranges[lo, hi) (sorted, disjoint, all intersecting prefix/len) into
- * buckets of at most max ranges by halving the address prefix.
- */
-static int shard_split(const struct range *r, size_t lo, size_t hi, u128 prefix, int len, int bits,
-		       size_t max, struct shardlist *out)
-{
-	u128 mid;
-	size_t k;
-
-	if (hi <= lo)
-		return 0;
-	if (hi - lo <= max || len >= bits) {
-		struct shard *s;
-
-		if (util_grow((void **)&out->s, &out->cap, out->n + 1, sizeof(*s)) < 0)
-			return -ENOMEM;
-		s = &out->s[out->n++];
-		s->prefix = prefix;
-		s->len = len;
-		s->first = lo;
-		s->n = hi - lo;
-		return 0;
+	if (!ls->pl) {
+		if (clip ? layout_clip(ls->r, ls->n, lo, hi, &ms->ranges) < 0
+			 : layout_clip(ls->r, ls->n, 0, cidr_max(f), &ms->ranges) < 0)
+			b->err = -ENOMEM;
+		return;
 	}
-	mid = prefix | ((u128)1 << (bits - len - 1));
-	/* k: first range whose hi >= mid (it belongs to the right half, maybe both) */
-	k = lo;
-	while (k < hi && r[k].hi < mid)
-		k++;
-	if (shard_split(r, lo, k < hi && r[k].lo < mid ? k + 1 : k, prefix, len + 1, bits, max, out) < 0)
-		return -ENOMEM;
-	return shard_split(r, k, hi, mid, len + 1, bits, max, out);
-}
-
-static void shard_name(char *buf, size_t len, const char *svc, const char *fam, u128 prefix,
-		       int plen, int bits)
-{
-	int nibbles = (plen + 3) / 4;
-	size_t o = (size_t)snprintf(buf, len, "%s_%s_", svc, fam);
-
-	for (int i = 0; i < nibbles && o + 2 < len; i++) {
-		unsigned v = (unsigned)((prefix >> (bits - 4 * (i + 1))) & 0xf);
-
-		buf[o++] = "0123456789abcdef"[v];
+	ms->has_digest = true;
+	memcpy(ms->digest, ls->pl->digest, sizeof(ms->digest));
+	if (ls->pl->lazy) {
+		ms->lazy = true;
+		ms->objpath = strdup(ls->pl->objpath);
+		if (!ms->objpath)
+			b->err = -ENOMEM;
+	} else if (rangeset_copy(&ms->ranges, &ls->pl->r) < 0) {
+		b->err = -ENOMEM;
 	}
-	snprintf(buf + o, len - o, "_%d", plen);
 }
 
 static void build_family(struct bctx *b, const struct policy_service *s, enum cidr_family f,
 			 const char *const *chains, size_t nchains)
 {
 	const struct rangeset *rs = f == CIDR_V4 ? &s->v4 : &s->v6;
+	const struct policy_compiled *pc = f == CIDR_V4 ? s->c4 : s->c6;
 	const char *fam = f == CIDR_V4 ? "v4" : "v6";
 	int bits = cidr_bits(f);
+	struct leaf_src *leaves = NULL;
+	size_t nleaves = 0;
+	struct layout l = { 0 };
+	bool sharded;
 	char set[96];
 
 	snprintf(set, sizeof(set), "%s_%s", s->name, fam);
-	if (rs->n <= b->shard_max) {
+	if (pc) {
+		sharded = pc->sharded;
+		nleaves = pc->nleaves;
+	} else {
+		if (layout_build(rs, f, b->shard_max, &l) < 0) {
+			b->err = -ENOMEM;
+			return;
+		}
+		sharded = l.sharded;
+		nleaves = l.nleaves;
+	}
+	leaves = calloc(nleaves + 1, sizeof(*leaves));
+	if (!leaves) {
+		b->err = -ENOMEM;
+		layout_fini(&l);
+		return;
+	}
+	for (size_t i = 0; i < nleaves; i++) {
+		if (pc) {
+			leaves[i].prefix = pc->leaves[i].prefix;
+			leaves[i].len = pc->leaves[i].len;
+			leaves[i].pl = &pc->leaves[i];
+		} else {
+			leaves[i].prefix = l.leaves[i].prefix;
+			leaves[i].len = l.leaves[i].len;
+			leaves[i].r = rs->r + l.leaves[i].first;
+			leaves[i].n = l.leaves[i].count;
+		}
+	}
+	layout_fini(&l);
+	if (!sharded) {
 		struct nm_set *ms = push_set(b, set, f == CIDR_V4 ? NM_SET_V4 : NM_SET_V6, s);
 
-		if (ms && rangeset_copy(&ms->ranges, rs) < 0)
-			b->err = -ENOMEM;
+		if (ms && nleaves)
+			leaf_content(b, ms, f, &leaves[0], false);
+		free(leaves);
 		for (size_t c = 0; c < nchains; c++) {
 			bool fwd = !strcmp(chains[c], "forward");
 			struct nftnl_rule *r;
@@ -452,48 +452,34 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 	}
 
 	/* sharded: map S_F_map + one set and one chain per shard */
-	struct shardlist sl = { 0 };
 	struct nm_set *map;
 	size_t mapidx;
 	char mapname[128];
 
-	if (shard_split(rs->r, 0, rs->n, 0, 0, bits, b->shard_max, &sl) < 0) {
-		b->err = -ENOMEM;
-		return;
-	}
 	snprintf(mapname, sizeof(mapname), "%s_map", set);
 	map = push_set(b, mapname, f == CIDR_V4 ? NM_SET_VMAP4 : NM_SET_VMAP6, s);
 	/* push_set() below may move the set array: address the map by index */
 	mapidx = b->t->nsets - 1;
 	if (map) {
-		map->vmap = calloc(sl.n + 1, sizeof(*map->vmap));
+		map->vmap = calloc(nleaves + 1, sizeof(*map->vmap));
 		if (!map->vmap)
 			b->err = -ENOMEM;
 	}
-	for (size_t i = 0; i < sl.n && !b->err; i++) {
-		struct shard *sh = &sl.s[i];
-		u128 lo = sh->prefix, hi = sh->prefix | host_mask(bits, sh->len);
+	for (size_t i = 0; i < nleaves && !b->err; i++) {
+		struct leaf_src *sh = &leaves[i];
 		char name[96];
 		struct nm_set *ms;
 		struct nftnl_rule *r;
 
-		shard_name(name, sizeof(name), s->name, fam, sh->prefix, sh->len, bits);
+		layout_shard_name(name, sizeof(name), s->name, fam, sh->prefix, sh->len, bits);
 		map = &b->t->sets[mapidx];
-		map->vmap[map->nvmap].r.lo = lo;
-		map->vmap[map->nvmap].r.hi = hi;
+		map->vmap[map->nvmap].r.lo = sh->prefix;
+		map->vmap[map->nvmap].r.hi = layout_block_hi(f, sh->prefix, sh->len);
 		map->vmap[map->nvmap].chain = strdup(name);
 		map->nvmap++;
 		ms = push_set(b, name, f == CIDR_V4 ? NM_SET_V4 : NM_SET_V6, s);
-		for (size_t k = 0; ms && k < sh->n; k++) {
-			struct range cr = rs->r[sh->first + k];
-
-			if (cr.lo < lo)
-				cr.lo = lo;
-			if (cr.hi > hi)
-				cr.hi = hi;
-			if (rangeset_add(&ms->ranges, cr.lo, cr.hi) < 0)
-				b->err = -ENOMEM;
-		}
+		if (ms)
+			leaf_content(b, ms, f, sh, true);
 		push_chain(b, name);
 		r = new_rule(b, name);
 		if (r) {
@@ -503,7 +489,7 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		}
 		push_rule(b, r, name, s);
 	}
-	free(sl.s);
+	free(leaves);
 	for (size_t c = 0; c < nchains; c++) {
 		bool fwd = !strcmp(chains[c], "forward");
 		struct nftnl_rule *r = new_rule(b, chains[c]);
@@ -535,13 +521,10 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 
 int nft_build(const struct policy *p, struct nm_table *t)
 {
-	struct bctx b = { .p = p, .t = t, .shard_max = NFT_BUILD_SHARD_MAX };
+	struct bctx b = { .p = p, .t = t, .shard_max = policy_shard_max() };
 	const char *chains[2];
 	size_t nchains = 0;
-	const char *env = getenv("PORTLOCK_SHARD_MAX");
 
-	if (env && atoi(env) > 0)
-		b.shard_max = (size_t)atoi(env);
 	nm_table_init(t, p->table);
 	if (!t->name)
 		return -ENOMEM;

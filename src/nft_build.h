@@ -28,13 +28,14 @@
 struct policy;
 struct nm_table;
 
-#define NFT_BUILD_SHARD_MAX 4096
+#define NFT_BUILD_SHARD_MAX POLICY_SHARD_MAX	/* policy_shard_max() */
 #define NFT_BUILD_PRIORITY (-10)
 
 /*
  * Build the desired table for p into *t (initialized here; release with
  * nm_table_fini()). The environment variable PORTLOCK_SHARD_MAX overrides the
- * shard size (tests use tiny shards). Returns 0 or -ENOMEM.
+ * shard size (tests use tiny shards). A service's compiled families (s->c4,
+ * s->c6) are taken as they are: their shards may stay lazy. Returns 0 or -ENOMEM.
  */
 int nft_build(const struct policy *p, struct nm_table *t);
 

@@ -8,6 +8,9 @@
 
 #include <openssl/evp.h>
 
+#include "layout.h"
+#include "setobj.h"
+
 int policy_init(struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -38,12 +41,38 @@ void policy_fini(struct policy *p)
 		free(s->file);
 		rangeset_fini(&s->v4);
 		rangeset_fini(&s->v6);
+		policy_compiled_free(s->c4);
+		policy_compiled_free(s->c6);
+		for (size_t k = 0; k < s->nfiles; k++)
+			free(s->files[k]);
+		free(s->files);
 	}
 	free(p->svcs);
 	free(p->source);
 	free(p->table);
 	free(p->log_prefix);
 	memset(p, 0, sizeof(*p));
+}
+
+void policy_compiled_free(struct policy_compiled *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nleaves; i++) {
+		rangeset_fini(&c->leaves[i].r);
+		free(c->leaves[i].objpath);
+	}
+	free(c->leaves);
+	free(c);
+}
+
+size_t policy_shard_max(void)
+{
+	const char *env = getenv("PORTLOCK_SHARD_MAX");
+
+	if (env && atoi(env) > 0)
+		return (size_t)atoi(env);
+	return POLICY_SHARD_MAX;
 }
 
 const char *policy_action_str(enum policy_action a)
@@ -78,9 +107,46 @@ const struct policy_service *policy_find_port(const struct policy *p, enum polic
 	return NULL;
 }
 
+static bool in_ranges(const struct rangeset *rs, u128 addr);
+
 bool policy_service_allows(const struct policy_service *s, enum cidr_family f, u128 addr)
 {
-	const struct rangeset *rs = f == CIDR_V4 ? &s->v4 : &s->v6;
+	const struct policy_compiled *c = f == CIDR_V4 ? s->c4 : s->c6;
+
+	if (c) {
+		/* the leaf whose block holds addr: the last one starting at or before it */
+		size_t lo = 0, hi = c->nleaves;
+		const struct policy_leaf *l;
+		struct rangeset rs;
+		bool in;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (c->leaves[mid].prefix <= addr)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo)
+			return false;
+		l = &c->leaves[lo - 1];
+		if (addr > layout_block_hi(f, l->prefix, l->len))
+			return false;
+		if (!l->lazy)
+			return in_ranges(&l->r, addr);
+		/* unreadable: "not allowed" makes the SSH guard ask for --force, the safe side */
+		if (setobj_load(l->objpath, l->digest, f, &rs) < 0)
+			return false;
+		in = in_ranges(&rs, addr);
+		rangeset_fini(&rs);
+		return in;
+	}
+	return in_ranges(f == CIDR_V4 ? &s->v4 : &s->v6, addr);
+}
+
+static bool in_ranges(const struct rangeset *rs, u128 addr)
+{
 	size_t lo = 0, hi = rs->n;
 
 	while (lo < hi) {
@@ -110,11 +176,47 @@ static void hash_u64(EVP_MD_CTX *c, uint64_t v)
 	EVP_DigestUpdate(c, &v, sizeof(v));
 }
 
-static void hash_ranges(EVP_MD_CTX *c, const struct rangeset *rs)
+static void hash_leaf(EVP_MD_CTX *c, u128 prefix, int len, size_t n, const uint8_t digest[32])
 {
-	hash_u64(c, rs->n);
-	if (rs->n)
-		EVP_DigestUpdate(c, rs->r, rs->n * sizeof(*rs->r));
+	hash_u64(c, (uint64_t)(prefix >> 64));
+	hash_u64(c, (uint64_t)prefix);
+	hash_u64(c, (uint64_t)len);
+	hash_u64(c, n);
+	EVP_DigestUpdate(c, digest, 32);
+}
+
+/* The family as shards: a compiled policy and the same one loaded in full hash alike. */
+static int hash_family(EVP_MD_CTX *c, const struct policy_service *s, enum cidr_family f)
+{
+	const struct policy_compiled *pc = f == CIDR_V4 ? s->c4 : s->c6;
+	const struct rangeset *d = f == CIDR_V4 ? &s->v4 : &s->v6;
+	struct layout l;
+	uint8_t md[32];
+
+	if (pc) {
+		hash_u64(c, pc->sharded);
+		hash_u64(c, pc->nleaves);
+		for (size_t i = 0; i < pc->nleaves; i++)
+			hash_leaf(c, pc->leaves[i].prefix, pc->leaves[i].len, pc->leaves[i].n,
+				  pc->leaves[i].digest);
+		return 0;
+	}
+	if (layout_build(d, f, policy_shard_max(), &l) < 0)
+		return -ENOMEM;
+	hash_u64(c, l.sharded);
+	hash_u64(c, l.nleaves);
+	for (size_t i = 0; i < l.nleaves; i++) {
+		const struct layout_node *n = &l.leaves[i];
+
+		if (setobj_digest_clip(f, d->r + n->first, n->count, n->prefix,
+				       layout_block_hi(f, n->prefix, n->len), md) < 0) {
+			layout_fini(&l);
+			return -ENOMEM;
+		}
+		hash_leaf(c, n->prefix, n->len, n->count, md);
+	}
+	layout_fini(&l);
+	return 0;
 }
 
 int policy_hash(const struct policy *p, char out[65])
@@ -143,8 +245,10 @@ int policy_hash(const struct policy *p, char out[65])
 		hash_u64(c, s->proto);
 		hash_u64(c, s->nports);
 		EVP_DigestUpdate(c, s->ports, s->nports * sizeof(*s->ports));
-		hash_ranges(c, &s->v4);
-		hash_ranges(c, &s->v6);
+		if (hash_family(c, s, CIDR_V4) < 0 || hash_family(c, s, CIDR_V6) < 0) {
+			EVP_MD_CTX_free(c);
+			return -ENOMEM;
+		}
 	}
 	EVP_DigestFinal_ex(c, md, &mdlen);
 	EVP_MD_CTX_free(c);

@@ -36,6 +36,28 @@ enum policy_rate_unit {
 	RATE_DAY,
 };
 
+/*
+ * One shard of a compiled allowlist (compile.h): the block prefix/len and
+ * the ranges of the family's merged allowlist inside it, or, while lazy,
+ * only their digest and the object file that holds them.
+ */
+struct policy_leaf {
+	u128 prefix;
+	int len;
+	size_t n;		/* ranges */
+	uint8_t digest[32];	/* setobj_digest() of the ranges */
+	struct rangeset r;	/* the ranges, unless lazy */
+	char *objpath;		/* lazy: the object holding them (setobj_load()) */
+	bool lazy;
+};
+
+/* A family's allowlist as shards (layout.h), without the merged ranges themselves. */
+struct policy_compiled {
+	bool sharded;		/* false: one leaf, 0/0, the unsharded set */
+	struct policy_leaf *leaves;	/* sorted by address */
+	size_t nleaves;
+};
+
 struct policy_service {
 	char *name;
 	char *expect;		/* "smtp", "smpp", ... or NULL */
@@ -44,6 +66,15 @@ struct policy_service {
 	size_t nports;
 	struct rangeset v4, v6;	/* normalized */
 	size_t nsources;	/* prefixes given before merging */
+	/*
+	 * Set by compile.c (plan/apply through the compile cache): the family's
+	 * allowlist as shards; v4/v6 then hold only the prefixes written in
+	 * the policy file itself. NULL: v4/v6 hold everything.
+	 */
+	struct policy_compiled *c4, *c6;
+	/* config_load_file_flags(CONFIG_DEFER_ALLOW_FILES): the allow_files, resolved, unread */
+	char **files;
+	size_t nfiles, cfiles;
 	char *file;		/* where the service was declared */
 	int line;
 };
@@ -66,6 +97,8 @@ struct policy {
 #define POLICY_DEFAULT_TABLE "portlock"
 #define POLICY_DEFAULT_LOG_PREFIX "portlock"
 #define POLICY_DEFAULT_JOURNAL_KEEP 100
+/* At most this many ranges per shard set (layout.h); PORTLOCK_SHARD_MAX overrides it. */
+#define POLICY_SHARD_MAX 4096
 
 /* Fill defaults; returns 0 or -ENOMEM. */
 int policy_init(struct policy *p);
@@ -82,7 +115,18 @@ const struct policy_service *policy_find_port(const struct policy *p, enum polic
 /* True when addr (family f) is inside the service's allowlist. */
 bool policy_service_allows(const struct policy_service *s, enum cidr_family f, u128 addr);
 
-/* sha256 of the normalized policy as hex (65 bytes); 0 or -ENOMEM. */
+/*
+ * sha256 of the normalized policy as hex (65 bytes): its settings, and per
+ * service and family the shard layout with each shard's digest (so a
+ * compiled policy and the same policy loaded in full hash alike); 0 or
+ * -ENOMEM.
+ */
 int policy_hash(const struct policy *p, char out[65]);
+
+/* The shard size (NFT_BUILD_SHARD_MAX, or PORTLOCK_SHARD_MAX for tests). */
+size_t policy_shard_max(void);
+
+/* Release a compiled family (NULL is accepted). */
+void policy_compiled_free(struct policy_compiled *c);
 
 #endif

@@ -72,7 +72,8 @@ int setobj_encode(enum cidr_family f, const struct rangeset *rs, char **buf, siz
 	return 0;
 }
 
-int setobj_digest(enum cidr_family f, const struct rangeset *rs, uint8_t out[32])
+int setobj_digest_clip(enum cidr_family f, const struct range *r, size_t n, u128 lo, u128 hi,
+		       uint8_t out[32])
 {
 	size_t kl = f == CIDR_V4 ? 4 : 16, per = 2 * kl, step = 4096 / per;
 	uint8_t h[SETOBJ_HDR], chunk[4096];
@@ -82,17 +83,27 @@ int setobj_digest(enum cidr_family f, const struct rangeset *rs, uint8_t out[32]
 
 	if (!c)
 		return -ENOMEM;
-	header(h, f, rs->n);
+	header(h, f, n);
 	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, h, sizeof(h));
-	for (size_t i = 0; ok && i < rs->n; i += step) {
-		size_t k = rs->n - i < step ? rs->n - i : step;
+	for (size_t i = 0; ok && i < n; i += step) {
+		size_t k = n - i < step ? n - i : step;
 
-		put_ranges(chunk, rs->r + i, k, kl);
+		put_ranges(chunk, r + i, k, kl);
+		/* only the first and last range can stick out of the block */
+		if (i == 0 && r[0].lo < lo)
+			put_addr(chunk, lo, kl);
+		if (i + k == n && r[n - 1].hi > hi)
+			put_addr(chunk + (k - 1) * per + kl, hi, kl);
 		ok = EVP_DigestUpdate(c, chunk, k * per);
 	}
 	ok = ok && EVP_DigestFinal_ex(c, out, &mdlen) && mdlen == 32;
 	EVP_MD_CTX_free(c);
 	return ok ? 0 : -ENOMEM;
+}
+
+int setobj_digest(enum cidr_family f, const struct rangeset *rs, uint8_t out[32])
+{
+	return setobj_digest_clip(f, rs->r, rs->n, 0, cidr_max(f), out);
 }
 
 int setobj_decode(const void *buf, size_t len, enum cidr_family *fp, struct rangeset *rs)

@@ -41,6 +41,9 @@ int setobj_encode(enum cidr_family f, const struct rangeset *rs, char **buf, siz
 
 /* SHA-256 of the encoding, without building it. Returns 0 or -ENOMEM. */
 int setobj_digest(enum cidr_family f, const struct rangeset *rs, uint8_t out[32]);
+/* The same for r[0, n) clipped to [lo, hi] (a shard of a larger set). */
+int setobj_digest_clip(enum cidr_family f, const struct range *r, size_t n, u128 lo, u128 hi,
+		       uint8_t out[32]);
 
 /*
  * Decode strictly (magic, family, length, ascending disjoint ranges). rs is
