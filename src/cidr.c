@@ -318,6 +318,27 @@ static int radix_sort_lo(struct range *r, size_t n)
 	return 0;
 }
 
+void rangeset_sort(struct rangeset *rs)
+{
+	if (rs->n < 2)
+		return;
+	if (rs->n < RADIX_MIN || radix_sort_lo(rs->r, rs->n) < 0) {
+		qsort(rs->r, rs->n, sizeof(*rs->r), range_cmp);
+		return;
+	}
+	/* the radix sort orders by first address only: order runs of equal starts by last */
+	for (size_t i = 1; i < rs->n; i++) {
+		struct range x = rs->r[i];
+		size_t j = i;
+
+		while (j > 0 && rs->r[j - 1].lo == x.lo && rs->r[j - 1].hi > x.hi) {
+			rs->r[j] = rs->r[j - 1];
+			j--;
+		}
+		rs->r[j] = x;
+	}
+}
+
 void rangeset_normalize(struct rangeset *rs)
 {
 	size_t o = 0;

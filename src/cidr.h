@@ -85,6 +85,8 @@ int rangeset_add_cidr(struct rangeset *rs, const struct cidr *c);
  * (which refuses overlapping intervals with EEXIST) can take them as they are.
  */
 void rangeset_normalize(struct rangeset *rs);
+/* Sort by (first, last), keeping repeats: a multiset of ranges. */
+void rangeset_sort(struct rangeset *rs);
 /* Deep copy; returns 0 or -ENOMEM. */
 int rangeset_copy(struct rangeset *dst, const struct rangeset *src);
 /* True when both hold the same ranges in the same order. */

@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "compile.h"
+#include "diag.h"
 #include "policy.h"
 #include "render.h"
 #include "snapshot.h"
@@ -38,6 +40,22 @@ static void print_json(const struct sync_result *r, const char *mode)
 	json_decref(o);
 }
 
+/* -v: what the compile cache did */
+static void print_compile_stats(const struct pl_ctx *ctx, const struct compile *cc)
+{
+	const struct compile_stats *st;
+
+	if (ctx->verbose <= 0 || !cc)
+		return;
+	st = compile_stats(cc);
+	fprintf(stderr,
+		"portlock: compile: %zu service%s (%zu from scratch); allow_files: %zu unchanged, %zu changed, "
+		"%zu read whole; %zu line%s read; %zu shard%s, %zu computed\n",
+		st->services, st->services == 1 ? "" : "s", st->services_full, st->files_unchanged,
+		st->files_delta, st->files_full, st->lines_parsed, st->lines_parsed == 1 ? "" : "s",
+		st->shards, st->shards == 1 ? "" : "s", st->shards_fresh);
+}
+
 static int run(struct pl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -53,8 +71,9 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	struct sync_result r;
 	struct nft_read_cache cache = { 0 };
 	struct policy p;
+	struct compile *cc = NULL;
 	bool exit_code = false;
-	int opt, rc, ret;
+	int opt, rc = PL_EXIT_OK, ret;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, apply ? "+hj" : "+hjeC", opts, NULL)) != -1) {
@@ -78,9 +97,9 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_bad_usage(ctx, name, "unexpected argument '%s'", argv[optind]);
-	rc = cmd_load_policy(ctx, &p);
-	if (rc)
-		return rc;
+	if (compile_load(ctx->config_path, ctx->state_dir, 0, &p, &cc, &ctx->diag) < 0)
+		return diag_exit_code(&ctx->diag);
+	print_compile_stats(ctx, cc);
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : PLAN_ELEM_LINES;
 	livecache_load(ctx->state_dir, p.table, &cache);
 	cache.lazy_ok = true;
@@ -123,6 +142,7 @@ out:
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	policy_fini(&p);
+	compile_free(cc);
 	return rc;
 }
 
@@ -142,6 +162,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	};
 	struct txn_opts o = { 0 };
 	struct policy p;
+	struct compile *cc = NULL;
 	int opt, rc;
 
 	opterr = 0;
@@ -173,10 +194,13 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_bad_usage(ctx, "apply", "unexpected argument '%s'", argv[optind]);
-	rc = cmd_load_policy(ctx, &p);
-	if (rc)
-		return rc;
+	if (compile_load(ctx->config_path, ctx->state_dir, COMPILE_WRITE, &p, &cc, &ctx->diag) < 0)
+		return diag_exit_code(&ctx->diag);
+	print_compile_stats(ctx, cc);
 	rc = txn_apply(ctx, &p, &o);
+	/* the cache is what this policy compiles to, whatever the kernel said */
+	compile_save(cc, &ctx->diag);
+	compile_free(cc);
 	policy_fini(&p);
 	return rc;
 }

@@ -370,8 +370,10 @@ static void leaf_content(struct bctx *b, struct nm_set *ms, enum cidr_family f,
 		ms->objpath = strdup(ls->pl->objpath);
 		if (!ms->objpath)
 			b->err = -ENOMEM;
-	} else if (rangeset_copy(&ms->ranges, &ls->pl->r) < 0) {
-		b->err = -ENOMEM;
+	} else {
+		/* a million ranges are not copied: the policy outlives every table built from it */
+		ms->ranges = ls->pl->r;
+		ms->borrowed = true;
 	}
 }
 

@@ -40,7 +40,8 @@ static void set_fini(struct nm_set *s)
 	free(s->name);
 	free(s->label);
 	free(s->raw);
-	rangeset_fini(&s->ranges);
+	if (!s->borrowed)
+		rangeset_fini(&s->ranges);
 	free(s->ports);
 	for (size_t i = 0; i < s->nvmap; i++)
 		free(s->vmap[i].chain);
@@ -60,7 +61,9 @@ int nm_set_load(struct nm_set *s)
 	ret = setobj_load(s->objpath, s->digest, nm_set_family(s), &rs);
 	if (ret)
 		return ret;
-	rangeset_fini(&s->ranges);
+	if (!s->borrowed)
+		rangeset_fini(&s->ranges);
+	s->borrowed = false;
 	s->ranges = rs;
 	s->lazy = false;
 	return 0;
@@ -68,8 +71,11 @@ int nm_set_load(struct nm_set *s)
 
 void nm_set_take(struct nm_set *dst, struct nm_set *src)
 {
-	rangeset_fini(&dst->ranges);
+	if (!dst->borrowed)
+		rangeset_fini(&dst->ranges);
 	dst->ranges = src->ranges;
+	dst->borrowed = src->borrowed;
+	src->borrowed = false;
 	rangeset_init(&src->ranges);
 	free(dst->objpath);
 	dst->objpath = src->objpath;

@@ -67,6 +67,8 @@ struct nm_set {
 	bool lazy;
 	uint8_t digest[32];
 	char *objpath;
+	/* ranges belong to someone else (a compiled policy that outlives the table): not freed */
+	bool borrowed;
 };
 
 struct nm_chain {

@@ -26,6 +26,14 @@ static u128 get_addr(const uint8_t *p, size_t n)
 	return v;
 }
 
+static void header_magic(uint8_t h[SETOBJ_HDR], const char *magic, enum cidr_family f, size_t n)
+{
+	memset(h, 0, SETOBJ_HDR);
+	memcpy(h, magic, 8);
+	h[8] = (uint8_t)f;
+	put_addr(h + 16, n, 8);
+}
+
 static void header(uint8_t h[SETOBJ_HDR], enum cidr_family f, size_t n)
 {
 	memset(h, 0, SETOBJ_HDR);
@@ -58,18 +66,43 @@ static void put_ranges(uint8_t *p, const struct range *r, size_t n, size_t kl)
 	}
 }
 
-int setobj_encode(enum cidr_family f, const struct rangeset *rs, char **buf, size_t *len)
+static int encode(const char *magic, enum cidr_family f, const struct rangeset *rs, char **buf,
+		  size_t *len)
 {
 	size_t kl = f == CIDR_V4 ? 4 : 16, sz = setobj_size(f, rs->n);
 	uint8_t *p = malloc(sz);
 
 	if (!p)
 		return -ENOMEM;
-	header(p, f, rs->n);
+	header_magic(p, magic, f, rs->n);
 	put_ranges(p + SETOBJ_HDR, rs->r, rs->n, kl);
 	*buf = (char *)p;
 	*len = sz;
 	return 0;
+}
+
+int setobj_encode(enum cidr_family f, const struct rangeset *rs, char **buf, size_t *len)
+{
+	return encode(SETOBJ_MAGIC, f, rs, buf, len);
+}
+
+int setobj_encode_multi(enum cidr_family f, const struct rangeset *rs, char **buf, size_t *len)
+{
+	return encode(SETOBJ_MULTI_MAGIC, f, rs, buf, len);
+}
+
+int setobj_digest_multi(enum cidr_family f, const struct rangeset *rs, uint8_t out[32])
+{
+	char *buf;
+	size_t len;
+	unsigned mdlen = 0;
+	int ok;
+
+	if (encode(SETOBJ_MULTI_MAGIC, f, rs, &buf, &len) < 0)
+		return -ENOMEM;
+	ok = EVP_Digest(buf, len, out, &mdlen, EVP_sha256(), NULL) && mdlen == 32;
+	free(buf);
+	return ok ? 0 : -ENOMEM;
 }
 
 int setobj_digest_clip(enum cidr_family f, const struct range *r, size_t n, u128 lo, u128 hi,
@@ -106,15 +139,17 @@ int setobj_digest(enum cidr_family f, const struct rangeset *rs, uint8_t out[32]
 	return setobj_digest_clip(f, rs->r, rs->n, 0, cidr_max(f), out);
 }
 
-int setobj_decode(const void *buf, size_t len, enum cidr_family *fp, struct rangeset *rs)
+static int decode(const char *magic, const void *buf, size_t len, enum cidr_family *fp,
+		  struct rangeset *rs)
 {
+	bool multi = !strcmp(magic, SETOBJ_MULTI_MAGIC);
 	const uint8_t *p = buf;
 	enum cidr_family f;
 	size_t kl;
 	u128 n;
 
 	rangeset_init(rs);
-	if (len < SETOBJ_HDR || memcmp(p, SETOBJ_MAGIC, 8) || (p[8] != 4 && p[8] != 6))
+	if (len < SETOBJ_HDR || memcmp(p, magic, 8) || (p[8] != 4 && p[8] != 6))
 		return -EINVAL;
 	for (int i = 9; i < 16; i++)
 		if (p[i])
@@ -132,7 +167,9 @@ int setobj_decode(const void *buf, size_t len, enum cidr_family *fp, struct rang
 
 		r->lo = get_addr(p, kl);
 		r->hi = get_addr(p + kl, kl);
-		if (r->lo > r->hi || (i && r->lo <= r[-1].hi)) {
+		/* a set: ascending and disjoint; a multiset: sorted by (first, last) */
+		if (r->lo > r->hi || (i && !multi && r->lo <= r[-1].hi) ||
+		    (i && multi && (r->lo < r[-1].lo || (r->lo == r[-1].lo && r->hi < r[-1].hi)))) {
 			rangeset_fini(rs);
 			return -EINVAL;
 		}
@@ -142,7 +179,18 @@ int setobj_decode(const void *buf, size_t len, enum cidr_family *fp, struct rang
 	return 0;
 }
 
-int setobj_load(const char *path, const uint8_t want[32], enum cidr_family f, struct rangeset *rs)
+int setobj_decode(const void *buf, size_t len, enum cidr_family *fp, struct rangeset *rs)
+{
+	return decode(SETOBJ_MAGIC, buf, len, fp, rs);
+}
+
+int setobj_decode_multi(const void *buf, size_t len, enum cidr_family *fp, struct rangeset *rs)
+{
+	return decode(SETOBJ_MULTI_MAGIC, buf, len, fp, rs);
+}
+
+static int load(const char *path, const uint8_t want[32], enum cidr_family f, bool multi,
+		struct rangeset *rs)
 {
 	uint8_t md[32];
 	unsigned mdlen = 0;
@@ -181,13 +229,24 @@ int setobj_load(const char *path, const uint8_t want[32], enum cidr_family f, st
 		free(buf);
 		return -EBADMSG;
 	}
-	ret = setobj_decode(buf, have, &got, rs);
+	ret = multi ? setobj_decode_multi(buf, have, &got, rs) : setobj_decode(buf, have, &got, rs);
 	free(buf);
 	if (ret == -EINVAL || (!ret && got != f)) {
 		rangeset_fini(rs);
 		return -EBADMSG;
 	}
 	return ret;
+}
+
+int setobj_load(const char *path, const uint8_t want[32], enum cidr_family f, struct rangeset *rs)
+{
+	return load(path, want, f, false, rs);
+}
+
+int setobj_load_multi(const char *path, const uint8_t want[32], enum cidr_family f,
+		      struct rangeset *rs)
+{
+	return load(path, want, f, true, rs);
 }
 
 void setobj_hex(const uint8_t *md, size_t n, char *out)

@@ -58,6 +58,18 @@ int setobj_decode(const void *buf, size_t len, enum cidr_family *f, struct range
  */
 int setobj_load(const char *path, const uint8_t want[32], enum cidr_family f, struct rangeset *rs);
 
+/*
+ * Multisets of ranges (the compile cache's inputs of one shard, compile.c):
+ * the same layout with magic "PLMSET1\0", ranges sorted by (first, last),
+ * overlaps and repeats allowed.
+ */
+#define SETOBJ_MULTI_MAGIC "PLMSET1\0"
+int setobj_encode_multi(enum cidr_family f, const struct rangeset *rs, char **buf, size_t *len);
+int setobj_digest_multi(enum cidr_family f, const struct rangeset *rs, uint8_t out[32]);
+int setobj_decode_multi(const void *buf, size_t len, enum cidr_family *f, struct rangeset *rs);
+int setobj_load_multi(const char *path, const uint8_t want[32], enum cidr_family f,
+		      struct rangeset *rs);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void setobj_hex(const uint8_t *md, size_t n, char *out);
 /* Parse 64 hex digits; false when s is not exactly that. */
