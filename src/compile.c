@@ -76,6 +76,7 @@ struct ix_file {
 	uint64_t size;
 	uint8_t xxh[16];
 	uint64_t ino;			/* the copy's inode when it was written */
+	uint64_t file_ino;		/* the file's inode then */
 };
 
 struct ix_svc {
@@ -152,6 +153,7 @@ struct compile {
 	struct csvc *svcs;
 	size_t nsvcs;
 	struct compile_stats st;
+	bool suspect;			/* a damaged object was seen: check existing ones before keeping them */
 };
 
 static enum cidr_family idx_fam(int i)
@@ -455,7 +457,7 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 	ix->shard_max = (uint32_t)rb_uint(&r, 4);
 	if (!ix->shard_max)
 		r.bad = true;
-	n = rb_count(&r, 4, 2 + 1 + 2 + 1 + 8 + 16 + 8);
+	n = rb_count(&r, 4, 2 + 1 + 2 + 1 + 8 + 16 + 8 + 8);
 	ix->files = n ? calloc(n, sizeof(*ix->files)) : NULL;
 	if (n && !ix->files)
 		r.bad = true;
@@ -467,6 +469,7 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 		f->size = rb_uint(&r, 8);
 		rb_bytes(&r, f->xxh, 16);
 		f->ino = rb_uint(&r, 8);
+		f->file_ino = rb_uint(&r, 8);
 		ix->nfiles++;
 		/* a copy is a plain name in the cache dir */
 		if (f->copy && (strncmp(f->copy, SRC_PREFIX, strlen(SRC_PREFIX)) || strchr(f->copy, '/')))
@@ -821,8 +824,22 @@ static int put_object(struct compile *c, enum cidr_family f, const struct ranges
 	if (setobj_encode_multi(f, m, &buf, &len) < 0)
 		return -ENOMEM;
 	if (stat(path, &st) == 0 && (size_t)st.st_size == len) {
-		free(buf);
-		return 0;
+		bool same = !c->suspect;
+
+		if (!same) {
+			int rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			char *have = malloc(len + 1);
+
+			same = rfd >= 0 && have && read(rfd, have, len + 1) == (ssize_t)len &&
+			       !memcmp(have, buf, len);
+			free(have);
+			if (rfd >= 0)
+				close(rfd);
+		}
+		if (same) {
+			free(buf);
+			return 0;
+		}
 	}
 	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%d.%p", c->objdir, (int)getpid(), (void *)buf);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -996,6 +1013,10 @@ static int load_leaf(struct inc *x, size_t k)
 	ret = setobj_load_multi(path, l->md, x->f, &x->m[k]);
 	if (ret == -ENOMEM)
 		return ret;
+	if (ret == -EBADMSG) {
+		unlink(path);	/* damaged: written again by the full compile that follows */
+		x->c->suspect = true;
+	}
 	if (ret || x->m[k].n != l->nm)
 		return -EAGAIN;
 	rangeset_init(&x->r[k]);
@@ -1463,9 +1484,10 @@ static int svc_full_family(struct compile *c, const struct policy_service *s, st
 	return fam_full(c, idx_fam(fi), &e, &cs->fam[fi]);
 }
 
-static int compile_service(struct compile *c, const struct policy_service *s, struct csvc *cs)
+static int compile_service(struct compile *c, const struct policy_service *s, struct csvc *cs,
+			   bool full)
 {
-	const struct ix_svc *is = ix_find(c, s);
+	const struct ix_svc *is = full ? NULL : ix_find(c, s);
 	bool inc = is != NULL;
 	int ret = 0;
 
@@ -1590,6 +1612,10 @@ static int to_policy(struct compile *c, struct cfam *cf, enum cidr_family f,
 			ret = setobj_load_multi(path, l->md, f, &m);
 			if (ret == -ENOMEM)
 				return ret;
+			if (ret == -EBADMSG) {
+				unlink(path);
+				c->suspect = true;
+			}
 			if (ret)
 				return -EAGAIN;
 			ret = layout_clip(m.r, m.n, l->prefix, layout_block_hi(f, l->prefix, l->len), &pl->r);
@@ -1699,19 +1725,35 @@ static int compile_all(struct compile *c, struct policy *p)
 	if (!c->svcs)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->nsvcs && !ret; i++) {
-		ret = compile_service(c, &p->svcs[i], &c->svcs[c->nsvcs]);
-		c->nsvcs++;
+		struct policy_service *s = &p->svcs[i];
+		struct csvc *cs = &c->svcs[c->nsvcs++];
+
+		ret = compile_service(c, s, cs, false);
+		if (!ret)
+			ret = to_policy(c, &cs->fam[0], CIDR_V4, &s->c4);
+		if (!ret)
+			ret = to_policy(c, &cs->fam[1], CIDR_V6, &s->c6);
+		if (ret == -EAGAIN) {
+			/* a shard the change did not touch cannot be read back: this service from scratch */
+			policy_compiled_free(s->c4);
+			policy_compiled_free(s->c6);
+			s->c4 = s->c6 = NULL;
+			csvc_fini(cs);
+			for (size_t k = 0; k < s->nfiles; k++)
+				for (size_t j = 0; j < c->nsrc; j++)
+					c->src[j].users += !strcmp(c->src[j].path, s->files[k]);
+			c->st.services--;
+			ret = compile_service(c, s, cs, true);
+			if (!ret)
+				ret = to_policy(c, &cs->fam[0], CIDR_V4, &s->c4);
+			if (!ret)
+				ret = to_policy(c, &cs->fam[1], CIDR_V6, &s->c6);
+		}
+		if (!ret)
+			s->nsources += cs->nsrc_files;
 	}
 	for (size_t i = 0; i < c->nsrc; i++)
 		c->st.files_full += c->src[i].parsed;
-	for (size_t i = 0; i < p->nsvcs && !ret; i++) {
-		struct policy_service *s = &p->svcs[i];
-
-		ret = to_policy(c, &c->svcs[i].fam[0], CIDR_V4, &s->c4);
-		if (!ret)
-			ret = to_policy(c, &c->svcs[i].fam[1], CIDR_V6, &s->c6);
-		s->nsources += c->svcs[i].nsrc_files;
-	}
 	/* the files may not change while they are compiled: a cache made of a torn read is worse than none */
 	for (size_t i = 0; i < c->nsrc && !ret; i++) {
 		struct stat st;
@@ -1830,8 +1872,15 @@ static int save_copy(struct compile *c, struct src *s, char *name, size_t namele
 	}
 	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.%d", c->dir, name, (int)getpid());
 	unlink(tmp);
-	/* a file edited in place is its own last copy: copy it, a link would change with it */
-	if (!(s->ci >= 0 && c->ix.files[s->ci].ino == (uint64_t)s->st.st_ino))
+	/*
+	 * A file that was replaced since the last compile (a new inode: sed -i,
+	 * editors, Ansible write a new file and rename it) will likely be
+	 * replaced again, and then a hard link is a copy that costs nothing. A
+	 * file edited in place (or seen the first time) is copied: a link would
+	 * change with the file.
+	 */
+	if (s->ci >= 0 && c->ix.files[s->ci].file_ino != (uint64_t)s->st.st_ino &&
+	    c->ix.files[s->ci].ino != (uint64_t)s->st.st_ino)
 		linked = link(s->path, tmp) == 0;
 	if (!linked)
 		ret = write_file(tmp, s->data, s->len);
@@ -1944,6 +1993,7 @@ void compile_save(struct compile *c, struct diag *d)
 		wb_uint(&w, c->src[i].len, 8);
 		wb_put(&w, x, 16);
 		wb_uint(&w, inos[i], 8);
+		wb_uint(&w, (uint64_t)c->src[i].st.st_ino, 8);
 	}
 	wb_uint(&w, c->nsvcs, 4);
 	for (size_t i = 0; i < c->nsvcs && !ret; i++) {
