@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "compile.h"
 #include "diag.h"
 #include "policy.h"
@@ -196,12 +197,16 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		return cmd_bad_usage(ctx, "apply", "unexpected argument '%s'", argv[optind]);
 	if (compile_load(ctx->config_path, ctx->state_dir, COMPILE_WRITE, &p, &cc, &ctx->diag) < 0)
 		return diag_exit_code(&ctx->diag);
+	util_mark("policy compiled");
 	print_compile_stats(ctx, cc);
 	rc = txn_apply(ctx, &p, &o);
+	util_mark("txn done");
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);
+	util_mark("compile cache saved");
 	compile_free(cc);
 	policy_fini(&p);
+	util_mark("freed");
 	return rc;
 }
 

@@ -131,7 +131,8 @@ struct src {
 	const char *data;		/* mapped content ("" when empty) */
 	size_t len;
 	struct stat st;
-	XXH128_hash_t h;
+	XXH128_hash_t h;		/* of data, once has_h (computed when the cache is saved) */
+	bool has_h;
 	int ci;				/* its entry in the index, -1 */
 	enum src_state state;
 	struct rangeset rm[2], ad[2];	/* SRC_DELTA: entries gone and new */
@@ -717,15 +718,16 @@ static int src_delta(struct compile *c, struct src *s)
 		return -ENOMEM;
 	if (map_file(path, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
 		goto out;
-	xxh_bytes(XXH3_128bits(old, oldlen), got);
+	s->h = XXH3_128bits(old, oldlen);
+	xxh_bytes(s->h, got);
 	if (memcmp(got, cf->xxh, 16))
 		goto out;	/* the copy changed (a link to a file edited in place): not usable */
-	xxh_bytes(s->h, got);
-	if (s->len == oldlen && !memcmp(got, cf->xxh, 16)) {
+	p = common_prefix(old, oldlen, s->data, s->len);
+	if (p == oldlen && p == s->len) {
 		s->state = SRC_UNCHANGED;
+		s->has_h = true;	/* the same bytes as the copy, hashed above */
 		goto out;
 	}
-	p = common_prefix(old, oldlen, s->data, s->len);
 	while (p > 0 && old[p - 1] != '\n')
 		p--;
 	sfx = common_suffix(old, oldlen, s->data, s->len,
@@ -1708,7 +1710,6 @@ static int compile_all(struct compile *c, struct policy *p)
 				return -ENOMEM;
 			if (map_file(path, &s->fd, &s->data, &s->len, &s->st) < 0)
 				return -EAGAIN;	/* a full load says why it cannot be read */
-			s->h = XXH3_128bits(s->data, s->len);
 			for (size_t x = 0; c->have_ix && x < c->ix.nfiles; x++)
 				if (!strcmp(c->ix.files[x].path, path))
 					s->ci = (int)x;
@@ -1721,6 +1722,7 @@ static int compile_all(struct compile *c, struct policy *p)
 		}
 	if (ret)
 		return ret;
+	util_mark("compile: files compared");
 	c->svcs = calloc(p->nsvcs + 1, sizeof(*c->svcs));
 	if (!c->svcs)
 		return -ENOMEM;
@@ -1799,7 +1801,9 @@ int compile_load(const char *config_path, const char *state_dir, unsigned flags,
 	}
 	c->shard_max = (uint32_t)policy_shard_max();
 	c->save = flags & COMPILE_WRITE;
+	util_mark("compile: config read");
 	load_index(c);
+	util_mark("compile: index read");
 	if (c->save) {
 		struct stat st;
 
@@ -1980,6 +1984,7 @@ void compile_save(struct compile *c, struct diag *d)
 		ret = -ENOMEM;
 	for (size_t i = 0; i < c->nsrc && !ret; i++)
 		ret = save_copy(c, &c->src[i], copies[i], sizeof(copies[i]), &inos[i]);
+	util_mark("compile: copies saved");
 	wb_put(&w, INDEX_MAGIC, 8);
 	wb_uint(&w, INDEX_FORMAT, 4);
 	wb_uint(&w, c->shard_max, 4);
@@ -1987,6 +1992,11 @@ void compile_save(struct compile *c, struct diag *d)
 	for (size_t i = 0; i < c->nsrc && !ret; i++) {
 		uint8_t x[16];
 
+		/* after the commit: hashing the new content is off the critical path */
+		if (!c->src[i].has_h) {
+			c->src[i].h = XXH3_128bits(c->src[i].data, c->src[i].len);
+			c->src[i].has_h = true;
+		}
 		xxh_bytes(c->src[i].h, x);
 		wb_str(&w, c->src[i].path);
 		wb_str(&w, copies[i]);
@@ -2023,9 +2033,11 @@ void compile_save(struct compile *c, struct diag *d)
 		if (ret)
 			unlink(tmp);
 	}
-	if (!ret)
+	util_mark("compile: index written");
+	if (!ret) {
 		gc(c, (const char (*)[64])copies, c->nsrc);
-	else
+		util_mark("compile: gc");
+	} else
 		diag_warn(d, NULL, "cannot write the compile cache in '%s' (%s): the next run reads every allow_file",
 			  c->dir, strerror(-ret));
 	free(w.p);

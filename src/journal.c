@@ -35,6 +35,8 @@
 #define TMP_PREFIX ".tmp."
 #define LOCK_POLL_NS (100 * 1000 * 1000L)
 #define HASH_CHUNK (1024 * 1024)
+/* internal listing flag: metadata only, blobs unchecked (the caller checks what it uses) */
+#define LIST_NOBLOBS (1u << 8)
 
 struct journal {
 	char *state_dir;
@@ -52,6 +54,7 @@ struct journal {
 	struct journal_rec *lc;
 	size_t nlc;
 	bool lc_valid, lc_warned;
+	bool lc_blobs;		/* the listing checked every record's blobs */
 };
 
 static const char *const kind_names[] = {
@@ -755,6 +758,48 @@ static void lc_drop(struct journal *j)
 	j->lc_valid = false;
 }
 
+static int rec_cmp(const void *a, const void *b);
+
+/* A record was written: the cached listing takes it as written (no new listing needed). */
+static void lc_put(struct journal *j, const struct journal_rec *r)
+{
+	size_t i;
+
+	if (!j->lc_valid)
+		return;
+	for (i = 0; i < j->nlc && j->lc[i].id != r->id; i++)
+		;
+	if (i == j->nlc) {
+		struct journal_rec *a = realloc(j->lc, (j->nlc + 1) * sizeof(*a));
+
+		if (!a) {
+			lc_drop(j);
+			return;
+		}
+		j->lc = a;
+		memset(&j->lc[j->nlc++], 0, sizeof(*a));
+	}
+	free(j->lc[i].argv);
+	j->lc[i] = *r;
+	j->lc[i].argv = r->argv ? strdup(r->argv) : NULL;
+	if (r->argv && !j->lc[i].argv) {
+		lc_drop(j);
+		return;
+	}
+	qsort(j->lc, j->nlc, sizeof(*j->lc), rec_cmp);
+}
+
+static void lc_del(struct journal *j, uint64_t id)
+{
+	for (size_t i = 0; j->lc_valid && i < j->nlc; i++)
+		if (j->lc[i].id == id) {
+			free(j->lc[i].argv);
+			memmove(&j->lc[i], &j->lc[i + 1], (j->nlc - i - 1) * sizeof(*j->lc));
+			j->nlc--;
+			return;
+		}
+}
+
 static void journal_free(struct journal *j)
 {
 	if (!j)
@@ -870,11 +915,20 @@ static int take_lock(struct journal *j, int wait_seconds, struct diag *d)
 	return 0;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Under the lock: remove temp files and blobs whose metadata never appeared. */
 static void cleanup_stale(struct journal *j)
 {
 	int fd = dup(j->dirfd);
 	bool removed = false;
+	uint64_t *ids = NULL;
+	size_t nids = 0, cids = 0;
 	struct dirent *de;
 	DIR *dir;
 
@@ -885,8 +939,20 @@ static void cleanup_stale(struct journal *j)
 		close(fd);
 		return;
 	}
+	/* the records there are, then their files (one pass each, no lookup per file) */
+	rewinddir(dir);
 	while ((de = readdir(dir))) {
-		char meta[JOURNAL_NAME_MAX];
+		const char *rest;
+		uint64_t id;
+
+		if (name_split(de->d_name, &id, &rest) && !strcmp(rest, "json") &&
+		    util_grow((void **)&ids, &cids, nids + 1, sizeof(*ids)) == 0)
+			ids[nids++] = id;
+	}
+	if (nids)
+		qsort(ids, nids, sizeof(*ids), id_cmp);
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
 		const char *rest;
 		uint64_t id;
 		bool is_blob = false;
@@ -899,13 +965,19 @@ static void cleanup_stale(struct journal *j)
 			continue;
 		for (unsigned b = 0; b < JOURNAL_BLOB_MAX; b++)
 			is_blob |= !strcmp(rest, blob_suffix[b]);
-		if (!is_blob)
+		if (!is_blob || (nids && bsearch(&id, ids, nids, sizeof(*ids), id_cmp)))
 			continue;
-		meta_name(id, meta);
-		if (faccessat(j->dirfd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-			removed |= unlinkat(j->dirfd, de->d_name, 0) == 0;
+		/* a record written since the first pass has its metadata now */
+		{
+			char meta[JOURNAL_NAME_MAX];
+
+			meta_name(id, meta);
+			if (faccessat(j->dirfd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+				removed |= unlinkat(j->dirfd, de->d_name, 0) == 0;
+		}
 	}
 	closedir(dir);
+	free(ids);
 	if (removed)
 		fsync(j->dirfd);
 }
@@ -1100,9 +1172,13 @@ static int check_blob(struct journal *j, const struct journal_blob *b, bool veri
  * the record does not exist (or vanished while being read: a concurrent prune),
  * -EBADMSG (e filled), -ENOMEM.
  */
-static int read_record(struct journal *j, const char *name, uint64_t expect_id, bool verify,
+static int check_blobs(struct journal *j, const char *name, const struct journal_rec *r, bool verify,
+		       struct perr *e);
+
+static int read_record(struct journal *j, const char *name, uint64_t expect_id, unsigned flags,
 		       struct journal_rec *r, struct perr *e)
 {
+	bool verify = flags & JOURNAL_LIST_VERIFY;
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
@@ -1137,8 +1213,17 @@ static int read_record(struct journal *j, const char *name, uint64_t expect_id, 
 	close(fd);
 	rc = journal_rec_parse(buf, got, expect_id, r, e->buf, e->len);
 	free(buf);
-	if (rc)
+	if (rc || (flags & LIST_NOBLOBS))
 		return rc;
+	return check_blobs(j, name, r, verify, e);
+}
+
+/* The blobs of record r (metadata file name): present, regular, right size, optionally hashed. */
+static int check_blobs(struct journal *j, const char *name, const struct journal_rec *r, bool verify,
+		       struct perr *e)
+{
+	int rc;
+
 	for (unsigned b = 0; b < JOURNAL_BLOB_MAX; b++) {
 		if (!r->blob[b].present)
 			continue;
@@ -1190,7 +1275,8 @@ static int list_records(struct journal *j, unsigned flags, bool warn, struct jou
 {
 	int rc;
 
-	if (!(flags & JOURNAL_LIST_VERIFY) && j->lc_valid && (j->lc_warned || !warn)) {
+	if (!(flags & JOURNAL_LIST_VERIFY) && j->lc_valid && (j->lc_warned || !warn) &&
+	    (j->lc_blobs || (flags & LIST_NOBLOBS))) {
 		*nrecs = 0;
 		if (recs_copy(j->lc, j->nlc, recs))
 			return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
@@ -1204,6 +1290,7 @@ static int list_records(struct journal *j, unsigned flags, bool warn, struct jou
 			j->nlc = *nrecs;
 			j->lc_valid = true;
 			j->lc_warned = warn;
+			j->lc_blobs = !(flags & LIST_NOBLOBS);
 		}
 	}
 	return rc;
@@ -1255,7 +1342,7 @@ static int list_records_uncached(struct journal *j, unsigned flags, bool warn,
 			continue;
 		}
 		err[0] = '\0';
-		rc = read_record(j, de->d_name, id, flags & JOURNAL_LIST_VERIFY, &arr[n], &e);
+		rc = read_record(j, de->d_name, id, flags, &arr[n], &e);
 		if (rc == -ENOMEM) {
 			journal_rec_fini(&arr[n]);
 			diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
@@ -1384,12 +1471,31 @@ int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, 
 	size_t n;
 	int rc;
 
-	rc = journal_list(j, 0, &recs, &n, d);
+	/* metadata of all, the blobs of the one taken (a hundred records, one used) */
+	rc = list_records(j, LIST_NOBLOBS, true, &recs, &n, d);
 	if (rc)
 		return rc;
 	rc = -ENOENT;
 	for (size_t i = n; i-- > 0;) {
 		if (state_mask & JOURNAL_STATE_BIT(recs[i].state)) {
+			char err[512] = "";
+			struct perr e = { err, sizeof(err) };
+			int br = check_blobs(j, recs[i].file, &recs[i], false, &e);
+
+			if (br == -ENOMEM) {
+				rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+				break;
+			}
+			if (br) {
+				char path[PATH_MAX];
+
+				if (br != -ENOENT) {
+					snprintf(path, sizeof(path), "%s/%s", j->jdir, recs[i].file);
+					diag_warn(d, &(struct srcloc){ path, 0 },
+						  "corrupt journal record skipped: %s", err);
+				}
+				continue;
+			}
 			*r = recs[i];
 			memset(&recs[i], 0, sizeof(recs[i]));	/* ownership moved to *r */
 			rc = 0;
@@ -1760,7 +1866,7 @@ static int write_meta(struct journal *j, const struct journal_rec *r, struct dia
 	char *text;
 	int rc;
 
-	lc_drop(j);	/* a record changes: the next listing reads the journal again */
+	/* the cached listing is updated below, once the record is on disk */
 	if (!o)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM,
 				"journal record %" PRIu64 " (strings must be UTF-8)", r->id);
@@ -1783,6 +1889,10 @@ static int write_meta(struct journal *j, const struct journal_rec *r, struct dia
 	free(text);
 	if (!rc)
 		rc = fsync_dir(j, d);
+	if (!rc)
+		lc_put(j, r);
+	else
+		lc_drop(j);
 	return rc;
 }
 
@@ -1872,10 +1982,12 @@ static int remove_record(struct journal *j, uint64_t id, struct diag *d)
 {
 	char name[JOURNAL_NAME_MAX];
 
-	lc_drop(j);
 	meta_name(id, name);
-	if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT) {
+		lc_drop(j);
 		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot remove '%s/%s'", j->jdir, name);
+	}
+	lc_del(j, id);
 	for (unsigned b = 0; b < JOURNAL_BLOB_MAX; b++) {
 		blob_name(id, b, name);
 		unlinkat(j->dirfd, name, 0);	/* leftovers are removed by the next open */
@@ -1993,7 +2105,7 @@ static int gc_objects(struct journal *j, struct diag *d)
 		return 0;
 	if (fd < 0)
 		return fd;
-	rc = list_records(j, 0, false, &recs, &nrecs, d);
+	rc = list_records(j, LIST_NOBLOBS, false, &recs, &nrecs, d);
 	if (rc)
 		return rc;
 	/* every metadata file must have listed as an intact record */
@@ -2060,10 +2172,126 @@ static int gc_objects(struct journal *j, struct diag *d)
 	return 0;
 }
 
+/* Every metadata file lists as an intact record (else refs are unknown: nothing may be collected). */
+static bool all_intact(struct journal *j, size_t nrecs)
+{
+	int dfd = dup(j->dirfd);
+	DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	size_t nmeta = 0;
+
+	if (!dir) {
+		if (dfd >= 0)
+			close(dfd);
+		return false;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		const char *rest;
+		uint64_t id;
+
+		if (name_split(de->d_name, &id, &rest) && !strcmp(rest, "json"))
+			nmeta++;
+	}
+	closedir(dir);
+	return nmeta == nrecs;
+}
+
+/*
+ * The objects only the removed records used: candidates are their refs; a
+ * candidate some remaining record lists (each distinct refs file read once:
+ * a linked prior is its predecessor's result) stays, the others go.
+ */
+static void gc_candidates(struct journal *j, uint8_t (*cand)[32], size_t ncand)
+{
+	struct journal_rec *recs = NULL;
+	size_t nrecs = 0;
+	struct { dev_t dev; ino_t ino; } *seen = NULL;
+	size_t nseen = 0, cseen = 0;
+	bool *used = calloc(ncand + 1, sizeof(*used));
+	struct diag quiet;
+	int fd;
+
+	diag_init(&quiet);
+	fd = obj_dir(j, false, &quiet);
+	if (!used || fd < 0 || list_records(j, LIST_NOBLOBS, false, &recs, &nrecs, &quiet) || !all_intact(j, nrecs))
+		goto out;
+	for (size_t i = 0; i < nrecs; i++) {
+		for (int k = 0; k < 2; k++) {
+			const struct journal_blob *b =
+				&recs[i].blob[k ? JOURNAL_BLOB_RESULT_REFS : JOURNAL_BLOB_PRIOR_REFS];
+			struct stat st;
+			bool dup_file = false;
+			char *text;
+			size_t got;
+			int rfd;
+
+			if (!b->present)
+				continue;
+			if (b->size > JOURNAL_REFS_MAX)
+				goto out;
+			rfd = openat(j->dirfd, b->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (rfd < 0 || fstat(rfd, &st) < 0) {
+				if (rfd >= 0)
+					close(rfd);
+				goto out;	/* unreadable: keep everything */
+			}
+			for (size_t x = 0; x < nseen && !dup_file; x++)
+				dup_file = seen[x].dev == st.st_dev && seen[x].ino == st.st_ino;
+			if (dup_file || util_grow((void **)&seen, &cseen, nseen + 1, sizeof(*seen)) < 0) {
+				close(rfd);
+				if (dup_file)
+					continue;
+				goto out;
+			}
+			seen[nseen].dev = st.st_dev;
+			seen[nseen++].ino = st.st_ino;
+			text = malloc(b->size + 1);
+			if (!text) {
+				close(rfd);
+				goto out;
+			}
+			got = read_full(rfd, text, b->size);
+			close(rfd);
+			text[got] = '\0';
+			for (size_t c = 0; c < ncand; c++) {
+				char hexd[65];
+
+				if (used[c])
+					continue;
+				setobj_hex(cand[c], 32, hexd);
+				used[c] = memmem(text, got, hexd, 64) != NULL;
+			}
+			free(text);
+		}
+	}
+	{
+		bool removed = false;
+
+		for (size_t c = 0; c < ncand; c++) {
+			char hexd[65];
+
+			if (used[c])
+				continue;
+			setobj_hex(cand[c], 32, hexd);
+			removed |= unlinkat(fd, hexd, 0) == 0;
+		}
+		if (removed)
+			fsync(fd);
+	}
+out:
+	journal_recs_free(recs, nrecs);
+	free(seen);
+	free(used);
+	diag_fini(&quiet);
+}
+
 int journal_prune(struct journal *j, unsigned keep, struct diag *d)
 {
 	struct journal_rec *recs;
-	size_t n, removed = 0;
+	uint8_t (*cand)[32] = NULL;
+	size_t n, removed = 0, ncand = 0, ccand = 0;
+	bool sweep = false;
 	int rc;
 
 	rc = need_writable(j, d);
@@ -2071,15 +2299,27 @@ int journal_prune(struct journal *j, unsigned keep, struct diag *d)
 		return rc;
 	if (!keep)
 		keep = 1;
-	rc = list_records(j, 0, false, &recs, &n, d);
+	rc = list_records(j, LIST_NOBLOBS, false, &recs, &n, d);
 	if (rc)
 		return rc;
 	for (size_t i = 0; n > keep && i < n - keep; i++) {
 		if (recs[i].state == JOURNAL_STATE_PENDING || recs[i].state == JOURNAL_STATE_PREPARED)
 			continue;
+		/* what it used, read before its files go */
+		for (int k = 0; k < 2 && !rc; k++) {
+			const struct journal_blob *b =
+				&recs[i].blob[k ? JOURNAL_BLOB_RESULT_REFS : JOURNAL_BLOB_PRIOR_REFS];
+
+			if (b->present && refs_read(j, b, &cand, &ncand, &ccand) == -ENOMEM)
+				rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+		}
+		if (rc)
+			break;
 		rc = remove_record(j, recs[i].id, d);
 		if (rc)
 			break;
+		/* now and then every object is checked (orphans of a crash between writes) */
+		sweep |= recs[i].id % 64 == 0;
 		removed++;
 	}
 	journal_recs_free(recs, n);
@@ -2088,8 +2328,11 @@ int journal_prune(struct journal *j, unsigned keep, struct diag *d)
 
 		if (!rc)
 			rc = rc2;
-		if (!rc)
+		if (!rc && sweep)
 			rc = gc_objects(j, d);
+		else if (!rc && ncand)
+			gc_candidates(j, cand, ncand);
 	}
+	free(cand);
 	return rc ? rc : (int)removed;
 }

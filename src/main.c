@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
 	const struct pl_cmd *cmd;
 	int opt, rc, drc;
 
+	util_mark("start");
 	diag_init(&ctx.diag);
 	opterr = 0;
 	/* '+': stop at the first non-option, the subcommand parses the rest */

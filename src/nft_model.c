@@ -128,6 +128,8 @@ void nm_table_fini(struct nm_table *t)
 	}
 	free(t->rules);
 	free(t->name);
+	free(t->set_ix);
+	free(t->chain_ix);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -168,20 +170,86 @@ struct nm_rule *nm_table_add_rule(struct nm_table *t)
 	NM_ADD(t->rules, t->nrules, t->crules);
 }
 
+/* qsort_r() comparator context: the names of the objects being indexed */
+struct name_ctx {
+	const void *base;
+	size_t size;	/* of one object; its first member is its name */
+};
+
+static const char *obj_name(const struct name_ctx *c, size_t i)
+{
+	return *(char *const *)((const char *)c->base + i * c->size);
+}
+
+static int name_cmp(const void *a, const void *b, void *arg)
+{
+	const struct name_ctx *c = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int r = strcmp(obj_name(c, x), obj_name(c, y));
+
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+/*
+ * Find name among n objects (each starting with its char *name) through the
+ * sorted index *ix (rebuilt when the count changed); linear when the index
+ * cannot be had. The index is a cache: the table is logically unchanged.
+ */
+static const void *find_named(const void *base, size_t n, size_t size, size_t **ix, size_t *nix,
+			      const char *name)
+{
+	struct name_ctx c = { base, size };
+	size_t lo = 0, hi;
+
+	if (*nix != n) {
+		size_t *nx = realloc(*ix, (n + 1) * sizeof(*nx));
+		bool ok = nx != NULL;
+
+		for (size_t i = 0; ok && i < n; i++)
+			ok = obj_name(&c, i) != NULL;
+		if (!ok) {
+			if (nx)
+				*ix = nx;
+			*nix = (size_t)-1;
+			for (size_t i = 0; i < n; i++)
+				if (obj_name(&c, i) && !strcmp(obj_name(&c, i), name))
+					return (const char *)base + i * size;
+			return NULL;
+		}
+		*ix = nx;
+		for (size_t i = 0; i < n; i++)
+			nx[i] = i;
+		qsort_r(nx, n, sizeof(*nx), name_cmp, &c);
+		*nix = n;
+	}
+	hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(obj_name(&c, (*ix)[mid]), name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && !strcmp(obj_name(&c, (*ix)[lo]), name))
+		return (const char *)base + (*ix)[lo] * size;
+	return NULL;
+}
+
 struct nm_set *nm_table_find_set(const struct nm_table *t, const char *name)
 {
-	for (size_t i = 0; i < t->nsets; i++)
-		if (!strcmp(t->sets[i].name, name))
-			return &t->sets[i];
-	return NULL;
+	struct nm_table *m = (struct nm_table *)t;
+
+	return (struct nm_set *)find_named(t->sets, t->nsets, sizeof(*t->sets), &m->set_ix,
+					   &m->nset_ix, name);
 }
 
 struct nm_chain *nm_table_find_chain(const struct nm_table *t, const char *name)
 {
-	for (size_t i = 0; i < t->nchains; i++)
-		if (!strcmp(t->chains[i].name, name))
-			return &t->chains[i];
-	return NULL;
+	struct nm_table *m = (struct nm_table *)t;
+
+	return (struct nm_chain *)find_named(t->chains, t->nchains, sizeof(*t->chains),
+					     &m->chain_ix, &m->nchain_ix, name);
 }
 
 const char *nm_hook_str(uint32_t hooknum)

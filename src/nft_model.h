@@ -101,6 +101,8 @@ struct nm_table {
 	size_t nsets, csets;
 	struct nm_rule *rules;	/* grouped by chain, in chain order */
 	size_t nrules, crules;
+	/* name lookups: indices sorted by name, built on demand (a table has hundreds of shards) */
+	size_t *set_ix, nset_ix, *chain_ix, nchain_ix;
 };
 
 /* A base chain of another table on a hook portlock also uses (or prerouting). */

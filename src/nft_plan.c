@@ -41,7 +41,50 @@ struct pctx {
 	unsigned set_ids;
 	const char **recreate;	/* sets deleted and re-added: rules using them cannot be kept */
 	size_t nrecreate;
+	/* rule indices of each side sorted by (chain, position): a chain's rules are one run */
+	size_t *wrules, *hrules;
 };
+
+static int rule_chain_cmp(const void *a, const void *b, void *arg)
+{
+	const struct nm_table *t = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int r = strcmp(t->rules[x].chain, t->rules[y].chain);
+
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+static size_t *rules_by_chain(const struct nm_table *t)
+{
+	size_t *ix = malloc((t->nrules + 1) * sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	for (size_t i = 0; i < t->nrules; i++)
+		ix[i] = i;
+	qsort_r(ix, t->nrules, sizeof(*ix), rule_chain_cmp, (void *)t);
+	return ix;
+}
+
+/* The run of ix (rules of t sorted by chain) that belongs to chain: [*first, *end). */
+static void chain_rules(const struct nm_table *t, const size_t *ix, const char *chain,
+			size_t *first, size_t *end)
+{
+	size_t lo = 0, hi = t->nrules;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(t->rules[ix[mid]].chain, chain) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	while (lo < t->nrules && !strcmp(t->rules[ix[lo]].chain, chain))
+		lo++;
+	*end = lo;
+}
 
 static void line(struct pctx *c, char sign, const char *fmt, ...) __printf(3, 4);
 static void line(struct pctx *c, char sign, const char *fmt, ...)
@@ -542,27 +585,22 @@ static bool rule_match(const struct pctx *c, const struct nm_rule *w, const stru
 static void diff_chain_rules(struct pctx *c, const char *chain, bool chain_new, int pass)
 {
 	const struct nm_table *w = c->want, *h = c->have;
-	size_t nw = 0, nh = 0, *iw, *ih;
+	size_t nw = 0, nh = 0, wf = 0, we = 0, hf = 0, he = 0;
+	const size_t *iw, *ih;
 	uint16_t *lcs;
 
-	for (size_t i = 0; i < w->nrules; i++)
-		nw += !strcmp(w->rules[i].chain, chain);
-	for (size_t i = 0; !chain_new && i < h->nrules; i++)
-		nh += !strcmp(h->rules[i].chain, chain);
-	iw = calloc(nw + 1, sizeof(*iw));
-	ih = calloc(nh + 1, sizeof(*ih));
+	chain_rules(w, c->wrules, chain, &wf, &we);
+	if (!chain_new && h->exists)
+		chain_rules(h, c->hrules, chain, &hf, &he);
+	iw = c->wrules + wf;
+	ih = c->hrules ? c->hrules + hf : NULL;
+	nw = we - wf;
+	nh = he - hf;
 	lcs = calloc((nw + 1) * (nh + 1), sizeof(*lcs));
-	if (!iw || !ih || !lcs) {
+	if (!lcs) {
 		c->err = -ENOMEM;
 		goto out;
 	}
-	nw = nh = 0;
-	for (size_t i = 0; i < w->nrules; i++)
-		if (!strcmp(w->rules[i].chain, chain))
-			iw[nw++] = i;
-	for (size_t i = 0; !chain_new && i < h->nrules; i++)
-		if (!strcmp(h->rules[i].chain, chain))
-			ih[nh++] = i;
 #define L(a, b) lcs[(a) * (nh + 1) + (b)]
 	for (size_t a = nw; a-- > 0;)
 		for (size_t b = nh; b-- > 0;)
@@ -611,8 +649,6 @@ static void diff_chain_rules(struct pctx *c, const char *chain, bool chain_new, 
 	}
 #undef L
 out:
-	free(iw);
-	free(ih);
 	free(lcs);
 }
 
@@ -709,8 +745,14 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 
 	/* sets whose definition changed are deleted and re-added: rules using them go too */
 	c.recreate = calloc(want->nsets + 1, sizeof(*c.recreate));
-	if (!c.recreate)
+	c.wrules = rules_by_chain(want);
+	c.hrules = have->exists ? rules_by_chain(have) : NULL;
+	if (!c.recreate || !c.wrules || (have->exists && !c.hrules)) {
+		free(c.recreate);
+		free(c.wrules);
+		free(c.hrules);
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
+	}
 	for (size_t i = 0; !table_new && i < want->nsets; i++) {
 		const struct nm_set *hs = nm_table_find_set(have, want->sets[i].name);
 
@@ -819,6 +861,8 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		diff_chain_rules(&c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
 	}
 	free(c.recreate);
+	free(c.wrules);
+	free(c.hrules);
 	if (c.err)
 		return diag_err(d, DIAG_INTERNAL, NULL, -c.err, "plan");
 	return 0;

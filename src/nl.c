@@ -121,10 +121,35 @@ err_nomem:
 	return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "netlink socket");
 }
 
+/*
+ * Closing an nfnetlink socket right after a commit waits for the kernel's
+ * deferred cleanup of that transaction (nft_rcv_nl_event() flushes the
+ * destroy work, which waits for an RCU grace period: 10-25 ms on this
+ * machine kind, longer than the rest of a one-prefix apply). So sockets are
+ * closed when the process exits, after the journal and everything else; by
+ * then the cleanup has mostly run.
+ */
+#define NL_DEFERRED_MAX 32
+static struct mnl_socket *deferred[NL_DEFERRED_MAX];
+static size_t ndeferred;
+
+void nl_close_deferred(void)
+{
+	while (ndeferred)
+		mnl_socket_close(deferred[--ndeferred]);
+}
+
 void nl_close(struct nl_sock *s)
 {
+	static bool registered;
+
 	if (!s)
 		return;
+	if (s->mnl && ndeferred < NL_DEFERRED_MAX && (registered || atexit(nl_close_deferred) == 0)) {
+		registered = true;
+		deferred[ndeferred++] = s->mnl;
+		s->mnl = NULL;
+	}
 	if (s->mnl)
 		mnl_socket_close(s->mnl);
 	free(s->rbuf);

@@ -44,6 +44,11 @@ struct nl_batch;
  */
 int nl_open(struct nl_sock **out, struct diag *d);
 void nl_close(struct nl_sock *s);
+/*
+ * nl_close() keeps the descriptor until exit (see nl.c); a forked child that
+ * lives on (the --confirm watcher) closes its copies with this.
+ */
+void nl_close_deferred(void);
 
 /* Read the ruleset generation id (NFT_MSG_GETGEN, the full 32 bits). */
 int nl_getgen(struct nl_sock *s, uint32_t *gen, struct diag *d);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Apply engine: read -> build -> diff -> one guarded batch, with bounded retries. */
 #include "sync.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -30,6 +31,7 @@ int sync_run(const struct policy *p, const struct sync_opts *o, struct sync_resu
 
 	memset(r, 0, sizeof(*r));
 	ret = nft_build(p, &r->want);
+	util_mark("sync: desired table built");
 	if (ret)
 		return diag_err(d, DIAG_INTERNAL, NULL, -ret, "building the ruleset");
 	return sync_engine(&r->want, o, r, d);
@@ -83,7 +85,9 @@ static int sync_engine(struct nm_table *wantp, const struct sync_opts *o, struct
 		r->attempts++;
 		nm_live_fini(&r->live);
 		plan_fini(&r->plan);
+		util_mark("sync: reading the live table");
 		ret = nft_read(s, p_want->name, o->capture_prior, o->cache, &r->live, d);
+		util_mark("sync: live table read");
 		if (ret)
 			break;
 		r->gen_before = r->live.genid;
@@ -105,6 +109,7 @@ static int sync_engine(struct nm_table *wantp, const struct sync_opts *o, struct
 		if (ret)
 			break;
 		ret = plan_build(p_want, &r->live, o->max_elem_lines, &r->plan, d);
+		util_mark("sync: planned");
 		if (ret || o->mode == SYNC_PLAN)
 			break;
 		if (plan_empty(&r->plan) && o->mode == SYNC_APPLY)
@@ -116,7 +121,9 @@ static int sync_engine(struct nm_table *wantp, const struct sync_opts *o, struct
 		}
 		if (o->pause_ms)
 			usleep(o->pause_ms * 1000u);
+		util_mark("sync: journal prepared");
 		ret = nl_batch_send(s, r->plan.batch, r->gen_before, o->mode == SYNC_CHECK, &br, d);
+		util_mark("sync: batch sent");
 		r->nmsgs = br.nmsgs;
 		r->bytes = br.bytes;
 		r->kernel_us = br.kernel_us;

@@ -4,6 +4,7 @@
  * journal and the kernel; the commands call it.
  */
 #include "txn.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +103,7 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 	int ret;
 
 	ret = sync_read(h->table, only_ours ? want : NULL, r->gen_after, &after, h->d);
+	util_mark("txn: result read back");
 	if (ret) {
 		nm_live_fini(&after);
 		return ret;	/* the record stays "prepared": recover resolves it */
@@ -115,6 +117,7 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 		ret = diag_err(h->d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	if (!ret)
 		ret = journal_commit(h->j, &h->rec, NULL, &c.jc, h->d);
+	util_mark("txn: journal committed");
 	snapshot_fini(&c);
 	if (!ret && after.t.exists)
 		livecache_store(h->state_dir, h->table, after.genid, after.t.handle, h->rec.id);
@@ -457,6 +460,7 @@ static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, in
 	}
 	/* child: drop the journal handle without unlocking the parent's lock */
 	journal_forget(j);
+	nl_close_deferred();
 	setsid();
 	signal(SIGHUP, SIG_IGN);
 	if (fork() != 0)
@@ -514,6 +518,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		return diag_exit_code(&ctx->diag);
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
+	util_mark("txn: journal open");
 	rc = recover_locked(ctx, j);
 	if (rc)
 		goto out;
@@ -559,7 +564,9 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	so.arg = &h;
 	if (pause)
 		so.pause_ms = (unsigned)atoi(pause);
+	util_mark("txn: journal open, recovered");
 	livecache_load(ctx->state_dir, p->table, &cache);
+	util_mark("txn: live note loaded");
 	cache.lazy_ok = true;
 	so.cache = &cache;
 	ret = sync_run(p, &so, &r, &ctx->diag);
@@ -581,9 +588,11 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		char counts[400], t[32];
 
 		/* the batch and the prior table are no longer needed: free them before reading back */
+		util_mark("txn: committed");
 		nl_batch_free(r.plan.batch);
 		r.plan.batch = NULL;
 		nm_live_fini(&r.live);
+		util_mark("txn: prior freed");
 		ret = hook_commit(&h, &r, &r.want,
 				  o->confirm_s ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED, deadline);
 		if (ret) {
@@ -623,6 +632,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 			fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s, %.1f ms in the kernel\n",
 				r.nmsgs, r.bytes, r.attempts, r.attempts == 1 ? "" : "s", (double)r.kernel_us / 1000.0);
 		journal_prune(j, p->journal_keep, &ctx->diag);
+		util_mark("txn: journal pruned");
 		fflush(stdout);
 		if (deadline && !ret)
 			spawn_watcher(ctx, j, h.rec.id, deadline);

@@ -29,4 +29,11 @@ char *util_strdup(const char *s);
  */
 char *util_escape(const void *in, size_t len, char *out, size_t outmax);
 
+/*
+ * PORTLOCK_DEBUG_TIMES set: print "portlock: time <ms since start> <what>"
+ * to stderr (where a run spends its time, for bench/README.md). A no-op
+ * otherwise.
+ */
+void util_mark(const char *what);
+
 #endif
