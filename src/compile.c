@@ -75,8 +75,6 @@ struct ix_file {
 	char *copy;			/* its copy's name in the cache dir */
 	uint64_t size;
 	uint8_t xxh[16];
-	uint64_t ino;			/* the copy's inode when it was written */
-	uint64_t file_ino;		/* the file's inode then */
 };
 
 struct ix_svc {
@@ -458,7 +456,7 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 	ix->shard_max = (uint32_t)rb_uint(&r, 4);
 	if (!ix->shard_max)
 		r.bad = true;
-	n = rb_count(&r, 4, 2 + 1 + 2 + 1 + 8 + 16 + 8 + 8);
+	n = rb_count(&r, 4, 2 + 1 + 2 + 1 + 8 + 16);
 	ix->files = n ? calloc(n, sizeof(*ix->files)) : NULL;
 	if (n && !ix->files)
 		r.bad = true;
@@ -469,8 +467,6 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 		f->copy = rb_str(&r);
 		f->size = rb_uint(&r, 8);
 		rb_bytes(&r, f->xxh, 16);
-		f->ino = rb_uint(&r, 8);
-		f->file_ino = rb_uint(&r, 8);
 		ix->nfiles++;
 		/* a copy is a plain name in the cache dir */
 		if (f->copy && (strncmp(f->copy, SRC_PREFIX, strlen(SRC_PREFIX)) || strchr(f->copy, '/')))
@@ -721,7 +717,7 @@ static int src_delta(struct compile *c, struct src *s)
 	s->h = XXH3_128bits(old, oldlen);
 	xxh_bytes(s->h, got);
 	if (memcmp(got, cf->xxh, 16))
-		goto out;	/* the copy changed (a link to a file edited in place): not usable */
+		goto out;	/* the copy is not what was compiled (damaged, cut short): not usable */
 	p = common_prefix(old, oldlen, s->data, s->len);
 	if (p == oldlen && p == s->len) {
 		s->state = SRC_UNCHANGED;
@@ -1854,50 +1850,61 @@ static int write_file(const char *path, const void *buf, size_t len)
 	return ret;
 }
 
-/* The copy of an allow_file: a hard link when the file is a new one, else a copy of what was read. */
-static int save_copy(struct compile *c, struct src *s, char *name, size_t namelen, uint64_t *ino)
+/*
+ * The copy of an allow_file, as it was compiled: written over the previous
+ * copy in place (a new file each time would cost freeing the old one, 15 MB
+ * of blocks and pages for a million lines). A copy cut short by a crash does
+ * not match its XXH3 and is not used. Never a hard link to the file: a copy
+ * that is the file would change with it, and anything writing to the copy
+ * would write to the operator's file.
+ */
+static int save_copy(struct compile *c, struct src *s, char *name, size_t namelen)
 {
-	char tmp[4300], path[4200];
+	char path[4200];
 	uint8_t md[32];
 	unsigned mdlen = 0;
 	char hex[33];
-	struct stat st;
-	bool linked = false;
-	int ret = 0;
+	off_t in = 0, out = 0;
+	size_t left = s->len;
+	int fd, ret = 0;
 
 	if (!EVP_Digest(s->path, strlen(s->path), md, &mdlen, EVP_sha256(), NULL))
 		return -ENOMEM;
 	hex16(md, hex);
 	snprintf(name, namelen, SRC_PREFIX "%s", hex);
 	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-	if (s->state == SRC_UNCHANGED && s->ci >= 0 && !strcmp(c->ix.files[s->ci].copy, name)) {
-		*ino = c->ix.files[s->ci].ino;
+	if (s->state == SRC_UNCHANGED && s->ci >= 0 && !strcmp(c->ix.files[s->ci].copy, name))
 		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	/* in the kernel when it can (no copy through user space), else from what was read */
+	while (left) {
+		ssize_t n = copy_file_range(s->fd, &in, fd, &out, left, 0);
+
+		if (n <= 0)
+			break;
+		left -= (size_t)n;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.%d", c->dir, name, (int)getpid());
-	unlink(tmp);
-	/*
-	 * A file that was replaced since the last compile (a new inode: sed -i,
-	 * editors, Ansible write a new file and rename it) will likely be
-	 * replaced again, and then a hard link is a copy that costs nothing. A
-	 * file edited in place (or seen the first time) is copied: a link would
-	 * change with the file.
-	 */
-	if (s->ci >= 0 && c->ix.files[s->ci].file_ino != (uint64_t)s->st.st_ino &&
-	    c->ix.files[s->ci].ino != (uint64_t)s->st.st_ino)
-		linked = link(s->path, tmp) == 0;
-	if (!linked)
-		ret = write_file(tmp, s->data, s->len);
-	if (!ret && (stat(tmp, &st) < 0 || (size_t)st.st_size != s->len))
-		ret = -EIO;	/* changed since it was read: the next run checks the copy anyway */
-	if (!ret && rename(tmp, path) < 0)
+	if (left) {
+		size_t off = s->len - left;
+
+		while (left && !ret) {
+			ssize_t n = pwrite(fd, s->data + off, left, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				ret = n < 0 ? -errno : -EIO;
+			else
+				off += (size_t)n, left -= (size_t)n;
+		}
+	}
+	if (!ret && ftruncate(fd, (off_t)s->len) < 0)
 		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	*ino = (uint64_t)st.st_ino;
-	return 0;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
 }
 
 static int dig_cmp(const void *a, const void *b)
@@ -1962,7 +1969,6 @@ static void gc(struct compile *c, const char (*copies)[64], size_t ncopies)
 void compile_save(struct compile *c, struct diag *d)
 {
 	char (*copies)[64] = NULL;
-	uint64_t *inos = NULL;
 	char path[4200], tmp[4300];
 	struct wb w = { 0 };
 	uint8_t md[32];
@@ -1979,11 +1985,10 @@ void compile_save(struct compile *c, struct diag *d)
 		return;	/* another run is writing it */
 	}
 	copies = calloc(c->nsrc + 1, sizeof(*copies));
-	inos = calloc(c->nsrc + 1, sizeof(*inos));
-	if (!copies || !inos)
+	if (!copies)
 		ret = -ENOMEM;
 	for (size_t i = 0; i < c->nsrc && !ret; i++)
-		ret = save_copy(c, &c->src[i], copies[i], sizeof(copies[i]), &inos[i]);
+		ret = save_copy(c, &c->src[i], copies[i], sizeof(copies[i]));
 	util_mark("compile: copies saved");
 	wb_put(&w, INDEX_MAGIC, 8);
 	wb_uint(&w, INDEX_FORMAT, 4);
@@ -2002,8 +2007,6 @@ void compile_save(struct compile *c, struct diag *d)
 		wb_str(&w, copies[i]);
 		wb_uint(&w, c->src[i].len, 8);
 		wb_put(&w, x, 16);
-		wb_uint(&w, inos[i], 8);
-		wb_uint(&w, (uint64_t)c->src[i].st.st_ino, 8);
 	}
 	wb_uint(&w, c->nsvcs, 4);
 	for (size_t i = 0; i < c->nsvcs && !ret; i++) {
@@ -2042,7 +2045,6 @@ void compile_save(struct compile *c, struct diag *d)
 			  c->dir, strerror(-ret));
 	free(w.p);
 	free(copies);
-	free(inos);
 	flock(lockfd, LOCK_UN);
 	close(lockfd);
 }

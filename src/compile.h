@@ -14,8 +14,8 @@
  *	                 block, range count, digest and the digest of its entries
  *	objects/<sha256> the entries of one shard (setobj multiset): each entry is
  *	                 in every shard it intersects
- *	src-<hash>       the copy of an allow_file as last compiled (a hard link to
- *	                 the file when the file was replaced since, else a copy)
+ *	src-<hash>       the copy of an allow_file as last compiled (written over in
+ *	                 place, checked by its XXH3-128 when read)
  *
  * The next compile compares each allow_file with its copy (common head and
  * tail: the lines between are the change), parses only the changed lines,

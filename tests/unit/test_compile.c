@@ -8,8 +8,8 @@
  * must be exactly those of a full load (blocks, ranges, digests, the shard
  * layout), and the compile must have been incremental: a fallback to a full
  * compile would hide a bug in the incremental one. Then the cache's defences:
- * a damaged copy, object or index, a line that draws a warning, a file
- * changed in place after it was linked.
+ * a damaged copy, object or index, a line that draws a warning; and files
+ * replaced or edited in place, in turns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -504,11 +504,12 @@ static void test_damage(void **state)
 	unsetenv("PORTLOCK_NO_COMPILE_CACHE");
 }
 
-/* A file edited in place after the cache linked it: the copy changed with it, so it is not used. */
-static void test_linked_then_edited_in_place(void **state)
+/* Replaced and edited in place, in turns: each change is a delta against the cache's own copy. */
+static void test_replaced_and_in_place(void **state)
 {
 	struct fx *f = *state;
 	struct compile_stats st;
+	struct stat sb;
 	FILE *fp;
 
 	f->seed = 99;
@@ -518,33 +519,29 @@ static void test_linked_then_edited_in_place(void **state)
 	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
 	write_all(f);
 	check_round(f, 4);
-	/* replaced (new inode): linked */
-	{
-		char tmp[200];
+	for (int round = 0; round < 6; round++) {
+		if (round % 2 == 0) {
+			char tmp[200];
 
-		snprintf(tmp, sizeof(tmp), "%s.x", f->a);
-		fp = fopen(tmp, "w");
-		for (size_t i = 0; i < f->na; i++)
-			fprintf(fp, "%s\n", f->la[i]);
-		fprintf(fp, "198.51.100.7\n");
-		fclose(fp);
-		rename(tmp, f->a);
+			snprintf(tmp, sizeof(tmp), "%s.x", f->a);
+			fp = fopen(tmp, "w");
+			for (size_t i = 0; i < f->na; i++)
+				fprintf(fp, "%s\n", f->la[i]);
+			fprintf(fp, "198.51.100.%d\n", round + 1);
+			fclose(fp);
+			rename(tmp, f->a);
+		} else {
+			fp = fopen(f->a, "a");
+			fprintf(fp, "198.51.101.%d\n", round + 1);
+			fclose(fp);
+		}
+		st = check_round(f, 4);
+		assert_int_equal(st.services_full, 0);
+		assert_int_equal(st.files_delta, 1);
+		/* the cache never shares the operator's file */
+		assert_int_equal(stat(f->a, &sb), 0);
+		assert_int_equal(sb.st_nlink, 1);
 	}
-	st = check_round(f, 4);
-	assert_int_equal(st.services_full, 0);
-	/* now in place: the link is the file, its content is not the one compiled */
-	fp = fopen(f->a, "a");
-	fprintf(fp, "198.51.100.9\n");
-	fclose(fp);
-	st = check_round(f, 4);
-	assert_true(st.services_full > 0);
-	/* and after that a copy is kept, so the next in-place edit is a delta */
-	fp = fopen(f->a, "a");
-	fprintf(fp, "198.51.100.11\n");
-	fclose(fp);
-	st = check_round(f, 4);
-	assert_int_equal(st.services_full, 0);
-	assert_int_equal(st.files_delta, 1);
 }
 
 int main(void)
@@ -557,7 +554,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_random_unsharded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_more_seeds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_linked_then_edited_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_and_in_place, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
