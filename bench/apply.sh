@@ -55,8 +55,10 @@ with open(path, "w") as f:
 PY
 }
 
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 100000 1000000)
 printf '%-9s %-34s %10s %10s %10s\n' N step portlock nft ratio
-for N in "${@:-1000 100000 1000000}"; do
+for N in "${SIZES[@]}"; do
 	gen "$N" "$TMP/allow.txt"
 	cat >"$TMP/p.conf" <<CONF
 services = ( { name = "smpp"; ports = [2775]; allow_file = "allow.txt"; } );
@@ -87,6 +89,19 @@ CONF
 	SETUP=""
 	read -r nt nrss < <(median ip netns exec $NS nft -f "$TMP/changed.nft")
 	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "re-apply, one prefix changed" "$pt" "$nt" "$(ratio "$nt" "$pt")"
+	printf '%-9s %-34s %8sMiB\n' "$N" "  peak RSS" "$((prss / 1024))"
+	# the same with the journal full (journal_keep 100 records): the steady state of a busy host
+	cp "$TMP/allow.orig" "$TMP/allow.txt"
+	for ((k = 0; k < 100; k++)); do
+		sed -i "2s/.*/198.18.$((k / 250)).$((k % 250 + 1))/" "$TMP/allow.txt"
+		X "$PORTLOCK" -q -c "$TMP/p.conf" apply >/dev/null
+	done
+	CNT=0
+	SETUP="CNT=\$((CNT + 1)); sed -i \"1s/.*/203.0.113.\$CNT/\" $TMP/allow.txt"
+	read -r pt prss < <(median ip netns exec $NS "$PORTLOCK" -q -c "$TMP/p.conf" apply)
+	SETUP=""
+	printf '%-9s %-34s %9ss %9ss %10s\n' "$N" "  with 100 journal records" "$pt" "$nt" "$(ratio "$nt" "$pt")"
+	cp "$TMP/allow.orig" "$TMP/allow.txt"
 
 	# portlock's own table again (nft -f above replaced it): its note says what the sets hold
 	X "$PORTLOCK" -q -c "$TMP/p.conf" apply >/dev/null

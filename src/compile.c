@@ -43,7 +43,7 @@
 #include "util.h"
 
 #define INDEX_MAGIC "PLCACHE1"
-#define INDEX_FORMAT 1
+#define INDEX_FORMAT 2
 #define INDEX_NAME "index"
 #define OBJ_DIR "objects"
 #define LOCK_NAME "lock"
@@ -472,7 +472,7 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 		if (f->copy && (strncmp(f->copy, SRC_PREFIX, strlen(SRC_PREFIX)) || strchr(f->copy, '/')))
 			r.bad = true;
 	}
-	n = rb_count(&r, 4, 2 + 1 + 4 + 8);
+	n = rb_count(&r, 4, 2 + 1 + 4 + 8 + 2 * (8 + 1 + 4 + 4));
 	ix->svcs = n ? calloc(n, sizeof(*ix->svcs)) : NULL;
 	if (n && !ix->svcs)
 		r.bad = true;
@@ -558,7 +558,57 @@ static void src_fini(struct src *s)
 	s->fd = -1;
 }
 
-/* Map a file (read-only, its current content). 0 or -errno. */
+/*
+ * Read an operator's file into memory (its bytes as of now: a mapping would
+ * show later writes, and a file truncated meanwhile would kill the reader
+ * with SIGBUS). The buffer is mapped anonymous so that src_fini() can unmap
+ * it like a mapped copy. 0 or -errno.
+ */
+static int read_file(const char *path, int *fdp, const char **data, size_t *len, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	size_t got = 0, want;
+	char *p;
+
+	*fdp = -1;
+	*data = "";
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	want = (size_t)st->st_size;
+	if (want) {
+		p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (p == MAP_FAILED) {
+			close(fd);
+			return -ENOMEM;
+		}
+		while (got < want) {
+			ssize_t n = read(fd, p + got, want - got);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got != want) {
+			/* it changed size while read: a full load reads it again and says so */
+			munmap(p, want);
+			close(fd);
+			return -EAGAIN;
+		}
+		*data = p;
+		*len = want;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Map a file of the cache (read-only; the cache replaces its files by rename, never in place). 0 or -errno. */
 static int map_file(const char *path, int *fdp, const char **data, size_t *len, struct stat *st)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -644,8 +694,11 @@ static int src_parse(struct compile *c, struct src *s)
 		return -ENOMEM;
 	n = parse_lines(s->data, s->len, &s->all[0], &s->all[1], &lines);
 	c->st.lines_parsed += lines;
-	if (n < 0)
+	if (n < 0) {
+		rangeset_fini(&s->all[0]);
+		rangeset_fini(&s->all[1]);
 		return (int)n;
+	}
 	s->nsrc = (size_t)n;
 	s->parsed = true;
 	return 0;
@@ -1018,11 +1071,11 @@ static int load_leaf(struct inc *x, size_t k)
 	if (ret || x->m[k].n != l->nm)
 		return -EAGAIN;
 	rangeset_init(&x->r[k]);
+	x->loaded[k] = true;	/* from here its ranges are freed with it */
 	if (layout_clip(x->m[k].r, x->m[k].n, l->prefix, layout_block_hi(x->f, l->prefix, l->len),
 			&x->r[k]) < 0)
 		return -ENOMEM;
 	rangeset_normalize(&x->r[k]);
-	x->loaded[k] = true;
 	if (x->r[k].n != l->count)
 		return -EAGAIN;
 	if (setobj_digest(x->f, &x->r[k], rd) < 0)
@@ -1676,6 +1729,16 @@ static void load_index(struct compile *c)
 	free(path);
 }
 
+/* The file still is what was read: same inode, size, modification and change times. */
+static bool same_file(const struct src *s)
+{
+	struct stat st;
+
+	return fstat(s->fd, &st) == 0 && st.st_ino == s->st.st_ino && st.st_size == s->st.st_size &&
+	       st.st_mtim.tv_sec == s->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == s->st.st_mtim.tv_nsec &&
+	       st.st_ctim.tv_sec == s->st.st_ctim.tv_sec && st.st_ctim.tv_nsec == s->st.st_ctim.tv_nsec;
+}
+
 /* Compile every service of p (loaded with CONFIG_DEFER_ALLOW_FILES). -EAGAIN: load in full. */
 static int compile_all(struct compile *c, struct policy *p)
 {
@@ -1704,7 +1767,7 @@ static int compile_all(struct compile *c, struct policy *p)
 			s->path = strdup(path);
 			if (!s->path)
 				return -ENOMEM;
-			if (map_file(path, &s->fd, &s->data, &s->len, &s->st) < 0)
+			if (read_file(path, &s->fd, &s->data, &s->len, &s->st) < 0)
 				return -EAGAIN;	/* a full load says why it cannot be read */
 			for (size_t x = 0; c->have_ix && x < c->ix.nfiles; x++)
 				if (!strcmp(c->ix.files[x].path, path))
@@ -1727,8 +1790,9 @@ static int compile_all(struct compile *c, struct policy *p)
 		struct csvc *cs = &c->svcs[c->nsvcs++];
 
 		ret = compile_service(c, s, cs, false);
-		if (!ret)
-			ret = to_policy(c, &cs->fam[0], CIDR_V4, &s->c4);
+		if (ret)
+			break;	/* -EAGAIN: a line to report, the full load does */
+		ret = to_policy(c, &cs->fam[0], CIDR_V4, &s->c4);
 		if (!ret)
 			ret = to_policy(c, &cs->fam[1], CIDR_V6, &s->c6);
 		if (ret == -EAGAIN) {
@@ -1753,16 +1817,9 @@ static int compile_all(struct compile *c, struct policy *p)
 	for (size_t i = 0; i < c->nsrc; i++)
 		c->st.files_full += c->src[i].parsed;
 	/* the files may not change while they are compiled: a cache made of a torn read is worse than none */
-	for (size_t i = 0; i < c->nsrc && !ret; i++) {
-		struct stat st;
-
-		if (fstat(c->src[i].fd, &st) < 0 || st.st_size != c->src[i].st.st_size ||
-		    st.st_mtim.tv_sec != c->src[i].st.st_mtim.tv_sec ||
-		    st.st_mtim.tv_nsec != c->src[i].st.st_mtim.tv_nsec ||
-		    st.st_ctim.tv_sec != c->src[i].st.st_ctim.tv_sec ||
-		    st.st_ctim.tv_nsec != c->src[i].st.st_ctim.tv_nsec)
+	for (size_t i = 0; i < c->nsrc && !ret; i++)
+		if (!same_file(&c->src[i]))
 			ret = -EAGAIN;
-	}
 	c->st.cached = c->have_ix;
 	return ret;
 }
@@ -1851,22 +1908,18 @@ static int write_file(const char *path, const void *buf, size_t len)
 }
 
 /*
- * The copy of an allow_file, as it was compiled: written over the previous
- * copy in place (a new file each time would cost freeing the old one, 15 MB
- * of blocks and pages for a million lines). A copy cut short by a crash does
- * not match its XXH3 and is not used. Never a hard link to the file: a copy
- * that is the file would change with it, and anything writing to the copy
- * would write to the operator's file.
+ * The copy of an allow_file: exactly the bytes that were compiled, written
+ * to a new file and renamed over the old one (readers of the old copy keep
+ * it whole). Never a hard link: a copy that is the operator's file would
+ * change with it, and anything writing to the copy would write to the file.
  */
 static int save_copy(struct compile *c, struct src *s, char *name, size_t namelen)
 {
-	char path[4200];
+	char path[4200], tmp[4300];
 	uint8_t md[32];
 	unsigned mdlen = 0;
 	char hex[33];
-	off_t in = 0, out = 0;
-	size_t left = s->len;
-	int fd, ret = 0;
+	int ret;
 
 	if (!EVP_Digest(s->path, strlen(s->path), md, &mdlen, EVP_sha256(), NULL))
 		return -ENOMEM;
@@ -1875,35 +1928,12 @@ static int save_copy(struct compile *c, struct src *s, char *name, size_t namele
 	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
 	if (s->state == SRC_UNCHANGED && s->ci >= 0 && !strcmp(c->ix.files[s->ci].copy, name))
 		return 0;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	/* in the kernel when it can (no copy through user space), else from what was read */
-	while (left) {
-		ssize_t n = copy_file_range(s->fd, &in, fd, &out, left, 0);
-
-		if (n <= 0)
-			break;
-		left -= (size_t)n;
-	}
-	if (left) {
-		size_t off = s->len - left;
-
-		while (left && !ret) {
-			ssize_t n = pwrite(fd, s->data + off, left, (off_t)off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				ret = n < 0 ? -errno : -EIO;
-			else
-				off += (size_t)n, left -= (size_t)n;
-		}
-	}
-	if (!ret && ftruncate(fd, (off_t)s->len) < 0)
+	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.%d", c->dir, name, (int)getpid());
+	ret = write_file(tmp, s->data, s->len);
+	if (!ret && rename(tmp, path) < 0)
 		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
+	if (ret)
+		unlink(tmp);
 	return ret;
 }
 
@@ -1989,6 +2019,10 @@ void compile_save(struct compile *c, struct diag *d)
 		ret = -ENOMEM;
 	for (size_t i = 0; i < c->nsrc && !ret; i++)
 		ret = save_copy(c, &c->src[i], copies[i], sizeof(copies[i]));
+	/* what was compiled is what is stored: a file changed since it was read is not cached */
+	for (size_t i = 0; i < c->nsrc && !ret; i++)
+		if (!same_file(&c->src[i]))
+			ret = -ESTALE;
 	util_mark("compile: copies saved");
 	wb_put(&w, INDEX_MAGIC, 8);
 	wb_uint(&w, INDEX_FORMAT, 4);
@@ -2040,9 +2074,14 @@ void compile_save(struct compile *c, struct diag *d)
 	if (!ret) {
 		gc(c, (const char (*)[64])copies, c->nsrc);
 		util_mark("compile: gc");
-	} else
+	} else if (ret == -ESTALE) {
+		/* the old index no longer matches the copies either: the next run reads them whole */
+		snprintf(path, sizeof(path), "%s/" INDEX_NAME, c->dir);
+		unlink(path);
+	} else {
 		diag_warn(d, NULL, "cannot write the compile cache in '%s' (%s): the next run reads every allow_file",
 			  c->dir, strerror(-ret));
+	}
 	free(w.p);
 	free(copies);
 	flock(lockfd, LOCK_UN);

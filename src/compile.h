@@ -14,8 +14,8 @@
  *	                 block, range count, digest and the digest of its entries
  *	objects/<sha256> the entries of one shard (setobj multiset): each entry is
  *	                 in every shard it intersects
- *	src-<hash>       the copy of an allow_file as last compiled (written over in
- *	                 place, checked by its XXH3-128 when read)
+ *	src-<hash>       the copy of an allow_file as last compiled (a new file each
+ *	                 time, renamed over the last; checked by its XXH3-128 when read)
  *
  * The next compile compares each allow_file with its copy (common head and
  * tail: the lines between are the change), parses only the changed lines,
@@ -66,9 +66,12 @@ int compile_load(const char *config_path, const char *state_dir, unsigned flags,
 		 struct compile **cp, struct diag *d);
 
 /*
- * Store what compile_load() compiled as the cache (apply does, holding the
- * journal lock; the cache has its own lock too). Never fatal: a cache that
- * cannot be written is a warning in d and the next run compiles in full.
+ * Store what compile_load() compiled as the cache (apply does, after its
+ * transaction, under the cache's own lock). Nothing is stored when an
+ * allow_file changed since it was read. Never fatal: a cache that cannot be
+ * written is a warning in d and the next run compiles in full. Readers take
+ * no lock: every file of the cache is replaced by rename, and whatever a
+ * concurrent writer removes is checked for and only means a full compile.
  */
 void compile_save(struct compile *c, struct diag *d);
 

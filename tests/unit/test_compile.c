@@ -544,6 +544,43 @@ static void test_replaced_and_in_place(void **state)
 	}
 }
 
+/* An allow_file rewritten between the compile and the save: nothing describes bytes that were not compiled. */
+static void test_changed_before_save(void **state)
+{
+	struct fx *f = *state;
+	struct compile *cc = NULL;
+	struct policy p;
+	struct diag d;
+	FILE *fp;
+
+	f->seed = 123;
+	setenv("PORTLOCK_SHARD_MAX", "4", 1);
+	for (int i = 0; i < 40; i++)
+		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
+	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
+	write_all(f);
+	check_round(f, 4);
+	/* a change compiled, then the file edited again in place before the save */
+	insert(&f->la, &f->na, 0, strdup("198.51.100.6"));
+	write_all(f);
+	diag_init(&d);
+	assert_int_equal(compile_load(f->conf, f->state, COMPILE_WRITE, &p, &cc, &d), 0);
+	assert_non_null(cc);
+	usleep(20000);	/* past the file system's timestamp granularity */
+	fp = fopen(f->a, "r+");
+	assert_non_null(fp);
+	fputs("198.51.100.7\n", fp);	/* same size: only the times tell */
+	fclose(fp);
+	free(f->la[0]);
+	f->la[0] = strdup("198.51.100.7");
+	compile_save(cc, &d);
+	compile_free(cc);
+	policy_fini(&p);
+	diag_fini(&d);
+	/* the next compile must see .7, not the .6 it compiled */
+	check_round(f, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_random_more_seeds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_and_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_before_save, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
