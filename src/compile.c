@@ -75,6 +75,7 @@ struct ix_file {
 	char *copy;			/* its copy's name in the cache dir */
 	uint64_t size;
 	uint8_t xxh[16];
+	uint64_t file_ino;		/* the file's inode when it was compiled */
 };
 
 struct ix_svc {
@@ -456,7 +457,7 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 	ix->shard_max = (uint32_t)rb_uint(&r, 4);
 	if (!ix->shard_max)
 		r.bad = true;
-	n = rb_count(&r, 4, 2 + 1 + 2 + 1 + 8 + 16);
+	n = rb_count(&r, 4, 2 + 1 + 2 + 1 + 8 + 16 + 8);
 	ix->files = n ? calloc(n, sizeof(*ix->files)) : NULL;
 	if (n && !ix->files)
 		r.bad = true;
@@ -467,6 +468,7 @@ static int ix_parse(const uint8_t *buf, size_t len, struct ix *ix)
 		f->copy = rb_str(&r);
 		f->size = rb_uint(&r, 8);
 		rb_bytes(&r, f->xxh, 16);
+		f->file_ino = rb_uint(&r, 8);
 		ix->nfiles++;
 		/* a copy is a plain name in the cache dir */
 		if (f->copy && (strncmp(f->copy, SRC_PREFIX, strlen(SRC_PREFIX)) || strchr(f->copy, '/')))
@@ -765,7 +767,8 @@ static int src_delta(struct compile *c, struct src *s)
 	s->state = SRC_NOCACHE;
 	if (asprintf(&path, "%s/%s", c->dir, cf->copy) < 0)
 		return -ENOMEM;
-	if (map_file(path, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
+	/* read, not mapped: a copy that is a link to a file truncated meanwhile must not kill us */
+	if (read_file(path, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
 		goto out;
 	s->h = XXH3_128bits(old, oldlen);
 	xxh_bytes(s->h, got);
@@ -1908,10 +1911,13 @@ static int write_file(const char *path, const void *buf, size_t len)
 }
 
 /*
- * The copy of an allow_file: exactly the bytes that were compiled, written
- * to a new file and renamed over the old one (readers of the old copy keep
- * it whole). Never a hard link: a copy that is the operator's file would
- * change with it, and anything writing to the copy would write to the file.
+ * The copy of an allow_file as it was compiled, put in place by rename (a
+ * reader of the previous copy keeps it whole; portlock never writes into a
+ * copy). A file that was replaced since the last compile (a new inode: sed
+ * -i, editors, Ansible and generators write a new file and rename it) will
+ * likely be replaced again: its copy is a hard link, which costs nothing;
+ * should it be edited in place after all, the link changes with it, fails
+ * its XXH3 and is not used. Any other file is copied from the bytes read.
  */
 static int save_copy(struct compile *c, struct src *s, char *name, size_t namelen)
 {
@@ -1919,7 +1925,9 @@ static int save_copy(struct compile *c, struct src *s, char *name, size_t namele
 	uint8_t md[32];
 	unsigned mdlen = 0;
 	char hex[33];
-	int ret;
+	struct stat st;
+	bool linked = false;
+	int ret = 0;
 
 	if (!EVP_Digest(s->path, strlen(s->path), md, &mdlen, EVP_sha256(), NULL))
 		return -ENOMEM;
@@ -1929,7 +1937,15 @@ static int save_copy(struct compile *c, struct src *s, char *name, size_t namele
 	if (s->state == SRC_UNCHANGED && s->ci >= 0 && !strcmp(c->ix.files[s->ci].copy, name))
 		return 0;
 	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.%d", c->dir, name, (int)getpid());
-	ret = write_file(tmp, s->data, s->len);
+	unlink(tmp);
+	if (s->ci >= 0 && c->ix.files[s->ci].file_ino != (uint64_t)s->st.st_ino && link(s->path, tmp) == 0) {
+		/* the inode read, not one that replaced it since */
+		linked = stat(tmp, &st) == 0 && st.st_ino == s->st.st_ino && (size_t)st.st_size == s->len;
+		if (!linked)
+			unlink(tmp);
+	}
+	if (!linked)
+		ret = write_file(tmp, s->data, s->len);
 	if (!ret && rename(tmp, path) < 0)
 		ret = -errno;
 	if (ret)
@@ -2017,12 +2033,17 @@ void compile_save(struct compile *c, struct diag *d)
 	copies = calloc(c->nsrc + 1, sizeof(*copies));
 	if (!copies)
 		ret = -ENOMEM;
-	for (size_t i = 0; i < c->nsrc && !ret; i++)
-		ret = save_copy(c, &c->src[i], copies[i], sizeof(copies[i]));
-	/* what was compiled is what is stored: a file changed since it was read is not cached */
+	/*
+	 * What was compiled is what is stored: a file changed since it was read
+	 * is not cached. (Checked before the copies: a hard link moves the
+	 * file's ctime. A linked file changed after this check fails its XXH3
+	 * when next read.)
+	 */
 	for (size_t i = 0; i < c->nsrc && !ret; i++)
 		if (!same_file(&c->src[i]))
 			ret = -ESTALE;
+	for (size_t i = 0; i < c->nsrc && !ret; i++)
+		ret = save_copy(c, &c->src[i], copies[i], sizeof(copies[i]));
 	util_mark("compile: copies saved");
 	wb_put(&w, INDEX_MAGIC, 8);
 	wb_uint(&w, INDEX_FORMAT, 4);
@@ -2041,6 +2062,7 @@ void compile_save(struct compile *c, struct diag *d)
 		wb_str(&w, copies[i]);
 		wb_uint(&w, c->src[i].len, 8);
 		wb_put(&w, x, 16);
+		wb_uint(&w, (uint64_t)c->src[i].st.st_ino, 8);
 	}
 	wb_uint(&w, c->nsvcs, 4);
 	for (size_t i = 0; i < c->nsvcs && !ret; i++) {

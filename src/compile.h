@@ -14,8 +14,9 @@
  *	                 block, range count, digest and the digest of its entries
  *	objects/<sha256> the entries of one shard (setobj multiset): each entry is
  *	                 in every shard it intersects
- *	src-<hash>       the copy of an allow_file as last compiled (a new file each
- *	                 time, renamed over the last; checked by its XXH3-128 when read)
+ *	src-<hash>       the copy of an allow_file as last compiled, renamed over the
+ *	                 last one: a hard link when the file is replaced by its
+ *	                 writers, else a copy; checked by its XXH3-128 when read
  *
  * The next compile compares each allow_file with its copy (common head and
  * tail: the lines between are the change), parses only the changed lines,

@@ -504,13 +504,40 @@ static void test_damage(void **state)
 	unsetenv("PORTLOCK_NO_COMPILE_CACHE");
 }
 
-/* Replaced and edited in place, in turns: each change is a delta against the cache's own copy. */
+/*
+ * Replaced files are kept as hard links, edited-in-place ones as copies: a
+ * replaced file edited in place afterwards changed its link too, which is
+ * found (one full compile) and copied from then on.
+ */
+static void replace_a(struct fx *f, const char *extra)
+{
+	char tmp[200];
+	FILE *fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.x", f->a);
+	fp = fopen(tmp, "w");
+	for (size_t i = 0; i < f->na; i++)
+		fprintf(fp, "%s\n", f->la[i]);
+	fprintf(fp, "%s\n", extra);
+	fclose(fp);
+	rename(tmp, f->a);
+	insert(&f->la, &f->na, f->na, strdup(extra));
+}
+
+static void append_a(struct fx *f, const char *extra)
+{
+	FILE *fp = fopen(f->a, "a");
+
+	fprintf(fp, "%s\n", extra);
+	fclose(fp);
+	insert(&f->la, &f->na, f->na, strdup(extra));
+}
+
 static void test_replaced_and_in_place(void **state)
 {
 	struct fx *f = *state;
 	struct compile_stats st;
 	struct stat sb;
-	FILE *fp;
 
 	f->seed = 99;
 	setenv("PORTLOCK_SHARD_MAX", "4", 1);
@@ -519,29 +546,29 @@ static void test_replaced_and_in_place(void **state)
 	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
 	write_all(f);
 	check_round(f, 4);
-	for (int round = 0; round < 6; round++) {
-		if (round % 2 == 0) {
-			char tmp[200];
-
-			snprintf(tmp, sizeof(tmp), "%s.x", f->a);
-			fp = fopen(tmp, "w");
-			for (size_t i = 0; i < f->na; i++)
-				fprintf(fp, "%s\n", f->la[i]);
-			fprintf(fp, "198.51.100.%d\n", round + 1);
-			fclose(fp);
-			rename(tmp, f->a);
-		} else {
-			fp = fopen(f->a, "a");
-			fprintf(fp, "198.51.101.%d\n", round + 1);
-			fclose(fp);
-		}
-		st = check_round(f, 4);
-		assert_int_equal(st.services_full, 0);
-		assert_int_equal(st.files_delta, 1);
-		/* the cache never shares the operator's file */
-		assert_int_equal(stat(f->a, &sb), 0);
-		assert_int_equal(sb.st_nlink, 1);
-	}
+	/* replaced: a delta; from now on the copy is a link */
+	replace_a(f, "198.51.100.1");
+	st = check_round(f, 4);
+	assert_int_equal(st.services_full, 0);
+	replace_a(f, "198.51.100.2");
+	st = check_round(f, 4);
+	assert_int_equal(st.services_full, 0);
+	assert_int_equal(stat(f->a, &sb), 0);
+	assert_int_equal(sb.st_nlink, 2);
+	/* in place: the link is the file now, not what was compiled; found, and copied after */
+	append_a(f, "198.51.100.3");
+	st = check_round(f, 4);
+	assert_true(st.services_full > 0);
+	assert_int_equal(stat(f->a, &sb), 0);
+	assert_int_equal(sb.st_nlink, 1);
+	append_a(f, "198.51.100.4");
+	st = check_round(f, 4);
+	assert_int_equal(st.services_full, 0);
+	assert_int_equal(st.files_delta, 1);
+	/* and replaced again: a delta against the copy */
+	replace_a(f, "198.51.100.5");
+	st = check_round(f, 4);
+	assert_int_equal(st.services_full, 0);
 }
 
 /* An allow_file rewritten between the compile and the save: nothing describes bytes that were not compiled. */

@@ -49,7 +49,6 @@ pl_expect_rc 0 P -v -c "$PL_TMP/p.conf" apply
 pl_expect_grep "batch of 2 messages" "$PL_TMP/err"
 pl_expect_grep "1 changed, 0 read whole" "$PL_TMP/err"
 full_in_sync "one line"
-[ "$(stat -c %h "$PL_TMP/allow.txt")" = 1 ] || pl_fail "the cache shares the allow_file's inode"
 pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
 pl_expect_blocked "$CLI" "$UNTRUST6" "$SRV6" 2775
 
@@ -98,7 +97,9 @@ pl_expect_rc 0 P -q -c "$PL_TMP/p.conf" apply
 full_in_sync "fixed"
 
 # a damaged cache: never trusted, rewritten (the next change is a delta again)
-for f in "$C"/objects/* "$C"/src-*; do printf 'Z' | dd of="$f" bs=1 seek=40 conv=notrunc status=none; done
+for f in "$C"/objects/*; do printf 'Z' | dd of="$f" bs=1 seek=40 conv=notrunc status=none; done
+# (a copy may be a hard link to the file's previous version: replaced, not written into)
+for f in "$C"/src-*; do head -c 100 "$f" >"$f.x"; printf 'Z\n' >>"$f.x"; mv "$f.x" "$f"; done
 sed -i '9s/.*/192.0.2.99/' "$PL_TMP/allow.txt"
 pl_expect_rc 0 P -v -c "$PL_TMP/p.conf" apply
 pl_expect_grep "1 from scratch" "$PL_TMP/err"
