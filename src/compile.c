@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,43 @@
 #define SRC_PREFIX "src-"
 #define TMP_PREFIX ".tmp."
 #define INDEX_MAX (256u << 20)
+
+/*
+ * SIGBUS while a mapped file is read: it was truncated meanwhile (by its
+ * writer, or through a hard-linked copy). The compile or save in progress is
+ * abandoned (the full load reads the files with read()); the memory it
+ * allocated is still reachable from struct compile and freed with it.
+ */
+static sigjmp_buf bus_env;
+static volatile sig_atomic_t bus_armed;
+static struct sigaction bus_old;
+
+static void on_bus(int sig)
+{
+	if (bus_armed) {
+		bus_armed = 0;
+		siglongjmp(bus_env, 1);
+	}
+	sigaction(SIGBUS, &bus_old, NULL);
+	raise(sig);
+}
+
+static void bus_arm(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_bus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &bus_old);
+	bus_armed = 1;
+}
+
+static void bus_disarm(void)
+{
+	bus_armed = 0;
+	sigaction(SIGBUS, &bus_old, NULL);
+}
 #define STR_MAX 4096
 
 /* ---- the index in memory ------------------------------------------------------------- */
@@ -561,56 +600,11 @@ static void src_fini(struct src *s)
 }
 
 /*
- * Read an operator's file into memory (its bytes as of now: a mapping would
- * show later writes, and a file truncated meanwhile would kill the reader
- * with SIGBUS). The buffer is mapped anonymous so that src_fini() can unmap
- * it like a mapped copy. 0 or -errno.
+ * Map a file read-only (reading 15 MB costs eight times what mapping does).
+ * A mapping shows later writes (compile_all() and compile_save() check that
+ * the file did not change) and faults when the file is truncated meanwhile:
+ * that SIGBUS is caught (bus_guard) and means a full load. 0 or -errno.
  */
-static int read_file(const char *path, int *fdp, const char **data, size_t *len, struct stat *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	size_t got = 0, want;
-	char *p;
-
-	*fdp = -1;
-	*data = "";
-	*len = 0;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	want = (size_t)st->st_size;
-	if (want) {
-		p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (p == MAP_FAILED) {
-			close(fd);
-			return -ENOMEM;
-		}
-		while (got < want) {
-			ssize_t n = read(fd, p + got, want - got);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		if (got != want) {
-			/* it changed size while read: a full load reads it again and says so */
-			munmap(p, want);
-			close(fd);
-			return -EAGAIN;
-		}
-		*data = p;
-		*len = want;
-	}
-	*fdp = fd;
-	return 0;
-}
-
-/* Map a file of the cache (read-only; the cache replaces its files by rename, never in place). 0 or -errno. */
 static int map_file(const char *path, int *fdp, const char **data, size_t *len, struct stat *st)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -635,6 +629,10 @@ static int map_file(const char *path, int *fdp, const char **data, size_t *len, 
 		}
 		*data = p;
 		*len = (size_t)st->st_size;
+		/* test hook: the file truncated right after it was mapped (the SIGBUS path) */
+		if (getenv("PORTLOCK_TEST_TRUNCATE") && strstr(path, getenv("PORTLOCK_TEST_TRUNCATE")) &&
+		    ftruncate(fd, 0) < 0)
+			return -errno;
 	}
 	*fdp = fd;
 	return 0;
@@ -759,16 +757,14 @@ static int src_delta(struct compile *c, struct src *s)
 	const char *old = "";
 	size_t oldlen = 0, p, sfx, lines = 0;
 	struct stat st;
-	char *path = NULL;
+	char path[4200];	/* not malloc'ed: a SIGBUS below jumps out of this function */
 	uint8_t got[16];
 	long n;
 	int fd = -1, ret = 0;
 
 	s->state = SRC_NOCACHE;
-	if (asprintf(&path, "%s/%s", c->dir, cf->copy) < 0)
-		return -ENOMEM;
-	/* read, not mapped: a copy that is a link to a file truncated meanwhile must not kill us */
-	if (read_file(path, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
+	snprintf(path, sizeof(path), "%s/%s", c->dir, cf->copy);
+	if (map_file(path, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
 		goto out;
 	s->h = XXH3_128bits(old, oldlen);
 	xxh_bytes(s->h, got);
@@ -815,7 +811,6 @@ out:
 		munmap((void *)old, oldlen);
 	if (fd >= 0)
 		close(fd);
-	free(path);
 	return ret;
 }
 
@@ -1770,7 +1765,7 @@ static int compile_all(struct compile *c, struct policy *p)
 			s->path = strdup(path);
 			if (!s->path)
 				return -ENOMEM;
-			if (read_file(path, &s->fd, &s->data, &s->len, &s->st) < 0)
+			if (map_file(path, &s->fd, &s->data, &s->len, &s->st) < 0)
 				return -EAGAIN;	/* a full load says why it cannot be read */
 			for (size_t x = 0; c->have_ix && x < c->ix.nfiles; x++)
 				if (!strcmp(c->ix.files[x].path, path))
@@ -1827,6 +1822,38 @@ static int compile_all(struct compile *c, struct policy *p)
 	return ret;
 }
 
+/* compile_all() with the SIGBUS guard: -EAGAIN when a mapped file was truncated meanwhile. */
+static int compile_guarded(struct compile *c, struct policy *p)
+{
+	int ret;
+
+	if (sigsetjmp(bus_env, 1)) {
+		bus_disarm();
+		return -EAGAIN;
+	}
+	bus_arm();
+	ret = compile_all(c, p);
+	bus_disarm();
+	return ret;
+}
+
+/* The XXH3 of every allow_file read, with the SIGBUS guard: -ESTALE when one was truncated. */
+static int hash_guarded(struct compile *c)
+{
+	if (sigsetjmp(bus_env, 1)) {
+		bus_disarm();
+		return -ESTALE;
+	}
+	bus_arm();
+	for (size_t i = 0; i < c->nsrc; i++)
+		if (!c->src[i].has_h) {
+			c->src[i].h = XXH3_128bits(c->src[i].data, c->src[i].len);
+			c->src[i].has_h = true;
+		}
+	bus_disarm();
+	return 0;
+}
+
 int compile_load(const char *config_path, const char *state_dir, unsigned flags, struct policy *p,
 		 struct compile **cp, struct diag *d)
 {
@@ -1874,7 +1901,7 @@ int compile_load(const char *config_path, const char *state_dir, unsigned flags,
 		    (mkdir(c->objdir, 0700) < 0 && errno != EEXIST))
 			c->save = false;
 	}
-	ret = compile_all(c, p);
+	ret = compile_guarded(c, p);
 	if (ret) {
 		compile_free(c);
 		policy_fini(p);
@@ -2049,14 +2076,12 @@ void compile_save(struct compile *c, struct diag *d)
 	wb_uint(&w, INDEX_FORMAT, 4);
 	wb_uint(&w, c->shard_max, 4);
 	wb_uint(&w, c->nsrc, 4);
+	/* after the commit: hashing the new contents is off the critical path */
+	if (!ret)
+		ret = hash_guarded(c);
 	for (size_t i = 0; i < c->nsrc && !ret; i++) {
 		uint8_t x[16];
 
-		/* after the commit: hashing the new content is off the critical path */
-		if (!c->src[i].has_h) {
-			c->src[i].h = XXH3_128bits(c->src[i].data, c->src[i].len);
-			c->src[i].has_h = true;
-		}
 		xxh_bytes(c->src[i].h, x);
 		wb_str(&w, c->src[i].path);
 		wb_str(&w, copies[i]);

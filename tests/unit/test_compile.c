@@ -608,6 +608,43 @@ static void test_changed_before_save(void **state)
 	check_round(f, 4);
 }
 
+/* A file truncated while it is mapped: no crash, the full load (which reads it as it is now). */
+static void test_truncated_while_mapped(void **state)
+{
+	struct fx *f = *state;
+	struct compile *cc = NULL;
+	struct policy p;
+	struct diag d;
+	char bak[200];
+
+	f->seed = 7;
+	setenv("PORTLOCK_SHARD_MAX", "4", 1);
+	for (int i = 0; i < 40; i++)
+		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
+	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
+	write_all(f);
+	check_round(f, 4);
+	edit(f);
+	write_all(f);
+	snprintf(bak, sizeof(bak), "%s.bak", f->b);
+	assert_int_equal(link(f->b, bak), 0);
+	/* b.txt is truncated as soon as it is mapped: the read of it faults */
+	setenv("PORTLOCK_TEST_TRUNCATE", "/b.txt", 1);
+	diag_init(&d);
+	assert_int_equal(compile_load(f->conf, f->state, COMPILE_WRITE, &p, &cc, &d), 0);
+	unsetenv("PORTLOCK_TEST_TRUNCATE");
+	assert_null(cc);	/* loaded in full */
+	assert_null(p.svcs[0].c4);
+	policy_fini(&p);
+	diag_fini(&d);
+	/* the emptied file: the cache and the full load agree on it */
+	lines_free(f->lb, f->nb);
+	f->lb = NULL;
+	f->nb = 0;
+	check_round(f, 4);
+	unlink(bak);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +657,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_and_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_before_save, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_while_mapped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
