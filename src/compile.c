@@ -40,6 +40,7 @@
 #include "diag.h"
 #include "journal.h"
 #include "layout.h"
+#include "nl.h"
 #include "policy.h"
 #include "setobj.h"
 #include "util.h"
@@ -1973,6 +1974,9 @@ static int save_copy(struct compile *c, struct src *s, char *name, size_t namele
 	}
 	if (!linked)
 		ret = write_file(tmp, s->data, s->len);
+	/* the copy replaced is freed when the process is gone (nl_exit_close()), not now */
+	if (!ret)
+		nl_exit_close(open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
 	if (!ret && rename(tmp, path) < 0)
 		ret = -errno;
 	if (ret)

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,11 +133,78 @@ err_nomem:
 #define NL_DEFERRED_MAX 32
 static struct mnl_socket *deferred[NL_DEFERRED_MAX];
 static size_t ndeferred;
+static bool committed_here;	/* this process committed a transaction */
+static int lingering[NL_DEFERRED_MAX];	/* other descriptors closed at exit (nl_exit_close()) */
+static size_t nlingering;
 
 void nl_close_deferred(void)
 {
 	while (ndeferred)
 		mnl_socket_close(deferred[--ndeferred]);
+	while (nlingering)
+		close(lingering[--nlingering]);
+}
+
+static void nl_atexit(void);
+
+void nl_exit_close(int fd)
+{
+	static bool registered;
+
+	if (fd < 0)
+		return;
+	if (nlingering < NL_DEFERRED_MAX && (registered || atexit(nl_atexit) == 0)) {
+		registered = true;
+		lingering[nlingering++] = fd;
+		return;
+	}
+	close(fd);
+}
+
+/*
+ * At exit, after a commit: the last close of the sockets would still wait
+ * for the remainder of the kernel's cleanup. A child that holds copies of
+ * them until this process is gone makes that close its own: the caller
+ * gets its prompt (and its pipes' EOF: the child's stdio is /dev/null) when
+ * the work is done, and the kernel's cleanup runs out in the child. Without
+ * a commit, or when fork fails, the sockets are closed here.
+ */
+static void nl_atexit(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (!ndeferred && !nlingering)
+		return;
+	if (!committed_here || pipe2(p, O_CLOEXEC) < 0) {
+		nl_close_deferred();
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		nl_close_deferred();
+		return;
+	}
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		char c;
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		close(p[1]);
+		/* EOF: the parent is gone; closing the sockets (at _exit) is now the last close */
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	nl_close_deferred();	/* not the last holder: no wait */
 }
 
 void nl_close(struct nl_sock *s)
@@ -145,8 +213,8 @@ void nl_close(struct nl_sock *s)
 
 	if (!s)
 		return;
-	if (s->mnl && ndeferred < NL_DEFERRED_MAX && (registered || atexit(nl_close_deferred) == 0)) {
-		registered = true;
+	if (s->mnl && ndeferred < NL_DEFERRED_MAX && (registered || atexit(nl_atexit) == 0)) {
+		registered = true;	/* (atexit() twice with nl_exit_close(): the second run finds nothing) */
 		deferred[ndeferred++] = s->mnl;
 		s->mnl = NULL;
 	}
@@ -539,5 +607,7 @@ int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool ch
 	}
 	if (err == ERESTART && res->restart)
 		return -ERESTART;
+	if (!err && !check_only)
+		committed_here = true;
 	return err ? -err : 0;
 }

@@ -49,6 +49,12 @@ void nl_close(struct nl_sock *s);
  * lives on (the --confirm watcher) closes its copies with this.
  */
 void nl_close_deferred(void);
+/*
+ * Close fd when the process exits, after the exit-time child of a commit
+ * took a copy (see nl.c): what the last close costs (freeing a replaced
+ * 15 MB file) is then paid in that child, not by the caller.
+ */
+void nl_exit_close(int fd);
 
 /* Read the ruleset generation id (NFT_MSG_GETGEN, the full 32 bits). */
 int nl_getgen(struct nl_sock *s, uint32_t *gen, struct diag *d);
