@@ -200,15 +200,18 @@ int rangeset_add_cidr(struct rangeset *rs, const struct cidr *c)
 	return rangeset_add(rs, c->addr, c->addr | (~m & cidr_max(c->family)));
 }
 
-static int range_cmp(const void *a, const void *b)
+int range_order(const struct range *x, const struct range *y)
 {
-	const struct range *x = a, *y = b;
-
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
 	if (x->hi != y->hi)
 		return x->hi < y->hi ? -1 : 1;
 	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	return range_order(a, b);
 }
 
 /*

@@ -85,6 +85,8 @@ int rangeset_add_cidr(struct rangeset *rs, const struct cidr *c);
  * (which refuses overlapping intervals with EEXIST) can take them as they are.
  */
 void rangeset_normalize(struct rangeset *rs);
+/* Order of two ranges by (first, last): <0, 0, >0. */
+int range_order(const struct range *a, const struct range *b);
 /* Sort by (first, last), keeping repeats: a multiset of ranges. */
 void rangeset_sort(struct rangeset *rs);
 /* Deep copy; returns 0 or -ENOMEM. */

@@ -208,15 +208,6 @@ static int ranges_push(struct rangeset *rs, u128 lo, u128 hi)
 	return rangeset_add(rs, lo, hi);
 }
 
-static int range_cmp(const struct range *a, const struct range *b)
-{
-	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
-	if (a->hi != b->hi)
-		return a->hi < b->hi ? -1 : 1;
-	return 0;
-}
-
 /* First index of sorted disjoint x whose range ends at or after lo. */
 static size_t first_ending_at_or_after(const struct rangeset *x, u128 lo)
 {
@@ -733,7 +724,7 @@ static void cancel_common(struct rangeset *a, struct rangeset *b)
 	size_t i = 0, j = 0, oa = 0, ob = 0;
 
 	while (i < a->n || j < b->n) {
-		int cmp = i >= a->n ? 1 : j >= b->n ? -1 : range_cmp(&a->r[i], &b->r[j]);
+		int cmp = i >= a->n ? 1 : j >= b->n ? -1 : range_order(&a->r[i], &b->r[j]);
 
 		if (cmp < 0)
 			a->r[oa++] = a->r[i++];
@@ -1188,7 +1179,7 @@ static int merge_sorted(const struct rangeset *a, const struct rangeset *b, stru
 	if (rangeset_reserve(out, a->n + b->n + 1) < 0)
 		return -ENOMEM;
 	while (i < a->n || j < b->n) {
-		if (j >= b->n || (i < a->n && range_cmp(&a->r[i], &b->r[j]) <= 0))
+		if (j >= b->n || (i < a->n && range_order(&a->r[i], &b->r[j]) <= 0))
 			out->r[out->n++] = a->r[i++];
 		else
 			out->r[out->n++] = b->r[j++];
@@ -1392,7 +1383,7 @@ static int fam_inc(struct compile *c, enum cidr_family f, const struct ix_fam *o
 
 		rangeset_init(&kept);
 		for (i = 0, j = 0; i < olda.n && !ret; i++) {
-			int cmp = j < rm->n ? range_cmp(&olda.r[i], &rm->r[j]) : -1;
+			int cmp = j < rm->n ? range_order(&olda.r[i], &rm->r[j]) : -1;
 
 			if (cmp == 0) {
 				j++;
@@ -1474,7 +1465,7 @@ static int minus(const struct rangeset *a, const struct rangeset *b, struct rang
 
 	rangeset_init(out);
 	while (i < a->n) {
-		int cmp = j < b->n ? range_cmp(&a->r[i], &b->r[j]) : -1;
+		int cmp = j < b->n ? range_order(&a->r[i], &b->r[j]) : -1;
 
 		if (cmp < 0) {
 			if (ranges_push(out, a->r[i].lo, a->r[i].hi) < 0)

@@ -235,15 +235,6 @@ static void range_line(struct pctx *c, char sign, const struct nm_set *s, enum c
 	elem_line(c, sign, s, range_str(f, r, buf, sizeof(buf)), shown);
 }
 
-static int range_cmp(const struct range *a, const struct range *b)
-{
-	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
-	if (a->hi != b->hi)
-		return a->hi < b->hi ? -1 : 1;
-	return 0;
-}
-
 /*
  * Diff the elements of a set present on both sides (have may be NULL for a
  * new set). Deletions are written into del, additions into add.
@@ -293,7 +284,7 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 		}
 
 		while (i < w->n || (h && j < h->n)) {
-			int cmp = !h || j >= h->n ? -1 : i >= w->n ? 1 : range_cmp(&w->r[i], &h->r[j]);
+			int cmp = !h || j >= h->n ? -1 : i >= w->n ? 1 : range_order(&w->r[i], &h->r[j]);
 
 			if (cmp > 0) {
 				if (phase == 0) {
@@ -322,7 +313,7 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 		while (i < want->nvmap || (have && j < have->nvmap)) {
 			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
 			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
-			int cmp = !he ? -1 : !we ? 1 : range_cmp(&we->r, &he->r);
+			int cmp = !he ? -1 : !we ? 1 : range_order(&we->r, &he->r);
 			char rb[128];
 
 			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
