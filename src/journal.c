@@ -2090,10 +2090,12 @@ static int refs_read(struct journal *j, const struct journal_blob *b, uint8_t (*
  * only when every record on disk is intact: a corrupt record's refs are
  * unknown, and its objects might be all that is left of a table.
  */
+static bool all_intact(struct journal *j, size_t nrecs);
+
 static int gc_objects(struct journal *j, struct diag *d)
 {
 	uint8_t (*digs)[32] = NULL;
-	size_t n = 0, cap = 0, nrecs = 0, nmeta = 0;
+	size_t n = 0, cap = 0, nrecs = 0;
 	struct journal_rec *recs = NULL;
 	struct dirent *de;
 	bool removed = false;
@@ -2109,24 +2111,7 @@ static int gc_objects(struct journal *j, struct diag *d)
 	if (rc)
 		return rc;
 	/* every metadata file must have listed as an intact record */
-	dfd = dup(j->dirfd);
-	dir = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!dir) {
-		if (dfd >= 0)
-			close(dfd);
-		journal_recs_free(recs, nrecs);
-		return 0;
-	}
-	rewinddir(dir);	/* a dup shares the offset of earlier listings */
-	while ((de = readdir(dir))) {
-		const char *rest;
-		uint64_t id;
-
-		if (name_split(de->d_name, &id, &rest) && !strcmp(rest, "json"))
-			nmeta++;
-	}
-	closedir(dir);
-	if (nmeta != nrecs) {
+	if (!all_intact(j, nrecs)) {
 		journal_recs_free(recs, nrecs);
 		return 0;
 	}
