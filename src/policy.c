@@ -207,8 +207,10 @@ static int hash_family(EVP_MD_CTX *c, const struct policy_service *s, enum cidr_
 	hash_u64(c, l.nleaves);
 	for (size_t i = 0; i < l.nleaves; i++) {
 		const struct layout_node *n = &l.leaves[i];
+		/* an empty family has no range array (d->r is NULL, count 0) */
+		const struct range *first = n->count ? d->r + n->first : NULL;
 
-		if (setobj_digest_clip(f, d->r + n->first, n->count, n->prefix,
+		if (setobj_digest_clip(f, first, n->count, n->prefix,
 				       layout_block_hi(f, n->prefix, n->len), md) < 0) {
 			layout_fini(&l);
 			return -ENOMEM;
