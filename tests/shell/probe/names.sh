@@ -118,6 +118,10 @@ pl_expect_grep "^nosuch.invalid:25  unresolved\$" "$PL_TMP/out"
 pl_expect_grep "^mta.test:2525 \($LIVE\)  smtp  " "$PL_TMP/out"
 pl_expect_grep "cannot resolve 'nosuch.invalid'" "$PL_TMP/err"
 if grep -q "expected smtp" "$PL_TMP/err"; then pl_fail "unresolved reported as a mismatch"; fi
+# --source fixes the family: a name with only IPv6 addresses does not resolve
+printf '%s mta6.test\n' $SRV6 >"$hosts"
+pl_expect_rc 8 pl_in_hosts "$CLI" "$hosts" "$PORTLOCK" probe --source $TRUST4 mta6.test:2525
+pl_expect_grep "cannot resolve 'mta6.test' to an IPv4 address \(--source\)" "$PL_TMP/err"
 # a numeric target is one address, tried as before
 pl_probe_json "$out" "$LIVE:2525"
 pl_expect_field "$out" "$LIVE:2525" '[(a["address"], a["outcome"]) for a in r["addresses"]]' \
