@@ -976,6 +976,8 @@ static void conn_start(struct engine *e, struct conn *c)
 	}
 	c->fd = fd;
 	if (e->srclen && bind(fd, (struct sockaddr *)&e->src, e->srclen) < 0) {
+		if (c->kind == CK_MAIN)
+			t->conn_err = errno;
 		set_note(t, "cannot bind the source address: %s", strerror(errno));
 		if (c->kind == CK_MAIN)
 			main_verdict(e, c, G_ERROR);
@@ -1210,7 +1212,7 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr *b, sockle
 static int resolve(struct engine *e, struct tgroup *g, const struct probe_target *tgt)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
+	struct addrinfo *ai = NULL, *pick[PROBE_ADDRS_MAX];
 	struct probe_result *r = g->r;
 	size_t n = 0, more = 0;
 	char port[8];
@@ -1230,30 +1232,32 @@ static int resolve(struct engine *e, struct tgroup *g, const struct probe_target
 			freeaddrinfo(ai);
 		return 0;
 	}
-	g->att = calloc(PROBE_ADDRS_MAX, sizeof(*g->att));
-	if (!g->att) {
-		freeaddrinfo(ai);
-		return -ENOMEM;
-	}
 	for (struct addrinfo *a = ai; a; a = a->ai_next) {
-		struct tstate *t;
 		bool dup = false;
 
-		if (a->ai_addrlen > sizeof(t->sa) ||
+		if (a->ai_addrlen > sizeof(struct sockaddr_storage) ||
 		    (a->ai_family != AF_INET && a->ai_family != AF_INET6))
 			continue;
 		for (size_t k = 0; k < n && !dup; k++)
-			dup = g->att[k].salen == a->ai_addrlen &&
-			      same_addr((struct sockaddr *)&g->att[k].sa, a->ai_addr, a->ai_addrlen);
+			dup = pick[k]->ai_addrlen == a->ai_addrlen &&
+			      same_addr(pick[k]->ai_addr, a->ai_addr, a->ai_addrlen);
 		if (dup)
 			continue;
-		if (n == PROBE_ADDRS_MAX) {
+		if (n == PROBE_ADDRS_MAX)
 			more++;
-			continue;
-		}
-		t = &g->att[n++];
-		memcpy(&t->sa, a->ai_addr, a->ai_addrlen);
-		t->salen = a->ai_addrlen;
+		else
+			pick[n++] = a;
+	}
+	g->att = n ? calloc(n, sizeof(*g->att)) : NULL;
+	if (n && !g->att) {
+		freeaddrinfo(ai);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct tstate *t = &g->att[k];
+
+		memcpy(&t->sa, pick[k]->ai_addr, pick[k]->ai_addrlen);
+		t->salen = pick[k]->ai_addrlen;
 		if (getnameinfo((struct sockaddr *)&t->sa, t->salen, t->res.addr, sizeof(t->res.addr),
 				NULL, 0, NI_NUMERICHOST))
 			t->res.addr[0] = '\0';

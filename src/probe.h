@@ -182,7 +182,8 @@ struct probe_result {
 
 /*
  * Probe n targets; out[i] gets the result for t[i] (out must hold n).
- * Unreachable or odd targets are results, not errors. Returns 0, or a
+ * Unreachable or odd targets are results, not errors, and so is a name
+ * without an address (PROBE_SVC_UNRESOLVED; the caller decides). Returns 0, or a
  * negative errno with a DIAG_INTERNAL record in d when the probe itself
  * failed (fork, pipe, a child that died or sent a malformed stream).
  */
