@@ -6,12 +6,24 @@ pl_topology
 LIVE=$SRV4			# aiosmtpd
 DEAD=192.0.2.3			# the server's too, nothing listens: refused
 HANG=192.0.2.5			# nobody (no neighbour): the SYN goes unanswered
+QUIET=192.0.2.4			# accepts and never says a word
+FTP=192.0.2.6			# greets, but is no SMTP server
 ip -n "$SRV" addr add $DEAD/24 dev veth-s
+ip -n "$SRV" addr add $QUIET/24 dev veth-s
+ip -n "$SRV" addr add $FTP/24 dev veth-s
+pl_fake "$SRV" silent $QUIET 2525
+pl_fake "$SRV" ftp $FTP 2525
 ip -n "$SRV" addr add 2001:db8:1::3/64 dev veth-s nodad
 pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$LIVE" 2525
 pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" 127.0.0.1 2526
 pl_wait_port "$SRV" 2525
 pl_wait_port "$SRV" 2526
+for a in $QUIET $FTP; do	# the fakes share the port: wait for each address
+	for ((i = 0; i < 100; i++)); do
+		pl_connect "$CLI" $TRUST4 $a 2525 && break
+		sleep 0.05
+	done
+done
 hosts=$PL_TMP/hosts
 out=$PL_TMP/out.json
 
@@ -73,6 +85,32 @@ pl_expect_field "$out" slow.test:2525 "$(addr 0 outcome)" '^cancelled$'
 pl_expect_field "$out" slow.test:2525 "$(addr 0 service) is None" True
 pl_expect_field "$out" slow.test:2525 "240 <= $(addr 1 start_ms) < 1500" True
 pl_expect_field "$out" slow.test:2525 'r["timing_ms"]["total"] < 2500' True
+
+# connected but silent: no dialogue, so the next address still starts after
+# 250 ms and wins (Happy Eyeballs over the whole dialogue, not just the connect)
+printf '%s quiet.test\n%s quiet.test\n' $QUIET $LIVE >"$hosts"
+pl_probe_hosts "$CLI" "$out" quiet.test:2525
+pl_expect_service "$out" quiet.test:2525 smtp
+pl_expect_field "$out" quiet.test:2525 'r["address"]' "^$LIVE\$"
+pl_expect_field "$out" quiet.test:2525 "$(addr 0)" "^$QUIET\$"
+pl_expect_field "$out" quiet.test:2525 "$(addr 0 outcome)" '^cancelled$'
+pl_expect_field "$out" quiet.test:2525 "240 <= $(addr 1 start_ms) < 1500" True
+pl_expect_field "$out" quiet.test:2525 'r["timing_ms"]["total"] < 2500' True
+
+# something else answers first: that ends its turn at once, the server wins
+printf '%s ftp.test\n%s ftp.test\n' $FTP $LIVE >"$hosts"
+pl_probe_hosts "$CLI" "$out" ftp.test:2525
+pl_expect_service "$out" ftp.test:2525 smtp
+pl_expect_field "$out" ftp.test:2525 'r["address"]' "^$LIVE\$"
+pl_expect_field "$out" ftp.test:2525 "$(addr 0)" "^$FTP\$"
+pl_expect_field "$out" ftp.test:2525 "$(addr 0 outcome)" '^(unidentified|cancelled)$'
+# only the FTP server: it is reported (unknown), with its evidence
+printf '%s ftponly.test\n%s ftponly.test\n' $DEAD $FTP >"$hosts"
+pl_probe_hosts "$CLI" "$out" ftponly.test:2525
+pl_expect_service "$out" ftponly.test:2525 unknown
+pl_expect_field "$out" ftponly.test:2525 'r["address"]' "^$FTP\$"
+pl_expect_field "$out" ftponly.test:2525 '[a["outcome"] for a in r["addresses"]]' \
+	"^\['refused', 'unidentified'\]\$"
 
 # no address answers: the most telling result (both refused: closed), exit 0
 printf '%s dead.test\n%s dead.test\n' $DEAD 2001:db8:1::3 >"$hosts"
