@@ -156,11 +156,21 @@ static void print_text(const struct probe_result *r)
 	printf("  %s", probe_service_name(r->service));
 	if (r->software[0])
 		printf("  %s (confidence %u%%, %s)", r->software, r->confidence, r->software_basis);
-	printf("  %u ms\n", r->total_ms);
+	if (r->service == PROBE_SVC_UNRESOLVED)
+		putchar('\n');
+	else
+		printf("  %u ms\n", r->total_ms);
 	if (r->evidence[0])
 		printf("  evidence  %s\n", r->evidence);
 	if (r->note[0])
 		printf("  note      %s\n", r->note);
+	if (r->naddrs > 1) {
+		printf("  addresses");
+		for (uint32_t i = 0; i < r->naddrs; i++)
+			printf("%s%s %s", i ? ", " : " ", r->addrs[i].addr,
+			       probe_outcome_name(r->addrs[i].outcome));
+		putchar('\n');
+	}
 	if (r->tls) {
 		printf("  tls       %s %s%s\n", r->tls_version, r->tls_cipher,
 		       r->starttls_done ? " (after STARTTLS)" : "");
@@ -191,7 +201,7 @@ static void print_text(const struct probe_result *r)
 
 static json_t *result_json(const struct probe_result *r)
 {
-	json_t *o = json_object(), *caps = json_array();
+	json_t *o = json_object(), *caps = json_array(), *addrs;
 	char st[64];
 
 	json_object_set_new(o, "target", json_string(r->target));
@@ -251,6 +261,20 @@ static json_t *result_json(const struct probe_result *r)
 			    json_pack("{s:i,s:i,s:i}", "connect", (int)r->connect_ms, "first_byte",
 				      (int)r->first_byte_ms, "total", (int)r->total_ms));
 	json_object_set_new(o, "connections", json_integer(r->nconns));
+	addrs = json_array();
+	for (uint32_t i = 0; i < r->naddrs; i++) {
+		const struct probe_addr *a = &r->addrs[i];
+		bool tried = a->outcome != PROBE_OUT_NOT_TRIED;
+
+		json_array_append_new(
+			addrs, json_pack("{s:s,s:s,s:o,s:o}", "address", a->addr, "outcome",
+					 probe_outcome_name(a->outcome), "service",
+					 tried && a->outcome != PROBE_OUT_CANCELLED
+						 ? json_string(probe_service_name(a->service))
+						 : json_null(),
+					 "start_ms", tried ? json_integer(a->start_ms) : json_null()));
+	}
+	json_object_set_new(o, "addresses", addrs);
 	json_decref(caps);
 	return o;
 }
@@ -299,7 +323,8 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 		case O_EXPECT:
 			expect = probe_service_parse(optarg);
 			if (expect < 0 || expect == PROBE_SVC_CLOSED || expect == PROBE_SVC_FILTERED ||
-			    expect == PROBE_SVC_TIMEOUT || expect == PROBE_SVC_UNKNOWN)
+			    expect == PROBE_SVC_TIMEOUT || expect == PROBE_SVC_UNKNOWN ||
+			    expect == PROBE_SVC_UNRESOLVED)
 				return cmd_bad_usage(ctx, "probe",
 						     "--expect '%s': use smtp, smtps, smpp or smpp-tls",
 						     optarg);
@@ -409,8 +434,13 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			print_text(&res[i]);
 	}
+	/* a name without an address: an error of its own (exit 8), not a mismatch */
+	for (size_t i = 0; i < n; i++)
+		if (res[i].service == PROBE_SVC_UNRESOLVED)
+			diag_err(&ctx->diag, DIAG_UNRESOLVED, NULL, 0, "probe %s: %s", res[i].target,
+				 res[i].note[0] ? res[i].note : "cannot resolve the host name");
 	for (size_t i = 0; expect >= 0 && i < n; i++)
-		if (!expect_ok(expect, res[i].service))
+		if (res[i].service != PROBE_SVC_UNRESOLVED && !expect_ok(expect, res[i].service))
 			diag_err(&ctx->diag, DIAG_MISMATCH, NULL, 0,
 				 "probe %s: expected %s, found '%s'%s%s", res[i].target,
 				 probe_service_name(expect), probe_service_name(res[i].service),

@@ -17,6 +17,7 @@ static const int class_exit[] = {
 	[DIAG_NETLINK] = PL_EXIT_KERNEL,
 	[DIAG_CONFLICT] = PL_EXIT_CONFLICT,
 	[DIAG_MISMATCH] = PL_EXIT_MISMATCH,
+	[DIAG_UNRESOLVED] = PL_EXIT_UNRESOLVED,
 	[DIAG_INTERNAL] = PL_EXIT_INTERNAL,
 };
 static_assert(ARRAY_SIZE(class_exit) == DIAG_CLASS_MAX, "class_exit out of sync");
@@ -25,11 +26,12 @@ static_assert(ARRAY_SIZE(class_exit) == DIAG_CLASS_MAX, "class_exit out of sync"
 static int class_rank(enum diag_class c)
 {
 	switch (c) {
-	case DIAG_INTERNAL: return 6;
-	case DIAG_NETLINK: return 5;
-	case DIAG_CONFLICT: return 4;
-	case DIAG_CONFIG: return 3;
-	case DIAG_USAGE: return 2;
+	case DIAG_INTERNAL: return 7;
+	case DIAG_NETLINK: return 6;
+	case DIAG_CONFLICT: return 5;
+	case DIAG_CONFIG: return 4;
+	case DIAG_USAGE: return 3;
+	case DIAG_UNRESOLVED: return 2;	/* a target not probed at all beats a mismatch */
 	case DIAG_MISMATCH: return 1;
 	default: return 0;
 	}

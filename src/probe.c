@@ -51,8 +51,23 @@ static const char *const svc_names[] = {
 	[PROBE_SVC_SMTPS] = "smtps",	 [PROBE_SVC_SMPP] = "smpp",
 	[PROBE_SVC_SMPP_TLS] = "smpp-tls", [PROBE_SVC_CLOSED] = "closed",
 	[PROBE_SVC_FILTERED] = "filtered", [PROBE_SVC_TIMEOUT] = "timeout",
+	[PROBE_SVC_UNRESOLVED] = "unresolved",
 };
 _Static_assert(ARRAY_SIZE(svc_names) == PROBE_SVC_MAX, "service names");
+
+static const char *const outcome_names[] = {
+	[PROBE_OUT_NOT_TRIED] = "not tried",	 [PROBE_OUT_ANSWERED] = "answered",
+	[PROBE_OUT_UNIDENTIFIED] = "unidentified", [PROBE_OUT_SILENT] = "silent",
+	[PROBE_OUT_REFUSED] = "refused",	 [PROBE_OUT_TIMEOUT] = "timeout",
+	[PROBE_OUT_UNREACHABLE] = "unreachable", [PROBE_OUT_ERROR] = "error",
+	[PROBE_OUT_CANCELLED] = "cancelled",
+};
+_Static_assert(ARRAY_SIZE(outcome_names) == PROBE_OUT_MAX, "outcome names");
+
+const char *probe_outcome_name(enum probe_outcome o)
+{
+	return (unsigned)o < PROBE_OUT_MAX ? outcome_names[o] : "invalid";
+}
 
 const char *probe_service_name(enum probe_service s)
 {
@@ -119,6 +134,7 @@ enum gverdict { G_NONE, G_CLOSED, G_FILTERED, G_SMTP, G_NOT_SMTP, G_SILENT, G_PA
 enum sverdict { S_NONE, S_SMPP, S_NOT_SMPP, S_SPOKE_FIRST, S_SILENT, S_MALFORMED };
 
 struct tstate;
+struct tgroup;
 
 struct conn {
 	struct conn *next;		/* pending queue or active list */
@@ -139,12 +155,17 @@ struct conn {
 	uint8_t out[PROBE_SMTP_LINE_MAX];
 };
 
+/* One address of a target: probed on its own, into its own result. */
 struct tstate {
-	struct probe_result *r;
+	struct probe_result *r;		/* &res */
+	struct tgroup *grp;
 	const struct probe_target *tgt;
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	bool tls, tls_auto, resolved, final;
+	bool started, cancelled;	/* Happy Eyeballs (see tgroup) */
+	int conn_err;			/* errno of a failed connect of the main connection */
+	uint64_t tfinal;		/* when the result became final */
+	bool tls, tls_auto, final;
 	bool smpp_spawned, fp_spawned, refused, smtp_like_smpp, bind_retried;
 	int fp_next;			/* next behavioural test to start */
 	int active;			/* connections queued or open */
@@ -156,6 +177,20 @@ struct tstate {
 	char banner[1024], ehlo_text[2048];
 	int codes[PROBE_SMTP_NTESTS];
 	char replies[PROBE_SMTP_NTESTS][FP_REPLY_MAX];
+	struct probe_result res;
+};
+
+/*
+ * One target: every address of its name, tried Happy Eyeballs style (see
+ * probe.h); r gets the result of the address that answered.
+ */
+struct tgroup {
+	struct probe_result *r;
+	struct tstate *att;		/* natt attempts, in getaddrinfo order */
+	size_t natt, next;		/* next: attempts started so far */
+	struct tstate *winner;
+	uint64_t t0;			/* first attempt's start */
+	bool done;
 };
 
 struct engine {
@@ -378,6 +413,7 @@ static void finish_target(struct engine *e, struct tstate *t)
 	if (t->final)
 		return;
 	t->final = true;
+	t->tfinal = now_ms();
 	r->total_ms = elapsed(t);
 	if (t->s == S_SMPP) {
 		r->service = t->tls ? PROBE_SVC_SMPP_TLS : PROBE_SVC_SMPP;
@@ -464,7 +500,7 @@ static void spawn_fp_next(struct engine *e, struct tstate *t)
 {
 	struct conn *c;
 
-	if (t->fp_next >= PROBE_SMTP_NTESTS)
+	if (t->fp_next >= PROBE_SMTP_NTESTS || t->cancelled)
 		return;
 	c = new_conn(e, t, CK_FP, false);
 	if (c)
@@ -902,6 +938,7 @@ static void connect_failed(struct engine *e, struct conn *c, int err)
 		conn_close(e, c);
 		return;
 	}
+	t->conn_err = err;
 	if (err == ECONNREFUSED) {
 		main_verdict(e, c, G_CLOSED);
 		return;
@@ -926,8 +963,11 @@ static void conn_start(struct engine *e, struct conn *c)
 	e->active++;
 	c->st = CS_CONNECT;
 	c->deadline = now_ms() + e->o->connect_ms;
-	if (c->kind == CK_MAIN && !t->t0)
+	if (c->kind == CK_MAIN && !t->t0) {
 		t->t0 = now_ms();
+		if (!t->grp->t0)
+			t->grp->t0 = t->t0;
+	}
 	t->r->nconns++;
 	fd = socket(t->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -936,6 +976,8 @@ static void conn_start(struct engine *e, struct conn *c)
 	}
 	c->fd = fd;
 	if (e->srclen && bind(fd, (struct sockaddr *)&e->src, e->srclen) < 0) {
+		if (c->kind == CK_MAIN)
+			t->conn_err = errno;
 		set_note(t, "cannot bind the source address: %s", strerror(errno));
 		if (c->kind == CK_MAIN)
 			main_verdict(e, c, G_ERROR);
@@ -1156,37 +1198,97 @@ static void conn_timeout(struct engine *e, struct conn *c)
 	}
 }
 
-static int resolve(struct engine *e, struct tstate *t)
+static bool same_addr(const struct sockaddr *a, const struct sockaddr *b, socklen_t len)
+{
+	return a->sa_family == b->sa_family && !memcmp(a, b, len);
+}
+
+/*
+ * Every address of the target's name, in getaddrinfo() order (RFC 6724),
+ * duplicates dropped, at most PROBE_ADDRS_MAX: one attempt each. A name
+ * without an address makes the result PROBE_SVC_UNRESOLVED (natt 0).
+ * Returns 0 or -ENOMEM.
+ */
+static int resolve(struct engine *e, struct tgroup *g, const struct probe_target *tgt)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
+	struct addrinfo *ai = NULL, *pick[PROBE_ADDRS_MAX];
+	struct probe_result *r = g->r;
+	size_t n = 0, more = 0;
 	char port[8];
 	int rc;
 
-	if (e->srclen)
-		hints.ai_family = e->src.ss_family;
-	snprintf(port, sizeof(port), "%u", t->tgt->port);
-	rc = getaddrinfo(t->tgt->host, port, &hints, &ai);
+	hints.ai_family = e->srclen ? e->src.ss_family : AF_UNSPEC;
+	snprintf(port, sizeof(port), "%u", tgt->port);
+	rc = getaddrinfo(tgt->host, port, &hints, &ai);
 	if (rc || !ai) {
-		set_note(t, "cannot resolve '%s': %s", t->r->target,
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -ENOENT;
+		snprintf(r->note, sizeof(r->note), "cannot resolve '%s'%s: %s", tgt->host,
+			 !e->srclen ? "" : e->src.ss_family == AF_INET ? " to an IPv4 address (--source)"
+								: " to an IPv6 address (--source)",
+			 rc == EAI_SYSTEM ? strerror(errno) : rc ? gai_strerror(rc) : "no address");
+		r->service = PROBE_SVC_UNRESOLVED;
+		g->done = true;
+		if (ai)
+			freeaddrinfo(ai);
+		return 0;
 	}
-	memcpy(&t->sa, ai->ai_addr, ai->ai_addrlen);
-	t->salen = ai->ai_addrlen;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		bool dup = false;
+
+		if (a->ai_addrlen > sizeof(struct sockaddr_storage) ||
+		    (a->ai_family != AF_INET && a->ai_family != AF_INET6))
+			continue;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = pick[k]->ai_addrlen == a->ai_addrlen &&
+			      same_addr(pick[k]->ai_addr, a->ai_addr, a->ai_addrlen);
+		if (dup)
+			continue;
+		if (n == PROBE_ADDRS_MAX)
+			more++;
+		else
+			pick[n++] = a;
+	}
+	g->att = n ? calloc(n, sizeof(*g->att)) : NULL;
+	if (n && !g->att) {
+		freeaddrinfo(ai);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct tstate *t = &g->att[k];
+
+		memcpy(&t->sa, pick[k]->ai_addr, pick[k]->ai_addrlen);
+		t->salen = pick[k]->ai_addrlen;
+		if (getnameinfo((struct sockaddr *)&t->sa, t->salen, t->res.addr, sizeof(t->res.addr),
+				NULL, 0, NI_NUMERICHOST))
+			t->res.addr[0] = '\0';
+	}
 	freeaddrinfo(ai);
-	if (getnameinfo((struct sockaddr *)&t->sa, t->salen, t->r->addr, sizeof(t->r->addr), NULL, 0,
-			NI_NUMERICHOST))
-		t->r->addr[0] = '\0';
+	g->natt = n;
+	if (!n) {
+		snprintf(r->note, sizeof(r->note), "cannot resolve '%s': no IPv4 or IPv6 address",
+			 tgt->host);
+		r->service = PROBE_SVC_UNRESOLVED;
+		g->done = true;
+	} else if (more) {
+		snprintf(r->note, sizeof(r->note), "%zu more addresses not tried", more);
+	}
 	return 0;
 }
 
 /* Everything the engine needs before the sandbox closes. */
 struct prep {
 	struct engine e;
-	struct tstate *ts;
+	struct tgroup *gs;
 	size_t n;
 };
+
+static void prep_free(struct prep *p)
+{
+	for (size_t i = 0; p->gs && i < p->n; i++)
+		free(p->gs[i].att);
+	free(p->gs);
+	p->gs = NULL;
+}
 
 static int engine_prepare(struct prep *p, const struct probe_target *tg, size_t n,
 			  const struct probe_opts *o, struct probe_result *out)
@@ -1197,17 +1299,17 @@ static int engine_prepare(struct prep *p, const struct probe_target *tg, size_t 
 	e->o = o;
 	e->cap = o->concurrency;
 	p->n = n;
-	p->ts = calloc(n ? n : 1, sizeof(*p->ts));
-	if (!p->ts)
+	p->gs = calloc(n ? n : 1, sizeof(*p->gs));
+	if (!p->gs)
 		return -ENOMEM;
 	e->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (e->ep < 0) {
-		free(p->ts);
+		free(p->gs);
 		return -errno;
 	}
 	if (probe_tls_init() < 0) {
 		close(e->ep);
-		free(p->ts);
+		free(p->gs);
 		return -ENOMEM;
 	}
 	if (o->source) {
@@ -1223,20 +1325,205 @@ static int engine_prepare(struct prep *p, const struct probe_target *tg, size_t 
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct tstate *t = &p->ts[i];
+		struct tgroup *g = &p->gs[i];
 
 		memset(&out[i], 0, sizeof(out[i]));
-		t->r = &out[i];
-		t->tgt = &tg[i];
-		snprintf(t->r->target, sizeof(t->r->target), "%s", tg[i].spec);
-		t->r->port = tg[i].port;
-		for (int k = 0; k < PROBE_SMTP_NTESTS; k++)
-			t->codes[k] = -1;
-		t->tls = o->tls || tg[i].port == 465 || tg[i].port == 3550;
-		t->tls_auto = !o->tls && t->tls;
-		t->resolved = resolve(e, t) == 0;
+		g->r = &out[i];
+		snprintf(g->r->target, sizeof(g->r->target), "%s", tg[i].spec);
+		g->r->port = tg[i].port;
+		if (resolve(e, g, &tg[i]) < 0) {
+			prep_free(p);
+			close(e->ep);
+			probe_tls_fini();
+			return -ENOMEM;
+		}
+		for (size_t a = 0; a < g->natt; a++) {
+			struct tstate *t = &g->att[a];
+
+			t->r = &t->res;
+			t->grp = g;
+			t->tgt = &tg[i];
+			snprintf(t->r->target, sizeof(t->r->target), "%s", tg[i].spec);
+			t->r->port = tg[i].port;
+			for (int k = 0; k < PROBE_SMTP_NTESTS; k++)
+				t->codes[k] = -1;
+			t->tls = o->tls || tg[i].port == 465 || tg[i].port == 3550;
+			t->tls_auto = !o->tls && t->tls;
+		}
 	}
 	return 0;
+}
+
+/* ---- Happy Eyeballs over the addresses of a target ---- */
+
+static bool identified(const struct tstate *t)
+{
+	return t->g == G_SMTP || t->s == S_SMPP;
+}
+
+static void attempt_start(struct engine *e, struct tgroup *g)
+{
+	struct tstate *t = &g->att[g->next++];
+
+	t->started = true;
+	t->main = new_conn(e, t, CK_MAIN, false);
+	if (!t->main) {
+		set_note(t, "out of memory");
+		t->conn_err = ENOMEM;
+		t->final = true;
+		t->tfinal = now_ms();
+	}
+}
+
+/* Close every connection of t (another address answered). */
+static void attempt_cancel(struct engine *e, struct tstate *t)
+{
+	struct conn *c;
+
+	t->cancelled = true;
+	do {
+		for (c = e->pending; c && c->t != t; c = c->next)
+			;
+		if (!c)
+			for (c = e->open; c && c->t != t; c = c->next)
+				;
+		if (c)
+			conn_close(e, c);
+	} while (c);
+	if (!t->final)
+		finish_target(e, t);
+}
+
+static enum probe_outcome attempt_outcome(const struct tgroup *g, const struct tstate *t)
+{
+	if (!t->started)
+		return PROBE_OUT_NOT_TRIED;
+	if (t == g->winner)
+		return PROBE_OUT_ANSWERED;
+	if (t->cancelled)
+		return PROBE_OUT_CANCELLED;
+	switch (t->r->service) {
+	case PROBE_SVC_SMTP:
+	case PROBE_SVC_SMTPS:
+	case PROBE_SVC_SMPP:
+	case PROBE_SVC_SMPP_TLS:
+		return PROBE_OUT_ANSWERED;
+	case PROBE_SVC_CLOSED:
+		return PROBE_OUT_REFUSED;
+	case PROBE_SVC_FILTERED:
+		return t->conn_err == ETIMEDOUT ? PROBE_OUT_TIMEOUT : PROBE_OUT_UNREACHABLE;
+	case PROBE_SVC_TIMEOUT:
+		return PROBE_OUT_SILENT;
+	default:
+		return t->conn_err ? PROBE_OUT_ERROR : PROBE_OUT_UNIDENTIFIED;
+	}
+}
+
+/* Which result tells most when no address was identified. */
+static int result_rank(const struct tstate *t)
+{
+	if (!t->started)
+		return 0;
+	switch (t->r->service) {
+	case PROBE_SVC_UNKNOWN: return t->conn_err ? 1 : 5;
+	case PROBE_SVC_TIMEOUT: return 4;
+	case PROBE_SVC_FILTERED: return 3;
+	case PROBE_SVC_CLOSED: return 2;
+	default: return 1;
+	}
+}
+
+/* Every started address is final: the target's result. */
+static void group_finish(struct engine *e, struct tgroup *g)
+{
+	struct probe_result *r = g->r;
+	struct tstate *best = g->winner;
+	uint32_t nconns = 0;
+	uint64_t tend = g->t0;
+	char note[PROBE_NOTE_MAX];
+
+	for (size_t a = 0; a < g->natt; a++) {
+		struct tstate *t = &g->att[a];
+
+		if (t->started && !t->final)
+			finish_target(e, t);
+		if (!best || (!g->winner && result_rank(t) > result_rank(best)))
+			best = t;
+	}
+	snprintf(note, sizeof(note), "%s", r->note);	/* "N more addresses not tried" */
+	memcpy(r, best->r, sizeof(*r));
+	if (!r->note[0] && note[0])
+		snprintf(r->note, sizeof(r->note), "%s", note);
+	for (size_t a = 0; a < g->natt; a++) {
+		struct tstate *t = &g->att[a];
+		struct probe_addr *pa = &r->addrs[a];
+
+		nconns += t->r->nconns;
+		if (t->started && t->tfinal > tend)
+			tend = t->tfinal;
+		snprintf(pa->addr, sizeof(pa->addr), "%s", t->r->addr);
+		pa->outcome = attempt_outcome(g, t);
+		pa->service = t->started && !t->cancelled ? t->r->service : PROBE_SVC_UNKNOWN;
+		pa->start_ms = t->t0 && g->t0 ? (uint32_t)(t->t0 - g->t0) : 0;
+	}
+	r->naddrs = (uint32_t)g->natt;
+	r->nconns = nconns;
+	if (g->natt > 1)
+		r->total_ms = tend > g->t0 ? (uint32_t)(tend - g->t0) : 0;
+	g->done = true;
+}
+
+/*
+ * Per loop turn: declare a winner (cancelling the other addresses), start
+ * the next address when its turn came, and finish the targets whose every
+ * started address is final.
+ */
+static void groups_update(struct engine *e, struct prep *p, uint64_t now)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct tgroup *g = &p->gs[i];
+		bool all_final = true;
+
+		if (g->done)
+			continue;
+		for (size_t a = 0; !g->winner && a < g->next; a++)
+			if (!g->att[a].cancelled && identified(&g->att[a]))
+				g->winner = &g->att[a];
+		if (g->winner) {
+			for (size_t a = 0; a < g->next; a++)
+				if (&g->att[a] != g->winner && !g->att[a].final)
+					attempt_cancel(e, &g->att[a]);
+		} else if (g->next < g->natt) {
+			struct tstate *prev = g->next ? &g->att[g->next - 1] : NULL;
+
+			if (!prev || prev->final || (prev->t0 && now >= prev->t0 + PROBE_ATTEMPT_DELAY_MS))
+				attempt_start(e, g);
+		}
+		for (size_t a = 0; a < g->next; a++)
+			all_final = all_final && g->att[a].final;
+		if (all_final && (g->winner || g->next == g->natt))
+			group_finish(e, g);
+	}
+}
+
+/* When the next address of some target is due (UINT64_MAX: none is waiting). */
+static uint64_t groups_due(const struct prep *p, uint64_t now)
+{
+	uint64_t due = UINT64_MAX;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct tgroup *g = &p->gs[i];
+		const struct tstate *prev;
+
+		if (g->done || g->winner || !g->next || g->next >= g->natt)
+			continue;
+		prev = &g->att[g->next - 1];
+		if (prev->final)
+			return now;	/* an address failed: the next one at once */
+		if (prev->t0 && prev->t0 + PROBE_ATTEMPT_DELAY_MS < due)
+			due = prev->t0 + PROBE_ATTEMPT_DELAY_MS;
+	}
+	return due;
 }
 
 static void engine_run(struct prep *p)
@@ -1245,25 +1532,11 @@ static void engine_run(struct prep *p)
 	struct epoll_event evs[64];
 
 	e->deadline = now_ms() + e->o->deadline_ms;
-	for (size_t i = 0; i < p->n; i++) {
-		struct tstate *t = &p->ts[i];
-
-		if (!t->resolved) {
-			t->g = G_ERROR;
-			t->final = true;
-			t->r->service = PROBE_SVC_UNKNOWN;
-			continue;
-		}
-		t->main = new_conn(e, t, CK_MAIN, false);
-		if (!t->main) {
-			set_note(t, "out of memory");
-			t->final = true;
-		}
-	}
 	for (;;) {
-		uint64_t now = now_ms(), next = e->deadline;
+		uint64_t now = now_ms(), next = e->deadline, due;
 		int nev, wait;
 
+		groups_update(e, p, now);
 		while (e->pending && e->active < e->cap) {
 			struct conn *c = e->pending;
 
@@ -1272,7 +1545,8 @@ static void engine_run(struct prep *p)
 				e->pending_tail = NULL;
 			conn_start(e, c);
 		}
-		if (!e->open && !e->pending)
+		due = groups_due(p, now);
+		if (!e->open && !e->pending && due == UINT64_MAX)
 			break;
 		if (now >= e->deadline) {
 			/* closing a test connection may queue the next test: drain both */
@@ -1286,6 +1560,8 @@ static void engine_run(struct prep *p)
 			}
 			break;
 		}
+		if (due < next)
+			next = due;
 		for (struct conn *c = e->open; c; c = c->next) {
 			struct tstate *t = c->t;
 
@@ -1332,20 +1608,20 @@ static void engine_run(struct prep *p)
 		}
 	}
 	for (size_t i = 0; i < p->n; i++)
-		if (!p->ts[i].final)
-			finish_target(e, &p->ts[i]);
+		if (!p->gs[i].done)
+			group_finish(e, &p->gs[i]);
 }
 
 static void engine_fini(struct prep *p)
 {
 	close(p->e.ep);
 	probe_tls_fini();
-	free(p->ts);
+	prep_free(p);
 }
 
 /* ---- result records ---- */
 
-enum ftype { F_STR, F_U32, F_U64 };
+enum ftype { F_STR, F_U32, F_U64, F_ADDRS };
 #define FSTR(id, m) { id, F_STR, offsetof(struct probe_result, m), sizeof(((struct probe_result *)0)->m) }
 #define FU32(id, m) { id, F_U32, offsetof(struct probe_result, m), 4 }
 #define FU64(id, m) { id, F_U64, offsetof(struct probe_result, m), 8 }
@@ -1362,6 +1638,7 @@ static const struct field {
 	FSTR(20, software_basis), FSTR(21, fp_codes), FU32(22, smpp_cmd), FU32(23, smpp_status),
 	FU32(24, smpp_bind_done), FU32(25, smpp_bind_cmd), FU32(26, smpp_bind_status),
 	FU32(27, connect_ms), FU32(28, first_byte_ms), FU32(29, total_ms), FU32(30, nconns),
+	{ 31, F_ADDRS, offsetof(struct probe_result, naddrs), 0 },
 };
 
 #define REC_MAGIC "PLPR"
@@ -1381,6 +1658,64 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The address list as a field payload (see probe.h); returns its length or -ENOSPC. */
+static int addrs_encode(const struct probe_result *r, uint8_t *buf, size_t max)
+{
+	uint32_t n = r->naddrs < PROBE_ADDRS_MAX ? r->naddrs : PROBE_ADDRS_MAX;
+	size_t o = 1;
+
+	if (max < 1)
+		return -ENOSPC;
+	buf[0] = (uint8_t)n;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct probe_addr *a = &r->addrs[i];
+		size_t len = strnlen(a->addr, sizeof(a->addr) - 1);
+
+		if (o + 1 + len + 6 > max)
+			return -ENOSPC;
+		buf[o++] = (uint8_t)len;
+		memcpy(buf + o, a->addr, len);
+		o += len;
+		buf[o++] = (uint8_t)a->outcome;
+		buf[o++] = (uint8_t)a->service;
+		put32(buf + o, a->start_ms);
+		o += 4;
+	}
+	return (int)o;
+}
+
+static int addrs_decode(const uint8_t *p, size_t n, struct probe_result *r)
+{
+	size_t o = 1;
+
+	if (n < 1 || p[0] > PROBE_ADDRS_MAX)
+		return -EBADMSG;
+	r->naddrs = p[0];
+	for (uint32_t i = 0; i < r->naddrs; i++) {
+		struct probe_addr *a = &r->addrs[i];
+		size_t len;
+
+		if (n - o < 1)
+			return -EBADMSG;
+		len = p[o++];
+		if (len >= sizeof(a->addr) || n - o < len + 6)
+			return -EBADMSG;
+		for (size_t k = 0; k < len; k++)
+			if (p[o + k] < 0x20 || p[o + k] >= 0x7f)
+				return -EBADMSG;
+		memcpy(a->addr, p + o, len);
+		a->addr[len] = '\0';
+		o += len;
+		a->outcome = p[o++];
+		a->service = p[o++];
+		a->start_ms = get32(p + o);
+		o += 4;
+		if (a->outcome >= PROBE_OUT_MAX || a->service >= PROBE_SVC_MAX)
+			return -EBADMSG;
+	}
+	return o == n ? 0 : -EBADMSG;
+}
+
 int probe_result_encode(uint32_t index, const struct probe_result *r, uint8_t *buf, size_t max)
 {
 	size_t o = 12;
@@ -1391,6 +1726,21 @@ int probe_result_encode(uint32_t index, const struct probe_result *r, uint8_t *b
 		const struct field *f = &fields[i];
 		const uint8_t *src = (const uint8_t *)r + f->off;
 		size_t len = f->type == F_STR ? strnlen((const char *)src, f->size - 1) : f->size;
+
+		if (f->type == F_ADDRS) {
+			int al;
+
+			if (o + 3 > max)
+				return -ENOSPC;
+			al = addrs_encode(r, buf + o + 3, max - o - 3);
+			if (al < 0 || o + 3 + (size_t)al - 12 > REC_MAX)
+				return -ENOSPC;
+			buf[o] = f->id;
+			buf[o + 1] = (uint8_t)((unsigned)al >> 8);
+			buf[o + 2] = (uint8_t)al;
+			o += 3 + (size_t)al;
+			continue;
+		}
 
 		if (o + 3 + len > max || o + 3 + len - 12 > REC_MAX)
 			return -ENOSPC;
@@ -1439,7 +1789,10 @@ static int decode_one(const uint8_t *p, size_t n, struct probe_result *r)
 			return -EBADMSG;
 		seen |= 1ull << f->id;
 		dst = (uint8_t *)r + f->off;
-		if (f->type == F_STR) {
+		if (f->type == F_ADDRS) {
+			if (addrs_decode(p + o, len, r) < 0)
+				return -EBADMSG;
+		} else if (f->type == F_STR) {
 			if (len >= f->size)
 				return -EBADMSG;
 			for (size_t i = 0; i < len; i++)

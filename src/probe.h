@@ -14,7 +14,10 @@
  *
  *   stream  := record* end
  *   record  := "PLPR" u32 index u32 n  field*   (n = bytes of the fields, <= 16 KiB)
- *   field   := u8 id  u16 len  byte[len]      (strings without NUL; integers u32/u64)
+ *   field   := u8 id  u16 len  byte[len]      (strings without NUL; integers u32/u64;
+ *                                              the address list: u8 count, then per
+ *                                              address u8 n, byte[n], u8 outcome,
+ *                                              u8 service, u32 start_ms)
  *   end     := "PLPR" u32 0xffffffff u32 0
  *   (all integers big-endian)
  *
@@ -40,6 +43,16 @@
  *      a time per target) run the
  *      behavioural tests; signatures from the fingerprint data file give the
  *      software guess.
+ *
+ * Host names (resolved in the child, before the sandbox closes): every
+ * address getaddrinfo() gives (AF_UNSPEC unless opts->source fixes the
+ * family; RFC 6724 order), at most PROBE_ADDRS_MAX, each probed as above,
+ * Happy Eyeballs style (RFC 8305): the first address starts, the next one
+ * PROBE_ATTEMPT_DELAY_MS after the previous started or at once when it
+ * failed; the first address identified as SMTP or SMPP wins and the others
+ * are cancelled. When none is identified, the most telling result is
+ * reported (unknown, then timeout, filtered, closed; the earliest on a tie).
+ * A name without an address is the result PROBE_SVC_UNRESOLVED.
  */
 #ifndef PORTLOCK_PROBE_H
 #define PORTLOCK_PROBE_H
@@ -60,6 +73,8 @@ struct fp_db;
 #define PROBE_DEFAULT_CONNECT_MS 3000
 #define PROBE_DEFAULT_READ_MS 6000	/* nmap's wait for a delayed greeting */
 #define PROBE_DEFAULT_DEADLINE_MS 60000
+#define PROBE_ADDRS_MAX 16		/* addresses of one name tried, in getaddrinfo order */
+#define PROBE_ATTEMPT_DELAY_MS 250	/* RFC 8305 "Connection Attempt Delay" */
 
 enum probe_service {
 	PROBE_SVC_UNKNOWN,	/* answered, but neither SMTP nor SMPP */
@@ -70,8 +85,26 @@ enum probe_service {
 	PROBE_SVC_CLOSED,	/* connection refused */
 	PROBE_SVC_FILTERED,	/* no answer to the SYN, or ICMP unreachable */
 	PROBE_SVC_TIMEOUT,	/* connected, nothing identifiable in time */
+	PROBE_SVC_UNRESOLVED,	/* the host name has no address: nothing probed */
 	PROBE_SVC_MAX,
 };
+
+/* What one address of a target did (a name may have several, see below). */
+enum probe_outcome {
+	PROBE_OUT_NOT_TRIED,	/* never started: another address answered first */
+	PROBE_OUT_ANSWERED,	/* identified (smtp, smtps, smpp, smpp-tls) */
+	PROBE_OUT_UNIDENTIFIED,	/* connected, answered something else (unknown) */
+	PROBE_OUT_SILENT,	/* connected, nothing identifiable in time */
+	PROBE_OUT_REFUSED,	/* connection refused */
+	PROBE_OUT_TIMEOUT,	/* no answer to the connection attempt */
+	PROBE_OUT_UNREACHABLE,	/* ICMP unreachable, no route, local firewall */
+	PROBE_OUT_ERROR,	/* another local error (socket, bind) */
+	PROBE_OUT_CANCELLED,	/* started, abandoned when another address answered */
+	PROBE_OUT_MAX,
+};
+
+/* "answered", "not tried", ... (the names used in output). */
+const char *probe_outcome_name(enum probe_outcome o);
 
 /* "smtp", "smpp-tls", ... (the names used in output and --expect). */
 const char *probe_service_name(enum probe_service s);
@@ -105,10 +138,19 @@ struct probe_opts {
 #define PROBE_EVIDENCE_MAX 512
 #define PROBE_NOTE_MAX 256
 
+/* One address of a target and what it did. */
+struct probe_addr {
+	char addr[64];			/* numeric */
+	uint32_t outcome;		/* enum probe_outcome */
+	uint32_t service;		/* what this address alone showed; meaningful when
+					   it was tried and not cancelled */
+	uint32_t start_ms;		/* when it was tried, since the target's first try */
+};
+
 /* One result. Every string is NUL-terminated printable ASCII (escaped). */
 struct probe_result {
 	char target[PROBE_HOST_MAX + 16];
-	char addr[64];			/* address probed, "" when unresolved */
+	char addr[64];			/* address reported, "" when unresolved */
 	uint32_t port;
 	uint32_t service;		/* enum probe_service */
 	char evidence[PROBE_EVIDENCE_MAX];	/* escaped first bytes/lines */
@@ -132,12 +174,16 @@ struct probe_result {
 	uint32_t smpp_bind_done, smpp_bind_cmd, smpp_bind_status;
 	/* timing, milliseconds since the probe of this target began */
 	uint32_t connect_ms, first_byte_ms, total_ms;
-	uint32_t nconns;
+	uint32_t nconns;		/* over every address */
+	/* every address of the target, in the order tried */
+	uint32_t naddrs;
+	struct probe_addr addrs[PROBE_ADDRS_MAX];
 };
 
 /*
  * Probe n targets; out[i] gets the result for t[i] (out must hold n).
- * Unreachable or odd targets are results, not errors. Returns 0, or a
+ * Unreachable or odd targets are results, not errors, and so is a name
+ * without an address (PROBE_SVC_UNRESOLVED; the caller decides). Returns 0, or a
  * negative errno with a DIAG_INTERNAL record in d when the probe itself
  * failed (fork, pipe, a child that died or sent a malformed stream).
  */

@@ -140,13 +140,87 @@ static void test_records(void **state)
 	assert_int_equal(probe_results_decode(buf, o, back, 2, seen), -EBADMSG);
 }
 
+/* The address list of a name (field 31): round trip and strict decoding. */
+static void test_record_addrs(void **state)
+{
+	struct probe_result r, back;
+	uint8_t buf[20000], *f;
+	bool seen;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.target, "localhost:25");
+	strcpy(r.addr, "127.0.0.1");
+	r.service = PROBE_SVC_SMTP;
+	r.naddrs = 2;
+	strcpy(r.addrs[0].addr, "::1");
+	r.addrs[0].outcome = PROBE_OUT_REFUSED;
+	r.addrs[0].service = PROBE_SVC_CLOSED;
+	strcpy(r.addrs[1].addr, "127.0.0.1");
+	r.addrs[1].outcome = PROBE_OUT_ANSWERED;
+	r.addrs[1].service = PROBE_SVC_SMTP;
+	r.addrs[1].start_ms = 250;
+	n = probe_result_encode(0, &r, buf, sizeof(buf));
+	assert_true(n > 12);
+	memcpy(buf + n, "PLPR\xff\xff\xff\xff\0\0\0\0", 12);
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), 0);
+	assert_memory_equal(&back, &r, sizeof(r));
+
+	/* the list is the record's last field: id, u16 length, count, entries */
+	f = buf + n - (3 + 1 + (1 + 3 + 6) + (1 + 9 + 6));
+	assert_int_equal(f[0], 31);
+	assert_int_equal(f[3], 2);
+	f[3] = PROBE_ADDRS_MAX + 1;	/* more than the array holds */
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	f[3] = 1;			/* fewer than the bytes: left over */
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	f[3] = 2;
+	f[5] = 0x07;			/* a control byte in an address */
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	f[5] = ':';
+	f[4] = 200;			/* an address longer than the field */
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	f[4] = 3;
+	f[8] = PROBE_OUT_MAX;		/* outcome out of range */
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	f[8] = PROBE_OUT_REFUSED;
+	f[9] = PROBE_SVC_MAX;		/* service out of range */
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	f[9] = PROBE_SVC_CLOSED;
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), 0);
+
+	/* an unresolved name: no address at all */
+	memset(&r, 0, sizeof(r));
+	strcpy(r.target, "nosuch.invalid:25");
+	r.service = PROBE_SVC_UNRESOLVED;
+	strcpy(r.note, "cannot resolve 'nosuch.invalid': Name or service not known");
+	n = probe_result_encode(0, &r, buf, sizeof(buf));
+	assert_true(n > 12);
+	memcpy(buf + n, "PLPR\xff\xff\xff\xff\0\0\0\0", 12);
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), 0);
+	assert_memory_equal(&back, &r, sizeof(r));
+}
+
+static void test_outcome_names(void **state)
+{
+	for (int i = 0; i < PROBE_OUT_MAX; i++) {
+		assert_string_not_equal(probe_outcome_name(i), "invalid");
+		for (int k = 0; k < i; k++)
+			assert_string_not_equal(probe_outcome_name(i), probe_outcome_name(k));
+	}
+	assert_string_equal(probe_outcome_name(PROBE_OUT_NOT_TRIED), "not tried");
+	assert_string_equal(probe_outcome_name(PROBE_OUT_MAX), "invalid");
+	assert_string_equal(probe_service_name(PROBE_SVC_UNRESOLVED), "unresolved");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_enquire_link), cmocka_unit_test(test_bind),
 		cmocka_unit_test(test_check_reply),  cmocka_unit_test(test_names),
 		cmocka_unit_test(test_target_parse), cmocka_unit_test(test_service_names),
-		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_records),      cmocka_unit_test(test_record_addrs),
+		cmocka_unit_test(test_outcome_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

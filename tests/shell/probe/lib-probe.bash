@@ -67,3 +67,18 @@ pl_expect_field() {
 pl_expect_service() {
 	pl_expect_field "$1" "$2" 'r["service"]' "^$3\$"
 }
+
+# pl_in_hosts NS HOSTS CMD...: run CMD in NS, in a private mount namespace where the
+# file HOSTS is /etc/hosts and /etc/resolv.conf names 127.0.0.1 as the only name
+# server (nothing listens there: a name that HOSTS lacks fails at once and no query
+# leaves the namespace).
+pl_in_hosts() {
+	local ns=$1 hosts=$2
+	shift 2
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$PL_TMP/resolv.conf"
+	ip netns exec "$ns" unshare -m --propagation private sh -c '
+		mount --bind "$1" /etc/hosts || exit 97
+		if [ -e /etc/resolv.conf ]; then mount --bind "$2" /etc/resolv.conf || exit 97; fi
+		shift 2
+		exec "$@"' sh "$hosts" "$PL_TMP/resolv.conf" "$@"
+}

@@ -22,11 +22,20 @@ for t in "$SRV4:2525" "[$SRV6]:2525"; do
 done
 pl_expect_field "$out" "[$SRV6]:2525" 'r["address"]' "^$SRV6\$"
 
-# a host name, resolved inside the probe child
+# a host name, resolved inside the probe child: the server listens on 127.0.0.1
+# only, so that is the address that answers, whatever /etc/hosts says first
 ip netns exec "$SRV" "$PORTLOCK" probe --json localhost:2526 >"$out" 2>"$out.err" ||
 	pl_fail "probe localhost exited $?"
 pl_expect_service "$out" localhost:2526 smtp
-pl_expect_field "$out" localhost:2526 'r["address"]' '^(127\.0\.0\.1|::1)$'
+pl_expect_field "$out" localhost:2526 'r["address"]' '^127\.0\.0\.1$'
+# ... also with ::1 before 127.0.0.1 (a stock Debian /etc/hosts; it said 'closed')
+printf '::1 localhost ip6-localhost ip6-loopback\n127.0.0.1 localhost\n' >"$PL_TMP/hosts"
+pl_in_hosts "$SRV" "$PL_TMP/hosts" "$PORTLOCK" probe --json localhost:2526 >"$out" 2>"$out.err" ||
+	pl_fail "probe localhost (::1 first) exited $?: $(cat "$out.err")"
+pl_expect_service "$out" localhost:2526 smtp
+pl_expect_field "$out" localhost:2526 'r["address"]' '^127\.0\.0\.1$'
+pl_expect_field "$out" localhost:2526 '[(a["address"], a["outcome"]) for a in r["addresses"]]' \
+	"^\[\('::1', 'refused'\), \('127.0.0.1', 'answered'\)\]\$"
 
 # --expect: 0 when it matches, 6 when it does not
 pl_expect_rc 0 ip netns exec "$CLI" "$PORTLOCK" probe --expect smtp "$SRV4:2525"
