@@ -283,6 +283,7 @@ bool sshguard_would_cut(const struct policy *p, char *msg, size_t len)
 		return false;	/* nothing an SSH session goes through: no dump needed */
 	sshguard_list_init(&l);
 	diag_init(&d);
+	util_mark("sshguard: start");
 	if (sshguard_sessions(&l, &d) == 0) {
 		cut = sshguard_cut(p, &l, msg, len) > 0;
 	} else if (sshguard_cut(p, &l, msg, len) > 0) {
@@ -294,5 +295,6 @@ bool sshguard_would_cut(const struct policy *p, char *msg, size_t len)
 	}
 	diag_fini(&d);
 	sshguard_list_fini(&l);
+	util_mark("sshguard: sessions checked");
 	return cut;
 }
