@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Listening TCP and bound UDP sockets over NETLINK_SOCK_DIAG, plus the
- * processes owning them (/proc/<pid>/fd). Owns the sock_diag socket (a
+ * Listening TCP and bound UDP sockets over NETLINK_SOCK_DIAG (and, when
+ * asked, established TCP connections), plus the processes owning them
+ * (/proc/<pid>/fd). Owns the sock_diag socket (a
  * different netlink protocol from nf_tables, so it does not go through the
  * nftables socket code) and the reply parser. Never prints, never shells out.
  *
@@ -49,6 +50,7 @@
 /* The loopback device has this ifindex in every network namespace (LOOPBACK_IFINDEX). */
 #define LISTEN_LOOPBACK_IFINDEX 1
 /* Kernel TCP states (include/net/tcp_states.h); netinet/tcp.h names them TCP_LISTEN/TCP_CLOSE. */
+#define LISTEN_STATE_ESTABLISHED 1
 #define LISTEN_STATE_CLOSE 7
 #define LISTEN_STATE_LISTEN 10
 
@@ -188,12 +190,18 @@ static int entry_cmp(const void *pa, const void *pb)
 
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
+	if (a->established != b->established)
+		return a->established ? 1 : -1;
 	if (a->port != b->port)
 		return a->port < b->port ? -1 : 1;
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
 	if (a->addr != b->addr)
 		return cmp_u128(a->addr, b->addr);
+	if (a->peer != b->peer)
+		return cmp_u128(a->peer, b->peer);
+	if (a->peer_port != b->peer_port)
+		return a->peer_port < b->peer_port ? -1 : 1;
 	if (a->ifindex != b->ifindex)
 		return a->ifindex < b->ifindex ? -1 : 1;
 	return a->inode < b->inode ? -1 : a->inode > b->inode;
@@ -211,6 +219,7 @@ void listen_set_sort(struct listen_set *s)
 struct parse_ctx {
 	struct listen_set *out;
 	enum listen_proto proto;
+	uint8_t state;		/* the one socket state taken */
 	uint32_t seq, portid;	/* 0: not checked */
 	struct diag *d;
 	int err;	/* -errno already recorded in d, 0 when none */
@@ -242,7 +251,6 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	struct parse_ctx *c = data;
 	struct listen_entry *e;
 	struct inet_diag_msg m;
-	uint8_t want;
 	int rc;
 
 	if ((c->seq && nlh->nlmsg_seq != c->seq) || (c->portid && nlh->nlmsg_pid != c->portid)) {
@@ -259,8 +267,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	memcpy(&m, mnl_nlmsg_get_payload(nlh), sizeof(m));
 	if (m.idiag_family != AF_INET && m.idiag_family != AF_INET6)
 		return parse_malformed(c, "unknown address family");
-	want = c->proto == LISTEN_PROTO_TCP ? LISTEN_STATE_LISTEN : LISTEN_STATE_CLOSE;
-	if (m.idiag_state != want)
+	if (m.idiag_state != c->state)
 		return MNL_CB_OK;	/* the kernel filters by state; be safe anyway */
 	if (mnl_attr_parse(nlh, sizeof(m), attr_cb, tb) < 0)
 		return parse_malformed(c, "bad attribute");
@@ -279,6 +286,11 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	e->ifindex = m.id.idiag_if;
 	e->inode = m.idiag_inode;
 	e->uid = m.idiag_uid;
+	if (c->state == LISTEN_STATE_ESTABLISHED) {
+		e->established = true;
+		e->peer = cidr_from_bytes(e->family, (const uint8_t *)m.id.idiag_dst);
+		e->peer_port = ntohs(m.id.idiag_dport);
+	}
 	if (e->family == CIDR_V6 && tb[INET_DIAG_SKV6ONLY])
 		e->v6only = mnl_attr_get_u8(tb[INET_DIAG_SKV6ONLY]) != 0;
 	return MNL_CB_OK;
@@ -308,10 +320,17 @@ static size_t whole_messages(const void *buf, size_t len)
 	return off;
 }
 
-int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t seq,
-		 uint32_t portid, struct listen_set *out, struct diag *d)
+/* The state a listener of proto is in: LISTEN for TCP, CLOSE (unconnected) for UDP. */
+static uint8_t listener_state(enum listen_proto proto)
 {
-	struct parse_ctx c = { .out = out, .proto = proto, .seq = seq, .portid = portid, .d = d };
+	return proto == LISTEN_PROTO_TCP ? LISTEN_STATE_LISTEN : LISTEN_STATE_CLOSE;
+}
+
+static int parse_state(const void *buf, size_t len, enum listen_proto proto, uint8_t state,
+		       uint32_t seq, uint32_t portid, struct listen_set *out, struct diag *d)
+{
+	struct parse_ctx c = { .out = out, .proto = proto, .state = state, .seq = seq,
+			       .portid = portid, .d = d };
 	size_t whole;
 	int rc;
 
@@ -356,6 +375,19 @@ int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t 
 	}
 }
 
+int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t seq,
+		 uint32_t portid, struct listen_set *out, struct diag *d)
+{
+	return parse_state(buf, len, proto, listener_state(proto), seq, portid, out, d);
+}
+
+int listen_parse_established(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+			     struct listen_set *out, struct diag *d)
+{
+	return parse_state(buf, len, LISTEN_PROTO_TCP, LISTEN_STATE_ESTABLISHED, seq, portid, out,
+			   d);
+}
+
 /* ------------------------------------------------------------------------- */
 /* kernel dump */
 
@@ -363,8 +395,8 @@ int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t 
  * One dump on a fresh socket. A fresh socket per attempt means an
  * interrupted dump needs no draining: its remaining parts die with the socket.
  */
-static int dump_once(enum listen_proto proto, int af, char *buf, struct listen_set *out,
-		     struct diag *d)
+static int dump_once(enum listen_proto proto, uint8_t state, int af, char *buf,
+		     struct listen_set *out, struct diag *d)
 {
 	struct inet_diag_req_v2 *req;
 	struct mnl_socket *nl;
@@ -384,7 +416,7 @@ static int dump_once(enum listen_proto proto, int af, char *buf, struct listen_s
 		goto out;
 	}
 	portid = mnl_socket_get_portid(nl);
-	seq = (uint32_t)time(NULL) ^ ((uint32_t)proto << 8) ^ (uint32_t)af;
+	seq = (uint32_t)time(NULL) ^ ((uint32_t)state << 16) ^ ((uint32_t)proto << 8) ^ (uint32_t)af;
 	if (!seq)
 		seq = 1;
 
@@ -395,8 +427,7 @@ static int dump_once(enum listen_proto proto, int af, char *buf, struct listen_s
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = (uint8_t)af;
 	req->sdiag_protocol = proto == LISTEN_PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
-	req->idiag_states = proto == LISTEN_PROTO_TCP ? 1u << LISTEN_STATE_LISTEN
-						      : 1u << LISTEN_STATE_CLOSE;
+	req->idiag_states = 1u << state;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		rc = diag_err(d, DIAG_NETLINK, NULL, errno, "sock_diag: cannot send the %s dump request",
 			      listen_proto_str(proto));
@@ -411,27 +442,28 @@ static int dump_once(enum listen_proto proto, int af, char *buf, struct listen_s
 						       listen_proto_str(proto));
 			goto out;
 		}
-		rc = listen_parse(buf, (size_t)n, proto, seq, portid, out, d);
+		rc = parse_state(buf, (size_t)n, proto, state, seq, portid, out, d);
 	} while (rc == 1);
 out:
 	mnl_socket_close(nl);
 	return rc;
 }
 
-static int dump_one(enum listen_proto proto, int af, char *buf, struct listen_set *out,
-		    struct diag *d)
+static int dump_one(enum listen_proto proto, uint8_t state, int af, char *buf,
+		    struct listen_set *out, struct diag *d)
 {
 	for (int i = 0; i < LISTEN_DUMP_TRIES; i++) {
 		size_t mark = out->n;
-		int rc = dump_once(proto, af, buf, out, d);
+		int rc = dump_once(proto, state, af, buf, out, d);
 
 		if (rc != -EINTR)
 			return rc;
 		out->n = mark;	/* drop the inconsistent part; no owners yet */
 	}
 	return diag_err(d, DIAG_NETLINK, NULL, EINTR,
-			"sock_diag: the %s %s socket table kept changing during %d dumps",
-			af == AF_INET ? "IPv4" : "IPv6", listen_proto_str(proto), LISTEN_DUMP_TRIES);
+			"sock_diag: the %s %s%s socket table kept changing during %d dumps",
+			af == AF_INET ? "IPv4" : "IPv6", listen_proto_str(proto),
+			state == LISTEN_STATE_ESTABLISHED ? " connection" : "", LISTEN_DUMP_TRIES);
 }
 
 int listen_dump(struct listen_set *out, unsigned int flags, struct diag *d)
@@ -449,8 +481,11 @@ int listen_dump(struct listen_set *out, unsigned int flags, struct diag *d)
 		if (!(flags & (p == LISTEN_PROTO_TCP ? LISTEN_F_TCP : LISTEN_F_UDP)))
 			continue;
 		for (size_t i = 0; i < ARRAY_SIZE(afs) && !rc; i++)
-			rc = dump_one((enum listen_proto)p, afs[i], buf, out, d);
+			rc = dump_one((enum listen_proto)p, listener_state((enum listen_proto)p),
+				      afs[i], buf, out, d);
 	}
+	for (size_t i = 0; i < ARRAY_SIZE(afs) && !rc && (flags & LISTEN_F_ESTABLISHED); i++)
+		rc = dump_one(LISTEN_PROTO_TCP, LISTEN_STATE_ESTABLISHED, afs[i], buf, out, d);
 	free(buf);
 	if (rc < 0)
 		return rc;
@@ -565,8 +600,12 @@ static int owner_cmp(const void *pa, const void *pb)
 	return a->pid < b->pid ? -1 : a->pid > b->pid;
 }
 
-/* Scan one process's fd table; returns 0, -ENOMEM, or 1 when access was denied. */
-static int scan_pid(struct listen_set *s, const struct ino_ref *idx, int procfd, pid_t pid)
+/*
+ * Scan one process's fd table; returns 0, -ENOMEM, or 1 when access was
+ * denied. known_comm: the process's comm when already read, else NULL.
+ */
+static int scan_pid(struct listen_set *s, const struct ino_ref *idx, int procfd, pid_t pid,
+		    const char *known_comm)
 {
 	char path[64], link[64], comm[16] = "";
 	bool have_comm = false;
@@ -582,6 +621,10 @@ static int scan_pid(struct listen_set *s, const struct ino_ref *idx, int procfd,
 	if (!dir) {
 		close(fd);
 		return 0;
+	}
+	if (known_comm) {
+		snprintf(comm, sizeof(comm), "%s", known_comm);
+		have_comm = true;
 	}
 	while (!rc && (de = readdir(dir))) {
 		const struct ino_ref *hit;
@@ -614,6 +657,12 @@ static int scan_pid(struct listen_set *s, const struct ino_ref *idx, int procfd,
 
 int listen_owners_fill(struct listen_set *s, const char *procroot, struct diag *d)
 {
+	return listen_owners_fill_if(s, procroot, NULL, d);
+}
+
+int listen_owners_fill_if(struct listen_set *s, const char *procroot,
+			  bool (*want)(const char *comm), struct diag *d)
+{
 	struct ino_ref *idx = NULL;
 	struct dirent *de;
 	DIR *proc;
@@ -640,12 +689,18 @@ int listen_owners_fill(struct listen_set *s, const char *procroot, struct diag *
 		qsort(idx, s->n, sizeof(*idx), ino_ref_cmp);
 	}
 	while (s->n && (de = readdir(proc))) {
+		char comm[16];
 		pid_t pid;
 		int r;
 
 		if (!parse_pid(de->d_name, &pid))
 			continue;
-		r = scan_pid(s, idx, dirfd(proc), pid);
+		if (want) {
+			read_comm(dirfd(proc), pid, comm, sizeof(comm));
+			if (!comm[0] || !want(comm))
+				continue;	/* gone, or not one we look for */
+		}
+		r = scan_pid(s, idx, dirfd(proc), pid, want ? comm : NULL);
 		if (r < 0) {
 			rc = diag_err(d, DIAG_INTERNAL, NULL, -r, "socket owners");
 			goto out;

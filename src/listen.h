@@ -3,7 +3,8 @@
  * Listening sockets of the caller's network namespace, read from the kernel
  * over NETLINK_SOCK_DIAG (the interface ss(8) uses), with the processes that
  * own them (found the way `ss -p` does: /proc/<pid>/fd). Used by `portlock
- * listeners`, `audit` and `probe --listening`.
+ * listeners`, `audit` and `probe --listening`; with LISTEN_F_ESTABLISHED also
+ * the established TCP connections (the SSH guard, sshguard.h).
  *
  * What counts as a listener:
  *   - TCP sockets in state LISTEN;
@@ -76,6 +77,14 @@ struct listen_entry {
 	char ifname[16];		/* name of ifindex, resolved by listen_dump(); may be "" */
 	uint32_t inode;			/* socket inode, as in /proc/<pid>/fd "socket:[N]" */
 	uint32_t uid;			/* socket owner uid */
+	/*
+	 * LISTEN_F_ESTABLISHED: a TCP connection in state ESTABLISHED, not a
+	 * listener. peer is the remote address, in the socket's family (an
+	 * IPv6 socket talking to an IPv4 peer has a v4-mapped peer).
+	 */
+	bool established;
+	u128 peer;
+	uint16_t peer_port;
 	struct listen_owner *owners;	/* owned by the entry; sorted by pid */
 	size_t nowners;
 };
@@ -97,6 +106,8 @@ struct listen_set {
 #define LISTEN_F_UDP	0x2u
 #define LISTEN_F_OWNERS	0x4u	/* walk /proc to fill owners */
 #define LISTEN_F_ALL	(LISTEN_F_TCP | LISTEN_F_UDP | LISTEN_F_OWNERS)
+/* also the TCP connections in state ESTABLISHED (entry.established), IPv4 and IPv6 */
+#define LISTEN_F_ESTABLISHED 0x8u
 
 void listen_set_init(struct listen_set *s);
 /* Free every entry and its owners; the set is empty and reusable after. */
@@ -106,8 +117,10 @@ void listen_set_fini(struct listen_set *s);
  * Read the listeners of the caller's network namespace into *out, which must
  * be initialized (listen_set_init()); entries are appended, then the whole
  * set is sorted. flags: LISTEN_F_TCP and/or LISTEN_F_UDP (neither means
- * both), LISTEN_F_OWNERS to find owning processes under /proc.
- * Four dumps are made (TCP/UDP x IPv4/IPv6); a dump interrupted by a
+ * both), LISTEN_F_OWNERS to find owning processes under /proc,
+ * LISTEN_F_ESTABLISHED to add the established TCP connections.
+ * Four dumps are made (TCP/UDP x IPv4/IPv6), two more for
+ * LISTEN_F_ESTABLISHED; a dump interrupted by a
  * concurrent change (NLM_F_DUMP_INTR) is retried up to three times.
  * Returns 0, or -errno with the reason recorded in d: DIAG_NETLINK for the
  * kernel (socket, send, receive, an error reply, a malformed reply),
@@ -130,6 +143,14 @@ int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t 
 		 uint32_t portid, struct listen_set *out, struct diag *d);
 
 /*
+ * The same for a dump of TCP sockets in state ESTABLISHED: appends entries
+ * with established set and the peer address and port; other states are
+ * skipped.
+ */
+int listen_parse_established(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+			     struct listen_set *out, struct diag *d);
+
+/*
  * Fill the owners of every entry of *s by walking procroot (normally
  * "/proc"; tests pass a fake tree of <pid>/fd/<n> symlinks and <pid>/comm):
  * each <pid>/fd/<n> whose link reads "socket:[inode]" for a listed inode
@@ -141,7 +162,19 @@ int listen_parse(const void *buf, size_t len, enum listen_proto proto, uint32_t 
  */
 int listen_owners_fill(struct listen_set *s, const char *procroot, struct diag *d);
 
-/* Sort by proto, port, family, address, inode (a stable, readable order). */
+/*
+ * The same, looking only at the processes whose comm (/proc/<pid>/comm,
+ * without the newline) want() accepts: one small read per process instead
+ * of its whole fd table. want NULL: every process (listen_owners_fill()).
+ * owners_denied counts only wanted processes.
+ */
+int listen_owners_fill_if(struct listen_set *s, const char *procroot,
+			  bool (*want)(const char *comm), struct diag *d);
+
+/*
+ * Sort by proto, listeners before connections, port, family, address, peer,
+ * inode (a stable, readable order).
+ */
 void listen_set_sort(struct listen_set *s);
 
 /* Classification of one listener (see the top of this file). */

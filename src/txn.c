@@ -26,6 +26,7 @@
 #include "policy.h"
 #include "render.h"
 #include "snapshot.h"
+#include "sshguard.h"
 #include "sync.h"
 
 /* ---- journal hooks around the batch ---- */
@@ -142,37 +143,13 @@ static void fmt_time(int64_t t, char *buf, size_t len)
 }
 
 /*
- * The operator's own SSH session: would the policy cut it? Returns true and
- * describes it in msg when SSH_CONNECTION's client may not reach its port.
+ * An established SSH session of this host (found from the kernel's sockets;
+ * SSH_CONNECTION only adds to them): would the policy cut it? Returns true
+ * and describes it in msg (see sshguard.h).
  */
 static bool ssh_would_be_cut(const struct policy *p, char *msg, size_t len)
 {
-	const char *env = getenv("SSH_CONNECTION");
-	char client[64], server[64];
-	unsigned cport, sport;
-	const struct policy_service *s;
-	struct cidr c;
-
-	if (!env || !*env)
-		return false;
-	if (sscanf(env, "%63s %u %63s %u", client, &cport, server, &sport) != 4 || sport > 65535)
-		return false;
-	s = policy_find_port(p, POLICY_TCP, (uint16_t)sport);
-	if (!s)
-		return false;
-	if (strncmp(client, "::ffff:", 7) == 0 && strchr(client, '.'))
-		memmove(client, client + 7, strlen(client + 7) + 1);
-	if (cidr_parse(client, &c) != CIDR_OK)
-		return false;
-	if (p->loopback && ((c.family == CIDR_V4 && (c.addr >> 24) == 127) ||
-			    (c.family == CIDR_V6 && c.addr == 1)))
-		return false;
-	if (policy_service_allows(s, c.family, c.addr))
-		return false;
-	snprintf(msg, len,
-		 "your SSH session from %s to port %u would be cut: service '%s' (%s:%d) does not allow %s",
-		 client, sport, s->name, s->file ? s->file : "?", s->line, client);
-	return true;
+	return sshguard_would_cut(p, msg, len);
 }
 
 /* ---- revert (lock held) ---- */

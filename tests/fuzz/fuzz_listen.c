@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target: bytes as a sock_diag dump reply, fed to listen_parse()
- * for TCP and UDP, then every entry is classified and formatted. Seeds are
+ * for TCP and UDP and to listen_parse_established(), then every entry is
+ * classified and formatted (and the connections judged by sshguard). Seeds are
  * the captured kernel replies of tests/unit/data (corpus/listen/).
  */
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include "diag.h"
 #include "listen.h"
+#include "sshguard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char buf[LISTEN_ENDPOINTSTRLEN];
 
-	for (int p = 0; p < LISTEN_PROTO_MAX; p++) {
+	for (int p = 0; p <= LISTEN_PROTO_MAX; p++) {	/* LISTEN_PROTO_MAX: established TCP */
 		/* an exact-size copy so ASan sees any read past the end */
 		uint8_t *copy = malloc(size ? size : 1);
 		struct listen_set s;
@@ -29,7 +31,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(copy, data, size);
 		listen_set_init(&s);
 		diag_init(&d);
-		(void)listen_parse(copy, size, (enum listen_proto)p, 0, 0, &s, &d);
+		if (p == LISTEN_PROTO_MAX) {
+			struct sshguard_list l;
+
+			(void)listen_parse_established(copy, size, 0, 0, &s, &d);
+			sshguard_list_init(&l);
+			(void)sshguard_from_sockets(&s, &l);
+			sshguard_list_fini(&l);
+		} else {
+			(void)listen_parse(copy, size, (enum listen_proto)p, 0, 0, &s, &d);
+		}
 		for (size_t i = 0; i < s.n; i++) {
 			(void)listen_scope(&s.v[i]);
 			(void)listen_covers_family(&s.v[i], CIDR_V4);

@@ -323,6 +323,65 @@ static void test_parse_malformed(void **state)
 	(void)state;
 }
 
+/* LISTEN_F_ESTABLISHED's parser: established connections with their peer, nothing else */
+static void test_parse_established(void **state)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct inet_diag_msg *m;
+	struct listen_set s;
+	struct diag d;
+	size_t len;
+
+	listen_set_init(&s);
+	diag_init(&d);
+	len = make_msg(buf, SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, sizeof(struct inet_diag_msg), AF_INET,
+		       1);
+	m = mnl_nlmsg_get_payload((struct nlmsghdr *)buf);
+	m->id.idiag_src[0] = htonl(0xc0000201);		/* 192.0.2.1 */
+	m->id.idiag_dst[0] = htonl(0xc0000214);		/* 192.0.2.20 */
+	m->id.idiag_dport = htons(40000);
+	assert_int_equal(listen_parse_established(buf, len, 1, 0, &s, &d), 1);
+	assert_int_equal(s.n, 1);
+	assert_true(s.v[0].established);
+	assert_int_equal(s.v[0].port, 2775);
+	assert_true(s.v[0].addr == 0xc0000201);
+	assert_true(s.v[0].peer == 0xc0000214);
+	assert_int_equal(s.v[0].peer_port, 40000);
+	assert_int_equal(s.v[0].inode, 4242);
+	/* an IPv6 socket's IPv4 peer stays v4-mapped, in the socket's family */
+	len = make_msg(buf, SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, sizeof(struct inet_diag_msg),
+		       AF_INET6, 1);
+	m = mnl_nlmsg_get_payload((struct nlmsghdr *)buf);
+	m->id.idiag_dst[2] = htonl(0xffff);
+	m->id.idiag_dst[3] = htonl(0xc0000214);
+	assert_int_equal(listen_parse_established(buf, len, 1, 0, &s, &d), 1);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.v[1].family, CIDR_V6);
+	assert_true(s.v[1].peer == (((u128)0xffff << 32) | 0xc0000214));
+	/* a listener is not a connection, and a connection is not a listener */
+	len = make_msg(buf, SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, sizeof(struct inet_diag_msg), AF_INET,
+		       10);
+	assert_int_equal(listen_parse_established(buf, len, 1, 0, &s, &d), 1);
+	assert_int_equal(s.n, 2);
+	len = make_msg(buf, SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, sizeof(struct inet_diag_msg), AF_INET,
+		       1);
+	assert_int_equal(parse_one(buf, len, LISTEN_PROTO_TCP, &s, &d), 1);
+	assert_int_equal(s.n, 2);
+	/* listeners sort before connections */
+	len = make_msg(buf, SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, sizeof(struct inet_diag_msg), AF_INET,
+		       10);
+	assert_int_equal(parse_one(buf, len, LISTEN_PROTO_TCP, &s, &d), 1);
+	assert_int_equal(s.n, 3);
+	assert_false(s.v[2].established);
+	listen_set_sort(&s);
+	assert_false(s.v[0].established);
+	assert_true(s.v[1].established && s.v[2].established);
+	assert_false(diag_failed(&d));
+	diag_fini(&d);
+	listen_set_fini(&s);
+	(void)state;
+}
+
 static struct listen_entry v6entry(const char *a, bool v6only, uint32_t ifindex)
 {
 	struct listen_entry l = { .proto = LISTEN_PROTO_TCP, .port = 22, .v6only = v6only,
@@ -455,6 +514,11 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 	return remove(path);
 }
 
+static bool only_worker(const char *comm)
+{
+	return strcmp(comm, "worker") == 0;
+}
+
 static void test_owners_fake_proc(void **state)
 {
 	char root[] = "/tmp/pl-test-listen.XXXXXX";
@@ -512,6 +576,12 @@ static void test_owners_fake_proc(void **state)
 	/* a second fill starts afresh */
 	assert_int_equal(listen_owners_fill(&s, root, &d), 0);
 	assert_int_equal(s.v[2].nowners, 2);
+	/* only the processes whose comm is wanted (pid 50 has none: skipped) */
+	assert_int_equal(listen_owners_fill_if(&s, root, only_worker, &d), 0);
+	assert_int_equal(s.v[0].nowners, 0);
+	assert_int_equal(s.v[2].nowners, 1);
+	assert_int_equal(s.v[2].owners[0].pid, 200);
+	assert_string_equal(s.v[2].owners[0].comm, "worker");
 	listen_set_fini(&s);
 
 	/* no proc at all */
@@ -533,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_parse_udp),
 		cmocka_unit_test(test_parse_seq_and_truncation),
 		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_parse_established),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_connect_addr),
 		cmocka_unit_test(test_strings),
