@@ -37,7 +37,9 @@ for t in "$SRV4:10025" "$SRV4:10026"; do
 	pl_expect_field "$out" "$t" 'r["software"]["name"]' '^Postfix$'
 	pl_expect_field "$out" "$t" 'r["software"]["basis"]' 'codes'
 	pl_expect_field "$out" "$t" 'r["smtp"]["behaviour"]' '^250 501 501 250 501 501 554 500 554 500 500 500 500 250 250$'
-	pl_expect_field "$out" "$t" 'r["connections"]' '^16$'
+	# 1 + the 15 tests; 17 when the greeting came after PROBE_SMPP_DELAY_MS
+	# (a loaded machine): then the SMPP check ran on a connection of its own
+	pl_expect_field "$out" "$t" 'r["connections"]' '^1[67]$'
 done
 pl_expect_field "$out" "$SRV4:10026" 'r["evidence"]' 'ESMTP Exim 4\.96'
 pl_expect_rc 0 ip netns exec "$CLI" "$PORTLOCK" probe --expect smtp "$SRV4:25" "$SRV4:465"
