@@ -156,6 +156,49 @@ static bool standard_smtp(uint16_t port)
 	return port == 25 || port == 465 || port == 587;
 }
 
+/*
+ * The first response recorded in an nmap service fingerprint (servicefp:
+ * ...%r(NULL,21,"220\x20host\x20...\r\n")...): what the port sent, for
+ * unrecognised software. Decoded from nmap's escapes into out (not
+ * terminated); returns the number of bytes, and whether a NUL is among them.
+ */
+static size_t fp_response(const char *fp, char *out, size_t len, bool *binary)
+{
+	const char *p = strstr(fp, "r(");
+	size_t o = 0;
+
+	*binary = false;
+	if (!p || !(p = strchr(p, ',')) || !(p = strchr(p + 1, ',')) || p[1] != '"')
+		return 0;
+	for (p += 2; *p && *p != '"' && o < len; p++) {
+		char c = *p;
+
+		if (c == '\\' && p[1]) {
+			p++;
+			switch (*p) {
+			case 'r': c = '\r'; break;
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case '0': c = '\0'; break;
+			case 'x':
+				if (isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+					char hex[3] = { p[1], p[2], 0 };
+
+					c = (char)strtoul(hex, NULL, 16);
+					p += 2;
+				} else {
+					c = 'x';
+				}
+				break;
+			default: c = *p; break;
+			}
+		}
+		*binary |= !c;
+		out[o++] = c;
+	}
+	return o;
+}
+
 static int parse_nmap_host(const xmlNode *host, struct report *r)
 {
 	char address[64] = "", name[128] = "";
@@ -180,7 +223,8 @@ static int parse_nmap_host(const xmlNode *host, struct report *r)
 			continue;
 		for (const xmlNode *pt = c->children; pt; pt = pt->next) {
 			char proto[8], portid[16], state[24] = "", svc[64] = "", product[64] = "",
-			     version[64] = "", extra[96] = "", tunnel[16] = "", script[200] = "";
+			     version[64] = "", extra[96] = "", tunnel[16] = "", script[200] = "",
+			     banner[200] = "";
 			struct report_entry *e;
 			uint16_t port;
 
@@ -202,6 +246,22 @@ static int parse_nmap_host(const xmlNode *host, struct report *r)
 					attr(k, "version", version, sizeof(version));
 					attr(k, "extrainfo", extra, sizeof(extra));
 					attr(k, "tunnel", tunnel, sizeof(tunnel));
+					if (!product[0]) {
+						xmlChar *fp = xmlGetProp(k, (const xmlChar *)"servicefp");
+						char raw[200];
+						bool binary;
+						size_t n;
+
+						if (fp) {
+							n = fp_response((const char *)fp, raw, sizeof(raw) - 1, &binary);
+							raw[n] = '\0';
+							if (binary)
+								util_escape(raw, n < 48 ? n : 48, banner, sizeof(banner));
+							else
+								clean(raw, banner, sizeof(banner));
+						}
+						xmlFree(fp);
+					}
 				} else if (is_el(k, "script")) {
 					attr(k, "id", id, sizeof(id));
 					if (!strcmp(id, "smtp-strangeport"))
@@ -229,8 +289,9 @@ static int parse_nmap_host(const xmlNode *host, struct report *r)
 			snprintf(e->check, sizeof(e->check), "nmap -sV: %s", e->service[0] ? e->service : "open port");
 			snprintf(e->product, sizeof(e->product), "%s%s%s%s%s%s", product,
 				 version[0] ? " " : "", version, extra[0] ? " (" : "", extra, extra[0] ? ")" : "");
-			snprintf(e->evidence, sizeof(e->evidence), "%s/%s open, service %s%s%s%s%s", portid, proto,
-				 e->service[0] ? e->service : "unknown", e->product[0] ? ": " : "", e->product,
+			snprintf(e->evidence, sizeof(e->evidence), "%s/%s open, service %s%s%s%s%s%s%s", portid,
+				 proto, e->service[0] ? e->service : "unknown", e->product[0] ? ": " : "",
+				 e->product, banner[0] ? "; sent: " : "", banner,
 				 script[0] ? "; smtp-strangeport: " : "", script);
 		}
 	}
