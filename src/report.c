@@ -816,7 +816,7 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 				 e->port, proto);
 		else
 			snprintf(out->fix, sizeof(out->fix),
-				 "none, if the %llu allowed source%s are the partners you mean: a scan from any other source no longer reaches %u/%s",
+				 "none, as long as the allowlist (%llu source%s) holds only the partners you mean: a scan from any other source no longer reaches %u/%s",
 				 (unsigned long long)out->nsources, out->nsources == 1 ? "" : "s", e->port,
 				 proto);
 		return;

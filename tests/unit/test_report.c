@@ -433,6 +433,7 @@ static void test_judge(void **state)
 	assert_int_equal(o.nsources, 2);
 	assert_int_equal(o.sev, AUDIT_INFO);
 	assert_non_null(strstr(o.evidence, "accepts 2775/tcp only from 2 sources (192.0.2.10, 192.0.2.11; service 'smpp')"));
+	assert_non_null(strstr(o.fix, "none, as long as the allowlist (2 sources) holds only the partners"));
 	/* ... but a name-only entry takes both families: still open over IPv6 */
 	smpp.address[0] = '\0';
 	report_judge(&smpp, &now, NULL, NULL, NULL, "portlock", &o);
