@@ -27,10 +27,7 @@ static const struct audit_finding *live_finding(const struct audit_report *r, co
 
 static const struct audit_port *port_state(const struct audit_report *r, const struct report_entry *e)
 {
-	for (size_t i = 0; i < r->nports; i++)
-		if (r->ports[i].key.port == e->port && r->ports[i].key.udp == e->udp)
-			return &r->ports[i];
-	return NULL;
+	return r->ports ? report_port_find(r->ports, r->nports, e) : NULL;
 }
 
 /*

@@ -306,7 +306,12 @@ static int seed_of(const char *id, const char *name)
 	return -1;
 }
 
-static int parse_nessus_host(const xmlNode *rh, struct report *r)
+/* per (proto, port) of one host: 0, the index + 1 of its open-port entry, or SEEDED */
+#define PORT_SLOTS (2u << 16)
+#define SEEDED UINT32_MAX
+#define SLOT(udp, port) (((unsigned)(udp) << 16) | (port))
+
+static int parse_nessus_host(const xmlNode *rh, struct report *r, uint32_t *slot)
 {
 	char address[64] = "", name[128], a[64];
 	size_t first = r->n;
@@ -352,25 +357,20 @@ static int parse_nessus_host(const xmlNode *rh, struct report *r)
 			if ((s >= 0) != (pass == 0))
 				continue;
 			if (pass == 1) {
-				bool seeded = false;
+				uint32_t *sl = &slot[SLOT(!strcmp(proto, "udp"), port)];
 
-				for (size_t i = first; i < r->n && !seeded; i++) {
-					if (r->v[i].port != port || r->v[i].udp != !strcmp(proto, "udp"))
-						continue;
-					if (r->v[i].kind != REPORT_KIND_OPEN) {
-						seeded = true;
-					} else {
-						/* another plugin on a port already listed */
-						size_t o = strlen(r->v[i].evidence);
-
-						if (o + strlen(pname) + 16 < sizeof(r->v[i].evidence))
-							snprintf(r->v[i].evidence + o, sizeof(r->v[i].evidence) - o,
-								 ", %s (%s)", pname, id);
-						seeded = true;
-					}
-				}
-				if (seeded)
+				if (*sl == SEEDED)
 					continue;
+				if (*sl) {
+					/* another plugin on a port already listed */
+					struct report_entry *o = &r->v[*sl - 1];
+					size_t n = strlen(o->evidence);
+
+					if (n + strlen(pname) + 16 < sizeof(o->evidence))
+						snprintf(o->evidence + n, sizeof(o->evidence) - n, ", %s (%s)",
+							 pname, id);
+					continue;
+				}
 			}
 			e = add(r);
 			if (!e)
@@ -380,6 +380,7 @@ static int parse_nessus_host(const xmlNode *rh, struct report *r)
 			e->udp = !strcmp(proto, "udp");
 			e->port = port;
 			e->line = (int)xmlGetLineNo(c);
+			slot[SLOT(e->udp, port)] = s >= 0 ? SEEDED : (uint32_t)r->n;
 			snprintf(e->service, sizeof(e->service), "%s", svc);
 			if (s >= 0) {
 				snprintf(e->plugin_id, sizeof(e->plugin_id), "%s", id);
@@ -398,29 +399,36 @@ static int parse_nessus_host(const xmlNode *rh, struct report *r)
 			}
 		}
 	}
+	for (size_t i = first; i < r->n; i++)
+		slot[SLOT(r->v[i].udp, r->v[i].port)] = 0;
 	return 0;
 }
 
 static int walk(const xmlNode *root, struct report *r)
 {
-	int ret;
+	uint32_t *slot = NULL;
+	int ret = 0;
 
 	for (const xmlNode *c = root->children; c; c = c->next) {
 		if (r->format == REPORT_FMT_NMAP && is_el(c, "host")) {
 			r->nhosts++;
 			if ((ret = parse_nmap_host(c, r)) < 0)
-				return ret;
+				break;
 		} else if (r->format == REPORT_FMT_NESSUS && is_el(c, "Report")) {
-			for (const xmlNode *h = c->children; h; h = h->next) {
+			if (!slot && !(slot = calloc(PORT_SLOTS, sizeof(*slot))))
+				return -ENOMEM;
+			for (const xmlNode *h = c->children; h && !ret; h = h->next) {
 				if (!is_el(h, "ReportHost"))
 					continue;
 				r->nhosts++;
-				if ((ret = parse_nessus_host(h, r)) < 0)
-					return ret;
+				ret = parse_nessus_host(h, r, slot);
 			}
+			if (ret < 0)
+				break;
 		}
 	}
-	return 0;
+	free(slot);
+	return ret;
 }
 
 int report_parse(const char *buf, size_t len, const char *name, struct report *out, struct diag *d)
@@ -654,22 +662,51 @@ void report_keep(struct report *r, const struct report_hosts *h)
 
 int report_port_keys(const struct report *r, struct audit_port_key **keys, size_t *n)
 {
+	uint8_t *seen = calloc(PORT_SLOTS / 8, 1);
+
 	*n = 0;
 	*keys = calloc(r->n ? r->n : 1, sizeof(**keys));
-	if (!*keys)
+	if (!*keys || !seen) {
+		free(*keys);
+		*keys = NULL;
+		free(seen);
 		return -ENOMEM;
-	for (size_t i = 0; i < r->n; i++) {
-		bool dup = false;
-
-		for (size_t k = 0; k < *n && !dup; k++)
-			dup = (*keys)[k].port == r->v[i].port && (*keys)[k].udp == r->v[i].udp;
-		if (!dup) {
-			(*keys)[*n].port = r->v[i].port;
-			(*keys)[*n].udp = r->v[i].udp;
-			(*n)++;
-		}
 	}
+	for (size_t i = 0; i < r->n; i++) {
+		unsigned k = SLOT(r->v[i].udp, r->v[i].port);
+
+		seen[k / 8] |= (uint8_t)(1u << (k % 8));
+	}
+	/* sorted: TCP before UDP, by port (report_port_find() bisects) */
+	for (unsigned k = 0; k < PORT_SLOTS; k++) {
+		if (!(seen[k / 8] & (1u << (k % 8))))
+			continue;
+		(*keys)[*n].udp = k >> 16;
+		(*keys)[*n].port = (uint16_t)(k & 0xffff);
+		(*n)++;
+	}
+	free(seen);
 	return 0;
+}
+
+const struct audit_port *report_port_find(const struct audit_port *v, size_t n,
+					  const struct report_entry *e)
+{
+	unsigned want = SLOT(e->udp, e->port);
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		unsigned k = SLOT(v[mid].key.udp, v[mid].key.port);
+
+		if (k == want)
+			return &v[mid];
+		if (k < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 /* ---- judgement ---- */

@@ -111,10 +111,14 @@ bool report_hosts_match(const struct report_hosts *h, const struct report_entry 
 void report_keep(struct report *r, const struct report_hosts *h);
 
 /*
- * The distinct (port, proto) of the entries, for audit_opts.ports:
- * *keys is malloc'ed. Returns 0 or -ENOMEM.
+ * The distinct (port, proto) of the entries, for audit_opts.ports, sorted
+ * (TCP first, then by port): *keys is malloc'ed. Returns 0 or -ENOMEM.
  */
 int report_port_keys(const struct report *r, struct audit_port_key **keys, size_t *n);
+
+/* The state of e's port in v (n of them, in report_port_keys() order), or NULL. */
+const struct audit_port *report_port_find(const struct audit_port *v, size_t n,
+					  const struct report_entry *e);
 
 enum report_state {
 	REPORT_CLOSED,		/* nothing listens, or closed to every remote source */

@@ -349,12 +349,29 @@ static void test_port_keys(void **state)
 	struct audit_port_key *k;
 	size_t n;
 
+	struct audit_port states[3];
+
 	assert_int_equal(report_port_keys(&r, &k, &n), 0);
 	assert_int_equal(n, 3);
+	/* sorted: TCP first, by port */
 	assert_int_equal(k[0].port, 25);
 	assert_false(k[0].udp);
-	assert_true(k[1].udp);
-	assert_int_equal(k[2].port, 2775);
+	assert_int_equal(k[1].port, 2775);
+	assert_false(k[1].udp);
+	assert_int_equal(k[2].port, 25);
+	assert_true(k[2].udp);
+	for (size_t i = 0; i < n; i++)
+		states[i] = (struct audit_port){ .key = k[i] };
+	for (size_t i = 0; i < 4; i++) {
+		const struct audit_port *a = report_port_find(states, n, &v[i]);
+
+		assert_non_null(a);
+		assert_int_equal(a->key.port, v[i].port);
+		assert_int_equal(a->key.udp, v[i].udp);
+	}
+	v[0].port = 26;
+	assert_null(report_port_find(states, n, &v[0]));
+	assert_null(report_port_find(states, 0, &v[0]));
 	free(k);
 }
 
