@@ -225,6 +225,9 @@ int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv)
 	rc = audit_run(ctx, have_policy ? &p : NULL, &o, &r);
 	if (!rc && have_report) {
 		rc = render_report(ctx, report_file, &rep, &hosts, &r, have_policy ? &p : NULL, fail_on);
+		for (size_t i = 0; strict && i < r.n; i++)
+			if (!strcmp(r.f[i].id, "expect-mismatch"))
+				rc = PL_EXIT_MISMATCH;
 	} else if (!rc) {
 		if (ctx->json) {
 			json_t *jo = audit_json(&r);
