@@ -34,14 +34,16 @@ static const struct audit_port *port_state(const struct audit_report *r, const s
  * Render the mapping of every report entry to what holds now; returns the
  * exit code for --fail-on (1 when an entry still open is at or above it).
  */
-static int render_report(const struct pl_ctx *ctx, const char *file, const struct report *rep,
+static int render_report(struct pl_ctx *ctx, const char *path, const struct report *rep,
 			 const struct report_hosts *hosts, const struct audit_report *r,
 			 const struct policy *p, int fail_on)
 {
+	char file[1024];	/* the path as given, escaped (JSON wants UTF-8) */
 	size_t count[3] = { 0 };
 	json_t *arr = ctx->json ? json_array() : NULL;
 	int rc = PL_EXIT_OK;
 
+	util_escape(path, strlen(path), file, sizeof(file));
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct report_entry *e = &rep->v[i];
 		struct report_outcome oc;
@@ -95,6 +97,10 @@ static int render_report(const struct pl_ctx *ctx, const char *file, const struc
 			      "restricted", (json_int_t)count[REPORT_RESTRICTED],
 			      "closed", (json_int_t)count[REPORT_CLOSED],
 			      "entries", arr);
+		if (!o) {
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit --report --json");
+			return PL_EXIT_INTERNAL;
+		}
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(o);
