@@ -225,6 +225,89 @@ static void fix_restrict(char *buf, size_t len, const struct policy *p, const ch
 			 port, proto == LISTEN_PROTO_UDP ? " proto = \"udp\";" : "");
 }
 
+/* ---- the state of requested ports (audit --report) ---- */
+
+/* "a/n, b/m, ..." of <svc>_<fam> or its shards, as much as fits */
+static void live_sources(const struct nm_table *t, const char *svc, const char *fam,
+			 enum cidr_family f, char *buf, size_t len)
+{
+	char name[96], prefix[100], one[100];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	snprintf(name, sizeof(name), "%s_%s", svc, fam);
+	snprintf(prefix, sizeof(prefix), "%s_%s_", svc, fam);
+	for (size_t i = 0; i < t->nsets; i++) {
+		const struct nm_set *s = &t->sets[i];
+
+		if (s->kind != NM_SET_V4 && s->kind != NM_SET_V6)
+			continue;
+		if (strcmp(s->name, name) && strncmp(s->name, prefix, strlen(prefix)))
+			continue;
+		for (size_t k = 0; k < s->ranges.n; k++) {
+			range_str(f, &s->ranges.r[k], one, sizeof(one));
+			if (o + strlen(one) + 7 >= len) {
+				snprintf(buf + o, len - o, "%s...", o ? ", " : "");
+				return;
+			}
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", one);
+		}
+	}
+}
+
+static void port_states(const struct nm_table *t, const struct listen_set *ls,
+			const size_t *tmap, const struct probe_result *results,
+			const struct audit_opts *o, struct audit_report *r)
+{
+	r->ports = calloc(o->nports ? o->nports : 1, sizeof(*r->ports));
+	if (!r->ports)
+		return;
+	r->nports = o->nports;
+	for (size_t i = 0; i < o->nports; i++) {
+		struct audit_port *ap = &r->ports[i];
+		enum listen_proto proto = o->ports[i].udp ? LISTEN_PROTO_UDP : LISTEN_PROTO_TCP;
+		size_t po = 0;
+
+		ap->key = o->ports[i];
+		for (int fi = 0; fi < 2; fi++) {
+			enum cidr_family f = fi ? CIDR_V6 : CIDR_V4;
+			struct reachability x = live_reach(t, "input", proto, ap->key.port, f);
+
+			ap->reach[fi] = x.r == REACH_RESTRICTED ? AUDIT_REACH_RESTRICTED
+				       : x.r == REACH_CLOSED   ? AUDIT_REACH_CLOSED
+				       : x.r == REACH_ALL      ? AUDIT_REACH_ALL
+							       : AUDIT_REACH_OPEN;
+			ap->nranges[fi] = x.nranges;
+			if (x.service[0]) {
+				snprintf(ap->service, sizeof(ap->service), "%s", x.service);
+				if (x.r == REACH_RESTRICTED)
+					live_sources(t, x.service, fi ? "v6" : "v4", f, ap->sources[fi],
+						     sizeof(ap->sources[fi]));
+			}
+		}
+		for (size_t m = 0; m < ls->n; m++) {
+			const struct listen_entry *l = &ls->v[m];
+			const struct probe_result *pr;
+			char who[128];
+
+			if (l->proto != proto || l->port != ap->key.port || !listen_is_exposed(l))
+				continue;
+			ap->listening[0] |= listen_covers_family(l, CIDR_V4);
+			ap->listening[1] |= listen_covers_family(l, CIDR_V6);
+			owners_str(l, who, sizeof(who));
+			if (who[0] && !strstr(ap->process, who) && po + strlen(who) + 2 < sizeof(ap->process))
+				po += (size_t)snprintf(ap->process + po, sizeof(ap->process) - po, "%s%s",
+						       po ? "," : "", who);
+			pr = tmap && tmap[m] ? &results[tmap[m] - 1] : NULL;
+			if (pr && !ap->probed[0]) {
+				snprintf(ap->probed, sizeof(ap->probed), "%s", probe_service_name(pr->service));
+				snprintf(ap->software, sizeof(ap->software), "%s", pr->software);
+				snprintf(ap->banner, sizeof(ap->banner), "%.*s", (int)sizeof(ap->banner) - 1, pr->evidence);
+			}
+		}
+	}
+}
+
 /* ---- the audit ---- */
 
 
@@ -645,6 +728,8 @@ expect:
 		}
 	}
 	drift_findings(ctx, p, &live, r);
+	if (o->nports)
+		port_states(&live.t, &ls, tmap, results, o, r);
 	if (r->n)
 		qsort(r->f, r->n, sizeof(*r->f), sev_cmp);
 out:
@@ -663,6 +748,7 @@ out:
 void audit_report_fini(struct audit_report *r)
 {
 	free(r->f);
+	free(r->ports);
 	json_decref(r->listeners);
 	json_decref(r->foreign);
 	memset(r, 0, sizeof(*r));

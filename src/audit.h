@@ -39,9 +39,40 @@ struct audit_finding {
 	char remediation[700];	/* policy lines to add, or the command to run */
 };
 
+/*
+ * What holds now for one port (audit --report asks for the ports of a scanner
+ * export): who listens and what the live table lets through, per family.
+ */
+enum audit_reach {
+	AUDIT_REACH_OPEN,	/* no rule of ours restricts it */
+	AUDIT_REACH_RESTRICTED,	/* restricted to some prefixes */
+	AUDIT_REACH_CLOSED,	/* restricted to no prefix at all: closed to every remote source */
+	AUDIT_REACH_ALL,	/* "restricted" to a prefix that covers every address */
+};
+
+struct audit_port_key {
+	uint16_t port;
+	bool udp;
+};
+
+struct audit_port {
+	struct audit_port_key key;
+	bool listening[2];		/* an exposed listener takes [0] IPv4, [1] IPv6 */
+	enum audit_reach reach[2];	/* [0] IPv4, [1] IPv6, from the live table */
+	uint64_t nranges[2];		/* allowlist ranges when restricted */
+	char sources[2][160];		/* the first of them, "192.0.2.10/32, ..." */
+	char service[64];		/* the live service (set name prefix) that restricts it */
+	char process[128];		/* owners of the listeners, escaped */
+	char probed[32];		/* what answered the probe now ("smtp", ...), or "" */
+	char software[96];		/* fingerprint guess, or "" */
+	char banner[200];		/* escaped evidence of the probe, or "" */
+};
+
 struct audit_report {
 	struct audit_finding *f;
 	size_t n, cap;
+	struct audit_port *ports;	/* one per audit_opts.ports, same order */
+	size_t nports;
 	json_t *listeners;	/* per-listener facts, for --json */
 	json_t *foreign;	/* other tables' base chains on prerouting/input/forward */
 	uint32_t generation;
@@ -53,6 +84,8 @@ struct audit_report {
 struct audit_opts {
 	bool probe;			/* identify services (default) */
 	const char *fingerprints;	/* signature file, or NULL for the default */
+	const struct audit_port_key *ports;	/* also report these ports' state (r->ports) */
+	size_t nports;
 };
 
 /* Parse "info|low|medium|high"; -1 when not one of them. */
