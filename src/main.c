@@ -32,7 +32,7 @@ const struct pl_cmd pl_commands[] = {
 	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed", false },
 	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions", false },
 	{ "probe", cmd_probe_main, "TARGET...", "identify what answers on HOST:PORT (SMTP, SMPP, software)", false },
-	{ "audit", cmd_audit_main, "[--fail-on SEV] [--no-probe]", "exposure report: what listens, who reaches it, what it is", true },
+	{ "audit", cmd_audit_main, "[--fail-on SEV] [--no-probe] [--report FILE]", "exposure report: what listens, who reaches it, what it is", true },
 	{ NULL, NULL, NULL, NULL, false },
 };
 
