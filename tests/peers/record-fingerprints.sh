@@ -24,7 +24,7 @@ bash "$src/tests/peers/smtp-servers.sh" "$w/pkg" "$w/run" 192.0.2.1 &
 srv=$!
 trap 'kill $srv; wait $srv' EXIT
 mapfile -t ports < <(bash "$src/tests/peers/smtp-servers.sh" --list | cut -d' ' -f1)
-for i in $(seq 100); do
+for i in $(seq 1200); do	# Postfix may take a minute on a loaded machine
 	n=0
 	for p in "${ports[@]}"; do ss -Hltn "sport = :$p" | grep -q . && n=$((n + 1)); done
 	[ "$n" -eq "${#ports[@]}" ] && break

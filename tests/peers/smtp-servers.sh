@@ -6,7 +6,8 @@
 # private mount namespace (Exim, OpenSMTPD and Postfix daemonize). Used by
 # tests/peers/record-fingerprints.sh and tests/shell/probe/fingerprint_loo.sh.
 #
-# Postfix and aiosmtpd come installed (tests/deps/probe.txt). Exim, OpenSMTPD,
+# Postfix and aiosmtpd come installed (tests/deps/probe.txt), smtp-server from
+# npm (tests/deps/probe.npm, in tests/peers/node_modules-root). Exim, OpenSMTPD,
 # chasquid and Sendmail conflict with Postfix as packages: DEBROOT is where
 # their .debs were unpacked (smtp-servers.sh --fetch DEBROOT does it with
 # `apt-get download` + `dpkg -x`). The script re-runs itself in a private
@@ -16,14 +17,15 @@
 # Nothing on the host changes. Needs root and m4.
 #
 # Ports: 25 Postfix (10025, 10026 too: see postfix.sh), 26 Exim, 27 OpenSMTPD,
-# 28 chasquid, 31 Sendmail (greet_pause 2 s), 2525 aiosmtpd, 2526 Python smtpd.
+# 28 chasquid, 31 Sendmail (greet_pause 2 s), 2525 aiosmtpd, 2526 Python smtpd,
+# 2527 Nodemailer's smtp-server (npm, tests/peers/smtp_server.js).
 # The list, one "PORT SOFTWARE" a line, is printed by smtp-servers.sh --list.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 
 if [ "${1:-}" = --list ]; then
 	printf '%s\n' "25 Postfix" "26 Exim" "27 OpenSMTPD" "28 chasquid" "31 Sendmail" \
-		"2525 aiosmtpd" "2526 Python smtpd"
+		"2525 aiosmtpd" "2526 Python smtpd" "2527 Nodemailer smtp-server"
 	exit 0
 fi
 if [ "${1:-}" = --fetch ]; then
@@ -135,5 +137,6 @@ bash "$src/tests/peers/postfix.sh" "$w/postfix" "$addr" >"$w/postfix.log" 2>&1 &
 "$r/usr/libexec/sendmail/sendmail" -C "$w/sm/sendmail.cf" -bD >"$w/sendmail.log" 2>&1 &
 /usr/bin/python3 "$src/tests/peers/aiosmtpd_server.py" "$addr" 2525 >"$w/aiosmtpd.log" 2>&1 &
 /usr/bin/python3 -W ignore -m smtpd -n -c DebuggingServer "$addr:2526" >"$w/smtpd.log" 2>&1 &
+/usr/bin/node "$src/tests/peers/smtp_server.js" "$addr" 2527 >"$w/smtp-server.log" 2>&1 &
 # Exim, Postfix (master) and OpenSMTPD may fork away: stay until killed
 while :; do sleep 3600 & wait $! || true; done

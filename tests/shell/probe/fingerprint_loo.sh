@@ -9,6 +9,8 @@
 pl_topology
 command -v postfix >/dev/null || pl_die "postfix is not installed (tests/deps/probe.txt)"
 command -v m4 >/dev/null || pl_die "m4 is not installed (tests/deps/probe.txt)"
+[ -d "$PL_NODE_MODULES/smtp-server" ] ||
+	pl_die "npm package smtp-server missing: npm install --prefix $PEERS/node_modules-root smtp-server"
 FP=$PL_SOURCE_DIR/data/fingerprints.conf
 FP_NAME_MIN=70	# src/fingerprint.h
 SERVERS=$PEERS/smtp-servers.sh
