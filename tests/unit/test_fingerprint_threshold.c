@@ -18,6 +18,7 @@
 
 #include "diag.h"
 #include "fingerprint.h"
+#include "probe.h"
 
 static void load_text(const char *text, struct fp_db *db)
 {
@@ -202,13 +203,46 @@ static void test_nothing(void **state)
 	assert_string_equal(g.closest, "");
 }
 
+/* The closest match crosses from the probe child to the parent, checked. */
+static void test_records_closest(void **state)
+{
+	struct probe_result r, back;
+	uint8_t buf[40000];
+	bool seen;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.target, "192.0.2.1:2527");
+	r.service = PROBE_SVC_SMTP;
+	strcpy(r.closest, "Exim");
+	r.closest_confidence = 73;
+	strcpy(r.software_basis, "ehlo+codes(3 differ)");
+	n = probe_result_encode(0, &r, buf, sizeof(buf));
+	assert_true(n > 12);
+	memcpy(buf + n, "PLPR\xff\xff\xff\xff\0\0\0\0", 12);
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), 0);
+	assert_true(seen);
+	assert_memory_equal(&back, &r, sizeof(r));
+	/* out of bounds, or a name and a closest match at once: rejected */
+	r.closest_confidence = 101;
+	n = probe_result_encode(0, &r, buf, sizeof(buf));
+	memcpy(buf + n, "PLPR\xff\xff\xff\xff\0\0\0\0", 12);
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+	r.closest_confidence = 73;
+	strcpy(r.software, "Postfix");
+	r.confidence = 90;
+	n = probe_result_encode(0, &r, buf, sizeof(buf));
+	memcpy(buf + n, "PLPR\xff\xff\xff\xff\0\0\0\0", 12);
+	assert_int_equal(probe_results_decode(buf, (size_t)n + 12, &back, 1, &seen), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generic_only),	  cmocka_unit_test(test_weak_text),
 		cmocka_unit_test(test_below_threshold),	  cmocka_unit_test(test_margin),
 		cmocka_unit_test(test_generic_outscores), cmocka_unit_test(test_unbacked_banner),
-		cmocka_unit_test(test_nothing),
+		cmocka_unit_test(test_nothing),		  cmocka_unit_test(test_records_closest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
