@@ -1,9 +1,9 @@
 #!/usr/bin/node
 // smtp_server.js HOST PORT: an SMTP server built on the npm `smtp-server`
-// package (Nodemailer's; tests/deps/probe.npm) as applications embed it:
-// default options but authOptional (no AUTH required before MAIL) and a
-// sink for the message data. STARTTLS is offered with the package's own
-// self-signed certificate.
+// package (Nodemailer's; the version pinned in tests/deps/probe.npm) as
+// applications embed it: default options but authOptional (no AUTH required
+// before MAIL) and a sink for the message data. STARTTLS is offered with the
+// package's own self-signed certificate.
 'use strict';
 const path = require('path');
 const tryPaths = [
