@@ -62,7 +62,7 @@ reap() {
 	return 0
 }
 trap reap EXIT
-trap 'exit 143' TERM INT
+trap 'exit 0' TERM INT	# asked to stop: a clean end
 
 mkdir -p "$w"
 chmod 755 "$w"
