@@ -156,10 +156,15 @@ static void print_text(const struct probe_result *r)
 	printf("  %s", probe_service_name(r->service));
 	if (r->software[0])
 		printf("  %s (confidence %u%%, %s)", r->software, r->confidence, r->software_basis);
+	else if (r->closest[0])
+		printf("  unknown (closest: %s, %u%%, %s)", r->closest, r->closest_confidence,
+		       r->software_basis);
 	if (r->service == PROBE_SVC_UNRESOLVED)
-		putchar('\n');
+		putchar('
+');
 	else
-		printf("  %u ms\n", r->total_ms);
+		printf("  %u ms
+", r->total_ms);
 	if (r->evidence[0])
 		printf("  evidence  %s\n", r->evidence);
 	if (r->note[0])
@@ -239,9 +244,16 @@ static json_t *result_json(const struct probe_result *r)
 							"confidence", (int)r->confidence, "basis",
 							r->software_basis)
 					    : json_null());
+		json_object_set_new(o, "closest",
+				    r->closest[0]
+					    ? json_pack("{s:s,s:i,s:s}", "software", r->closest,
+							"confidence", (int)r->closest_confidence,
+							"basis", r->software_basis)
+					    : json_null());
 	} else {
 		json_object_set_new(o, "smtp", json_null());
 		json_object_set_new(o, "software", json_null());
+		json_object_set_new(o, "closest", json_null());
 	}
 	if (is_smpp(r->service)) {
 		json_t *s = json_pack("{s:s,s:i,s:s}", "pdu", probe_smpp_cmd_name(r->smpp_cmd),

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <regex.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,12 @@ static void add_basis(char *basis, size_t max, const char *what)
 	snprintf(basis + l, max - l, "%s%s", l ? "+" : "", what);
 }
 
+static bool identity_bearing(const struct fp_sig *s)
+{
+	return (s->kind == FP_BANNER || s->kind == FP_EHLO_TEXT || s->kind == FP_REPLY) &&
+	       s->confidence >= FP_IDENTITY_MIN;
+}
+
 void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct fp_guess *g)
 {
 	struct cand {
@@ -351,9 +358,11 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 		double miss;	/* prod(1 - c) over behavioural signatures */
 		double bmiss;	/* the same over banner signatures */
 		bool backed;	/* a behavioural signature matched in full */
+		bool ident;	/* an identity-bearing signature matched */
+		int conf;
 		char basis[128];
 	} *c = NULL;
-	size_t nc = 0;
+	size_t nc = 0, best = SIZE_MAX, named = SIZE_MAX;
 
 	memset(g, 0, sizeof(*g));
 	if (!db || !db->n)
@@ -413,6 +422,8 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 			c[k].miss *= 1.0 - score / 100.0;
 		if (s->kind != FP_BANNER && (s->kind != FP_EHLO || score == s->confidence))
 			c[k].backed = true;
+		if (identity_bearing(s))
+			c[k].ident = true;
 		add_basis(c[k].basis, sizeof(c[k].basis), what);
 	}
 	for (size_t k = 0; k < nc; k++) {
@@ -427,13 +438,49 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 		if (!c[k].backed && in->keywords && *in->keywords && has_kind(db, c[k].sw, FP_EHLO))
 			c[k].bmiss = 1.0 - (1.0 - c[k].bmiss) / 2;
 		conf = (int)((1.0 - c[k].miss * c[k].bmiss) * 100.0 + 0.5);
-
-		if (conf > g->confidence) {
-			g->confidence = conf > 99 ? 99 : conf;
-			snprintf(g->software, sizeof(g->software), "%s", c[k].sw);
-			snprintf(g->basis, sizeof(g->basis), "%s", c[k].basis);
+		c[k].conf = conf > 99 ? 99 : conf;
+		if (best == SIZE_MAX || c[k].conf > c[best].conf)
+			best = k;
+		if (c[k].ident && (named == SIZE_MAX || c[k].conf > c[named].conf))
+			named = k;
+	}
+	if (best == SIZE_MAX)
+		goto out;
+	if (named == SIZE_MAX) {
+		snprintf(g->why, sizeof(g->why),
+			 "no identifying match (banner, EHLO or reply text): codes and keywords are shared");
+	} else if (c[named].conf < FP_NAME_MIN) {
+		snprintf(g->why, sizeof(g->why), "%s scores %d%%, below %d%%", c[named].sw, c[named].conf,
+			 FP_NAME_MIN);
+		named = SIZE_MAX;
+	} else {
+		for (size_t k = 0; k < nc; k++) {
+			if (k == named)
+				continue;
+			if (c[k].ident && c[named].conf - c[k].conf < FP_MARGIN) {
+				snprintf(g->why, sizeof(g->why), "%s (%d%%) and %s (%d%%) are within %d points",
+					 c[named].sw, c[named].conf, c[k].sw, c[k].conf, FP_MARGIN);
+				named = SIZE_MAX;
+				break;
+			}
+			if (!c[k].ident && c[k].conf > c[named].conf) {
+				snprintf(g->why, sizeof(g->why), "%s (%d%%) is outscored by %s (%d%%)",
+					 c[named].sw, c[named].conf, c[k].sw, c[k].conf);
+				named = SIZE_MAX;
+				break;
+			}
 		}
 	}
+	if (named != SIZE_MAX) {
+		snprintf(g->software, sizeof(g->software), "%s", c[named].sw);
+		g->confidence = c[named].conf;
+		snprintf(g->basis, sizeof(g->basis), "%s", c[named].basis);
+	} else {
+		snprintf(g->closest, sizeof(g->closest), "%s", c[best].sw);
+		g->closest_confidence = c[best].conf;
+		snprintf(g->basis, sizeof(g->basis), "%s", c[best].basis);
+	}
+out:
 	free(c);
 }
 

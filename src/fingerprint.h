@@ -62,16 +62,39 @@ struct fp_input {
 	const char *const *replies;	/* PROBE_SMTP_NTESTS reply texts, or NULL */
 };
 
+/*
+ * When a software is named. Reply codes and EHLO keyword sets are shared by
+ * many MTAs (aiosmtpd and Python's smtpd answer the 15 tests alike; Exim and
+ * chasquid differ in 3 codes), so they add to a score but never name a
+ * software alone. A software is named only when
+ *   - a text signature (banner, ehlo-text or reply N) of confidence
+ *     >= FP_IDENTITY_MIN matched: the evidence that bears its identity;
+ *   - its score is >= FP_NAME_MIN;
+ *   - every other software with identity-bearing matches scores at least
+ *     FP_MARGIN less, and no software with only generic matches scores more.
+ * Otherwise the software is unknown, and the best score is only the closest
+ * match. Text signatures that several products share (Sendmail's and
+ * OpenSMTPD's "pleased to meet you") carry a confidence below
+ * FP_IDENTITY_MIN in the data file.
+ */
+#define FP_IDENTITY_MIN 60
+#define FP_NAME_MIN 70
+#define FP_MARGIN 20
+
 struct fp_guess {
-	char software[64];
-	int confidence;			/* 0 when nothing matched */
-	char basis[128];		/* e.g. "banner+ehlo+codes" */
+	char software[64];		/* the named software, "" when unknown */
+	int confidence;			/* its score; 0 when unknown */
+	char basis[128];		/* e.g. "banner+ehlo+codes" (also for closest) */
+	char closest[64];		/* when unknown: the best match, "" for none */
+	int closest_confidence;		/* its score, 0 when nothing matched */
+	char why[128];			/* when unknown and something matched: why not named */
 };
 
 /*
  * Best guess for in. Each matching signature contributes its confidence c
  * (scaled for partial behavioural matches); one software's score is
- * 1 - prod(1 - c). So behaviour can outvote an altered banner.
+ * 1 - prod(1 - c). So behaviour can outvote an altered banner. Then the rules
+ * above decide between a name and "unknown (closest ...)".
  */
 void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct fp_guess *g);
 

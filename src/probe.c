@@ -451,9 +451,11 @@ static void finish_target(struct engine *e, struct tstate *t)
 		if (g.confidence) {
 			util_escape(g.software, strlen(g.software), r->software, sizeof(r->software));
 			r->confidence = (uint32_t)g.confidence;
-			util_escape(g.basis, strlen(g.basis), r->software_basis,
-				    sizeof(r->software_basis));
+		} else if (g.closest_confidence) {	/* unknown: the best match, as such */
+			util_escape(g.closest, strlen(g.closest), r->closest, sizeof(r->closest));
+			r->closest_confidence = (uint32_t)g.closest_confidence;
 		}
+		util_escape(g.basis, strlen(g.basis), r->software_basis, sizeof(r->software_basis));
 		return;
 	}
 	case G_NOT_SMTP:
@@ -1639,6 +1641,7 @@ static const struct field {
 	FU32(24, smpp_bind_done), FU32(25, smpp_bind_cmd), FU32(26, smpp_bind_status),
 	FU32(27, connect_ms), FU32(28, first_byte_ms), FU32(29, total_ms), FU32(30, nconns),
 	{ 31, F_ADDRS, offsetof(struct probe_result, naddrs), 0 },
+	FSTR(32, closest), FU32(33, closest_confidence),
 };
 
 #define REC_MAGIC "PLPR"
@@ -1817,7 +1820,8 @@ static int decode_one(const uint8_t *p, size_t n, struct probe_result *r)
 		}
 		o += len;
 	}
-	if (r->service >= PROBE_SVC_MAX || r->port > 65535 || r->confidence > 100)
+	if (r->service >= PROBE_SVC_MAX || r->port > 65535 || r->confidence > 100 ||
+	    r->closest_confidence > 100 || (r->software[0] && r->closest[0]))
 		return -EBADMSG;
 	return 0;
 }

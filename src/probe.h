@@ -167,7 +167,9 @@ struct probe_result {
 	uint32_t starttls_done;
 	char software[64];		/* guess, "" for none */
 	uint32_t confidence;		/* 0..100 */
-	char software_basis[128];	/* which signatures matched */
+	char software_basis[128];	/* which signatures matched (of software or closest) */
+	char closest[64];		/* software "" (unknown): the best match, "" for none */
+	uint32_t closest_confidence;	/* 0..100 */
 	char fp_codes[128];		/* behavioural fingerprint, "-" for no reply */
 	/* SMPP */
 	uint32_t smpp_cmd, smpp_status;
