@@ -160,11 +160,9 @@ static void print_text(const struct probe_result *r)
 		printf("  unknown (closest: %s, %u%%, %s)", r->closest, r->closest_confidence,
 		       r->software_basis);
 	if (r->service == PROBE_SVC_UNRESOLVED)
-		putchar('
-');
+		putchar('\n');
 	else
-		printf("  %u ms
-", r->total_ms);
+		printf("  %u ms\n", r->total_ms);
 	if (r->evidence[0])
 		printf("  evidence  %s\n", r->evidence);
 	if (r->note[0])
