@@ -21,7 +21,7 @@
 
 #define PLAN_ELEM_LINES 20
 
-static void print_json(const struct sync_result *r, const char *mode)
+static void print_json(const struct sync_result *r, const char *mode, json_t *auto_reverted)
 {
 	json_t *o = render_plan_json(&r->plan);
 
@@ -36,6 +36,8 @@ static void print_json(const struct sync_result *r, const char *mode)
 	json_object_set_new(o, "messages", json_integer((json_int_t)nl_batch_count_of(&r->plan)));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
+	/* the policy was applied and auto-reverted as unconfirmed: apply refuses it (exit 5) */
+	json_object_set_new(o, "auto_reverted", auto_reverted ? auto_reverted : json_null());
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);
@@ -73,6 +75,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	struct nft_read_cache cache = { 0 };
 	struct policy p;
 	struct compile *cc = NULL;
+	json_t *auto_reverted = NULL;
 	bool exit_code = false;
 	int opt, rc = PL_EXIT_OK, ret;
 
@@ -114,8 +117,23 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
+	if (!plan_empty(&r.plan)) {
+		char hash[65], why[256];
+		uint64_t applied_id = 0, auto_id = 0;
+
+		/* say why the policy is not in force when apply would refuse it */
+		if (policy_hash(&p, hash) == 0 &&
+		    txn_auto_reverted(ctx, hash, why, sizeof(why), &applied_id, &auto_id)) {
+			diag_warn(&ctx->diag, NULL,
+				  "%s: the policy is not in force, and 'apply' refuses it without --force (or --confirm SECONDS)",
+				  why);
+			auto_reverted = json_pack("{s:I,s:I,s:s}", "transaction", (json_int_t)applied_id,
+						  "auto_revert", (json_int_t)auto_id, "message", why);
+		}
+	}
 	if (ctx->json) {
-		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan");
+		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted);
+		auto_reverted = NULL;
 	} else if (plan_empty(&r.plan)) {
 		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
 		       r.gen_before);
@@ -140,6 +158,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	if (!apply && exit_code && !plan_empty(&r.plan))
 		rc = PL_EXIT_PENDING;
 out:
+	json_decref(auto_reverted);
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	policy_fini(&p);
@@ -172,7 +191,8 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		case 'h':
 			cmd_usage(ctx, "apply",
 				  "  -c, --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
-				  "  -f, --force      apply even if it cuts this SSH session or a transaction is pending\n"
+				  "  -f, --force      apply even if it cuts this SSH session, a transaction is pending,\n"
+				  "                   or this policy was just auto-reverted\n"
 				  "  -j, --json       machine-readable output\n"
 				  "  -h, --help       this help\n");
 			return PL_EXIT_OK;

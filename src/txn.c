@@ -175,6 +175,70 @@ static bool ssh_would_be_cut(const struct policy *p, char *msg, size_t len)
 	return true;
 }
 
+/*
+ * A refusal, for --json: jo (the command's own keys, consumed) gets an
+ * "error" object and is printed. The reason is on stderr as well.
+ */
+static void print_json_refusal(json_t *jo, const char *message, uint64_t applied_id, uint64_t auto_id)
+{
+	json_object_set_new(jo, "error", json_pack("{s:s,s:s,s:I,s:I,s:i}", "reason", "auto-reverted",
+						   "message", message, "transaction", (json_int_t)applied_id,
+						   "auto_revert", (json_int_t)auto_id, "exit_code",
+						   PL_EXIT_CONFLICT));
+	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(jo);
+}
+
+/*
+ * The newest transaction is an auto-revert still in force that undid the
+ * policy with this hash: the policy was applied and nobody confirmed it.
+ */
+static bool auto_reverted_in(struct journal *j, const char *hash, char *msg, size_t len,
+			     uint64_t *applied_id, uint64_t *auto_id)
+{
+	struct journal_rec last = { 0 }, undone = { 0 };
+	struct diag quiet;
+	bool yes = false;
+
+	diag_init(&quiet);
+	if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &last,
+			 &quiet) == 0 &&
+	    last.kind == JOURNAL_KIND_AUTO_REVERT && last.state != JOURNAL_STATE_REVERTED &&
+	    journal_get(j, last.reverts_id, &undone, &quiet) == 0 && hash[0] &&
+	    !strcmp(undone.policy_sha256, hash)) {
+		yes = true;
+		if (msg && len)
+			snprintf(msg, len,
+				 "this policy was applied as transaction %llu and reverted because nobody confirmed it (transaction %llu)",
+				 (unsigned long long)undone.id, (unsigned long long)last.id);
+		if (applied_id)
+			*applied_id = undone.id;
+		if (auto_id)
+			*auto_id = last.id;
+	}
+	journal_rec_fini(&last);
+	journal_rec_fini(&undone);
+	diag_fini(&quiet);
+	return yes;
+}
+
+bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, size_t len,
+		       uint64_t *applied_id, uint64_t *auto_id)
+{
+	struct journal *j = NULL;
+	struct diag quiet;
+	bool yes = false;
+
+	diag_init(&quiet);
+	if (journal_open_readonly(&j, ctx->state_dir, &quiet) == 0) {
+		yes = auto_reverted_in(j, policy_hash, msg, len, applied_id, auto_id);
+		journal_close(j);
+	}
+	diag_fini(&quiet);
+	return yes;
+}
+
 /* ---- revert (lock held) ---- */
 
 static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
@@ -538,23 +602,25 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	}
 	policy_hash(p, hash);
 	if (!o->force && !o->confirm_s) {
-		struct journal_rec last = { 0 }, undone = { 0 };
+		char why[256];
+		uint64_t undone_id = 0, auto_id = 0;
 
 		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
-		if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &last,
-				 &ctx->diag) == 0 &&
-		    last.kind == JOURNAL_KIND_AUTO_REVERT && last.state != JOURNAL_STATE_REVERTED &&
-		    journal_get(j, last.reverts_id, &undone, &ctx->diag) == 0 &&
-		    !strcmp(undone.policy_sha256, hash)) {
-			diag_warn(&ctx->diag, NULL,
-				  "this policy was applied as transaction %llu and reverted because nobody confirmed it (transaction %llu); keeping the restored table: use --confirm SECONDS to try again, or --force",
-				  (unsigned long long)undone.id, (unsigned long long)last.id);
-			journal_rec_fini(&last);
-			journal_rec_fini(&undone);
+		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
+			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
+				 why);
+			if (ctx->json) {
+				json_t *jo = json_object();
+
+				json_object_set_new(jo, "applied", json_false());
+				json_object_set_new(jo, "in_sync", json_false());
+				json_object_set_new(jo, "transaction", json_null());
+				print_json_refusal(jo, why, undone_id, auto_id);
+			}
+			rc = PL_EXIT_CONFLICT;
 			goto out;
 		}
-		journal_rec_fini(&last);
-		journal_rec_fini(&undone);
 	}
 	h.j = j;
 	h.policy_hash = hash;

@@ -21,6 +21,7 @@
 #define PORTLOCK_TXN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct pl_ctx;
@@ -28,13 +29,23 @@ struct policy;
 
 struct txn_opts {
 	unsigned confirm_s;	/* apply --confirm S: auto-revert after S seconds */
-	bool force;		/* apply over the SSH lockout guard / a pending txn */
+	bool force;		/* apply over the SSH lockout guard / a pending txn / an auto-reverted policy */
 };
 
 /* Exit codes (enum pl_exit); errors are in ctx->diag. */
 int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o);
 int txn_revert(struct pl_ctx *ctx, uint64_t id);
 int txn_confirm(struct pl_ctx *ctx);
+/*
+ * Was the policy whose SHA-256 is policy_hash applied and then auto-reverted
+ * because nobody confirmed it, with the restored table still in force (the
+ * auto-revert is the newest transaction)? Read-only: no lock, no recovery.
+ * When it was, returns true and describes it in msg (naming both
+ * transactions; may be NULL); *applied_id and *auto_id (may be NULL) get their
+ * ids.
+ */
+bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, size_t len,
+		       uint64_t *applied_id, uint64_t *auto_id);
 /*
  * Honour an expired confirmation deadline and resolve interrupted records.
  * cheap: first look without the lock and return at once when there is
