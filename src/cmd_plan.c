@@ -171,6 +171,18 @@ int cmd_plan_main(struct pl_ctx *ctx, int argc, char **argv)
 	return run(ctx, argc, argv);
 }
 
+/* --confirm S: 1 s to a week */
+static int parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, unsigned *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || end == arg || v < 1 || v > 7 * 86400)
+		return cmd_bad_usage(ctx, name, "--confirm '%s' is not a number of seconds (1 to 604800)", arg);
+	*out = (unsigned)v;
+	return PL_EXIT_OK;
+}
+
 int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -198,16 +210,11 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 			return PL_EXIT_OK;
 		case 'j': ctx->json = true; break;
 		case 'f': o.force = true; break;
-		case 'c': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || end == optarg || v < 1 || v > 7 * 86400)
-				return cmd_bad_usage(ctx, "apply", "--confirm '%s' is not a number of seconds (1 to 604800)",
-						     optarg);
-			o.confirm_s = (unsigned)v;
+		case 'c':
+			rc = parse_confirm(ctx, "apply", optarg, &o.confirm_s);
+			if (rc)
+				return rc;
 			break;
-		}
 		default:
 			return cmd_bad_usage(ctx, "apply", "unknown option or missing argument '%s'",
 					     argv[optind - 1]);
@@ -258,12 +265,45 @@ static int simple_opts(struct pl_ctx *ctx, int argc, char **argv, const char *na
 
 int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "exit-code", no_argument, NULL, 'e' },
+		{ "confirm", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct txn_opts o = { 0 };
 	unsigned long long id = 0;
-	int rc = simple_opts(ctx, argc, argv, "revert", "  -j, --json   machine-readable output\n"
-							"  -h, --help   this help\n");
+	int opt, rc;
 
-	if (rc)
-		return rc < 0 ? PL_EXIT_OK : rc;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hjnec:f", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			cmd_usage(ctx, "revert",
+				  "  -n, --dry-run    show the diff the revert would make; change nothing\n"
+				  "  -e, --exit-code  with --dry-run: exit 1 when the revert would change something\n"
+				  "  -c, --confirm S  undo the revert by itself after S seconds unless 'portlock confirm'\n"
+				  "  -f, --force      revert even an auto-revert (re-installs the change nobody confirmed)\n"
+				  "  -j, --json       machine-readable output\n"
+				  "  -h, --help       this help\n");
+			return PL_EXIT_OK;
+		case 'j': ctx->json = true; break;
+		case 'n': o.dry_run = true; break;
+		case 'e': o.exit_code = true; break;
+		case 'f': o.force = true; break;
+		case 'c':
+			rc = parse_confirm(ctx, "revert", optarg, &o.confirm_s);
+			if (rc)
+				return rc;
+			break;
+		default:
+			return cmd_bad_usage(ctx, "revert", "unknown option or missing argument '%s'",
+					     argv[optind - 1]);
+		}
+	}
 	if (optind < argc) {
 		char *end;
 
@@ -274,7 +314,11 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 		if (optind + 1 < argc)
 			return cmd_bad_usage(ctx, "revert", "unexpected argument '%s'", argv[optind + 1]);
 	}
-	return txn_revert(ctx, id);
+	if (o.exit_code && !o.dry_run)
+		return cmd_bad_usage(ctx, "revert", "--exit-code needs --dry-run");
+	if (o.confirm_s && o.dry_run)
+		return cmd_bad_usage(ctx, "revert", "--confirm and --dry-run exclude each other");
+	return txn_revert(ctx, id, &o);
 }
 
 int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv)
