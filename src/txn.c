@@ -273,7 +273,8 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	struct journal_rec target = { 0 };
 	struct nm_table want;
 	bool dry_run = o && o->dry_run;
-	int64_t deadline = 0;
+	/* known before the batch is sent, like apply's */
+	int64_t deadline = o && o->confirm_s && !dry_run ? (int64_t)time(NULL) + o->confirm_s : 0;
 	struct sync_opts so = { .mode = dry_run ? SYNC_PLAN : SYNC_APPLY,
 				.max_elem_lines = o && ctx->verbose > 0 ? 0 : 20,
 				.capture_prior = !dry_run };
@@ -367,8 +368,6 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		goto out;
 	}
 	if (r.committed) {
-		if (o && o->confirm_s)
-			deadline = (int64_t)time(NULL) + o->confirm_s;
 		nl_batch_free(r.plan.batch);
 		r.plan.batch = NULL;
 		nm_live_fini(&r.live);
@@ -376,8 +375,9 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 				  deadline);
 		if (ret)
 			rc = diag_exit_code(&ctx->diag);
-	} else if (o && o->confirm_s) {
+	} else if (deadline) {
 		diag_note(&ctx->diag, NULL, "the revert changed nothing: --confirm has nothing to wait for");
+		deadline = 0;
 	}
 	/* the target and every later transaction still in force are undone */
 	if (journal_list(j, 0, &recs, &n, &ctx->diag) == 0) {
