@@ -4,7 +4,8 @@
 # kept with confirm); reverting an auto-revert (which would re-install the
 # change nobody confirmed) is refused with exit 5 unless --force; a plain
 # apply of a policy that was just auto-reverted exits 5 (--force insists),
-# and plan says why it is not in force.
+# and plan says why it is not in force. A closed stdout does not keep a
+# pending revert.
 . "$(dirname "$0")/../lib/lib.sh"
 pl_require_root
 NS=plg$PL_TAG
@@ -151,4 +152,11 @@ pl_expect_grep '^transaction 12 applied' "$PL_TMP/out"
 in_sync "$PL_TMP/b.conf" || pl_fail "apply --force did not apply b"
 pl_expect_rc 0 P -c "$PL_TMP/b.conf" plan --exit-code
 grep -q 'nobody confirmed' "$PL_TMP/err" && pl_fail "plan still warns after apply --force"
+
+# --- 6. revert --confirm whose reader is gone: the watcher still undoes it ---
+ip netns exec "$NS" "$PORTLOCK" -v revert --confirm 3 2>/dev/null | true	# 13, pending
+in_sync "$PL_TMP/a.conf" || pl_fail "revert --confirm | true did not revert"
+wait_auto 4						# 14 = auto-revert of 13
+sleep 0.3
+in_sync "$PL_TMP/b.conf" || pl_fail "revert --confirm | true was not undone at its deadline"
 pl_done
