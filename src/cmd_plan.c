@@ -21,7 +21,7 @@
 
 #define PLAN_ELEM_LINES 20
 
-static void print_json(const struct sync_result *r, const char *mode)
+static void print_json(const struct sync_result *r, const char *mode, json_t *auto_reverted)
 {
 	json_t *o = render_plan_json(&r->plan);
 
@@ -36,6 +36,8 @@ static void print_json(const struct sync_result *r, const char *mode)
 	json_object_set_new(o, "messages", json_integer((json_int_t)nl_batch_count_of(&r->plan)));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
+	/* the policy was applied and auto-reverted as unconfirmed: apply refuses it (exit 5) */
+	json_object_set_new(o, "auto_reverted", auto_reverted ? auto_reverted : json_null());
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);
@@ -73,6 +75,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	struct nft_read_cache cache = { 0 };
 	struct policy p;
 	struct compile *cc = NULL;
+	json_t *auto_reverted = NULL;
 	bool exit_code = false;
 	int opt, rc = PL_EXIT_OK, ret;
 
@@ -114,8 +117,23 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
+	if (!plan_empty(&r.plan)) {
+		char hash[65], why[256];
+		uint64_t applied_id = 0, auto_id = 0;
+
+		/* say why the policy is not in force when apply would refuse it */
+		if (policy_hash(&p, hash) == 0 &&
+		    txn_auto_reverted(ctx, hash, why, sizeof(why), &applied_id, &auto_id)) {
+			diag_warn(&ctx->diag, NULL,
+				  "%s: the policy is not in force, and 'apply' refuses it without --force (or --confirm SECONDS)",
+				  why);
+			auto_reverted = json_pack("{s:I,s:I,s:s}", "transaction", (json_int_t)applied_id,
+						  "auto_revert", (json_int_t)auto_id, "message", why);
+		}
+	}
 	if (ctx->json) {
-		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan");
+		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted);
+		auto_reverted = NULL;
 	} else if (plan_empty(&r.plan)) {
 		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
 		       r.gen_before);
@@ -140,6 +158,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	if (!apply && exit_code && !plan_empty(&r.plan))
 		rc = PL_EXIT_PENDING;
 out:
+	json_decref(auto_reverted);
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	policy_fini(&p);
@@ -150,6 +169,18 @@ out:
 int cmd_plan_main(struct pl_ctx *ctx, int argc, char **argv)
 {
 	return run(ctx, argc, argv);
+}
+
+/* --confirm S: 1 s to a week */
+static int parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, unsigned *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || end == arg || v < 1 || v > 7 * 86400)
+		return cmd_bad_usage(ctx, name, "--confirm '%s' is not a number of seconds (1 to 604800)", arg);
+	*out = (unsigned)v;
+	return PL_EXIT_OK;
 }
 
 int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
@@ -172,22 +203,18 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		case 'h':
 			cmd_usage(ctx, "apply",
 				  "  -c, --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
-				  "  -f, --force      apply even if it cuts this SSH session or a transaction is pending\n"
+				  "  -f, --force      apply even if it cuts this SSH session, a transaction is pending,\n"
+				  "                   or this policy was just auto-reverted\n"
 				  "  -j, --json       machine-readable output\n"
 				  "  -h, --help       this help\n");
 			return PL_EXIT_OK;
 		case 'j': ctx->json = true; break;
 		case 'f': o.force = true; break;
-		case 'c': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || end == optarg || v < 1 || v > 7 * 86400)
-				return cmd_bad_usage(ctx, "apply", "--confirm '%s' is not a number of seconds (1 to 604800)",
-						     optarg);
-			o.confirm_s = (unsigned)v;
+		case 'c':
+			rc = parse_confirm(ctx, "apply", optarg, &o.confirm_s);
+			if (rc)
+				return rc;
 			break;
-		}
 		default:
 			return cmd_bad_usage(ctx, "apply", "unknown option or missing argument '%s'",
 					     argv[optind - 1]);
@@ -238,12 +265,45 @@ static int simple_opts(struct pl_ctx *ctx, int argc, char **argv, const char *na
 
 int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "exit-code", no_argument, NULL, 'e' },
+		{ "confirm", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct txn_opts o = { 0 };
 	unsigned long long id = 0;
-	int rc = simple_opts(ctx, argc, argv, "revert", "  -j, --json   machine-readable output\n"
-							"  -h, --help   this help\n");
+	int opt, rc;
 
-	if (rc)
-		return rc < 0 ? PL_EXIT_OK : rc;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hjnec:f", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			cmd_usage(ctx, "revert",
+				  "  -n, --dry-run    show the diff the revert would make; change nothing\n"
+				  "  -e, --exit-code  with --dry-run: exit 1 when the revert would change something\n"
+				  "  -c, --confirm S  undo the revert by itself after S seconds unless 'portlock confirm'\n"
+				  "  -f, --force      revert even an auto-revert (re-installs the change nobody confirmed)\n"
+				  "  -j, --json       machine-readable output\n"
+				  "  -h, --help       this help\n");
+			return PL_EXIT_OK;
+		case 'j': ctx->json = true; break;
+		case 'n': o.dry_run = true; break;
+		case 'e': o.exit_code = true; break;
+		case 'f': o.force = true; break;
+		case 'c':
+			rc = parse_confirm(ctx, "revert", optarg, &o.confirm_s);
+			if (rc)
+				return rc;
+			break;
+		default:
+			return cmd_bad_usage(ctx, "revert", "unknown option or missing argument '%s'",
+					     argv[optind - 1]);
+		}
+	}
 	if (optind < argc) {
 		char *end;
 
@@ -254,7 +314,11 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 		if (optind + 1 < argc)
 			return cmd_bad_usage(ctx, "revert", "unexpected argument '%s'", argv[optind + 1]);
 	}
-	return txn_revert(ctx, id);
+	if (o.exit_code && !o.dry_run)
+		return cmd_bad_usage(ctx, "revert", "--exit-code needs --dry-run");
+	if (o.confirm_s && o.dry_run)
+		return cmd_bad_usage(ctx, "revert", "--confirm and --dry-run exclude each other");
+	return txn_revert(ctx, id, &o);
 }
 
 int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv)

@@ -26,7 +26,7 @@ const struct pl_cmd pl_commands[] = {
 	{ "show", cmd_show_main, "[--table NAME]", "the managed table as the kernel has it", true },
 	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change", true },
 	{ "apply", cmd_apply_main, "[--confirm S] [--force]", "apply the policy in one journaled transaction", false },
-	{ "revert", cmd_revert_main, "[ID]", "restore the table as it was before transaction ID (default: last)", false },
+	{ "revert", cmd_revert_main, "[ID] [--dry-run] [--confirm S]", "restore the table as it was before transaction ID (default: last)", false },
 	{ "confirm", cmd_confirm_main, "", "keep the transaction applied with --confirm", false },
 	{ "recover", cmd_recover_main, "", "revert an unconfirmed transaction past its deadline (boot)", false },
 	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed", false },

@@ -152,14 +152,109 @@ static bool ssh_would_be_cut(const struct policy *p, char *msg, size_t len)
 	return sshguard_would_cut(p, msg, len);
 }
 
+/*
+ * A refusal, for --json: jo (the command's own keys, consumed) gets an
+ * "error" object and is printed. The reason is on stderr as well.
+ */
+static void print_json_refusal(json_t *jo, const char *message, uint64_t applied_id, uint64_t auto_id)
+{
+	json_object_set_new(jo, "error", json_pack("{s:s,s:s,s:I,s:I,s:i}", "reason", "auto-reverted",
+						   "message", message, "transaction", (json_int_t)applied_id,
+						   "auto_revert", (json_int_t)auto_id, "exit_code",
+						   PL_EXIT_CONFLICT));
+	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(jo);
+}
+
+/*
+ * The newest transaction is an auto-revert still in force that undid the
+ * policy with this hash: the policy was applied and nobody confirmed it.
+ */
+static bool auto_reverted_in(struct journal *j, const char *hash, char *msg, size_t len,
+			     uint64_t *applied_id, uint64_t *auto_id)
+{
+	struct journal_rec last = { 0 }, undone = { 0 };
+	struct diag quiet;
+	bool yes = false;
+
+	diag_init(&quiet);
+	if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &last,
+			 &quiet) == 0 &&
+	    last.kind == JOURNAL_KIND_AUTO_REVERT && last.state != JOURNAL_STATE_REVERTED &&
+	    journal_get(j, last.reverts_id, &undone, &quiet) == 0 && hash[0] &&
+	    !strcmp(undone.policy_sha256, hash)) {
+		yes = true;
+		if (msg && len)
+			snprintf(msg, len,
+				 "this policy was applied as transaction %llu and reverted because nobody confirmed it (transaction %llu)",
+				 (unsigned long long)undone.id, (unsigned long long)last.id);
+		if (applied_id)
+			*applied_id = undone.id;
+		if (auto_id)
+			*auto_id = last.id;
+	}
+	journal_rec_fini(&last);
+	journal_rec_fini(&undone);
+	diag_fini(&quiet);
+	return yes;
+}
+
+bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, size_t len,
+		       uint64_t *applied_id, uint64_t *auto_id)
+{
+	struct journal *j = NULL;
+	struct diag quiet;
+	bool yes = false;
+
+	diag_init(&quiet);
+	if (journal_open_readonly(&j, ctx->state_dir, &quiet) == 0) {
+		yes = auto_reverted_in(j, policy_hash, msg, len, applied_id, auto_id);
+		journal_close(j);
+	}
+	diag_fini(&quiet);
+	return yes;
+}
+
 /* ---- revert (lock held) ---- */
 
-static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
-			 enum journal_kind kind, bool quiet)
+static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, int64_t deadline);
+
+/* The revert's result: one JSON object (text lines are printed by revert_run()). */
+static void revert_print_json(const struct journal_rec *target, const struct hook *h,
+			      const struct sync_result *r, bool dry_run, int64_t deadline)
+{
+	json_t *jo = json_object();
+
+	json_object_set_new(jo, "reverted", json_integer((json_int_t)target->id));
+	json_object_set_new(jo, "transaction",
+			    r->committed ? json_integer((json_int_t)h->rec.id) : json_null());
+	json_object_set_new(jo, "changed", json_boolean(r->committed));
+	json_object_set_new(jo, "dry_run", json_boolean(dry_run));
+	json_object_set_new(jo, "table", json_string(target->table));
+	json_object_set_new(jo, "confirm_deadline",
+			    r->committed && deadline ? json_integer(deadline) : json_null());
+	json_object_set_new(jo, "diff", render_plan_json(&r->plan));
+	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(jo);
+}
+
+/*
+ * Revert transaction id (0: the newest in force). o: what `portlock revert`
+ * asked for (dry run, --confirm, --force); NULL for an auto-revert.
+ */
+static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
+		      enum journal_kind kind, bool quiet, const struct txn_opts *o)
 {
 	struct journal_rec target = { 0 };
 	struct nm_table want;
-	struct sync_opts so = { .mode = SYNC_APPLY, .max_elem_lines = 20, .capture_prior = true };
+	bool dry_run = o && o->dry_run;
+	/* known before the batch is sent, like apply's */
+	int64_t deadline = o && o->confirm_s && !dry_run ? (int64_t)time(NULL) + o->confirm_s : 0;
+	struct sync_opts so = { .mode = dry_run ? SYNC_PLAN : SYNC_APPLY,
+				.max_elem_lines = o && ctx->verbose > 0 ? 0 : 20,
+				.capture_prior = !dry_run };
 	struct sync_result r = { 0 };
 	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag, .state_dir = ctx->state_dir };
 	struct journal_rec *recs = NULL;
@@ -188,6 +283,24 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		rc = PL_EXIT_CONFLICT;
 		goto out;
 	}
+	if (o && !o->force && target.kind == JOURNAL_KIND_AUTO_REVERT) {
+		/* its prior is the change nobody confirmed: do not bring the lockout back by accident */
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+			 "transaction %llu is the auto-revert of transaction %llu, which nobody confirmed: reverting it would re-install that change; refusing (use --force to insist, best with --confirm SECONDS)",
+			 (unsigned long long)target.id, (unsigned long long)target.reverts_id);
+		if (ctx->json && !quiet) {
+			json_t *jo = json_object();
+
+			json_object_set_new(jo, "reverted", json_null());
+			json_object_set_new(jo, "transaction", json_null());
+			json_object_set_new(jo, "changed", json_false());
+			json_object_set_new(jo, "dry_run", json_boolean(dry_run));
+			print_json_refusal(jo, "reverting an auto-revert re-installs the change nobody confirmed",
+					   target.reverts_id, target.id);
+		}
+		rc = PL_EXIT_CONFLICT;
+		goto out;
+	}
 	{
 		char what[96];
 
@@ -204,22 +317,44 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	livecache_load(ctx->state_dir, target.table, &cache);
 	cache.lazy_ok = true;
 	so.cache = &cache;
-	so.before_send = hook_before;
-	so.after_send = hook_after;
-	so.arg = &h;
+	if (!dry_run) {
+		so.before_send = hook_before;
+		so.after_send = hook_after;
+		so.arg = &h;
+	}
 	ret = sync_to(&want, &so, &r, &ctx->diag);
 	if (ret) {
 		rc = diag_exit_code(&ctx->diag);
 		diag_note(&ctx->diag, NULL, "nothing was reverted");
 		goto out;
 	}
+	if (dry_run) {
+		if (ctx->json) {
+			revert_print_json(&target, &h, &r, true, 0);
+		} else if (plan_empty(&r.plan)) {
+			printf("table inet %s already matches its state before transaction %llu: the revert would change nothing\n",
+			       target.table, (unsigned long long)target.id);
+		} else {
+			printf("revert of transaction %llu on table inet %s (generation %u), dry run:\n",
+			       (unsigned long long)target.id, target.table, r.gen_before);
+			render_plan_text(&r.plan, stdout);
+			printf("nothing was changed (dry run)\n");
+		}
+		if (o->exit_code && !plan_empty(&r.plan))
+			rc = PL_EXIT_PENDING;
+		goto out;
+	}
 	if (r.committed) {
 		nl_batch_free(r.plan.batch);
 		r.plan.batch = NULL;
 		nm_live_fini(&r.live);
-		ret = hook_commit(&h, &r, &want, JOURNAL_STATE_APPLIED, 0);
+		ret = hook_commit(&h, &r, &want, deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED,
+				  deadline);
 		if (ret)
 			rc = diag_exit_code(&ctx->diag);
+	} else if (deadline) {
+		diag_note(&ctx->diag, NULL, "the revert changed nothing: --confirm has nothing to wait for");
+		deadline = 0;
 	}
 	/* the target and every later transaction still in force are undone */
 	if (journal_list(j, 0, &recs, &n, &ctx->diag) == 0) {
@@ -231,10 +366,21 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 				journal_set_state(j, recs[i].id, JOURNAL_STATE_REVERTED, &ctx->diag);
 		}
 	}
+	if (deadline) {
+		/* armed before the first byte of output: a closed or blocked stdout cannot keep it */
+		fflush(stdout);
+		if (!ret)
+			spawn_watcher(ctx, j, h.rec.id, deadline);
+		else
+			diag_warn(&ctx->diag, NULL,
+				  "the revert is applied but its journal record could not be completed; the next run resolves it");
+	}
 	if (!quiet && !ctx->json) {
-		char counts[400];
+		char counts[400], t[32];
 
 		render_plan_counts(&r.plan, counts, sizeof(counts));
+		if (r.committed && o && ctx->verbose >= 0)
+			render_plan_text(&r.plan, stdout);
 		if (r.committed)
 			printf("transaction %llu reverted transaction %llu on table inet %s: %s\n",
 			       (unsigned long long)h.rec.id, (unsigned long long)target.id, target.table,
@@ -242,11 +388,14 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		else
 			printf("table inet %s already matches its state before transaction %llu; marked reverted\n",
 			       target.table, (unsigned long long)target.id);
+		if (r.committed && deadline) {
+			fmt_time(deadline, t, sizeof(t));
+			printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
+			       (unsigned long long)h.rec.id, t);
+		}
 	}
 	if (ctx->json && !quiet)
-		printf("{\"reverted\": %llu, \"transaction\": %llu, \"changed\": %s}\n",
-		       (unsigned long long)target.id, (unsigned long long)(r.committed ? h.rec.id : 0),
-		       r.committed ? "true" : "false");
+		revert_print_json(&target, &h, &r, false, deadline);
 	if (r.committed)
 		journal_prune(j, POLICY_DEFAULT_JOURNAL_KEEP, &ctx->diag);
 out:
@@ -258,6 +407,13 @@ out:
 	sync_result_fini(&r);
 	journal_rec_fini(&target);
 	return rc;
+}
+
+/* An auto-revert, or a revert with the defaults. */
+static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
+			 enum journal_kind kind, bool quiet)
+{
+	return revert_run(ctx, j, id, kind, quiet, NULL);
 }
 
 /* A record left "prepared" by a crash: was its batch committed? */
@@ -515,23 +671,25 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	}
 	policy_hash(p, hash);
 	if (!o->force && !o->confirm_s) {
-		struct journal_rec last = { 0 }, undone = { 0 };
+		char why[256];
+		uint64_t undone_id = 0, auto_id = 0;
 
 		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
-		if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &last,
-				 &ctx->diag) == 0 &&
-		    last.kind == JOURNAL_KIND_AUTO_REVERT && last.state != JOURNAL_STATE_REVERTED &&
-		    journal_get(j, last.reverts_id, &undone, &ctx->diag) == 0 &&
-		    !strcmp(undone.policy_sha256, hash)) {
-			diag_warn(&ctx->diag, NULL,
-				  "this policy was applied as transaction %llu and reverted because nobody confirmed it (transaction %llu); keeping the restored table: use --confirm SECONDS to try again, or --force",
-				  (unsigned long long)undone.id, (unsigned long long)last.id);
-			journal_rec_fini(&last);
-			journal_rec_fini(&undone);
+		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
+			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
+				 why);
+			if (ctx->json) {
+				json_t *jo = json_object();
+
+				json_object_set_new(jo, "applied", json_false());
+				json_object_set_new(jo, "in_sync", json_false());
+				json_object_set_new(jo, "transaction", json_null());
+				print_json_refusal(jo, why, undone_id, auto_id);
+			}
+			rc = PL_EXIT_CONFLICT;
 			goto out;
 		}
-		journal_rec_fini(&last);
-		journal_rec_fini(&undone);
 	}
 	h.j = j;
 	h.policy_hash = hash;
@@ -624,18 +782,40 @@ out:
 	return rc;
 }
 
-int txn_revert(struct pl_ctx *ctx, uint64_t id)
+int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
 {
+	static const struct txn_opts defaults = { 0 };
 	struct journal *j = NULL;
 	int rc;
 
+	if (!o)
+		o = &defaults;
 	if (sync_check_access(&ctx->diag))
 		return diag_exit_code(&ctx->diag);
+	if (o->dry_run) {
+		struct journal_rec pend = { 0 };
+		struct diag quiet;
+
+		/* read-only: no lock, no recovery; the kernel is not touched */
+		if (journal_open_readonly(&j, ctx->state_dir, &ctx->diag))
+			return diag_exit_code(&ctx->diag);
+		diag_init(&quiet);
+		if (journal_pending(j, &pend, &quiet) == 0 && pend.confirm_deadline &&
+		    time(NULL) >= pend.confirm_deadline)
+			diag_warn(&ctx->diag, NULL,
+				  "transaction %llu is past its confirmation deadline: the next run that changes the ruleset reverts it first, and this dry run does not show that",
+				  (unsigned long long)pend.id);
+		journal_rec_fini(&pend);
+		diag_fini(&quiet);
+		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
+		journal_close(j);
+		return rc;
+	}
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j);
 	if (!rc)
-		rc = revert_locked(ctx, j, id, JOURNAL_KIND_REVERT, false);
+		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
 	journal_close(j);
 	return rc;
 }

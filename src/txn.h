@@ -12,7 +12,11 @@
  *          table; the same diff engine restores it (base chains stay in
  *          place, so there is no window without hooks); the revert is a
  *          transaction of its own; N and every later transaction still in
- *          force are marked reverted.
+ *          force are marked reverted. --dry-run: the diff only (no lock, no
+ *          recovery, nothing changes); --confirm S: the revert is pending
+ *          like apply's and is itself auto-reverted at the deadline;
+ *          reverting an auto-revert (which re-installs the change nobody
+ *          confirmed) is refused without --force.
  * recover: a pending record past its deadline is reverted (kind
  *          auto-revert); a record left "prepared" by a crash is resolved by
  *          comparing the live table with its saved prior content.
@@ -21,20 +25,39 @@
 #define PORTLOCK_TXN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct pl_ctx;
 struct policy;
 
 struct txn_opts {
-	unsigned confirm_s;	/* apply --confirm S: auto-revert after S seconds */
-	bool force;		/* apply over the SSH lockout guard / a pending txn */
+	unsigned confirm_s;	/* --confirm S: auto-revert after S seconds */
+	/*
+	 * apply: over the SSH lockout guard, a pending transaction, or a policy
+	 * that was just auto-reverted; revert: also an auto-revert (which
+	 * re-installs the change nobody confirmed)
+	 */
+	bool force;
+	bool dry_run;		/* revert --dry-run: the diff it would make; nothing changes */
+	bool exit_code;		/* revert --dry-run --exit-code: 1 when it would change something */
 };
 
 /* Exit codes (enum pl_exit); errors are in ctx->diag. */
 int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o);
-int txn_revert(struct pl_ctx *ctx, uint64_t id);
+/* Revert transaction id (0: the newest still in force); o may be NULL (defaults). */
+int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o);
 int txn_confirm(struct pl_ctx *ctx);
+/*
+ * Was the policy whose SHA-256 is policy_hash applied and then auto-reverted
+ * because nobody confirmed it, with the restored table still in force (the
+ * auto-revert is the newest transaction)? Read-only: no lock, no recovery.
+ * When it was, returns true and describes it in msg (naming both
+ * transactions; may be NULL); *applied_id and *auto_id (may be NULL) get their
+ * ids.
+ */
+bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, size_t len,
+		       uint64_t *applied_id, uint64_t *auto_id);
 /*
  * Honour an expired confirmation deadline and resolve interrupted records.
  * cheap: first look without the lock and return at once when there is

@@ -75,6 +75,9 @@ for helpers in 1 0; do
 	# after the command, -c is apply's --confirm, not the global --config
 	expect_words 'portlock apply -c ' 60 120 300 600
 	expect_words 'portlock -c /x.conf apply --confirm 3' 300
+	expect_words 'portlock revert --confirm ' 60 120 300 600
+	expect_words 'portlock revert --d' --dry-run
+	expect_has 'portlock revert --' --dry-run --exit-code --confirm --force --json
 	expect_words 'portlock --wait 3' 30
 	expect_words 'portlock audit --fail-on ' info low medium high
 	expect_words 'portlock audit -f h' high
@@ -128,6 +131,9 @@ for helpers in 1 0; do
 	expect_words "portlock --state-dir $PL_TMP/state --wait 5 revert " 3 7 12
 	# options of revert are not ids
 	expect_words "portlock --state-dir $PL_TMP/state revert --json " 3 7 12
+	# nor are the seconds of --confirm
+	expect_words "portlock --state-dir $PL_TMP/state revert --confirm 60 " 3 7 12
+	expect_words "portlock --state-dir $PL_TMP/state revert -c 60 --force 7 "
 	# an empty or missing journal: nothing to offer, no error
 	expect_words "portlock --state-dir $PL_TMP/nothing revert "
 done

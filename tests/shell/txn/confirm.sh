@@ -31,8 +31,8 @@ sleep 2.5
 P log --json >"$PL_TMP/log1"
 grep -q '"auto-revert"' "$PL_TMP/log1" || pl_fail "no auto-revert within ~8 s: $(cat "$PL_TMP/log1")"
 in_sync "$PL_TMP/a.conf" || pl_fail "not back to a after the deadline"
-# the same unconfirmed policy is not silently re-applied (the boot unit runs apply)
-pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply
+# the same unconfirmed policy is not re-applied (the boot unit runs apply): refused, exit 5
+pl_expect_rc 5 P -c "$PL_TMP/b.conf" apply
 pl_expect_grep 'reverted because nobody confirmed it' "$PL_TMP/err"
 in_sync "$PL_TMP/a.conf" || pl_fail "plain apply brought the unconfirmed policy back"
 
