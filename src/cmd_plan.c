@@ -21,7 +21,7 @@
 
 #define PLAN_ELEM_LINES 20
 
-static void print_json(const struct sync_result *r, const char *mode)
+static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, const char *mode)
 {
 	json_t *o = render_plan_json(&r->plan);
 
@@ -36,6 +36,18 @@ static void print_json(const struct sync_result *r, const char *mode)
 	json_object_set_new(o, "messages", json_integer((json_int_t)nl_batch_count_of(&r->plan)));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
+	/* a --confirm transaction past its deadline, not reverted yet (nothing here reverts it) */
+	if (ctx->overdue_id) {
+		json_t *od = json_object();
+
+		json_object_set_new(od, "transaction", json_integer((json_int_t)ctx->overdue_id));
+		json_object_set_new(od, "confirm_deadline", ctx->overdue_deadline
+								    ? json_integer(ctx->overdue_deadline)
+								    : json_null());
+		json_object_set_new(o, "overdue", od);
+	} else {
+		json_object_set_new(o, "overdue", json_null());
+	}
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);
@@ -84,7 +96,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 				cmd_usage(ctx, name, "  -j, --json       machine-readable output\n"
 						     "  -h, --help       this help\n");
 			else
-				cmd_usage(ctx, name, "  -e, --exit-code  exit 1 when changes are pending, 0 when in sync\n"
+				cmd_usage(ctx, name, "  -e, --exit-code  exit 1 when changes are pending or a --confirm\n"
+						     "                   transaction is overdue, 0 when in sync\n"
 						     "  -C, --check      also let the kernel validate the batch (nothing changes)\n"
 						     "  -j, --json       machine-readable output\n"
 						     "  -h, --help       this help\n");
@@ -115,7 +128,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (ctx->json) {
-		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan");
+		print_json(ctx, &r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan");
 	} else if (plan_empty(&r.plan)) {
 		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
 		       r.gen_before);
@@ -137,7 +150,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	if (ctx->verbose > 0 && !ctx->json)
 		fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s\n",
 			nl_batch_count_of(&r.plan), r.bytes, r.attempts, r.attempts == 1 ? "" : "s");
-	if (!apply && exit_code && !plan_empty(&r.plan))
+	if (!apply && exit_code && (!plan_empty(&r.plan) || ctx->overdue_id))
 		rc = PL_EXIT_PENDING;
 out:
 	sync_result_fini(&r);
@@ -159,6 +172,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "confirm", required_argument, NULL, 'c' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "no-journal-ok", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct txn_opts o = { 0 };
@@ -173,11 +187,15 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 			cmd_usage(ctx, "apply",
 				  "  -c, --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
 				  "  -f, --force      apply even if it cuts this SSH session or a transaction is pending\n"
+				  "      --no-journal-ok  when the state dir cannot be written, apply anyway without\n"
+				  "                   a journal record (exit 7); without it only an absent table is\n"
+				  "                   enforced that way\n"
 				  "  -j, --json       machine-readable output\n"
 				  "  -h, --help       this help\n");
 			return PL_EXIT_OK;
 		case 'j': ctx->json = true; break;
 		case 'f': o.force = true; break;
+		case 'N': o.no_journal_ok = true; break;
 		case 'c': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
