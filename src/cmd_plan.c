@@ -178,6 +178,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct txn_opts o = { 0 };
 	struct policy p;
 	struct compile *cc = NULL;
+	bool damaged = false;
 	int opt, rc;
 
 	opterr = 0;
@@ -217,7 +218,30 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		return diag_exit_code(&ctx->diag);
 	util_mark("policy compiled");
 	print_compile_stats(ctx, cc);
+	o.cache_damaged = &damaged;
 	rc = txn_apply(ctx, &p, &o);
+	if (damaged && cc) {
+		/*
+		 * Fail safe: saved content the compile cache uses is damaged;
+		 * enforcing the policy does not depend on it. What was said
+		 * becomes warnings, and the policy is compiled from its files.
+		 */
+		struct diag old = ctx->diag;
+
+		diag_init(&ctx->diag);
+		for (size_t i = 0; i < old.nrecs; i++)
+			if (old.recs[i].lvl != DIAG_LVL_NOTE)
+				diag_warn(&ctx->diag, NULL, "%s", old.recs[i].msg);
+		diag_fini(&old);
+		diag_warn(&ctx->diag, NULL, "compiling %s again without the compile cache", ctx->config_path);
+		compile_free(cc);
+		cc = NULL;
+		policy_fini(&p);
+		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0)
+			return diag_exit_code(&ctx->diag);
+		o.cache_damaged = NULL;
+		rc = txn_apply(ctx, &p, &o);
+	}
 	util_mark("txn done");
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);

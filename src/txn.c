@@ -1123,6 +1123,8 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	cache.lazy_ok = true;
 	so.cache = &cache;
 	ret = sync_run(p, &so, &r, &ctx->diag);
+	if (ret == -EBADMSG && o->cache_damaged)
+		*o->cache_damaged = true;
 	if (ret) {
 		diag_note(&ctx->diag, NULL, "nothing was changed");
 		rc = diag_exit_code(&ctx->diag);

@@ -42,6 +42,12 @@ struct txn_opts {
 	 * that way). Exit status 7 either way. Never with confirm_s.
 	 */
 	bool no_journal_ok;
+	/*
+	 * Out (may be NULL): set when nothing was applied because a set of the
+	 * compiled policy refers to saved content that is missing or damaged
+	 * (the compile cache's objects): compile without the cache and retry.
+	 */
+	bool *cache_damaged;
 };
 
 /* Exit codes (enum pl_exit); errors are in ctx->diag. */
