@@ -103,14 +103,16 @@ is_a || pl_fail "3: not back to a at the deadline"
 
 # 4. SIGKILL after the batch, the watcher killed too: read commands change nothing
 cp "$PL_TMP/b.conf" "$PL_TMP/b4.conf"
-PORTLOCK_TEST_PAUSE_AFTER_MS=3000 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/b4.conf" apply --confirm 1 >/dev/null 2>&1 &
+PORTLOCK_TEST_PAUSE_AFTER_MS=3000 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/b4.conf" apply --confirm 2 >/dev/null 2>&1 &
 pid=$!
 sleep 0.7
-id=$(last_id)
-kill -9 $pid
-wait $pid 2>/dev/null
+# the watcher first (it would take the lock as soon as apply is gone), then apply
 kill_watchers "$PL_TMP/b4.conf"
-sleep 1.5
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+id=$(last_id)
+[ "$(rec "$id" state)" = prepared ] || pl_fail "4: record $id is $(rec "$id" state), expected prepared"
+sleep 2.5
 ip netns exec "$NS" nft list ruleset >"$PL_TMP/rs0"
 for c in show "plan --exit-code" audit log; do
 	# shellcheck disable=SC2086
@@ -122,6 +124,11 @@ for c in show "plan --exit-code" audit log; do
 done
 P -c "$PL_TMP/a.conf" plan --json >"$PL_TMP/out" 2>/dev/null
 pl_expect_grep "\"overdue\": \\{" "$PL_TMP/out"
+P -c "$PL_TMP/a.conf" show --json >"$PL_TMP/out" 2>/dev/null
+pl_expect_grep "\"overdue\": \\{" "$PL_TMP/out"
+P -c "$PL_TMP/a.conf" audit --json --no-probe >"$PL_TMP/out" 2>/dev/null
+pl_expect_grep "overdue-confirm" "$PL_TMP/out"
+ip netns exec "$NS" nft list ruleset | cmp -s - "$PL_TMP/rs0" || pl_fail "4: the --json read commands changed the ruleset"
 is_b || pl_fail "4: the read commands reverted"
 [ "$(rec "$id" state)" = prepared ] || pl_fail "4: the read commands touched record $id"
 pl_expect_rc 0 P recover
