@@ -880,8 +880,10 @@ static enum watch watcher_try(struct pl_ctx *ctx, uint64_t id, char *what, size_
 		snprintf(what, len, "%s", journal_state_str(rec.state));
 		w = WATCH_DONE;
 	} else {
-		snprintf(what, len, "still %s: %s", journal_state_str(rec.state),
-			 ctx->diag.nrecs ? diag_first(&ctx->diag) : "not reverted");
+		snprintf(what, len, "record still %s: %s", journal_state_str(rec.state),
+			 ctx->diag.nrecs ? diag_first(&ctx->diag)
+					 : rec.state == JOURNAL_STATE_PREPARED ? "it cannot be completed yet"
+									       : "not reverted yet");
 	}
 	journal_rec_fini(&rec);
 	diag_fini(&q);
@@ -961,7 +963,11 @@ static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, in
 {
 	pid_t pid;
 
-	fflush(NULL);	/* nothing buffered is written twice */
+	/*
+	 * No fflush() first: it could block on a stdout nobody reads. The
+	 * child's copy of a stdio buffer is never flushed to the caller: its
+	 * streams become /dev/null and it ends with _exit().
+	 */
 	pid = fork();
 	if (pid < 0) {
 		diag_warn(&ctx->diag, NULL,
