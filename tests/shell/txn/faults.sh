@@ -50,6 +50,14 @@ wait_state() {
 	done
 	return 1
 }
+# sleep_past ID: until a second after record ID's deadline (timing-proof under load)
+sleep_past() {
+	local d
+	d=$(rec "$1" confirm_deadline)
+	[ "$d" != None ] && [ "$d" != MISSING ] || { pl_fail "record $1 has no deadline"; return; }
+	while [ "$(date +%s)" -le "$d" ]; do sleep 0.2; done
+	sleep 1
+}
 watchers() { pgrep -f -- "$1 apply --confirm" | grep -vx "$$"; }
 kill_watchers() { local p; for p in $(watchers "$1"); do kill -9 "$p"; done; }
 
@@ -62,25 +70,25 @@ is_a() { tbl "${1:-$NS}" | cmp -s - "$PL_TMP/want_a"; }
 is_b() { tbl "${1:-$NS}" | cmp -s - "$PL_TMP/want_b"; }
 
 # 1. SIGPIPE: the watcher exists before the first byte of output
-P -c "$PL_TMP/b.conf" apply --confirm 2 2>"$PL_TMP/e1" | true
+P -c "$PL_TMP/b.conf" apply --confirm 4 2>"$PL_TMP/e1" | true
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 141 ] && pl_fail "1: apply died of SIGPIPE (141)"
-pl_log "1: apply --confirm 2 | true exited $rc"
-id=$(last_id)
+pl_log "1: apply --confirm 4 | true exited $rc"
 is_b || pl_fail "1: b not applied"
-sleep 2.5
+id=$(last_id)
+sleep_past "$id"
 wait_state "$id" reverted 5 || pl_fail "1: transaction $id is $(rec "$id" state) after its deadline"
 is_a || pl_fail "1: not back to a after the deadline: $(tbl)"
 
 # 2. a reader that does not read: output blocks, but without the lock and after the watcher
-(P -v -c "$PL_TMP/b.conf" apply --confirm 2 | (sleep 7; wc -c >"$PL_TMP/o2")) 2>"$PL_TMP/e2" &
+(P -v -c "$PL_TMP/b.conf" apply --confirm 3 | (sleep 14; wc -c >"$PL_TMP/o2")) 2>"$PL_TMP/e2" &
 bg=$!
-sleep 1
+for ((i = 0; i < 50; i++)); do is_b && break; sleep 0.1; done
 is_b || pl_fail "2: b not applied"
 id=$(last_id)
-# the lock is free while apply waits for its reader
-P --wait 0 recover >"$PL_TMP/out" 2>"$PL_TMP/err" || pl_fail "2: the lock is held while apply writes to a blocked pipe: $(cat "$PL_TMP/err")"
-sleep 2.5
+# the lock is free while apply waits for its reader (which sleeps 14 s)
+P --wait 5 recover >"$PL_TMP/out" 2>"$PL_TMP/err" || pl_fail "2: the lock is held while apply writes to a blocked pipe: $(cat "$PL_TMP/err")"
+sleep_past "$id"
 wait_state "$id" reverted 5 || pl_fail "2: transaction $id is $(rec "$id" state) after its deadline"
 is_a || pl_fail "2: not back to a at the deadline while the reader still sleeps"
 kill -0 $bg 2>/dev/null || pl_fail "2: the reader was not blocking (the test did not test anything)"
@@ -88,16 +96,16 @@ wait $bg
 [ "$(cat "$PL_TMP/o2" 2>/dev/null || echo 0)" -gt 65536 ] || pl_fail "2: apply -v printed only $(cat "$PL_TMP/o2") bytes"
 
 # 3. SIGKILL right after the batch, before the record is completed
-PORTLOCK_TEST_PAUSE_AFTER_MS=3000 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/b.conf" apply --confirm 2 >/dev/null 2>&1 &
+PORTLOCK_TEST_PAUSE_AFTER_MS=4000 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/b.conf" apply --confirm 3 >/dev/null 2>&1 &
 pid=$!
 sleep 1
+is_b || pl_fail "3: b not applied"
 id=$(last_id)
 [ "$(rec "$id" state)" = prepared ] || pl_fail "3: record $id is $(rec "$id" state), expected prepared during the pause"
 [ "$(rec "$id" confirm_deadline)" != None ] || pl_fail "3: the prepared record has no deadline"
 kill -9 $pid
 wait $pid 2>/dev/null
-is_b || pl_fail "3: b not applied"
-sleep 1.5
+sleep_past "$id"
 wait_state "$id" reverted 6 || pl_fail "3: transaction $id is $(rec "$id" state) after its deadline"
 is_a || pl_fail "3: not back to a at the deadline"
 
@@ -112,7 +120,7 @@ kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 id=$(last_id)
 [ "$(rec "$id" state)" = prepared ] || pl_fail "4: record $id is $(rec "$id" state), expected prepared"
-sleep 2.5
+sleep_past "$id"
 ip netns exec "$NS" nft list ruleset >"$PL_TMP/rs0"
 for c in show "plan --exit-code" audit log; do
 	# shellcheck disable=SC2086
@@ -137,10 +145,12 @@ is_a || pl_fail "4: recover did not honour the prepared record's deadline"
 [ "$(rec "$id" state)" = reverted ] || pl_fail "4: record $id is $(rec "$id" state) after recover"
 
 # 5. the state dir renamed away over the deadline: the watcher tries again
-pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply --confirm 2
+pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply --confirm 3
 id=$(last_id)
+d=$(rec "$id" confirm_deadline)
 mv "$PORTLOCK_STATE_DIR" "$PORTLOCK_STATE_DIR.away"
-sleep 3
+while [ "$(date +%s)" -le "$d" ]; do sleep 0.2; done
+sleep 1.5
 is_b || pl_fail "5: reverted without a journal?"
 mv "$PORTLOCK_STATE_DIR.away" "$PORTLOCK_STATE_DIR"
 wait_state "$id" reverted 6 || pl_fail "5: transaction $id is $(rec "$id" state) after the state dir came back"
@@ -148,13 +158,13 @@ is_a || pl_fail "5: not back to a after the state dir came back"
 pl_expect_grep "transaction $id: the revert at its deadline .* is not done .*next in" "$PORTLOCK_TEST_SYSLOG"
 
 # 6. a damaged prior: the safe state (the table is kept), said loudly
-pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply --confirm 2
+pl_expect_rc 0 P -c "$PL_TMP/b.conf" apply --confirm 3
 id=$(last_id)
 flip() { printf '\x5a' | dd of="$1" bs=1 seek=7 conv=notrunc status=none; }
 n=0
 for f in "$PORTLOCK_STATE_DIR"/journal/objects/*; do flip "$f"; n=$((n + 1)); done
 [ $n -gt 0 ] || pl_die "6: no journal objects to damage"
-sleep 3
+sleep_past "$id"
 wait_state "$id" applied 5 || pl_fail "6: transaction $id is $(rec "$id" state) after its deadline"
 [ "$(rec "$id" safe_state)" = kept ] || pl_fail "6: record $id has safe_state $(rec "$id" safe_state)"
 is_b || pl_fail "6: the safe state is to keep the table as it is: $(tbl)"
@@ -173,12 +183,12 @@ ip netns del "$BOOT"
 rm -rf "$PORTLOCK_STATE_DIR"
 pl_expect_rc 0 P -c "$PL_TMP/a.conf" apply
 cp "$PL_TMP/b.conf" "$PL_TMP/b7.conf"
-pl_expect_rc 0 P -c "$PL_TMP/b7.conf" apply --confirm 2
+pl_expect_rc 0 P -c "$PL_TMP/b7.conf" apply --confirm 3
 kill_watchers "$PL_TMP/b7.conf"
 id=$(last_id)
 [ "$(rec "$id" state)" = pending ] || pl_fail "7: record $id is $(rec "$id" state) before its deadline"
 for f in "$PORTLOCK_STATE_DIR"/journal/objects/*; do flip "$f"; done
-sleep 2.5
+sleep_past "$id"
 pl_netns "$BOOT"
 pl_expect_rc 5 ip netns exec "$BOOT" "$PORTLOCK" -c "$PL_TMP/b7.conf" recover
 pl_expect_grep "cannot be reverted exactly" "$PL_TMP/err"
