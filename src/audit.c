@@ -320,7 +320,23 @@ static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const str
 
 	diag_init(&quiet);
 	if (journal_open_readonly(&j, ctx->state_dir, &quiet) == 0) {
-		if (journal_pending(j, &rec, &quiet) == 0) {
+		if (ctx->overdue_id) {
+			/* past its deadline and not reverted (txn_report_overdue()): reported, never reverted here */
+			struct audit_finding *f = add(r, "overdue-confirm", AUDIT_HIGH);
+			char t[32];
+			time_t dl = (time_t)ctx->overdue_deadline;
+			struct tm tm;
+
+			localtime_r(&dl, &tm);
+			strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+			if (f) {
+				snprintf(f->summary, sizeof(f->summary),
+					 "transaction %llu was not confirmed by %s and is still in force: its auto-revert is overdue",
+					 ctx->overdue_id, t);
+				snprintf(f->remediation, sizeof(f->remediation),
+					 "'portlock recover' reverts it now; 'portlock confirm' keeps it");
+			}
+		} else if (journal_pending(j, &rec, &quiet) == 0) {
 			struct audit_finding *f = add(r, "pending-confirm", AUDIT_LOW);
 			char t[32];
 			time_t dl = (time_t)rec.confirm_deadline;
@@ -334,6 +350,21 @@ static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const str
 					 (unsigned long long)rec.id, t);
 				snprintf(f->remediation, sizeof(f->remediation),
 					 "'portlock confirm' to keep it, or 'portlock revert' now");
+			}
+			journal_rec_fini(&rec);
+		}
+		if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec,
+				 &quiet) == 0) {
+			if (rec.state == JOURNAL_STATE_APPLIED && rec.safe_state[0]) {
+				struct audit_finding *f = add(r, "safe-state", AUDIT_HIGH);
+
+				if (f) {
+					snprintf(f->summary, sizeof(f->summary),
+						 "transaction %llu could not be reverted at its deadline and was left in the safe state '%s'",
+						 (unsigned long long)rec.id, rec.safe_state);
+					snprintf(f->remediation, sizeof(f->remediation),
+						 "check the table; restore its content by hand or apply a policy (portlock(8), SAFE STATE)");
+				}
 			}
 			journal_rec_fini(&rec);
 		}

@@ -22,6 +22,9 @@ struct pl_ctx {
 	bool json;
 	int verbose;		/* -v count; -q makes it -1 */
 	int wait_s;		/* --wait: seconds to wait for the state-dir lock (-1: forever) */
+	/* read commands: a transaction past its deadline, not reverted yet (txn_report_overdue()) */
+	unsigned long long overdue_id;
+	long long overdue_deadline;
 	struct diag diag;
 };
 
@@ -35,7 +38,12 @@ struct pl_cmd {
 	int (*fn)(struct pl_ctx *ctx, int argc, char **argv);
 	const char *args;
 	const char *summary;
-	bool recover_first;	/* honour an expired --confirm deadline before running */
+	/*
+	 * A read command: report an overdue --confirm transaction before
+	 * running (txn_report_overdue()); it never changes the kernel. Only
+	 * apply, revert, confirm and recover (and the watcher) act on one.
+	 */
+	bool report_overdue;
 };
 
 int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv);

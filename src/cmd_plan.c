@@ -21,7 +21,8 @@
 
 #define PLAN_ELEM_LINES 20
 
-static void print_json(const struct sync_result *r, const char *mode, json_t *auto_reverted)
+static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, const char *mode,
+		       json_t *auto_reverted)
 {
 	json_t *o = render_plan_json(&r->plan);
 
@@ -38,6 +39,18 @@ static void print_json(const struct sync_result *r, const char *mode, json_t *au
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
 	/* the policy was applied and auto-reverted as unconfirmed: apply refuses it (exit 5) */
 	json_object_set_new(o, "auto_reverted", auto_reverted ? auto_reverted : json_null());
+	/* a --confirm transaction past its deadline, not reverted yet (nothing here reverts it) */
+	if (ctx->overdue_id) {
+		json_t *od = json_object();
+
+		json_object_set_new(od, "transaction", json_integer((json_int_t)ctx->overdue_id));
+		json_object_set_new(od, "confirm_deadline", ctx->overdue_deadline
+								    ? json_integer(ctx->overdue_deadline)
+								    : json_null());
+		json_object_set_new(o, "overdue", od);
+	} else {
+		json_object_set_new(o, "overdue", json_null());
+	}
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);
@@ -87,7 +100,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 				cmd_usage(ctx, name, "  -j, --json       machine-readable output\n"
 						     "  -h, --help       this help\n");
 			else
-				cmd_usage(ctx, name, "  -e, --exit-code  exit 1 when changes are pending, 0 when in sync\n"
+				cmd_usage(ctx, name, "  -e, --exit-code  exit 1 when changes are pending or a --confirm\n"
+						     "                   transaction is overdue, 0 when in sync\n"
 						     "  -C, --check      also let the kernel validate the batch (nothing changes)\n"
 						     "  -j, --json       machine-readable output\n"
 						     "  -h, --help       this help\n");
@@ -132,7 +146,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (ctx->json) {
-		print_json(&r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted);
+		print_json(ctx, &r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted);
 		auto_reverted = NULL;
 	} else if (plan_empty(&r.plan)) {
 		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
@@ -155,7 +169,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	if (ctx->verbose > 0 && !ctx->json)
 		fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s\n",
 			nl_batch_count_of(&r.plan), r.bytes, r.attempts, r.attempts == 1 ? "" : "s");
-	if (!apply && exit_code && !plan_empty(&r.plan))
+	if (!apply && exit_code && (!plan_empty(&r.plan) || ctx->overdue_id))
 		rc = PL_EXIT_PENDING;
 out:
 	json_decref(auto_reverted);
@@ -190,11 +204,13 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "confirm", required_argument, NULL, 'c' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "no-journal-ok", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct txn_opts o = { 0 };
 	struct policy p;
 	struct compile *cc = NULL;
+	bool damaged = false;
 	int opt, rc;
 
 	opterr = 0;
@@ -205,11 +221,15 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 				  "  -c, --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
 				  "  -f, --force      apply even if it cuts this SSH session, a transaction is pending,\n"
 				  "                   or this policy was just auto-reverted\n"
+				  "      --no-journal-ok  when the state dir cannot be written, apply anyway without\n"
+				  "                   a journal record (exit 7); without it only an absent table is\n"
+				  "                   enforced that way\n"
 				  "  -j, --json       machine-readable output\n"
 				  "  -h, --help       this help\n");
 			return PL_EXIT_OK;
 		case 'j': ctx->json = true; break;
 		case 'f': o.force = true; break;
+		case 'N': o.no_journal_ok = true; break;
 		case 'c':
 			rc = parse_confirm(ctx, "apply", optarg, &o.confirm_s);
 			if (rc)
@@ -226,7 +246,30 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		return diag_exit_code(&ctx->diag);
 	util_mark("policy compiled");
 	print_compile_stats(ctx, cc);
+	o.cache_damaged = &damaged;
 	rc = txn_apply(ctx, &p, &o);
+	if (damaged && cc) {
+		/*
+		 * Fail safe: saved content the compile cache uses is damaged;
+		 * enforcing the policy does not depend on it. What was said
+		 * becomes warnings, and the policy is compiled from its files.
+		 */
+		struct diag old = ctx->diag;
+
+		diag_init(&ctx->diag);
+		for (size_t i = 0; i < old.nrecs; i++)
+			if (old.recs[i].lvl != DIAG_LVL_NOTE)
+				diag_warn(&ctx->diag, NULL, "%s", old.recs[i].msg);
+		diag_fini(&old);
+		diag_warn(&ctx->diag, NULL, "compiling %s again without the compile cache", ctx->config_path);
+		compile_free(cc);
+		cc = NULL;
+		policy_fini(&p);
+		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0)
+			return diag_exit_code(&ctx->diag);
+		o.cache_damaged = NULL;
+		rc = txn_apply(ctx, &p, &o);
+	}
 	util_mark("txn done");
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);

@@ -23,6 +23,7 @@ enum pl_exit {
 	PL_EXIT_KERNEL = 4,	/* kernel/netlink refused; nothing changed */
 	PL_EXIT_CONFLICT = 5,	/* lock held, table changed under us, nothing to revert */
 	PL_EXIT_MISMATCH = 6,	/* probed service is not what the policy expects */
+	PL_EXIT_NOJOURNAL = 7,	/* the kernel was changed (policy enforced, or reverted) but the journal could not record it */
 	PL_EXIT_UNRESOLVED = 8,	/* a probe target's host name has no address */
 	PL_EXIT_INTERNAL = 70,	/* ENOMEM, bug */
 };

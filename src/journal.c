@@ -327,6 +327,8 @@ void *journal_rec_to_json(const struct journal_rec *r)
 	SET("confirm_deadline", int_or_null(r->confirm_deadline));
 	SET("added", json_integer((json_int_t)r->added));
 	SET("removed", json_integer((json_int_t)r->removed));
+	SET("safe_state", r->safe_state[0] ? json_string(r->safe_state) : json_null());
+	SET("safe_reason", r->safe_state[0] ? json_string(r->safe_reason) : json_null());
 	SET("prior", content_json(r, r->prior_absent, JOURNAL_BLOB_PRIOR_NLMSG,
 				  JOURNAL_BLOB_PRIOR_NFT));
 	SET("result", r->has_result ? content_json(r, r->result_absent, JOURNAL_BLOB_RESULT_NLMSG,
@@ -563,6 +565,17 @@ int journal_rec_parse(const char *buf, size_t len, uint64_t expect_id, struct jo
 	r->added = (uint64_t)x;
 	CHECK(get_int(&e, o, "removed", false, 0, INT64_MAX, &x));
 	r->removed = (uint64_t)x;
+	/* optional (records before the safe state have neither) */
+	v = json_object_get(o, "safe_state");
+	if (v && !json_is_null(v)) {
+		CHECK(get_str(&e, o, "safe_state", sizeof(r->safe_state), &s));
+		snprintf(r->safe_state, sizeof(r->safe_state), "%s", s);
+		v = json_object_get(o, "safe_reason");
+		if (v && !json_is_null(v)) {
+			CHECK(get_str(&e, o, "safe_reason", sizeof(r->safe_reason), &s));
+			snprintf(r->safe_reason, sizeof(r->safe_reason), "%s", s);
+		}
+	}
 	CHECK(parse_content(&e, o, "prior", r->id, JOURNAL_BLOB_PRIOR_NLMSG, JOURNAL_BLOB_PRIOR_NFT,
 			    &r->prior_absent, r));
 	v = json_object_get(o, "result");
@@ -2011,6 +2024,12 @@ int journal_abort(struct journal *j, struct journal_rec *r, struct diag *d)
 
 int journal_set_state(struct journal *j, uint64_t id, enum journal_state st, struct diag *d)
 {
+	return journal_set_safe_state(j, id, st, NULL, NULL, d);
+}
+
+int journal_set_safe_state(struct journal *j, uint64_t id, enum journal_state st,
+			   const char *safe_state, const char *reason, struct diag *d)
+{
 	struct journal_rec r;
 	int rc;
 
@@ -2022,9 +2041,9 @@ int journal_set_state(struct journal *j, uint64_t id, enum journal_state st, str
 	rc = journal_get(j, id, &r, d);
 	if (rc)
 		return rc;
-	if (r.state == st)
+	if (r.state == st && !safe_state)
 		goto out;
-	if (!(state_next[r.state] & JOURNAL_STATE_BIT(st))) {
+	if (r.state != st && !(state_next[r.state] & JOURNAL_STATE_BIT(st))) {
 		diag_err(d, DIAG_CONFLICT, NULL, 0, "transaction %" PRIu64 " is %s; it cannot become %s",
 			 id, journal_state_str(r.state), journal_state_str(st));
 		rc = -EBUSY;
@@ -2040,6 +2059,10 @@ int journal_set_state(struct journal *j, uint64_t id, enum journal_state st, str
 	}
 	r.state = st;
 	r.state_time = (int64_t)time(NULL);
+	if (safe_state) {
+		snprintf(r.safe_state, sizeof(r.safe_state), "%s", safe_state);
+		snprintf(r.safe_reason, sizeof(r.safe_reason), "%s", reason ? reason : "");
+	}
 	rc = write_meta(j, &r, d);
 out:
 	journal_rec_fini(&r);

@@ -63,12 +63,18 @@
  *     "gen_before": 41, "gen_after": 42,
  *     "state": "prepared"|"applied"|"pending"|"confirmed"|"reverted",
  *     "confirm_deadline": UNIX|null, "added": 3, "removed": 1,
+ *     "safe_state": "kept"|null, "safe_reason": "…"|null,   (optional; null when missing)
  *     "prior":  { "absent": false,
  *                 "nlmsg": { "file": "0000000012.prior.nlmsg", "size": N, "sha256": "…" },
  *                 "nft":   { "file": "0000000012.prior.nft",   "size": N, "sha256": "…" } },
  *     "result": { "absent": false, "nlmsg": {…}, "nft": {…} } | null }
  * "result" is null only in state "prepared". When "absent" is true the blob
  * entries are null (the table did not exist).
+ * "confirm_deadline" is written into the prepared record already (apply
+ * --confirm arms the deadline before the batch is sent): a record found
+ * "prepared" with a deadline whose batch turns out to be in force is pending
+ * with that deadline. "safe_state" is set when an auto-revert could not
+ * restore the prior content (damaged) and left the table as it was instead.
  *
  * Locking and readers: writers (apply, revert, confirm, the auto-revert watcher)
  * hold <state>/lock exclusively from journal_open() to journal_close(). Readers
@@ -225,6 +231,14 @@ struct journal_rec {
 	bool prior_absent;		/* no table existed before */
 	bool has_result;		/* false only in state PREPARED */
 	bool result_absent;		/* no table exists after (revert of a first apply) */
+	/*
+	 * Set when the auto-revert at the deadline could not restore the prior
+	 * content exactly and the table was left in the documented safe state
+	 * instead (portlock(8), SAFE STATE): "kept" (the change stays in force,
+	 * nothing is opened). "" when none. safe_reason says why (free text).
+	 */
+	char safe_state[16];
+	char safe_reason[256];
 	struct journal_blob blob[JOURNAL_BLOB_MAX];
 	char file[JOURNAL_NAME_MAX];	/* metadata file name, e.g. "0000000012.json" */
 };
@@ -356,6 +370,13 @@ int journal_abort(struct journal *j, struct journal_rec *rec, struct diag *d);
  * is DIAG_CONFLICT with -ENOENT/-EBADMSG. Returns 0 or -errno.
  */
 int journal_set_state(struct journal *j, uint64_t id, enum journal_state st, struct diag *d);
+
+/*
+ * The same, and record that the transaction was left in a safe state
+ * (safe_state, e.g. "kept", and a reason) instead of being reverted exactly.
+ */
+int journal_set_safe_state(struct journal *j, uint64_t id, enum journal_state st,
+			   const char *safe_state, const char *reason, struct diag *d);
 
 /* journal_list() flags. */
 enum {

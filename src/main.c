@@ -7,6 +7,7 @@
  * calls exit (by returning from main).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,12 @@ const struct pl_cmd pl_commands[] = {
 	{ "export", cmd_export_main, "", "print the nft script apply would load", false },
 	{ "show", cmd_show_main, "[--table NAME]", "the managed table as the kernel has it", true },
 	{ "plan", cmd_plan_main, "[--check] [--exit-code]", "dry run: what apply would change", true },
-	{ "apply", cmd_apply_main, "[--confirm S] [--force]", "apply the policy in one journaled transaction", false },
+	{ "apply", cmd_apply_main, "[--confirm S] [--force] [--no-journal-ok]", "apply the policy in one journaled transaction", false },
 	{ "revert", cmd_revert_main, "[ID] [--dry-run] [--confirm S]", "restore the table as it was before transaction ID (default: last)", false },
 	{ "confirm", cmd_confirm_main, "", "keep the transaction applied with --confirm", false },
 	{ "recover", cmd_recover_main, "", "revert an unconfirmed transaction past its deadline (boot)", false },
 	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed", false },
-	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions", false },
+	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions", true },
 	{ "probe", cmd_probe_main, "TARGET...", "identify what answers on HOST:PORT (SMTP, SMPP, software)", false },
 	{ "audit", cmd_audit_main, "[--fail-on SEV] [--no-probe] [--report FILE]", "exposure report: what listens, who reaches it, what it is", true },
 	{ NULL, NULL, NULL, NULL, false },
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %-14s %s\n", c->name, c->args, c->summary);
 	fprintf(f, "\nExit status: 0 ok, 1 changes pending/findings (when asked), 2 usage,\n"
 		   "3 config, 4 kernel refused (nothing changed), 5 conflict, 6 service mismatch,\n"
-		   "70 internal error. See portlock(8).\n");
+		   "7 kernel changed without a journal record, 70 internal error. See portlock(8).\n");
 }
 
 void cmd_usage(const struct pl_ctx *ctx, const char *name, const char *options_help)
@@ -169,8 +170,16 @@ int main(int argc, char **argv)
 	argc -= optind;
 	optind = 0;	/* re-initialize getopt for the subcommand (glibc) */
 	rc = PL_EXIT_OK;
-	if (cmd->recover_first && !(argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))
-		rc = txn_recover(&ctx, true);
+	if (cmd->report_overdue && !(argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))
+		txn_report_overdue(&ctx);
+	/*
+	 * Commands that change the kernel: a reader that went away (ssh cut,
+	 * "| head") is a write error, not a death before the journal and the
+	 * watcher are done.
+	 */
+	if (!strcmp(cmd->name, "apply") || !strcmp(cmd->name, "revert") || !strcmp(cmd->name, "confirm") ||
+	    !strcmp(cmd->name, "recover"))
+		signal(SIGPIPE, SIG_IGN);
 	if (rc == PL_EXIT_OK)
 		rc = cmd->fn(&ctx, argc, argv);
 	if (ctx.verbose >= 0 || diag_failed(&ctx.diag))

@@ -671,10 +671,13 @@ int plan_resolve(struct nm_table *want, struct nm_live *live, struct diag *d)
 		ret = nm_set_load(ws);
 		if (ret == -ENOMEM)
 			return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
-		if (ret)
-			return diag_err(d, DIAG_CONFLICT, NULL, 0, "set %s: its saved content '%s' is %s",
-					ws->name, ws->objpath ? ws->objpath : "?",
-					ret == -ENOENT ? "missing" : "damaged");
+		if (ret) {
+			/* -EBADMSG: the caller may compile the policy again without the cache */
+			diag_err(d, DIAG_CONFLICT, NULL, 0, "set %s: its saved content '%s' is %s",
+				 ws->name, ws->objpath ? ws->objpath : "?",
+				 ret == -ENOENT ? "missing" : "damaged");
+			return -EBADMSG;
+		}
 	}
 	return 0;
 }

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +35,7 @@
 /* ---- journal hooks around the batch ---- */
 
 struct hook {
-	struct journal *j;
+	struct journal *j;	/* NULL: the journal cannot be written in this run */
 	struct journal_rec rec;
 	bool prepared;
 	enum journal_kind kind;
@@ -41,17 +44,62 @@ struct hook {
 	const char *table;
 	const char *state_dir;
 	struct diag *d;
+	unsigned confirm_s;	/* apply --confirm: the deadline goes into the prepared record */
+	/*
+	 * When the record cannot be written: send the batch anyway (the
+	 * auto-revert at a deadline; apply --no-journal-ok), or do so only
+	 * when the table is absent from the kernel (apply: every port is open,
+	 * enforcement beats the journal). Never with a deadline to arm.
+	 */
+	bool skip_journal_ok;
+	bool skip_journal_if_absent;
+	bool unjournaled;	/* this batch went without a record */
+	char why[256];		/* why the journal could not be written */
 };
+
+/* Re-record from's messages in to: as they were, or (as_warning) as warnings. */
+static void diag_move(struct diag *to, const struct diag *from, bool as_warning)
+{
+	for (size_t i = 0; i < from->nrecs; i++) {
+		const struct diag_rec *x = &from->recs[i];
+		struct srcloc loc = { x->file, x->line };
+
+		if (x->lvl == DIAG_LVL_ERROR && !as_warning)
+			diag_err(to, x->cls, x->file ? &loc : NULL, 0, "%s", x->msg);
+		else if (x->lvl == DIAG_LVL_NOTE)
+			diag_note(to, x->file ? &loc : NULL, "%s", x->msg);
+		else
+			diag_warn(to, x->file ? &loc : NULL, "%s", x->msg);
+	}
+}
+
+/* The first error (else warning) of d, for a one-line reason. */
+static const char *diag_first(const struct diag *d)
+{
+	for (size_t i = 0; i < d->nrecs; i++)
+		if (d->recs[i].lvl == DIAG_LVL_ERROR)
+			return d->recs[i].msg;
+	return d->nrecs ? d->recs[0].msg : "unknown error";
+}
 
 static int hook_before(void *arg, struct sync_result *r)
 {
 	struct hook *h = arg;
 	struct snapshot c;
+	struct diag q;
 	int ret;
 
-	ret = journal_begin(h->j, &h->rec, h->d);
+	h->unjournaled = false;
+	diag_init(&q);
+	if (!h->j) {
+		ret = -EROFS;
+		snprintf(h->why, sizeof(h->why), "the journal in '%s' cannot be opened for writing",
+			 h->state_dir);
+		goto fallback;
+	}
+	ret = journal_begin(h->j, &h->rec, &q);
 	if (ret)
-		return ret;
+		goto fallback;
 	h->rec.kind = h->kind;
 	h->rec.reverts_id = h->reverts_id;
 	snprintf(h->rec.policy_sha256, sizeof(h->rec.policy_sha256), "%s",
@@ -63,18 +111,47 @@ static int hook_before(void *arg, struct sync_result *r)
 	h->rec.removed = r->plan.n.tables_del + r->plan.n.chains_del + r->plan.n.sets_del + r->plan.n.elems_del +
 			 r->plan.n.rules_del;
 	h->rec.prior_absent = !r->live.t.exists;
+	/*
+	 * Armed before the batch: a crash, a full disk or a closed stdout
+	 * after the commit cannot lose the deadline (recover_locked() reads
+	 * it from the prepared record).
+	 */
+	h->rec.confirm_deadline = h->confirm_s ? (int64_t)time(NULL) + h->confirm_s : 0;
 	ret = snapshot_from_live(&r->live, journal_objects_path(h->j), &c);
 	if (ret)
-		ret = diag_err(h->d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+		ret = diag_err(&q, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	if (!ret)
-		ret = journal_prepare(h->j, &h->rec, &c.jc, h->d);
+		ret = journal_prepare(h->j, &h->rec, &c.jc, &q);
 	snapshot_fini(&c);
 	if (ret) {
 		journal_rec_fini(&h->rec);
-		return ret;
+		goto fallback;
 	}
 	h->prepared = true;
+	diag_move(h->d, &q, false);
+	diag_fini(&q);
 	return 0;
+fallback:
+	if (q.nrecs)
+		snprintf(h->why, sizeof(h->why), "%s", diag_first(&q));
+	if (ret != -ENOMEM && !h->confirm_s &&
+	    (h->skip_journal_ok || (h->skip_journal_if_absent && !r->live.t.exists))) {
+		/* enforcement does not depend on the journal: go on without a record */
+		h->unjournaled = true;
+		diag_fini(&q);
+		return 0;
+	}
+	diag_move(h->d, &q, false);
+	diag_fini(&q);
+	if (!h->j)
+		ret = diag_err(h->d, DIAG_INTERNAL, NULL, 0, "%s", h->why);
+	if (h->confirm_s)
+		diag_note(h->d, NULL, "the deadline of --confirm cannot be armed without a journal record");
+	else if (h->skip_journal_if_absent)
+		diag_note(h->d, NULL,
+			  "table inet %s exists: 'apply --no-journal-ok' changes it without a journal record",
+			  h->table);
+	return ret;
 }
 
 static void hook_after(void *arg, struct sync_result *r, int ret)
@@ -94,9 +171,10 @@ static void hook_after(void *arg, struct sync_result *r, int ret)
  * After a commit: read the table back and complete the record. want: the
  * table the batch made (its range sets are taken instead of dumped when the
  * generation shows that nothing else committed since; they are moved out).
+ * The deadline, if any, is already in h->rec (hook_before()).
  */
 static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *want,
-		       enum journal_state st, int64_t deadline)
+		       enum journal_state st)
 {
 	struct nm_live after = { 0 };
 	struct snapshot c;
@@ -111,7 +189,6 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 	}
 	h->rec.gen_after = r->gen_after ? r->gen_after : after.genid;
 	h->rec.state = st;
-	h->rec.confirm_deadline = deadline;
 	h->rec.result_absent = !after.t.exists;
 	ret = snapshot_from_live(&after, journal_objects_path(h->j), &c);
 	if (ret)
@@ -124,6 +201,36 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 		livecache_store(h->state_dir, h->table, after.genid, after.t.handle, h->rec.id);
 	nm_live_fini(&after);
 	return ret;
+}
+
+/* ---- syslog: what the auto-revert did, also when nobody watches stderr ---- */
+
+static void slog(int prio, const char *fmt, ...) __printf(2, 3);
+static void slog(int prio, const char *fmt, ...)
+{
+	static bool opened;
+	va_list ap;
+
+	if (!opened) {
+		openlog("portlock", LOG_PID, LOG_DAEMON);
+		opened = true;
+	}
+	va_start(ap, fmt);
+	vsyslog(prio, fmt, ap);
+	va_end(ap);
+	/* test hook: a copy of every message in a file (there may be no syslog daemon) */
+	if (getenv("PORTLOCK_TEST_SYSLOG")) {
+		FILE *f = fopen(getenv("PORTLOCK_TEST_SYSLOG"), "ae");
+
+		if (f) {
+			fprintf(f, "%lld portlock[%d]: <%d> ", (long long)time(NULL), (int)getpid(), prio);
+			va_start(ap, fmt);
+			vfprintf(f, fmt, ap);
+			va_end(ap);
+			fputc('\n', f);
+			fclose(f);
+		}
+	}
 }
 
 /* ---- helpers ---- */
@@ -251,18 +358,22 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	struct nm_table want;
 	bool dry_run = o && o->dry_run;
 	/* known before the batch is sent, like apply's */
-	int64_t deadline = o && o->confirm_s && !dry_run ? (int64_t)time(NULL) + o->confirm_s : 0;
+	int64_t deadline = 0;	/* revert --confirm: set in the prepared record (hook_before) */
 	struct sync_opts so = { .mode = dry_run ? SYNC_PLAN : SYNC_APPLY,
 				.max_elem_lines = o && ctx->verbose > 0 ? 0 : 20,
 				.capture_prior = !dry_run };
 	struct sync_result r = { 0 };
-	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag, .state_dir = ctx->state_dir };
+	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag, .state_dir = ctx->state_dir,
+			  .confirm_s = o && !dry_run ? o->confirm_s : 0 };
 	struct journal_rec *recs = NULL;
 	struct nft_read_cache cache = { 0 };
 	size_t n = 0;
 	int ret, rc = PL_EXIT_OK;
+	bool unmarked = false;
 
 	memset(&want, 0, sizeof(want));
+	/* the deadline is honoured even when the journal cannot record it */
+	h.skip_journal_ok = kind == JOURNAL_KIND_AUTO_REVERT;
 	if (id == 0) {
 		ret = journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
 				      JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
@@ -277,7 +388,8 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	if (ret)
 		return diag_exit_code(&ctx->diag);
-	if (target.state == JOURNAL_STATE_REVERTED || target.state == JOURNAL_STATE_PREPARED) {
+	if (target.state == JOURNAL_STATE_REVERTED ||
+	    (target.state == JOURNAL_STATE_PREPARED && kind != JOURNAL_KIND_AUTO_REVERT)) {
 		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0, "transaction %llu is %s: nothing to revert",
 			 (unsigned long long)target.id, journal_state_str(target.state));
 		rc = PL_EXIT_CONFLICT;
@@ -348,13 +460,26 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		nl_batch_free(r.plan.batch);
 		r.plan.batch = NULL;
 		nm_live_fini(&r.live);
-		ret = hook_commit(&h, &r, &want, deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED,
-				  deadline);
-		if (ret)
-			rc = diag_exit_code(&ctx->diag);
-	} else if (deadline) {
+		deadline = h.unjournaled ? 0 : h.rec.confirm_deadline;
+		/* first the watcher: it exists before the record is completed and before any output */
+		if (deadline)
+			spawn_watcher(ctx, j, h.rec.id, deadline);
+		if (h.unjournaled) {
+			diag_warn(&ctx->diag, NULL,
+				  "transaction %llu was reverted without a journal record of the revert (%s)",
+				  (unsigned long long)target.id, h.why);
+			rc = PL_EXIT_NOJOURNAL;
+		} else {
+			ret = hook_commit(&h, &r, &want, deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED);
+			if (ret) {
+				rc = diag_exit_code(&ctx->diag);
+				if (deadline)
+					diag_warn(&ctx->diag, NULL,
+						  "the revert is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)");
+			}
+		}
+	} else if (h.confirm_s) {
 		diag_note(&ctx->diag, NULL, "the revert changed nothing: --confirm has nothing to wait for");
-		deadline = 0;
 	}
 	/* the target and every later transaction still in force are undone */
 	if (journal_list(j, 0, &recs, &n, &ctx->diag) == 0) {
@@ -362,32 +487,40 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			if (recs[i].id < target.id || (h.prepared && recs[i].id == h.rec.id))
 				continue;
 			if (recs[i].state == JOURNAL_STATE_APPLIED || recs[i].state == JOURNAL_STATE_PENDING ||
-			    recs[i].state == JOURNAL_STATE_CONFIRMED)
-				journal_set_state(j, recs[i].id, JOURNAL_STATE_REVERTED, &ctx->diag);
+			    recs[i].state == JOURNAL_STATE_CONFIRMED) {
+				struct diag q;
+
+				diag_init(&q);
+				if (journal_set_state(j, recs[i].id, JOURNAL_STATE_REVERTED, &q)) {
+					/* the kernel is reverted; the record says so later (recover, the watcher) */
+					diag_warn(&ctx->diag, NULL,
+						  "transaction %llu is reverted in the kernel but its record could not be marked: %s",
+						  (unsigned long long)recs[i].id, diag_first(&q));
+					unmarked = true;
+				}
+				diag_fini(&q);
+			}
 		}
 	}
-	if (deadline) {
-		/* armed before the first byte of output: a closed or blocked stdout cannot keep it */
-		fflush(stdout);
-		if (!ret)
-			spawn_watcher(ctx, j, h.rec.id, deadline);
-		else
-			diag_warn(&ctx->diag, NULL,
-				  "the revert is applied but its journal record could not be completed; the next run resolves it");
-	}
+	if (unmarked && rc == PL_EXIT_OK)
+		rc = PL_EXIT_NOJOURNAL;
 	if (!quiet && !ctx->json) {
 		char counts[400], t[32];
 
 		render_plan_counts(&r.plan, counts, sizeof(counts));
 		if (r.committed && o && ctx->verbose >= 0)
 			render_plan_text(&r.plan, stdout);
-		if (r.committed)
+		if (r.committed && h.unjournaled)
+			printf("transaction %llu reverted on table inet %s without a journal record: %s\n",
+			       (unsigned long long)target.id, target.table, counts);
+		else if (r.committed)
 			printf("transaction %llu reverted transaction %llu on table inet %s: %s\n",
 			       (unsigned long long)h.rec.id, (unsigned long long)target.id, target.table,
 			       counts);
 		else
-			printf("table inet %s already matches its state before transaction %llu; marked reverted\n",
-			       target.table, (unsigned long long)target.id);
+			printf("table inet %s already matches its state before transaction %llu; %s\n",
+			       target.table, (unsigned long long)target.id,
+			       unmarked ? "its record could not be marked reverted" : "marked reverted");
 		if (r.committed && deadline) {
 			fmt_time(deadline, t, sizeof(t));
 			printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
@@ -396,7 +529,7 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	if (ctx->json && !quiet)
 		revert_print_json(&target, &h, &r, false, deadline);
-	if (r.committed)
+	if (r.committed && !h.unjournaled)
 		journal_prune(j, POLICY_DEFAULT_JOURNAL_KEEP, &ctx->diag);
 out:
 	if (h.prepared)
@@ -416,49 +549,6 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	return revert_run(ctx, j, id, kind, quiet, NULL);
 }
 
-/* A record left "prepared" by a crash: was its batch committed? */
-static void resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journal_rec *rec)
-{
-	struct nm_table prior;
-	struct nm_live live = { 0 };
-	struct plan pl;
-	int ret;
-
-	ret = snapshot_load(j, rec, false, true, &prior, "interrupted transaction", &ctx->diag);
-	if (!ret)
-		ret = sync_read(rec->table, NULL, 0, &live, &ctx->diag);
-	if (!ret)
-		ret = plan_resolve(&prior, &live, &ctx->diag);
-	if (ret == -ESTALE)
-		ret = diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ESTALE, "reading the live table");
-	if (!ret)
-		ret = plan_build(&prior, &live, 0, &pl, &ctx->diag);
-	if (!ret) {
-		if (plan_empty(&pl)) {
-			diag_note(&ctx->diag, NULL,
-				  "transaction %llu was interrupted before the kernel applied it: discarded",
-				  (unsigned long long)rec->id);
-			journal_abort(j, rec, &ctx->diag);
-		} else {
-			struct snapshot c;
-
-			diag_note(&ctx->diag, NULL,
-				  "transaction %llu was interrupted after the kernel applied it: recorded",
-				  (unsigned long long)rec->id);
-			rec->state = JOURNAL_STATE_APPLIED;
-			rec->gen_after = live.genid;
-			rec->result_absent = !live.t.exists;
-			if (snapshot_from_live(&live, journal_objects_path(j), &c) == 0 &&
-			    journal_commit(j, rec, NULL, &c.jc, &ctx->diag) == 0 && live.t.exists)
-				livecache_store(ctx->state_dir, rec->table, live.genid, live.t.handle, rec->id);
-			snapshot_fini(&c);
-		}
-		plan_fini(&pl);
-	}
-	nm_table_fini(&prior);
-	nm_live_fini(&live);
-}
-
 /* When this boot began (unix seconds). */
 static int64_t boot_time(void)
 {
@@ -469,19 +559,261 @@ static int64_t boot_time(void)
 	return (int64_t)time(NULL) - up.tv_sec;
 }
 
-/* Lock held: resolve prepared records, revert an expired pending one. */
-static int recover_locked(struct pl_ctx *ctx, struct journal *j)
+/* Made before this boot: its watcher died with the previous boot. */
+static bool before_boot(const struct journal_rec *rec)
+{
+	return rec->time < boot_time() - 5;
+}
+
+enum resolved {
+	RESOLVED_DISCARDED,	/* not in force: the record is gone */
+	RESOLVED_RECORDED,	/* in force: recorded applied, or pending with its deadline */
+	RESOLVED_SAFE,		/* its prior is damaged: recorded applied, in the safe state */
+	RESOLVED_UNRECORDED,	/* in force, but the record could not be written (still prepared) */
+	RESOLVED_REVERTED_UNRECORDED,	/* reverted by this process, the record cannot say so yet */
+	RESOLVED_UNKNOWN,	/* the live table could not be read, or the record not removed */
+};
+
+/* Recovery outcomes (recover_locked()'s *flags). */
+#define RECOVER_REVERTED 1u	/* an expired transaction was reverted */
+#define RECOVER_UNJOURNALED 2u	/* the kernel was changed, the journal could not record it all */
+#define RECOVER_SAFE 4u		/* a transaction was left in the safe state (its prior is damaged) */
+
+static const char SAFE_KEPT[] = "kept";
+
+/*
+ * A prepared record this process reverted at its deadline although the
+ * journal could not record it (full state dir): when it can, it is recorded
+ * "reverted" instead of being discarded as never applied (the watcher
+ * retries until then).
+ */
+static uint64_t reverted_prepared;
+
+static void say_safe_state(struct pl_ctx *ctx, const struct journal_rec *rec, const char *reason,
+			   bool recorded)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg),
+		 "transaction %llu cannot be reverted exactly: %s; table inet %s is kept as it is "
+		 "(the safe state: nothing the policy closes is opened)%s; check it and restore the "
+		 "prior content by hand (portlock(8), SAFE STATE)",
+		 (unsigned long long)rec->id, reason, rec->table,
+		 recorded ? ", and the record says \"safe_state\": \"kept\"" : "");
+	/* loud: on stderr now (also with -q), in syslog, and in the diagnostics */
+	fprintf(stderr, "portlock: %s\n", msg);
+	slog(LOG_CRIT, "%s", msg);
+	diag_warn(&ctx->diag, NULL, "%s", msg);
+}
+
+/*
+ * A record left "prepared" by a crash (or by a journal write that failed
+ * after the commit): was its batch committed? One with a deadline is
+ * recorded pending with that deadline when it was (a record from before
+ * this boot with a deadline counts as in force: an unconfirmed change does
+ * not survive a reboot, its prior is restored in any case). A damaged prior
+ * cannot be compared: the table is kept and the record says so.
+ */
+static enum resolved resolve_prepared(struct pl_ctx *ctx, struct journal *j, struct journal_rec *rec)
+{
+	struct nm_table prior;
+	struct nm_live live = { 0 };
+	struct snapshot c;
+	struct plan pl;
+	struct diag q;
+	enum resolved res = RESOLVED_UNKNOWN;
+	bool in_force, damaged;
+	int ret;
+
+	memset(&prior, 0, sizeof(prior));
+	diag_init(&q);
+	ret = snapshot_load(j, rec, false, false, &prior, "interrupted transaction", &q);
+	damaged = ret != 0 && ret != -ENOMEM;
+	if (ret && !damaged) {
+		diag_move(&ctx->diag, &q, false);
+		goto out;
+	}
+	ret = sync_read(rec->table, NULL, 0, &live, &ctx->diag);
+	if (ret)
+		goto out;
+	if (damaged) {
+		char reason[256];
+
+		snprintf(reason, sizeof(reason), "its prior content is damaged (%s)", diag_first(&q));
+		rec->state = JOURNAL_STATE_APPLIED;
+		snprintf(rec->safe_state, sizeof(rec->safe_state), "%s", SAFE_KEPT);
+		snprintf(rec->safe_reason, sizeof(rec->safe_reason), "%s", reason);
+		rec->gen_after = live.genid;
+		rec->result_absent = !live.t.exists;
+		ret = snapshot_from_live(&live, journal_objects_path(j), &c);
+		if (!ret)
+			ret = journal_commit(j, rec, NULL, &c.jc, &ctx->diag);
+		snapshot_fini(&c);
+		say_safe_state(ctx, rec, reason, ret == 0);
+		res = RESOLVED_SAFE;
+		goto out;
+	}
+	ret = plan_resolve(&prior, &live, &ctx->diag);
+	if (ret == -ESTALE)
+		ret = diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ESTALE, "reading the live table");
+	if (!ret)
+		ret = plan_build(&prior, &live, 0, &pl, &ctx->diag);
+	if (ret)
+		goto out;
+	in_force = !plan_empty(&pl) || (rec->confirm_deadline && before_boot(rec) && !rec->prior_absent);
+	plan_fini(&pl);
+	if (!in_force && rec->id == reverted_prepared) {
+		rec->state = JOURNAL_STATE_REVERTED;
+		rec->gen_after = live.genid;
+		rec->result_absent = !live.t.exists;
+		ret = snapshot_from_live(&live, journal_objects_path(j), &c);
+		if (!ret)
+			ret = journal_commit(j, rec, NULL, &c.jc, &q);
+		snapshot_fini(&c);
+		if (ret) {
+			res = RESOLVED_REVERTED_UNRECORDED;
+			goto out;
+		}
+		reverted_prepared = 0;
+		diag_note(&ctx->diag, NULL, "transaction %llu was reverted at its deadline: recorded",
+			  (unsigned long long)rec->id);
+		res = RESOLVED_RECORDED;
+		goto out;
+	}
+	if (!in_force) {
+		if (rec->confirm_deadline && time(NULL) >= rec->confirm_deadline)
+			diag_note(&ctx->diag, NULL,
+				  "transaction %llu is not in force (interrupted before the kernel applied it, or reverted at its deadline): discarded",
+				  (unsigned long long)rec->id);
+		else
+			diag_note(&ctx->diag, NULL,
+				  "transaction %llu was interrupted before the kernel applied it: discarded",
+				  (unsigned long long)rec->id);
+		res = journal_abort(j, rec, &ctx->diag) ? RESOLVED_UNKNOWN : RESOLVED_DISCARDED;
+		goto out;
+	}
+	/* in force: with a deadline it is pending, and its deadline stands */
+	rec->state = rec->confirm_deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED;
+	rec->gen_after = live.genid;
+	rec->result_absent = !live.t.exists;
+	ret = snapshot_from_live(&live, journal_objects_path(j), &c);
+	if (!ret) {
+		struct diag w;
+
+		diag_init(&w);
+		ret = journal_commit(j, rec, NULL, &c.jc, &w);
+		if (ret)
+			diag_warn(&ctx->diag, NULL,
+				  "transaction %llu was interrupted after the kernel applied it, and its record cannot be completed: %s",
+				  (unsigned long long)rec->id, diag_first(&w));
+		diag_fini(&w);
+	}
+	snapshot_fini(&c);
+	if (ret) {
+		res = RESOLVED_UNRECORDED;
+		goto out;
+	}
+	diag_note(&ctx->diag, NULL, "transaction %llu was interrupted after the kernel applied it: recorded %s",
+		  (unsigned long long)rec->id, journal_state_str(rec->state));
+	if (live.t.exists)
+		livecache_store(ctx->state_dir, rec->table, live.genid, live.t.handle, rec->id);
+	res = RESOLVED_RECORDED;
+out:
+	diag_fini(&q);
+	nm_table_fini(&prior);
+	nm_live_fini(&live);
+	return res;
+}
+
+/*
+ * Revert rec (pending, or prepared and in force) at its deadline. A prior
+ * that cannot be restored exactly (damaged) leaves the table as it is, the
+ * documented safe state, and the record says so.
+ */
+static int auto_revert(struct pl_ctx *ctx, struct journal *j, struct journal_rec *rec, const char *why,
+		       unsigned *flags)
+{
+	struct nm_table prior;
+	struct diag q;
+	int rc, ret;
+
+	fprintf(stderr, "portlock: transaction %llu %s: reverting it\n", (unsigned long long)rec->id, why);
+	slog(LOG_WARNING, "transaction %llu on table inet %s %s: reverting it", (unsigned long long)rec->id,
+	     rec->table, why);
+	diag_init(&q);
+	ret = snapshot_load(j, rec, false, false, &prior, "its prior content", &q);
+	nm_table_fini(&prior);
+	if (ret && ret != -ENOMEM) {
+		char reason[256];
+		struct diag w;
+
+		snprintf(reason, sizeof(reason), "%s", diag_first(&q));
+		diag_fini(&q);
+		diag_init(&w);
+		if (rec->state == JOURNAL_STATE_PREPARED)
+			ret = -EBUSY;	/* resolve_prepared() records it when it can */
+		else
+			ret = journal_set_safe_state(j, rec->id, JOURNAL_STATE_APPLIED, SAFE_KEPT, reason, &w);
+		diag_fini(&w);
+		say_safe_state(ctx, rec, reason, ret == 0);
+		*flags |= RECOVER_SAFE | (ret ? RECOVER_UNJOURNALED : 0);
+		return PL_EXIT_CONFLICT;
+	}
+	diag_fini(&q);
+	rc = revert_locked(ctx, j, rec->id, JOURNAL_KIND_AUTO_REVERT, false);
+	if (rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL) {
+		*flags |= RECOVER_REVERTED;
+		if (rc == PL_EXIT_NOJOURNAL)
+			*flags |= RECOVER_UNJOURNALED;
+		slog(rc ? LOG_WARNING : LOG_NOTICE, "transaction %llu on table inet %s reverted%s",
+		     (unsigned long long)rec->id, rec->table,
+		     rc ? "; the journal could not record all of it (state dir full or read-only?)" : "");
+	} else {
+		slog(LOG_ERR, "transaction %llu on table inet %s could not be reverted: %s",
+		     (unsigned long long)rec->id, rec->table, diag_first(&ctx->diag));
+	}
+	return rc;
+}
+
+/*
+ * Lock held: resolve prepared records (honouring a deadline they carry),
+ * revert an expired pending one. Returns an exit code; *flags (may be NULL)
+ * says what happened (RECOVER_*).
+ */
+static int recover_locked(struct pl_ctx *ctx, struct journal *j, unsigned *flags)
 {
 	struct journal_rec rec = { 0 };
-	int rc = PL_EXIT_OK;
+	unsigned fl = 0;
+	int rc = PL_EXIT_OK, r2;
+	char t[32], why[96];
 
 	while (journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec, &ctx->diag) == 0) {
 		uint64_t id = rec.id;
-
+		enum resolved res = resolve_prepared(ctx, j, &rec);
 		struct diag quiet;
 		bool stuck;
 
-		resolve_prepared(ctx, j, &rec);
+		if (res == RESOLVED_SAFE) {
+			fl |= RECOVER_SAFE;
+			rc = PL_EXIT_CONFLICT;
+		}
+		if (res == RESOLVED_UNRECORDED && rec.confirm_deadline &&
+		    (time(NULL) >= rec.confirm_deadline || before_boot(&rec))) {
+			/* in force, past its deadline, and the journal cannot say so: revert all the same */
+			fmt_time(rec.confirm_deadline, t, sizeof(t));
+			snprintf(why, sizeof(why), "was not confirmed by %s", t);
+			rec.state = JOURNAL_STATE_PREPARED;
+			r2 = auto_revert(ctx, j, &rec, why, &fl);
+			if (r2 != PL_EXIT_OK && rc == PL_EXIT_OK)
+				rc = r2;
+			if (r2 == PL_EXIT_OK || r2 == PL_EXIT_NOJOURNAL)
+				reverted_prepared = id;
+		}
+		if (res == RESOLVED_UNRECORDED || res == RESOLVED_REVERTED_UNRECORDED) {
+			fl |= RECOVER_UNJOURNALED;
+			if (rc == PL_EXIT_OK)
+				rc = PL_EXIT_NOJOURNAL;
+		}
 		journal_rec_fini(&rec);
 		/* gone (discarded) or recorded: done; still prepared: do not loop */
 		diag_init(&quiet);
@@ -492,27 +824,49 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j)
 			break;
 	}
 	if (journal_pending(j, &rec, &ctx->diag) == 0) {
-		char t[32];
+		bool expired = rec.confirm_deadline && time(NULL) >= rec.confirm_deadline;
 
 		fmt_time(rec.confirm_deadline, t, sizeof(t));
-		if (rec.confirm_deadline && time(NULL) >= rec.confirm_deadline) {
-			fprintf(stderr, "portlock: transaction %llu was not confirmed by %s: reverting it\n",
-				(unsigned long long)rec.id, t);
-			rc = revert_locked(ctx, j, rec.id, JOURNAL_KIND_AUTO_REVERT, false);
-		} else if (rec.time < boot_time() - 5) {
-			/* its watcher died with the previous boot: unconfirmed changes do not survive a reboot */
-			fprintf(stderr, "portlock: transaction %llu was not confirmed before the reboot: reverting it\n",
-				(unsigned long long)rec.id);
-			rc = revert_locked(ctx, j, rec.id, JOURNAL_KIND_AUTO_REVERT, false);
+		if (expired || before_boot(&rec)) {
+			/* a watcher that died with the previous boot: unconfirmed changes do not survive a reboot */
+			snprintf(why, sizeof(why), expired ? "was not confirmed by %s"
+							   : "was not confirmed before the reboot", t);
+			r2 = auto_revert(ctx, j, &rec, why, &fl);
+			if (r2 != PL_EXIT_OK && (rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL))
+				rc = r2;
 		}
 		journal_rec_fini(&rec);
 	}
+	if (flags)
+		*flags = fl;
 	return rc;
+}
+
+/* Can the journal take a new record? A small file written, synced and removed. */
+static int journal_probe_write(struct journal *j, char *why, size_t len)
+{
+	char path[4200], buf[4096];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/.tmp.probe.%d", journal_path(j), (int)getpid());
+	memset(buf, 0, sizeof(buf));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd) < 0)
+		err = errno ? errno : EIO;
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	if (err)
+		snprintf(why, len, "%s", strerror(err));
+	return -err;
 }
 
 int txn_recover(struct pl_ctx *ctx, bool cheap)
 {
 	struct journal *j = NULL;
+	unsigned fl = 0;
+	char why[128];
 	int rc;
 
 	if (cheap) {
@@ -541,54 +895,222 @@ int txn_recover(struct pl_ctx *ctx, bool cheap)
 	}
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
-	rc = recover_locked(ctx, j);
+	rc = recover_locked(ctx, j, &fl);
+	if (!cheap && journal_probe_write(j, why, sizeof(why))) {
+		/* not a silent success: the next apply can only go without a record */
+		diag_warn(&ctx->diag, NULL,
+			  "the journal in '%s' cannot be written (%s): transactions cannot be recorded until it can",
+			  journal_path(j), why);
+		if (rc == PL_EXIT_OK)
+			rc = PL_EXIT_NOJOURNAL;
+	}
 	journal_close(j);
 	return rc;
 }
 
+/*
+ * Read commands: report, never change. An expired pending transaction (or
+ * one from before this boot), a prepared one (interrupted), and one left in
+ * the safe state are reported on stderr; ctx->overdue_* is set for an
+ * overdue one (`plan --exit-code` returns 1 for it, --json shows it).
+ */
+void txn_report_overdue(struct pl_ctx *ctx)
+{
+	struct journal *j = NULL;
+	struct journal_rec rec = { 0 };
+	struct diag quiet;
+	char t[32];
+
+	diag_init(&quiet);
+	if (journal_open_readonly(&j, ctx->state_dir, &quiet) != 0)
+		goto out;
+	if (journal_pending(j, &rec, &quiet) == 0) {
+		bool expired = rec.confirm_deadline && time(NULL) >= rec.confirm_deadline;
+
+		if (expired || before_boot(&rec)) {
+			fmt_time(rec.confirm_deadline, t, sizeof(t));
+			ctx->overdue_id = rec.id;
+			ctx->overdue_deadline = rec.confirm_deadline;
+			fprintf(stderr,
+				"portlock: WARNING: transaction %llu on table inet %s was not confirmed by %s and is still in force: "
+				"its auto-revert is overdue; 'portlock recover' (or apply, revert, confirm) acts on it; this command changes nothing\n",
+				(unsigned long long)rec.id, rec.table, t);
+		}
+		journal_rec_fini(&rec);
+	}
+	if (journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec, &quiet) == 0) {
+		if (rec.confirm_deadline && time(NULL) >= rec.confirm_deadline && !ctx->overdue_id) {
+			ctx->overdue_id = rec.id;
+			ctx->overdue_deadline = rec.confirm_deadline;
+		}
+		fmt_time(rec.confirm_deadline, t, sizeof(t));
+		fprintf(stderr,
+			"portlock: WARNING: transaction %llu on table inet %s was interrupted (its record is incomplete)%s%s; "
+			"'portlock recover' resolves it; this command changes nothing\n",
+			(unsigned long long)rec.id, rec.table, rec.confirm_deadline ? ": its deadline is " : "",
+			rec.confirm_deadline ? t : "");
+		journal_rec_fini(&rec);
+	}
+	if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec,
+			 &quiet) == 0) {
+		if (rec.safe_state[0] && rec.state == JOURNAL_STATE_APPLIED)
+			fprintf(stderr,
+				"portlock: WARNING: transaction %llu on table inet %s could not be reverted at its deadline "
+				"(%s) and was left in the safe state \"%s\": the unconfirmed change is still in force\n",
+				(unsigned long long)rec.id, rec.table, rec.safe_reason, rec.safe_state);
+		journal_rec_fini(&rec);
+	}
+out:
+	journal_close(j);
+	diag_fini(&quiet);
+}
+
 /* ---- the --confirm watcher ---- */
 
+enum watch { WATCH_DONE, WATCH_RETRY };
+
+/* One try at the deadline: recover under the lock, then look at the record. */
+static enum watch watcher_try(struct pl_ctx *ctx, uint64_t id, char *what, size_t len)
+{
+	struct journal *j = NULL;
+	struct journal_rec rec = { 0 };
+	struct diag q;
+	struct stat st;
+	char path[4200];
+	unsigned fl = 0;
+	enum watch w = WATCH_RETRY;
+	int ret;
+
+	diag_fini(&ctx->diag);
+	diag_init(&ctx->diag);
+	/* not there (renamed away, unmounted): journal_open() would make an empty one */
+	snprintf(path, sizeof(path), "%s/" JOURNAL_SUBDIR, ctx->state_dir);
+	if (stat(path, &st) < 0) {
+		snprintf(what, len, "the journal dir is not there (%s)", strerror(errno));
+		return WATCH_RETRY;
+	}
+	if (journal_open(&j, ctx->state_dir, -1, &ctx->diag)) {
+		snprintf(what, len, "%s", diag_first(&ctx->diag));
+		return WATCH_RETRY;
+	}
+	recover_locked(ctx, j, &fl);
+	diag_init(&q);
+	ret = journal_get(j, id, &rec, &q);
+	if (ret == -ENOENT) {
+		snprintf(what, len, "its record is gone (not in force: discarded)");
+		w = WATCH_DONE;
+	} else if (ret) {
+		snprintf(what, len, "%s", diag_first(&q));
+	} else if (rec.state == JOURNAL_STATE_REVERTED) {
+		snprintf(what, len, "reverted");
+		w = WATCH_DONE;
+	} else if (rec.state == JOURNAL_STATE_APPLIED && rec.safe_state[0]) {
+		snprintf(what, len, "left in the safe state \"%s\": %s", rec.safe_state, rec.safe_reason);
+		w = WATCH_DONE;
+	} else if (rec.state == JOURNAL_STATE_CONFIRMED || rec.state == JOURNAL_STATE_APPLIED) {
+		snprintf(what, len, "%s", journal_state_str(rec.state));
+		w = WATCH_DONE;
+	} else {
+		snprintf(what, len, "record still %s: %s", journal_state_str(rec.state),
+			 ctx->diag.nrecs ? diag_first(&ctx->diag)
+					 : rec.state == JOURNAL_STATE_PREPARED ? "it cannot be completed yet"
+									       : "not reverted yet");
+	}
+	journal_rec_fini(&rec);
+	diag_fini(&q);
+	journal_close(j);
+	return w;
+}
+
+/* The record's state without the lock; -1 when it cannot be read now. */
+static int watcher_peek(const struct pl_ctx *ctx, uint64_t id)
+{
+	struct journal *j = NULL;
+	struct journal_rec rec = { 0 };
+	struct diag quiet;
+	int st = -1;
+
+	diag_init(&quiet);
+	if (journal_open_readonly(&j, ctx->state_dir, &quiet) == 0) {
+		if (journal_get(j, id, &rec, &quiet) == 0)
+			st = (int)rec.state;
+		journal_rec_fini(&rec);
+		journal_close(j);
+	}
+	diag_fini(&quiet);
+	return st;
+}
+
+/*
+ * Until the deadline: stop early only when the record says confirmed,
+ * reverted or applied (anything else, including an unreadable journal, keeps
+ * watching). At the deadline: revert, and retry with backoff (1 s doubling
+ * to 60 s) until it is done; every step goes to syslog (LOG_DAEMON).
+ */
 static void watcher(struct pl_ctx *ctx, uint64_t id, int64_t deadline)
 {
+	char t[32], what[512];
+	unsigned backoff = 1;
+
+	fmt_time(deadline, t, sizeof(t));
+	slog(LOG_INFO, "watching transaction %llu (state dir %s): reverted at %s unless confirmed",
+	     (unsigned long long)id, ctx->state_dir, t);
 	for (;;) {
-		struct journal *j = NULL;
-		struct journal_rec rec = { 0 };
-		struct diag quiet;
-		bool pending = false;
 		int64_t now = time(NULL);
+		int st;
 
 		if (now >= deadline)
 			break;
 		sleep(deadline - now > 1 ? 1 : (unsigned)(deadline - now));
-		diag_init(&quiet);
-		if (journal_open_readonly(&j, ctx->state_dir, &quiet) == 0) {
-			pending = journal_get(j, id, &rec, &quiet) == 0 &&
-				  rec.state == JOURNAL_STATE_PENDING;
-			journal_rec_fini(&rec);
-			journal_close(j);
+		st = watcher_peek(ctx, id);
+		if (st == JOURNAL_STATE_CONFIRMED || st == JOURNAL_STATE_REVERTED ||
+		    st == JOURNAL_STATE_APPLIED) {
+			slog(LOG_INFO, "transaction %llu is %s before its deadline: nothing to do",
+			     (unsigned long long)id, journal_state_str((enum journal_state)st));
+			return;
 		}
-		diag_fini(&quiet);
-		if (!pending)
-			return;	/* confirmed, reverted, or gone */
 	}
 	ctx->wait_s = -1;	/* the deadline must be honoured: wait for the lock */
-	txn_recover(ctx, false);
-	diag_print(&ctx->diag, stderr);
+	for (unsigned attempt = 1;; attempt++) {
+		if (watcher_try(ctx, id, what, sizeof(what)) == WATCH_DONE) {
+			slog(LOG_NOTICE, "transaction %llu at its deadline (%s): %s", (unsigned long long)id, t,
+			     what);
+			return;
+		}
+		slog(LOG_ERR, "transaction %llu: the revert at its deadline (%s) is not done (%s); try %u, next in %u s",
+		     (unsigned long long)id, t, what, attempt, backoff);
+		sleep(backoff);
+		backoff = backoff >= 30 ? 60 : backoff * 2;
+	}
 }
 
-/* Fork a detached watcher; the parent returns at once. */
+/*
+ * Fork a detached watcher; the parent returns at once. Called right after
+ * the batch committed, before the record is completed and before any output:
+ * nothing the caller does later (a closed or blocked stdout, a full disk,
+ * being killed) can keep it from reverting at the deadline.
+ */
 static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, int64_t deadline)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	/*
+	 * No fflush() first: it could block on a stdout nobody reads. The
+	 * child's copy of a stdio buffer is never flushed to the caller: its
+	 * streams become /dev/null and it ends with _exit().
+	 */
+	pid = fork();
 	if (pid < 0) {
 		diag_warn(&ctx->diag, NULL,
 			  "cannot start the confirm watcher (%s): the next portlock run reverts after the deadline",
 			  strerror(errno));
+		slog(LOG_ERR, "cannot start the watcher of transaction %llu: %s", (unsigned long long)id,
+		     strerror(errno));
 		return;
 	}
 	if (pid > 0) {
-		waitpid(pid, NULL, 0);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		return;
 	}
 	/* child: drop the journal handle without unlocking the parent's lock */
@@ -596,18 +1118,18 @@ static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, in
 	nl_close_deferred();
 	setsid();
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
 	if (fork() != 0)
 		_exit(0);	/* the grandchild is re-parented: it survives logout */
 	{
 		/*
 		 * Nothing of the caller's may be kept: a pipe reader (ssh, Ansible,
-		 * "| cat") would wait for the deadline, and one that went away
-		 * would kill the watcher with SIGPIPE before it reverts. The
-		 * journal records what the watcher does.
+		 * "| cat") would wait for the deadline. The journal and syslog
+		 * record what the watcher does.
 		 */
 		int fd = open("/dev/null", O_RDWR);
 
-		signal(SIGPIPE, SIG_IGN);
 		if (fd >= 0) {
 			dup2(fd, 0);
 			dup2(fd, 1);
@@ -624,6 +1146,12 @@ static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, in
 
 /* ---- apply ---- */
 
+/* journal_open() errors after which apply may go on without a journal (fail safe, not open) */
+static bool journal_unwritable(int err)
+{
+	return err != -EAGAIN && err != -EPERM && err != -ENOTDIR && err != -ENOMEM && err != -EINVAL;
+}
+
 int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o)
 {
 	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
@@ -631,11 +1159,16 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	struct journal *j = NULL;
 	struct journal_rec pend = { 0 };
 	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table,
-			  .state_dir = ctx->state_dir };
+			  .state_dir = ctx->state_dir, .confirm_s = o->confirm_s,
+			  .skip_journal_ok = o->no_journal_ok, .skip_journal_if_absent = true };
 	struct nft_read_cache cache = { 0 };
+	struct diag jq;
 	char hash[65], msg[512];
 	int ret, rc = PL_EXIT_OK;
+	unsigned fl = 0;
+	int64_t deadline = 0;
 	const char *pause = getenv("PORTLOCK_TEST_PAUSE_MS");
+	const char *pause_after = getenv("PORTLOCK_TEST_PAUSE_AFTER_MS");
 
 	if (ssh_would_be_cut(p, msg, sizeof(msg))) {
 		if (!o->force) {
@@ -649,13 +1182,37 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	}
 	if (sync_check_access(&ctx->diag))
 		return diag_exit_code(&ctx->diag);
-	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
+	diag_init(&jq);
+	ret = journal_open(&j, ctx->state_dir, wait_seconds(ctx), &jq);
+	if (ret && (!journal_unwritable(ret) || o->confirm_s)) {
+		diag_move(&ctx->diag, &jq, false);
+		diag_fini(&jq);
+		if (o->confirm_s && journal_unwritable(ret))
+			diag_note(&ctx->diag, NULL,
+				  "the deadline of --confirm cannot be armed without a journal record: nothing was changed");
 		return diag_exit_code(&ctx->diag);
+	}
+	if (ret) {
+		/* enforcement does not depend on the journal: hook_before() decides */
+		j = NULL;
+		snprintf(h.why, sizeof(h.why), "%s", diag_first(&jq));
+		diag_warn(&ctx->diag, NULL,
+			  "%s: no transaction in it is honoured or recorded in this run", h.why);
+	}
+	diag_fini(&jq);
 	util_mark("txn: journal open");
-	rc = recover_locked(ctx, j);
-	if (rc)
-		goto out;
-	if (journal_pending(j, &pend, &ctx->diag) == 0) {
+	if (j) {
+		rc = recover_locked(ctx, j, &fl);
+		/*
+		 * A safe state taken now leaves the table as it was: the policy
+		 * may still be applied. A revert the journal could not record
+		 * ends the run: the policy it undid is not put back unrecorded.
+		 */
+		if (rc && !(rc == PL_EXIT_CONFLICT && fl == RECOVER_SAFE))
+			goto out;
+		rc = PL_EXIT_OK;
+	}
+	if (j && journal_pending(j, &pend, &ctx->diag) == 0) {
 		char t[32];
 
 		fmt_time(pend.confirm_deadline, t, sizeof(t));
@@ -670,7 +1227,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		journal_set_state(j, pend.id, JOURNAL_STATE_CONFIRMED, &ctx->diag);
 	}
 	policy_hash(p, hash);
-	if (!o->force && !o->confirm_s) {
+	if (j && !o->force && !o->confirm_s) {
 		char why[256];
 		uint64_t undone_id = 0, auto_id = 0;
 
@@ -705,11 +1262,54 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	cache.lazy_ok = true;
 	so.cache = &cache;
 	ret = sync_run(p, &so, &r, &ctx->diag);
+	if (ret == -EBADMSG && o->cache_damaged)
+		*o->cache_damaged = true;
 	if (ret) {
 		diag_note(&ctx->diag, NULL, "nothing was changed");
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
+	if (r.committed) {
+		/* the batch and the prior table are no longer needed: free them before anything else */
+		util_mark("txn: committed");
+		nl_batch_free(r.plan.batch);
+		r.plan.batch = NULL;
+		nm_live_fini(&r.live);
+		util_mark("txn: prior freed");
+		deadline = h.unjournaled ? 0 : h.rec.confirm_deadline;
+		/* first the watcher: it exists before the record is completed and before any output */
+		if (deadline)
+			spawn_watcher(ctx, j, h.rec.id, deadline);
+		if (pause_after)
+			usleep((unsigned)atoi(pause_after) * 1000u);	/* test hook: kill -9 after the commit */
+		if (h.unjournaled) {
+			diag_warn(&ctx->diag, NULL,
+				  "the policy is enforced WITHOUT a journal record (%s): 'portlock revert' cannot undo this change; exit status 7",
+				  h.why);
+			rc = PL_EXIT_NOJOURNAL;
+		} else {
+			struct diag w;
+
+			diag_init(&w);
+			h.d = &w;
+			ret = hook_commit(&h, &r, &r.want,
+					  deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED);
+			h.d = &ctx->diag;
+			if (ret) {
+				diag_move(&ctx->diag, &w, true);
+				diag_warn(&ctx->diag, NULL,
+					  deadline ? "the change is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)"
+						   : "the change is applied but its journal record could not be completed; the next run resolves it");
+				rc = PL_EXIT_NOJOURNAL;
+			}
+			diag_fini(&w);
+			journal_prune(j, p->journal_keep, &ctx->diag);
+			util_mark("txn: journal pruned");
+		}
+	}
+	/* output only now, without the lock: a blocked or closed stdout holds nothing up */
+	journal_close(j);
+	j = NULL;
 	if (!r.committed) {
 		if (ctx->json)
 			printf("{\"applied\": false, \"in_sync\": true, \"generation\": %u}\n", r.gen_before);
@@ -719,28 +1319,16 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		goto out;
 	}
 	{
-		int64_t deadline = o->confirm_s ? (int64_t)time(NULL) + o->confirm_s : 0;
 		char counts[400], t[32];
+		uint64_t id = h.unjournaled ? 0 : h.rec.id;
 
-		/* the batch and the prior table are no longer needed: free them before reading back */
-		util_mark("txn: committed");
-		nl_batch_free(r.plan.batch);
-		r.plan.batch = NULL;
-		nm_live_fini(&r.live);
-		util_mark("txn: prior freed");
-		ret = hook_commit(&h, &r, &r.want,
-				  o->confirm_s ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED, deadline);
-		if (ret) {
-			diag_warn(&ctx->diag, NULL,
-				  "the change is applied but its journal record could not be completed; the next run resolves it");
-			rc = diag_exit_code(&ctx->diag);
-		}
 		render_plan_counts(&r.plan, counts, sizeof(counts));
 		if (ctx->json) {
 			json_t *jo = render_plan_json(&r.plan);
 
 			json_object_set_new(jo, "applied", json_true());
-			json_object_set_new(jo, "transaction", json_integer((json_int_t)h.rec.id));
+			json_object_set_new(jo, "transaction", id ? json_integer((json_int_t)id) : json_null());
+			json_object_set_new(jo, "journaled", json_boolean(!h.unjournaled));
 			json_object_set_new(jo, "generation", json_integer(r.gen_before));
 			json_object_set_new(jo, "generation_after", json_integer(r.gen_after));
 			json_object_set_new(jo, "messages", json_integer((json_int_t)r.nmsgs));
@@ -755,22 +1343,24 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		} else {
 			if (ctx->verbose >= 0)
 				render_plan_text(&r.plan, stdout);
-			printf("transaction %llu applied to table inet %s: %s (generation %u -> %u)\n",
-			       (unsigned long long)h.rec.id, p->table, counts, r.gen_before, r.gen_after);
+			if (id)
+				printf("transaction %llu applied to table inet %s: %s (generation %u -> %u)\n",
+				       (unsigned long long)id, p->table, counts, r.gen_before, r.gen_after);
+			else
+				printf("applied to table inet %s WITHOUT a journal record: %s (generation %u -> %u)\n",
+				       p->table, counts, r.gen_before, r.gen_after);
 			if (deadline) {
 				fmt_time(deadline, t, sizeof(t));
 				printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
-				       (unsigned long long)h.rec.id, t);
+				       (unsigned long long)id, t);
 			}
 		}
 		if (ctx->verbose > 0)
 			fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s, %.1f ms in the kernel\n",
 				r.nmsgs, r.bytes, r.attempts, r.attempts == 1 ? "" : "s", (double)r.kernel_us / 1000.0);
-		journal_prune(j, p->journal_keep, &ctx->diag);
-		util_mark("txn: journal pruned");
-		fflush(stdout);
-		if (deadline && !ret)
-			spawn_watcher(ctx, j, h.rec.id, deadline);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			diag_warn(&ctx->diag, NULL, "cannot write the output (%s): the change stands as reported in the journal",
+				  strerror(errno));
 	}
 out:
 	if (h.prepared)
@@ -813,7 +1403,7 @@ int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
 	}
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
-	rc = recover_locked(ctx, j);
+	rc = recover_locked(ctx, j, NULL);
 	if (!rc)
 		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
 	journal_close(j);
@@ -828,7 +1418,7 @@ int txn_confirm(struct pl_ctx *ctx)
 
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
-	rc = recover_locked(ctx, j);
+	rc = recover_locked(ctx, j, NULL);
 	if (rc)
 		goto out;
 	if (journal_pending(j, &rec, &ctx->diag) != 0) {

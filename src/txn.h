@@ -5,9 +5,13 @@
  * apply engine (sync.c) and the journal (journal.c); holds the state-dir lock
  * for the whole transaction.
  *
- * apply:   lock; recover; plan; [journal: prepare prior] -> batch -> [read
- *          back; commit record applied|pending]; prune; with --confirm S,
- *          fork a detached watcher (setsid) that reverts at the deadline.
+ * apply:   lock; recover; plan; [journal: prepare prior, with the deadline of
+ *          --confirm S] -> batch -> [with --confirm: fork a detached watcher
+ *          (setsid) that reverts at the deadline, retrying until done] ->
+ *          [read back; commit record applied|pending]; prune; unlock; only
+ *          then output (a closed or blocked stdout cannot delay the revert).
+ *          When the journal cannot be written, the policy is still applied
+ *          if the table is absent (or with --no-journal-ok), exit 7.
  * revert:  the saved prior content of transaction N becomes the desired
  *          table; the same diff engine restores it (base chains stay in
  *          place, so there is no window without hooks); the revert is a
@@ -19,7 +23,9 @@
  *          confirmed) is refused without --force.
  * recover: a pending record past its deadline is reverted (kind
  *          auto-revert); a record left "prepared" by a crash is resolved by
- *          comparing the live table with its saved prior content.
+ *          comparing the live table with its saved prior content (one with
+ *          a deadline is pending with it); a prior that cannot be restored
+ *          (damaged) leaves the table as it is, the safe state, recorded.
  */
 #ifndef PORTLOCK_TXN_H
 #define PORTLOCK_TXN_H
@@ -41,6 +47,19 @@ struct txn_opts {
 	bool force;
 	bool dry_run;		/* revert --dry-run: the diff it would make; nothing changes */
 	bool exit_code;		/* revert --dry-run --exit-code: 1 when it would change something */
+	/*
+	 * apply --no-journal-ok: when the journal cannot be written (state dir
+	 * full or read-only), apply without a record even though the table
+	 * exists (without it, only a table absent from the kernel is enforced
+	 * that way). Exit status 7 either way. Never with confirm_s.
+	 */
+	bool no_journal_ok;
+	/*
+	 * Out (may be NULL): set when nothing was applied because a set of the
+	 * compiled policy refers to saved content that is missing or damaged
+	 * (the compile cache's objects): compile without the cache and retry.
+	 */
+	bool *cache_damaged;
 };
 
 /* Exit codes (enum pl_exit); errors are in ctx->diag. */
@@ -64,5 +83,13 @@ bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, s
  * nothing to do (used before every command). Returns an exit code.
  */
 int txn_recover(struct pl_ctx *ctx, bool cheap);
+
+/*
+ * For read commands (show, plan, audit, log): look at the journal without the
+ * lock and without changing anything; report an overdue transaction (past its
+ * deadline, or unconfirmed across a reboot), an interrupted one, and one left
+ * in the safe state, on stderr. Sets ctx->overdue_id/overdue_deadline.
+ */
+void txn_report_overdue(struct pl_ctx *ctx);
 
 #endif

@@ -689,6 +689,49 @@ static void test_prepare_commit_abort(void **state)
 	journal_close(j);
 }
 
+/* apply --confirm: the deadline is on disk in the prepared record; the safe state is recorded */
+static void test_prepared_deadline_and_safe_state(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j;
+	struct journal_rec r, r2;
+	struct journal_content prior = { .nlmsg = "prior", .nlmsg_len = 5 };
+	struct journal_content result = { .nlmsg = "result", .nlmsg_len = 6 };
+
+	assert_int_equal(journal_open(&j, f->state, 0, &f->d), 0);
+	assert_int_equal(journal_begin(j, &r, &f->d), 0);
+	snprintf(r.table, sizeof(r.table), "portlock");
+	r.state = JOURNAL_STATE_PENDING;
+	r.confirm_deadline = r.time + 30;
+	assert_int_equal(journal_prepare(j, &r, &prior, &f->d), 0);
+	journal_rec_fini(&r);
+	/* after a crash: prepared, with its deadline */
+	assert_int_equal(journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &r, &f->d), 0);
+	assert_int_equal(r.confirm_deadline, r.time + 30);
+	assert_string_equal(r.safe_state, "");
+	r.state = JOURNAL_STATE_PENDING;
+	assert_int_equal(journal_commit(j, &r, NULL, &result, &f->d), 0);
+	assert_int_equal(journal_pending(j, &r2, &f->d), 0);
+	assert_int_equal(r2.id, r.id);
+	assert_int_equal(r2.confirm_deadline, r.time + 30);
+	journal_rec_fini(&r2);
+	/* the auto-revert could not restore the prior: applied, safe state "kept" */
+	assert_int_equal(journal_set_safe_state(j, r.id, JOURNAL_STATE_APPLIED, "kept", "prior damaged", &f->d), 0);
+	assert_int_equal(journal_get(j, r.id, &r2, &f->d), 0);
+	assert_int_equal(r2.state, JOURNAL_STATE_APPLIED);
+	assert_string_equal(r2.safe_state, "kept");
+	assert_string_equal(r2.safe_reason, "prior damaged");
+	journal_rec_fini(&r2);
+	/* a plain state change keeps it */
+	assert_int_equal(journal_set_state(j, r.id, JOURNAL_STATE_REVERTED, &f->d), 0);
+	assert_int_equal(journal_get(j, r.id, &r2, &f->d), 0);
+	assert_string_equal(r2.safe_state, "kept");
+	journal_rec_fini(&r2);
+	journal_rec_fini(&r);
+	assert_false(diag_failed(&f->d));
+	journal_close(j);
+}
+
 static void test_unsafe_dir(void **state)
 {
 	struct fx *f = *state;
@@ -1224,6 +1267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_small_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readers_during_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_objects_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepared_deadline_and_safe_state, setup, teardown),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_argv_join),
 	};

@@ -41,10 +41,12 @@ S=portlock.service
 [ "$(prop $S PartOf)" = nftables.service ] || pl_fail "$S: not PartOf=nftables.service"
 [ "$(prop $S ReloadPropagatedFrom)" = nftables.service ] || pl_fail "$S: no ReloadPropagatedFrom=nftables.service"
 [[ " $(prop $S Before) " == *" network-pre.target "* ]] || pl_fail "$S: not Before=network-pre.target"
-[ "$(prop $S ExecStartPre)" = "$PL_TMP/sbin/portlock --wait 60 recover" ] ||
-	pl_fail "$S: ExecStartPre is not 'portlock --wait 60 recover'"
-[ "$(prop $S ExecStart)" = "$PL_TMP/sbin/portlock --wait 60 apply" ] ||
-	pl_fail "$S: ExecStart is not 'portlock --wait 60 apply'"
+# "-": a failed recover (full state dir, safe state) must not stop the apply
+[ "$(prop $S ExecStartPre)" = "-$PL_TMP/sbin/portlock --wait 60 recover" ] ||
+	pl_fail "$S: ExecStartPre is not '-portlock --wait 60 recover'"
+# fail safe, not open: a full or read-only state dir does not keep the policy out
+[ "$(prop $S ExecStart)" = "$PL_TMP/sbin/portlock --wait 60 apply --no-journal-ok" ] ||
+	pl_fail "$S: ExecStart is not 'portlock --wait 60 apply --no-journal-ok'"
 grep -q '^ExecStop=' "$U/$S" && pl_fail "$S: ExecStop would open the ports when nftables restarts"
 [ "$(prop $S WantedBy)" = sysinit.target ] || pl_fail "$S: not WantedBy=sysinit.target"
 [ "$(prop portlock-audit.timer OnCalendar)" = daily ] || pl_fail "timer: OnCalendar is not daily"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # apply --confirm: reverted after the deadline by the detached watcher even
 # though the shell that ran apply is gone; kept with confirm; a killed watcher
-# is replaced by the next run, which reverts first and says so; a pending
+# is reported by read commands and replaced by the next run that may change
+# the kernel (recover, apply), which reverts first and says so; a pending
 # transaction blocks another apply.
 . "$(dirname "$0")/../lib/lib.sh"
 pl_require_root
@@ -44,13 +45,19 @@ pl_expect_grep 'confirmed' "$PL_TMP/out"
 sleep 3.5
 in_sync "$PL_TMP/b.conf" || pl_fail "confirmed transaction was reverted"
 
-# 3. the watcher dies (kill -9); the next run reverts first and says so
-pl_expect_rc 0 P -c "$PL_TMP/a.conf" apply --confirm 1
-pkill -9 -f "portlock -c $PL_TMP/a.conf apply --confirm 1" || pl_fail "no watcher process found"
-sleep 2
+# 3. the watcher dies (kill -9); a read command reports it and changes nothing;
+# the next run that may change the kernel (recover) reverts first and says so
+# (the deadline counts from before the batch: 3 s leave room for a slow apply)
+pl_expect_rc 0 P -c "$PL_TMP/a.conf" apply --confirm 3
+pkill -9 -f "portlock -c $PL_TMP/a.conf apply --confirm 3" || pl_fail "no watcher process found"
+sleep 3.5
 pl_expect_rc 0 P -c "$PL_TMP/a.conf" show
+pl_expect_grep 'auto-revert is overdue' "$PL_TMP/err"
+pl_expect_rc 1 P -c "$PL_TMP/a.conf" plan --exit-code
+pl_expect_grep 'auto-revert is overdue' "$PL_TMP/err"
+pl_expect_rc 0 P recover
 pl_expect_grep 'was not confirmed by .*: reverting it' "$PL_TMP/err"
-in_sync "$PL_TMP/b.conf" || pl_fail "expired transaction not reverted by the next run"
+in_sync "$PL_TMP/b.conf" || pl_fail "expired transaction not reverted by recover"
 pl_expect_rc 0 P log
 pl_expect_grep 'auto-revert' "$PL_TMP/out"
 pl_expect_rc 2 P -c "$PL_TMP/a.conf" apply --confirm 0

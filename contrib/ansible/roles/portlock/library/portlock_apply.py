@@ -30,7 +30,8 @@ options:
 """
 
 EXIT_NAMES = {2: "bad command line", 3: "invalid policy", 4: "kernel refused (nothing changed)",
-              5: "conflict", 6: "service mismatch", 70: "internal error"}
+              5: "conflict", 6: "service mismatch",
+              7: "applied without a journal record (state dir full or read-only)", 70: "internal error"}
 
 
 def main():
