@@ -205,6 +205,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		{ "confirm", required_argument, NULL, 'c' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "no-journal-ok", no_argument, NULL, 'N' },
+		{ "boot", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct txn_opts o = { 0 };
@@ -224,12 +225,16 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 				  "      --no-journal-ok  when the state dir cannot be written, apply anyway without\n"
 				  "                   a journal record (exit 7); without it only an absent table is\n"
 				  "                   enforced that way\n"
+				  "      --boot       for the boot unit: --no-journal-ok, the SSH guard only warns, and\n"
+				  "                   a pending or auto-reverted state in the journal is put back\n"
+				  "                   instead of the policy (never leaves the table absent)\n"
 				  "  -j, --json       machine-readable output\n"
 				  "  -h, --help       this help\n");
 			return PL_EXIT_OK;
 		case 'j': ctx->json = true; break;
 		case 'f': o.force = true; break;
 		case 'N': o.no_journal_ok = true; break;
+		case 'B': o.boot = o.no_journal_ok = true; break;
 		case 'c':
 			rc = parse_confirm(ctx, "apply", optarg, &o.confirm_s);
 			if (rc)
@@ -242,6 +247,8 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_bad_usage(ctx, "apply", "unexpected argument '%s'", argv[optind]);
+	if (o.boot && o.confirm_s)
+		return cmd_bad_usage(ctx, "apply", "--boot and --confirm do not go together");
 	if (compile_load(ctx->config_path, ctx->state_dir, COMPILE_WRITE, &p, &cc, &ctx->diag) < 0)
 		return diag_exit_code(&ctx->diag);
 	util_mark("policy compiled");

@@ -549,6 +549,86 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	return revert_run(ctx, j, id, kind, quiet, NULL);
 }
 
+/*
+ * apply --boot: put back what the journal says is in force instead of the
+ * policy file: src's result (a pending transaction's, or the auto-revert's
+ * that undid an unconfirmed one), recorded as a new transaction of kind
+ * (reverts_id, policy_hash as src's) so that what the journal knows stays
+ * true: a pending deadline still reverts to its prior, and the auto-reverted
+ * policy is still refused without --force. An absent table (a reboot, a
+ * "flush ruleset") is the case this is for: without it the unit would
+ * leave every port open.
+ */
+static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *src,
+			  enum journal_kind kind, const char *why)
+{
+	struct nm_table want;
+	struct sync_opts so = { .mode = SYNC_APPLY, .max_elem_lines = 20, .capture_prior = true };
+	struct sync_result r = { 0 };
+	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag, .state_dir = ctx->state_dir,
+			  .reverts_id = src->reverts_id, .policy_hash = src->policy_sha256,
+			  .table = src->table, .skip_journal_ok = true };
+	struct nft_read_cache cache = { 0 };
+	char what[96];
+	int ret, rc = PL_EXIT_OK;
+
+	memset(&want, 0, sizeof(want));
+	snprintf(what, sizeof(what), "transaction %llu", (unsigned long long)src->id);
+	ret = snapshot_load(j, src, true, true, &want, what, &ctx->diag);
+	if (ret) {
+		rc = diag_exit_code(&ctx->diag);
+		goto out;
+	}
+	livecache_load(ctx->state_dir, src->table, &cache);
+	cache.lazy_ok = true;
+	so.cache = &cache;
+	so.before_send = hook_before;
+	so.after_send = hook_after;
+	so.arg = &h;
+	ret = sync_to(&want, &so, &r, &ctx->diag);
+	if (ret) {
+		rc = diag_exit_code(&ctx->diag);
+		goto out;
+	}
+	if (r.committed) {
+		nl_batch_free(r.plan.batch);
+		r.plan.batch = NULL;
+		nm_live_fini(&r.live);
+		if (h.unjournaled)
+			rc = PL_EXIT_NOJOURNAL;
+		else if (hook_commit(&h, &r, &want, JOURNAL_STATE_APPLIED))
+			rc = PL_EXIT_NOJOURNAL;
+	}
+	diag_warn(&ctx->diag, NULL, "%s: table inet %s is %s as transaction %llu left it, not as %s says",
+		  why, src->table, r.committed ? "restored" : "kept", (unsigned long long)src->id,
+		  ctx->config_path);
+	if (!ctx->json && ctx->verbose >= 0) {
+		char counts[400];
+
+		render_plan_counts(&r.plan, counts, sizeof(counts));
+		printf("table inet %s %s as transaction %llu left it: %s\n", src->table,
+		       r.committed ? "restored" : "already", (unsigned long long)src->id, counts);
+	} else if (ctx->json) {
+		json_t *jo = render_plan_json(&r.plan);
+
+		json_object_set_new(jo, "applied", json_boolean(r.committed));
+		json_object_set_new(jo, "restored_from", json_integer((json_int_t)src->id));
+		json_object_set_new(jo, "transaction", r.committed && !h.unjournaled && h.prepared
+								? json_integer((json_int_t)h.rec.id)
+								: json_null());
+		json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(jo);
+	}
+out:
+	if (h.prepared)
+		journal_rec_fini(&h.rec);
+	livecache_fini(&cache);
+	nm_table_fini(&want);
+	sync_result_fini(&r);
+	return rc;
+}
+
 /* When this boot began (unix seconds). */
 static int64_t boot_time(void)
 {
@@ -1171,14 +1251,18 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	const char *pause_after = getenv("PORTLOCK_TEST_PAUSE_AFTER_MS");
 
 	if (ssh_would_be_cut(p, msg, sizeof(msg))) {
-		if (!o->force) {
+		if (o->boot) {
+			/* enforcing the policy at boot (or after a flush) beats the lockout guard */
+			diag_warn(&ctx->diag, NULL, "%s; enforcing the policy anyway (--boot)", msg);
+		} else if (!o->force) {
 			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
 				 "%s; refusing to apply (add the address to the allowlist, or use --force, best with --confirm SECONDS)",
 				 msg);
 			return PL_EXIT_CONFLICT;
+		} else {
+			diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
+				  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
 		}
-		diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
-			  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
 	}
 	if (sync_check_access(&ctx->diag))
 		return diag_exit_code(&ctx->diag);
@@ -1216,6 +1300,14 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		char t[32];
 
 		fmt_time(pend.confirm_deadline, t, sizeof(t));
+		if (o->boot && !strcmp(pend.table, p->table)) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
+				 (unsigned long long)pend.id, t);
+			rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why);
+			goto out;
+		}
 		if (!o->force) {
 			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
 				 "transaction %llu awaits confirmation until %s: run 'portlock confirm' or 'portlock revert' first",
@@ -1233,6 +1325,14 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 
 		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
 		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
+			struct journal_rec ar = { 0 };
+
+			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
+				rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why);
+				journal_rec_fini(&ar);
+				goto out;
+			}
+			journal_rec_fini(&ar);
 			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
 				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
 				 why);

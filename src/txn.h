@@ -55,6 +55,14 @@ struct txn_opts {
 	 */
 	bool no_journal_ok;
 	/*
+	 * apply --boot (the boot unit; implies no_journal_ok): the policy is
+	 * enforced over the SSH lockout guard (a warning), and where the
+	 * journal says another state is in force for the table (a pending
+	 * transaction, or an auto-revert of this very policy) that state is
+	 * put back instead: an absent table is never left absent.
+	 */
+	bool boot;
+	/*
 	 * Out (may be NULL): set when nothing was applied because a set of the
 	 * compiled policy refers to saved content that is missing or damaged
 	 * (the compile cache's objects): compile without the cache and retry.

@@ -45,8 +45,8 @@ S=portlock.service
 [ "$(prop $S ExecStartPre)" = "-$PL_TMP/sbin/portlock --wait 60 recover" ] ||
 	pl_fail "$S: ExecStartPre is not '-portlock --wait 60 recover'"
 # fail safe, not open: a full or read-only state dir does not keep the policy out
-[ "$(prop $S ExecStart)" = "$PL_TMP/sbin/portlock --wait 60 apply --no-journal-ok" ] ||
-	pl_fail "$S: ExecStart is not 'portlock --wait 60 apply --no-journal-ok'"
+[ "$(prop $S ExecStart)" = "$PL_TMP/sbin/portlock --wait 60 apply --boot" ] ||
+	pl_fail "$S: ExecStart is not 'portlock --wait 60 apply --boot'"
 grep -q '^ExecStop=' "$U/$S" && pl_fail "$S: ExecStop would open the ports when nftables restarts"
 [ "$(prop $S WantedBy)" = sysinit.target ] || pl_fail "$S: not WantedBy=sysinit.target"
 [ "$(prop portlock-audit.timer OnCalendar)" = daily ] || pl_fail "timer: OnCalendar is not daily"
