@@ -1640,8 +1640,9 @@ static const struct field {
 	FSTR(20, software_basis), FSTR(21, fp_codes), FU32(22, smpp_cmd), FU32(23, smpp_status),
 	FU32(24, smpp_bind_done), FU32(25, smpp_bind_cmd), FU32(26, smpp_bind_status),
 	FU32(27, connect_ms), FU32(28, first_byte_ms), FU32(29, total_ms), FU32(30, nconns),
-	{ 31, F_ADDRS, offsetof(struct probe_result, naddrs), 0 },
 	FSTR(32, closest), FU32(33, closest_confidence),
+	/* the address list last (test_probe_smpp.c finds it at the end) */
+	{ 31, F_ADDRS, offsetof(struct probe_result, naddrs), 0 },
 };
 
 #define REC_MAGIC "PLPR"

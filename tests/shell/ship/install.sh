@@ -50,7 +50,7 @@ pl_expect_grep '^portlock [0-9]' "$PL_TMP/ver"
 for u in portlock.service portlock-audit.service portlock-audit.timer; do
 	grep -n '@[A-Z_]*@' "$D$unitdir/$u" && pl_fail "$u keeps a placeholder"
 done
-pl_expect_grep '^ExecStart=/usr/sbin/portlock --wait 60 apply$' "$D$unitdir/portlock.service"
+pl_expect_grep '^ExecStart=/usr/sbin/portlock --wait 60 apply --boot$' "$D$unitdir/portlock.service"
 pl_expect_grep '^ExecStart=/usr/sbin/portlock audit ' "$D$unitdir/portlock-audit.service"
 cmp -s "$PL_SOURCE_DIR/contrib/bash-completion/portlock" "$D$compdir/portlock" ||
 	pl_fail "installed completion differs from contrib/bash-completion/portlock"
@@ -64,7 +64,7 @@ sed "s|^/usr|$P|; s|^$unitdir|$P/lib/systemd/system|; s|^$compdir|$P/share/bash-
 	"$PL_TMP/want" | sort >"$PL_TMP/want2"
 find "$P" -type f -o -type l | sort >"$PL_TMP/got2"
 diff -u "$PL_TMP/want2" "$PL_TMP/got2" >"$PL_TMP/diff" || pl_fail "prefix install differs: $(cat "$PL_TMP/diff")"
-pl_expect_grep "^ExecStart=$P/sbin/portlock --wait 60 apply\$" "$P/lib/systemd/system/portlock.service"
+pl_expect_grep "^ExecStart=$P/sbin/portlock --wait 60 apply --boot\$" "$P/lib/systemd/system/portlock.service"
 # the units as installed there pass systemd-analyze verify, which also runs
 # man(1) on their Documentation= pages: the installed pages are found and render
 (cd "$P/lib/systemd/system" && MANPATH=$P/share/man systemd-analyze verify \
