@@ -10,8 +10,11 @@
  *
  * State directory layout (default /var/lib/portlock, --state-dir to change):
  *
- *   <state>/                       0700, owned by the running uid; refused when
- *                                  group/world-writable or owned by someone else
+ *   <state>/                       0700, owned by the running uid; opened once by
+ *                                  statestore_open() (statestore.h: walked from "/"
+ *                                  without trusting links, refused when a symlink,
+ *                                  group/world-writable or owned by someone else)
+ *                                  and then only used through that descriptor
  *   <state>/lock                   flock(LOCK_EX) held by the running portlock;
  *                                  its text names the holder ("pid N", "started
  *                                  UNIXTIME", "cmd ARGV") for "locked by" messages
@@ -270,16 +273,18 @@ struct journal_content {
 };
 
 /*
- * Open the journal in state_dir for writing: create state_dir (0700; missing
- * parents 0755) and state_dir/journal (0700); refuse a state dir that is not a
- * directory, is owned by another uid, or is group/world-writable (DIAG_CONFIG).
+ * Open the journal in state_dir for writing: statestore_open() with
+ * STATESTORE_CREATE (missing directories 0700) and state_dir/journal (0700);
+ * refuse a state dir that is not a directory, is a symbolic link, is owned by
+ * another uid, or is group/world-writable, or an untrusted directory on the
+ * way to it (DIAG_CONFIG).
  * Take flock(LOCK_EX) on state_dir/lock and write our pid, start time and
  * command line into it. When the lock is held, poll every 100 ms for up to
  * wait_seconds (0: do not wait; negative: wait forever), then fail with
  * DIAG_CONFLICT "state dir '…' is locked by pid N (CMD, started TIME)".
  * With the lock held, stale temp files and blobs without metadata (left by a
  * crash) are removed. On success *jp owns the handle (journal_close()).
- * Returns 0, -EAGAIN (locked), -EPERM (unsafe dir), -ENOTDIR (not a
+ * Returns 0, -EAGAIN (locked), -EPERM (unsafe dir), -ELOOP (a symbolic link), -ENOTDIR (not a
  * directory; DIAG_CONFIG), or -errno (DIAG_INTERNAL); *jp untouched.
  */
 int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, struct diag *d);
