@@ -46,6 +46,7 @@ struct journal {
 	char *objdir;
 	int sfd;		/* the state dir (statestore_open()), -1 when it does not exist */
 	int lockfd;		/* -1 for read-only handles */
+	char id[STATESTORE_ID_LEN + 1];	/* the state dir's id ("" when it has none yet) */
 	bool writable;
 	/*
 	 * The last listing (without VERIFY): one run asks for the newest
@@ -645,6 +646,8 @@ static char *self_cmdline(void)
 
 /* ---- open, lock, close ------------------------------------------------------------------ */
 
+static void note_created(struct journal *j, const char *table, struct diag *d);
+
 static void lc_drop(struct journal *j)
 {
 	journal_recs_free(j->lc, j->nlc);
@@ -860,6 +863,52 @@ static void cleanup_stale(struct journal *j)
 		fsync(j->dirfd);
 }
 
+/*
+ * Under the lock: the state dir's id (statestore_id()), written when it has
+ * none yet; a state dir from before ids existed also gets <state>/tables from
+ * its records (each table a record created). Never fatal: without an id the
+ * tables created get the bare marker, and a revert relies on <state>/tables.
+ */
+static void state_id(struct journal *j, struct diag *d)
+{
+	struct journal_rec *recs = NULL;
+	bool created = false;
+	size_t n = 0;
+	int rc = statestore_id(j->sfd, true, j->id, &created);
+
+	if (rc) {
+		j->id[0] = '\0';
+		diag_warn(d, NULL, "cannot %s the id of state dir '%s' (%s)",
+			  rc == -EBADMSG ? "read" : "write", j->state_dir, strerror(-rc));
+		return;
+	}
+	if (!created || journal_list(j, 0, &recs, &n, d))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].prior_absent && recs[i].has_result && !recs[i].result_absent)
+			note_created(j, recs[i].table, d);
+	journal_recs_free(recs, n);
+}
+
+/* Under the lock: temp files a crash left in the state dir itself (the live note's). */
+static void cleanup_tmp(int sfd)
+{
+	int fd = dup(sfd);
+	struct dirent *de;
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+			unlinkat(sfd, de->d_name, 0);
+	closedir(dir);
+}
+
 int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, struct diag *d)
 {
 	struct journal *j;
@@ -885,6 +934,8 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 	if (rc)
 		goto err;
 	cleanup_stale(j);
+	cleanup_tmp(j->sfd);
+	state_id(j, d);
 	*jp = j;
 	return 0;
 err:
@@ -1326,7 +1377,8 @@ int journal_load_blob(struct journal *j, const struct journal_rec *r,
 	return 0;
 }
 
-int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, struct diag *d)
+static int last_of(struct journal *j, const char *table, unsigned state_mask, struct journal_rec *r,
+		   struct diag *d)
 {
 	struct journal_rec *recs;
 	size_t n;
@@ -1338,6 +1390,8 @@ int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, 
 		return rc;
 	rc = -ENOENT;
 	for (size_t i = n; i-- > 0;) {
+		if (table && strcmp(recs[i].table, table))
+			continue;
 		if (state_mask & JOURNAL_STATE_BIT(recs[i].state)) {
 			char err[512] = "";
 			struct perr e = { err, sizeof(err) };
@@ -1365,6 +1419,17 @@ int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, 
 	}
 	journal_recs_free(recs, n);
 	return rc;
+}
+
+int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, struct diag *d)
+{
+	return last_of(j, NULL, state_mask, r, d);
+}
+
+int journal_last_for_table(struct journal *j, const char *table, unsigned state_mask,
+			   struct journal_rec *r, struct diag *d)
+{
+	return last_of(j, table, state_mask, r, d);
 }
 
 int journal_pending(struct journal *j, struct journal_rec *r, struct diag *d)
@@ -1759,6 +1824,26 @@ static int check_new_rec(struct journal *j, struct journal_rec *r, struct diag *
 	return 0;
 }
 
+/* Table `table` was (or is about to be) created by this state dir: <state>/tables says so. */
+static void note_created(struct journal *j, const char *table, struct diag *d)
+{
+	int rc = j->sfd < 0 ? -EBADF : statestore_table_add(j->sfd, table);
+
+	if (rc)
+		diag_warn(d, NULL, "cannot record table '%s' in '%s/%s' (%s): a later revert will "
+			  "refuse it", table, j->state_dir, STATESTORE_TABLES_FILE, strerror(-rc));
+}
+
+int journal_table_created(struct journal *j, const char *table)
+{
+	return j->sfd < 0 ? 0 : statestore_table_created(j->sfd, table);
+}
+
+const char *journal_state_id(const struct journal *j)
+{
+	return j->id;
+}
+
 int journal_prepare(struct journal *j, struct journal_rec *r, const struct journal_content *prior,
 		    struct diag *d)
 {
@@ -1777,6 +1862,9 @@ int journal_prepare(struct journal *j, struct journal_rec *r, const struct journ
 		rc = fsync_dir(j, d);
 	if (rc)
 		return rc;
+	/* a table this transaction may create: ours from now on (before the kernel makes it) */
+	if (r->prior_absent)
+		note_created(j, r->table, d);
 	/* on disk: "prepared", no result; in memory the caller's final state stays */
 	final = r->state;
 	had_result = r->has_result;
@@ -1815,6 +1903,8 @@ int journal_commit(struct journal *j, struct journal_rec *r, const struct journa
 		rc = fsync_dir(j, d);
 	if (rc)
 		return rc;
+	if (r->prior_absent && !r->result_absent)
+		note_created(j, r->table, d);
 	r->has_result = true;
 	r->state_time = (int64_t)time(NULL);
 	return write_meta(j, r, d);

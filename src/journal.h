@@ -15,6 +15,13 @@
  *                                  without trusting links, refused when a symlink,
  *                                  group/world-writable or owned by someone else)
  *                                  and then only used through that descriptor
+ *   <state>/id                     32 random hex digits, written when the state dir
+ *                                  is first opened for writing: the marker
+ *                                  "portlock:<id>" goes on every table it creates
+ *   <state>/tables                 the tables this state dir created, one a line
+ *                                  (a revert acts only on those: snapshot.h)
+ *   <state>/live, <state>/cache/   the live note (snapshot.h), the compile cache
+ *                                  (compile.h): through the same descriptor
  *   <state>/lock                   flock(LOCK_EX) held by the running portlock;
  *                                  its text names the holder ("pid N", "started
  *                                  UNIXTIME", "cmd ARGV") for "locked by" messages
@@ -407,6 +414,24 @@ int journal_load_blob(struct journal *j, const struct journal_rec *rec,
  * diagnostic), or -errno. Corrupt records are warned about and skipped.
  */
 int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *rec, struct diag *d);
+
+/*
+ * journal_last() among the records of one table (rec.table): each table of a
+ * state dir has its own history (a bare `revert` takes the table of the
+ * current config).
+ */
+int journal_last_for_table(struct journal *j, const char *table, unsigned state_mask,
+			   struct journal_rec *rec, struct diag *d);
+
+/*
+ * Did this state dir create table `table` (it is in <state>/tables, written
+ * by journal_prepare()/journal_commit() for a record whose prior is absent)?
+ * 1, 0, or -errno. A revert acts only on such tables (statestore.h).
+ */
+int journal_table_created(struct journal *j, const char *table);
+
+/* The state dir's id (statestore_id()), "" when it has none (read-only handles). */
+const char *journal_state_id(const struct journal *j);
 
 /* journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING), rec, d). */
 int journal_pending(struct journal *j, struct journal_rec *rec, struct diag *d);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -419,4 +420,129 @@ int statestore_read(int dirfd, const char *name, size_t max, char **bufp, size_t
 	if (lenp)
 		*lenp = got;
 	return 0;
+}
+
+static char owner[sizeof(STATESTORE_MARKER) + 1 + STATESTORE_ID_LEN] = STATESTORE_MARKER;
+
+const char *statestore_owner(void)
+{
+	return owner;
+}
+
+static bool id_valid(const char *s, size_t len)
+{
+	if (len != STATESTORE_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int statestore_id(int sfd, bool create, char out[STATESTORE_ID_LEN + 1], bool *created)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char rnd[STATESTORE_ID_LEN / 2];
+	char text[STATESTORE_ID_LEN + 2];
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (created)
+		*created = false;
+	rc = statestore_read(sfd, STATESTORE_ID_FILE, 256, &buf, &len);
+	if (!rc) {
+		while (len && buf[len - 1] == '\n')
+			len--;
+		if (!id_valid(buf, len)) {
+			free(buf);
+			return -EBADMSG;
+		}
+		memcpy(out, buf, STATESTORE_ID_LEN);
+		out[STATESTORE_ID_LEN] = '\0';
+		free(buf);
+		goto remember;
+	}
+	if (rc != -ENOENT || !create)
+		return rc;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		text[2 * i] = digits[rnd[i] >> 4];
+		text[2 * i + 1] = digits[rnd[i] & 15];
+	}
+	text[STATESTORE_ID_LEN] = '\n';
+	text[STATESTORE_ID_LEN + 1] = '\0';
+	rc = statestore_replace(sfd, STATESTORE_ID_FILE, text, STATESTORE_ID_LEN + 1,
+				STATESTORE_SYNC | STATESTORE_SYNC_DIR);
+	if (rc)
+		return rc;
+	memcpy(out, text, STATESTORE_ID_LEN);
+	out[STATESTORE_ID_LEN] = '\0';
+	if (created)
+		*created = true;
+remember:
+	snprintf(owner, sizeof(owner), STATESTORE_MARKER ":%s", out);
+	return 0;
+}
+
+#define TABLES_MAX (1u << 20)
+
+static bool tables_has(const char *buf, const char *table)
+{
+	size_t tl = strlen(table);
+
+	for (const char *p = buf; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n == tl && !memcmp(p, table, tl))
+			return true;
+		p += n + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+int statestore_table_created(int sfd, const char *table)
+{
+	char *buf = NULL;
+	int rc = statestore_read(sfd, STATESTORE_TABLES_FILE, TABLES_MAX, &buf, NULL);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = tables_has(buf, table);
+	free(buf);
+	return rc;
+}
+
+int statestore_table_add(int sfd, const char *table)
+{
+	char *buf = NULL, *nbuf;
+	size_t len = 0;
+	int rc;
+
+	if (!*table || strchr(table, '\n'))
+		return -EINVAL;
+	rc = statestore_read(sfd, STATESTORE_TABLES_FILE, TABLES_MAX, &buf, &len);
+	if (rc == -ENOENT) {
+		buf = strdup("");
+		rc = buf ? 0 : -ENOMEM;
+	}
+	if (rc)
+		return rc;
+	if (tables_has(buf, table)) {
+		free(buf);
+		return 0;
+	}
+	if (asprintf(&nbuf, "%s%s%s\n", buf, len && buf[len - 1] != '\n' ? "\n" : "", table) < 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	free(buf);
+	rc = statestore_replace(sfd, STATESTORE_TABLES_FILE, nbuf, strlen(nbuf),
+				STATESTORE_SYNC | STATESTORE_SYNC_DIR);
+	free(nbuf);
+	return rc;
 }

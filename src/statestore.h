@@ -93,4 +93,39 @@ int statestore_lock(int dirfd, const char *name, int wait_seconds, int *held_fd)
 /* Read a whole small regular file dirfd/name (at most max bytes, NUL-terminated); -errno. */
 int statestore_read(int dirfd, const char *name, size_t max, char **buf, size_t *len);
 
+/*
+ * The state dir's identity: <state>/id holds 32 random hex digits written
+ * when the state dir is first opened for writing (statestore_id() with
+ * create). portlock marks every table it creates with the comment
+ * "portlock:<id>" (table userdata, NFTNL_UDATA_TABLE_COMMENT), so that a
+ * revert can tell its own tables from anyone else's.
+ * <state>/tables lists the tables this state dir created, one name a line.
+ */
+#define STATESTORE_ID_FILE "id"
+#define STATESTORE_ID_LEN 32
+#define STATESTORE_TABLES_FILE "tables"
+#define STATESTORE_MARKER "portlock"	/* the comment's prefix; alone: no state dir known */
+
+/*
+ * Read the id of the state dir sfd into out (STATESTORE_ID_LEN hex digits +
+ * NUL); with create, write a new one when there is none. *created tells
+ * whether it was just written. Also remembered as the process's owner
+ * (statestore_owner()). Returns 0, -ENOENT (none, not created), -EBADMSG
+ * (a damaged id file), or -errno.
+ */
+int statestore_id(int sfd, bool create, char out[STATESTORE_ID_LEN + 1], bool *created);
+
+/*
+ * The comment portlock puts on the tables it creates: "portlock:<id>" of the
+ * state dir opened last by statestore_id(), or "portlock" before any. Static
+ * storage; never NULL.
+ */
+const char *statestore_owner(void);
+
+/* Is table listed in <state>/tables? 1, 0, or -errno. */
+int statestore_table_created(int sfd, const char *table);
+
+/* Add table to <state>/tables (atomically, durably) unless it is there. 0 or -errno. */
+int statestore_table_add(int sfd, const char *table);
+
 #endif
