@@ -888,6 +888,7 @@ static void state_id(struct journal *j, struct diag *d)
 		if (recs[i].prior_absent && recs[i].has_result && !recs[i].result_absent)
 			note_created(j, recs[i].table, d);
 	journal_recs_free(recs, n);
+	lc_drop(j);	/* the caller's first listing reads the records itself */
 }
 
 /* Under the lock: temp files a crash left in the state dir itself (the live note's). */

@@ -299,7 +299,9 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 /*
  * Open for reading only (`portlock log`): no lock, nothing created or removed.
  * A missing state dir or journal dir is not an error: the journal is empty.
- * An unsafe (group/world-writable) dir is a warning. Returns 0 or -errno
+ * An unsafe (group/world-writable, other owner) dir is a warning; a state dir
+ * that is a symbolic link, or not a directory, is refused (DIAG_CONFIG, as
+ * statestore_open() with STATESTORE_READONLY). Returns 0 or -errno
  * (-ENOMEM; -EACCES etc. when the dir exists but cannot be opened).
  */
 int journal_open_readonly(struct journal **jp, const char *state_dir, struct diag *d);
