@@ -957,6 +957,9 @@ int journal_open_readonly(struct journal **jp, const char *state_dir, struct dia
 	fd = statestore_open(j->state_dir, STATESTORE_READONLY, d);
 	if (fd >= 0) {
 		j->sfd = fd;
+		/* a reader checks markers too (revert --dry-run): the id, never written here */
+		if (statestore_id(j->sfd, false, j->id, NULL))
+			j->id[0] = '\0';
 		fd = statestore_subdir(j->sfd, JOURNAL_SUBDIR, j->jdir, STATESTORE_READONLY, d);
 	}
 	if (fd < 0 && fd != -ENOENT) {

@@ -101,6 +101,8 @@ static void walked_add(char *walked, size_t len, const char *comp)
 	snprintf(walked + n, len - n, "/%s", comp);
 }
 
+int statestore_id(int sfd, bool create, char out[STATESTORE_ID_LEN + 1], bool *created);
+
 int statestore_open(const char *path, unsigned flags, struct diag *d)
 {
 	char *rest = NULL, walked[PATH_MAX] = "/";
@@ -263,6 +265,15 @@ out:
 		if (cur >= 0)
 			close(cur);
 		return rc;
+	}
+	/*
+	 * Its id, when it has one, is the marker of the tables this run creates
+	 * (statestore_owner()), even when the journal below cannot be used.
+	 */
+	{
+		char id[STATESTORE_ID_LEN + 1];
+
+		statestore_id(cur, false, id, NULL);
 	}
 	return cur;
 }

@@ -51,7 +51,8 @@ enum {
  * -ENOENT (missing and not STATESTORE_CREATE; an error unless READONLY),
  * -ELOOP (the state dir is a symbolic link, or too many links on the way),
  * -ENOTDIR, -EPERM (a component is not trusted), all DIAG_CONFIG, or another
- * -errno (DIAG_INTERNAL; -EACCES is DIAG_CONFIG).
+ * -errno (DIAG_INTERNAL; -EACCES is DIAG_CONFIG). On success the state dir's
+ * id, when it has one, becomes the process's owner (statestore_owner()).
  */
 int statestore_open(const char *path, unsigned flags, struct diag *d);
 
