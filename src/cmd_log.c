@@ -71,12 +71,12 @@ static void log_text(const char *jdir, struct journal_rec *recs, size_t first, s
 		printf("no transactions recorded in '%s'\n", jdir);
 		return;
 	}
-	printf("%-6s %-19s  %-10s %-14s %-24s %-14s %-12s  %s\n", "ID", "TIME", "USER", "KIND",
-	       "STATE", "CHANGES", "POLICY", "COMMAND");
+	printf("%-6s %-19s  %-10s %-12s %-14s %-24s %-14s %-12s  %s\n", "ID", "TIME", "USER", "TABLE",
+	       "KIND", "STATE", "CHANGES", "POLICY", "COMMAND");
 	for (size_t i = first; i < n; i++) {
 		const struct journal_rec *r = &recs[i];
 		char when[64], kind[48], state[96], changes[48], user[JOURNAL_USER_MAX * 4],
-			cmdline[1024];
+			table[JOURNAL_TABLE_MAX * 4], cmdline[1024];
 
 		fmt_time(r->time, false, when, sizeof(when));
 		if (r->reverts_id)
@@ -95,10 +95,11 @@ static void log_text(const char *jdir, struct journal_rec *recs, size_t first, s
 		snprintf(changes, sizeof(changes), "+%" PRIu64 "/-%" PRIu64, r->added, r->removed);
 		/* a hand-edited record may hold anything: escape before printing */
 		util_escape(r->user, strlen(r->user), user, sizeof(user));
+		util_escape(r->table, strlen(r->table), table, sizeof(table));
 		util_escape(r->argv ? r->argv : "", r->argv ? strlen(r->argv) : 0, cmdline,
 			    sizeof(cmdline));
-		printf("%-6" PRIu64 " %-19s  %-10s %-14s %-24s %-14s %-12.*s  %s\n", r->id, when,
-		       user, kind, state, changes, LOG_HASH_SHORT,
+		printf("%-6" PRIu64 " %-19s  %-10s %-12s %-14s %-24s %-14s %-12.*s  %s\n", r->id, when,
+		       user, table, kind, state, changes, LOG_HASH_SHORT,
 		       r->policy_sha256[0] ? r->policy_sha256 : "-", cmdline);
 	}
 }

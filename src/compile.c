@@ -43,6 +43,7 @@
 #include "nl.h"
 #include "policy.h"
 #include "setobj.h"
+#include "statestore.h"
 #include "util.h"
 
 #define INDEX_MAGIC "PLCACHE1"
@@ -51,7 +52,7 @@
 #define OBJ_DIR "objects"
 #define LOCK_NAME "lock"
 #define SRC_PREFIX "src-"
-#define TMP_PREFIX ".tmp."
+#define TMP_PREFIX STATESTORE_TMP_PREFIX
 #define INDEX_MAX (256u << 20)
 
 /*
@@ -183,7 +184,9 @@ struct src {
 };
 
 struct compile {
-	char *dir, *objdir, *jobjdir;
+	char *dir, *objdir, *jobjdir;	/* for messages and lazy objects' paths */
+	/* the state dir's descriptors (statestore.h): every file below is reached through them */
+	int sfd, dirfd, objfd, jobjfd;	/* state dir, cache, cache/objects, journal/objects; -1: none */
 	bool save;
 	uint32_t shard_max;
 	struct ix ix;
@@ -597,9 +600,12 @@ static void src_fini(struct src *s)
  * the file did not change) and faults when the file is truncated meanwhile:
  * that SIGBUS is caught (bus_guard) and means a full load. 0 or -errno.
  */
-static int map_file(const char *path, int *fdp, const char **data, size_t *len, struct stat *st)
+static int map_file(int at, const char *path, int *fdp, const char **data, size_t *len,
+		    struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	/* below the state dir nothing is a link (statestore.h); an allow_file may be one */
+	int fd = openat(at, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+				      (at == AT_FDCWD ? 0 : O_NOFOLLOW));
 	void *p;
 
 	*fdp = -1;
@@ -749,14 +755,13 @@ static int src_delta(struct compile *c, struct src *s)
 	const char *old = "";
 	size_t oldlen = 0, p, sfx, lines = 0;
 	struct stat st;
-	char path[4200];	/* not malloc'ed: a SIGBUS below jumps out of this function */
 	uint8_t got[16];
 	long n;
 	int fd = -1, ret = 0;
 
 	s->state = SRC_NOCACHE;
-	snprintf(path, sizeof(path), "%s/%s", c->dir, cf->copy);
-	if (map_file(path, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
+	if (c->dirfd < 0 || strchr(cf->copy, '/') ||
+	    map_file(c->dirfd, cf->copy, &fd, &old, &oldlen, &st) < 0 || oldlen != cf->size)
 		goto out;
 	s->h = XXH3_128bits(old, oldlen);
 	xxh_bytes(s->h, got);
@@ -855,20 +860,21 @@ static void obj_path(const char *dir, const uint8_t md[32], char *out, size_t le
 static int put_object(struct compile *c, enum cidr_family f, const struct rangeset *m,
 		      const uint8_t md[32])
 {
-	char path[4200], tmp[4300];
+	char name[65];
 	struct stat st;
 	char *buf;
-	size_t len, off = 0;
-	int fd, ret = 0;
+	size_t len;
+	int ret;
 
-	obj_path(c->objdir, md, path, sizeof(path));
+	setobj_hex(md, 32, name);
 	if (setobj_encode_multi(f, m, &buf, &len) < 0)
 		return -ENOMEM;
-	if (stat(path, &st) == 0 && (size_t)st.st_size == len) {
+	if (fstatat(c->objfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size == len) {
 		bool same = !c->suspect;
 
 		if (!same) {
-			int rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			int rfd = openat(c->objfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 			char *have = malloc(len + 1);
 
 			same = rfd >= 0 && have && read(rfd, have, len + 1) == (ssize_t)len &&
@@ -882,28 +888,7 @@ static int put_object(struct compile *c, enum cidr_family f, const struct ranges
 			return 0;
 		}
 	}
-	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%d.%p", c->objdir, (int)getpid(), (void *)buf);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	while (off < len && !ret) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
+	ret = statestore_replace(c->objfd, name, buf, len, 0);
 	free(buf);
 	return ret;
 }
@@ -940,7 +925,7 @@ static int fresh_leaf(struct compile *c, struct cfam *cf, enum cidr_family f, u1
 		return -EAGAIN;	/* the layout and the contents disagree: trust neither */
 	}
 	ret = setobj_digest(f, &l->r, l->rd) < 0 ? -ENOMEM : 0;
-	if (!ret && c->save && c->objdir) {
+	if (!ret && c->save && c->objfd >= 0) {
 		int w = put_object(c, f, m, l->md);
 
 		if (w == -ENOMEM)
@@ -1044,18 +1029,18 @@ struct inc {
 static int load_leaf(struct inc *x, size_t k)
 {
 	const struct ix_leaf *l = &x->of->leaves[k];
-	char path[4200];
+	char name[65];
 	uint8_t rd[32];
 	int ret;
 
 	if (x->loaded[k])
 		return 0;
-	obj_path(x->c->objdir, l->md, path, sizeof(path));
-	ret = setobj_load_multi(path, l->md, x->f, &x->m[k]);
+	setobj_hex(l->md, 32, name);
+	ret = x->c->objfd < 0 ? -ENOENT : setobj_load_multi_at(x->c->objfd, name, l->md, x->f, &x->m[k]);
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret == -EBADMSG) {
-		unlink(path);	/* damaged: written again by the full compile that follows */
+		unlinkat(x->c->objfd, name, 0);	/* damaged: written again by the full compile that follows */
 		x->c->suspect = true;
 	}
 	if (ret || x->m[k].n != l->nm)
@@ -1619,7 +1604,7 @@ static int to_policy(struct compile *c, struct cfam *cf, enum cidr_family f,
 	for (size_t i = 0; i < cf->nleaves; i++) {
 		struct cleaf *l = &cf->leaves[i];
 		struct policy_leaf *pl = &pc->leaves[pc->nleaves++];
-		char path[4200];
+		char path[4200], name[65];
 		struct stat st;
 
 		pl->prefix = l->prefix;
@@ -1635,9 +1620,11 @@ static int to_policy(struct compile *c, struct cfam *cf, enum cidr_family f,
 			continue;
 		}
 		/* in the journal's objects (applied before): lazy; else from the cache's entries */
+		/* (read later by path; its content is checked against its digest then) */
 		obj_path(c->jobjdir, l->rd, path, sizeof(path));
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (size_t)st.st_size == setobj_size(f, l->count)) {
+		setobj_hex(l->rd, 32, name);
+		if (c->jobjfd >= 0 && fstatat(c->jobjfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && (size_t)st.st_size == setobj_size(f, l->count)) {
 			pl->lazy = true;
 			pl->objpath = strdup(path);
 			if (!pl->objpath)
@@ -1649,12 +1636,12 @@ static int to_policy(struct compile *c, struct cfam *cf, enum cidr_family f,
 			uint8_t rd[32];
 			int ret;
 
-			obj_path(c->objdir, l->md, path, sizeof(path));
-			ret = setobj_load_multi(path, l->md, f, &m);
+			setobj_hex(l->md, 32, name);
+			ret = c->objfd < 0 ? -ENOENT : setobj_load_multi_at(c->objfd, name, l->md, f, &m);
 			if (ret == -ENOMEM)
 				return ret;
 			if (ret == -EBADMSG) {
-				unlink(path);
+				unlinkat(c->objfd, name, 0);
 				c->suspect = true;
 			}
 			if (ret)
@@ -1687,6 +1674,9 @@ void compile_free(struct compile *c)
 	free(c->dir);
 	free(c->objdir);
 	free(c->jobjdir);
+	for (int *fd = &c->sfd; fd <= &c->jobjfd; fd++)
+		if (*fd >= 0)
+			close(*fd);
 	free(c);
 }
 
@@ -1697,15 +1687,14 @@ const struct compile_stats *compile_stats(const struct compile *c)
 
 static void load_index(struct compile *c)
 {
-	char *path = NULL;
 	const char *data;
 	size_t len;
 	struct stat st;
 	int fd;
 
-	if (asprintf(&path, "%s/" INDEX_NAME, c->dir) < 0)
+	if (c->dirfd < 0)
 		return;
-	if (map_file(path, &fd, &data, &len, &st) == 0) {
+	if (map_file(c->dirfd, INDEX_NAME, &fd, &data, &len, &st) == 0) {
 		if (len <= INDEX_MAX && ix_parse((const uint8_t *)data, len, &c->ix) == 0) {
 			if (c->ix.shard_max == c->shard_max)
 				c->have_ix = true;
@@ -1716,7 +1705,6 @@ static void load_index(struct compile *c)
 			munmap((void *)data, len);
 		close(fd);
 	}
-	free(path);
 }
 
 /* The file still is what was read: same inode, size, modification and change times. */
@@ -1757,7 +1745,7 @@ static int compile_all(struct compile *c, struct policy *p)
 			s->path = strdup(path);
 			if (!s->path)
 				return -ENOMEM;
-			if (map_file(path, &s->fd, &s->data, &s->len, &s->st) < 0)
+			if (map_file(AT_FDCWD, path, &s->fd, &s->data, &s->len, &s->st) < 0)
 				return -EAGAIN;	/* a full load says why it cannot be read */
 			for (size_t x = 0; c->have_ix && x < c->ix.nfiles; x++)
 				if (!strcmp(c->ix.files[x].path, path))
@@ -1867,6 +1855,8 @@ int compile_load(const char *config_path, const char *state_dir, unsigned flags,
 	}
 	diag_fini(&q);
 	c = calloc(1, sizeof(*c));
+	if (c)
+		c->sfd = c->dirfd = c->objfd = c->jobjfd = -1;
 	if (!c || asprintf(&c->dir, "%s/" COMPILE_DIR, state_dir) < 0 ||
 	    asprintf(&c->objdir, "%s/" COMPILE_DIR "/" OBJ_DIR, state_dir) < 0 ||
 	    asprintf(&c->jobjdir, "%s/" JOURNAL_SUBDIR "/" JOURNAL_OBJECTS, state_dir) < 0) {
@@ -1877,22 +1867,31 @@ int compile_load(const char *config_path, const char *state_dir, unsigned flags,
 	c->shard_max = (uint32_t)policy_shard_max();
 	c->save = flags & COMPILE_WRITE;
 	util_mark("compile: config read");
-	load_index(c);
-	util_mark("compile: index read");
-	if (c->save) {
-		struct stat st;
+	/*
+	 * The state dir as the journal trusts it (statestore.h), and every file
+	 * below through its descriptors; objects are written as shards are
+	 * computed, so the directories come first. A state dir that is not
+	 * trusted means no cache, read or written (the journal reports why).
+	 */
+	{
+		unsigned fl = STATESTORE_QUIET | (c->save ? STATESTORE_CREATE : 0);
+		int jfd;
 
-		/*
-		 * Objects are written as shards are computed: the directories first,
-		 * in a state dir that is ours and closed to others (as the journal
-		 * insists), else no cache is written.
-		 */
-		if ((mkdir(state_dir, 0700) < 0 && errno != EEXIST) || stat(state_dir, &st) < 0 ||
-		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) ||
-		    (mkdir(c->dir, 0700) < 0 && errno != EEXIST) ||
-		    (mkdir(c->objdir, 0700) < 0 && errno != EEXIST))
+		c->sfd = statestore_open(state_dir, fl, NULL);
+		if (c->sfd >= 0)
+			c->dirfd = statestore_subdir(c->sfd, COMPILE_DIR, c->dir, fl, NULL);
+		if (c->dirfd >= 0)
+			c->objfd = statestore_subdir(c->dirfd, OBJ_DIR, c->objdir, fl, NULL);
+		jfd = c->sfd < 0 ? -1 : statestore_subdir(c->sfd, JOURNAL_SUBDIR, c->jobjdir, STATESTORE_QUIET, NULL);
+		if (jfd >= 0) {
+			c->jobjfd = statestore_subdir(jfd, JOURNAL_OBJECTS, c->jobjdir, STATESTORE_QUIET, NULL);
+			close(jfd);
+		}
+		if (c->objfd < 0)
 			c->save = false;
 	}
+	load_index(c);
+	util_mark("compile: index read");
 	ret = compile_guarded(c, p);
 	if (ret) {
 		compile_free(c);
@@ -1907,28 +1906,6 @@ int compile_load(const char *config_path, const char *state_dir, unsigned flags,
 
 /* ---- the cache on disk ------------------------------------------------------------------- */
 
-static int write_file(const char *path, const void *buf, size_t len)
-{
-	const char *p = buf;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (len && !ret) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EIO;
-		else
-			p += n, len -= (size_t)n;
-	}
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	return ret;
-}
-
 /*
  * The copy of an allow_file as it was compiled, put in place by rename (a
  * reader of the previous copy keeps it whole; portlock never writes into a
@@ -1940,7 +1917,7 @@ static int write_file(const char *path, const void *buf, size_t len)
  */
 static int save_copy(struct compile *c, struct src *s, char *name, size_t namelen)
 {
-	char path[4200], tmp[4300];
+	char tmp[300];
 	uint8_t md[32];
 	unsigned mdlen = 0;
 	char hex[33];
@@ -1952,32 +1929,45 @@ static int save_copy(struct compile *c, struct src *s, char *name, size_t namele
 		return -ENOMEM;
 	hex16(md, hex);
 	snprintf(name, namelen, SRC_PREFIX "%s", hex);
-	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
 	if (s->state == SRC_UNCHANGED && s->ci >= 0 && !strcmp(c->ix.files[s->ci].copy, name))
 		return 0;
-	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.%d", c->dir, name, (int)getpid());
-	unlink(tmp);
-	if (s->ci >= 0 && c->ix.files[s->ci].file_ino != (uint64_t)s->st.st_ino && link(s->path, tmp) == 0) {
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s.%d", name, (int)getpid());
+	unlinkat(c->dirfd, tmp, 0);
+	if (s->ci >= 0 && c->ix.files[s->ci].file_ino != (uint64_t)s->st.st_ino &&
+	    linkat(AT_FDCWD, s->path, c->dirfd, tmp, 0) == 0) {
 		/* the inode read, not one that replaced it since */
-		linked = stat(tmp, &st) == 0 && st.st_ino == s->st.st_ino && (size_t)st.st_size == s->len;
+		linked = fstatat(c->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			 st.st_ino == s->st.st_ino && (size_t)st.st_size == s->len;
 		if (!linked)
-			unlink(tmp);
+			unlinkat(c->dirfd, tmp, 0);
 	}
-	if (!linked)
-		ret = write_file(tmp, s->data, s->len);
 	/* the copy replaced is freed when the process is gone (nl_exit_close()), not now */
-	if (!ret)
-		nl_exit_close(open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-	if (!ret && rename(tmp, path) < 0)
+	nl_exit_close(openat(c->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+	if (!linked)
+		return statestore_replace(c->dirfd, name, s->data, s->len, 0);
+	if (renameat(c->dirfd, tmp, c->dirfd, name) < 0) {
 		ret = -errno;
-	if (ret)
-		unlink(tmp);
+		unlinkat(c->dirfd, tmp, 0);
+	}
 	return ret;
 }
 
 static int dig_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, 32);
+}
+
+/* A directory stream on a copy of fd (fd stays open), rewound; NULL on failure. */
+static DIR *fdopendir_dup(int fd)
+{
+	int dfd = fd < 0 ? -1 : dup(fd);
+	DIR *dir = dfd < 0 ? NULL : fdopendir(dfd);
+
+	if (!dir && dfd >= 0)
+		close(dfd);
+	if (dir)
+		rewinddir(dir);
+	return dir;
 }
 
 /* Remove objects the index does not use, copies of files it does not name, and temp files. */
@@ -1999,10 +1989,9 @@ static void gc(struct compile *c, const char (*copies)[64], size_t ncopies)
 			}
 	if (n)
 		qsort(keep, n, 32, dig_cmp);
-	dir = opendir(c->objdir);
+	dir = fdopendir_dup(c->objfd);
 	while (dir && (de = readdir(dir))) {
 		uint8_t md[32];
-		char path[4200];
 
 		if (de->d_name[0] == '.' && strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
 			continue;
@@ -2010,15 +1999,13 @@ static void gc(struct compile *c, const char (*copies)[64], size_t ncopies)
 			continue;
 		if (!setobj_unhex(de->d_name, md) && strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
 			continue;	/* not ours */
-		snprintf(path, sizeof(path), "%s/%s", c->objdir, de->d_name);
-		unlink(path);
+		unlinkat(c->objfd, de->d_name, 0);
 	}
 	if (dir)
 		closedir(dir);
 	free(keep);
-	dir = opendir(c->dir);
+	dir = fdopendir_dup(c->dirfd);
 	while (dir && (de = readdir(dir))) {
-		char path[4200];
 		bool used = false;
 
 		if (strncmp(de->d_name, SRC_PREFIX, strlen(SRC_PREFIX)))
@@ -2027,8 +2014,7 @@ static void gc(struct compile *c, const char (*copies)[64], size_t ncopies)
 			used = !strcmp(copies[i], de->d_name);
 		if (used)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", c->dir, de->d_name);
-		unlink(path);
+		unlinkat(c->dirfd, de->d_name, 0);
 	}
 	if (dir)
 		closedir(dir);
@@ -2037,7 +2023,6 @@ static void gc(struct compile *c, const char (*copies)[64], size_t ncopies)
 void compile_save(struct compile *c, struct diag *d)
 {
 	char (*copies)[64] = NULL;
-	char path[4200], tmp[4300];
 	struct wb w = { 0 };
 	uint8_t md[32];
 	unsigned mdlen = 0;
@@ -2045,13 +2030,9 @@ void compile_save(struct compile *c, struct diag *d)
 
 	if (!c || !c->save)
 		return;
-	snprintf(path, sizeof(path), "%s/" LOCK_NAME, c->dir);
-	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-		if (lockfd >= 0)
-			close(lockfd);
+	lockfd = statestore_lock(c->dirfd, LOCK_NAME, 0, NULL);
+	if (lockfd < 0)
 		return;	/* another run is writing it */
-	}
 	copies = calloc(c->nsrc + 1, sizeof(*copies));
 	if (!copies)
 		ret = -ENOMEM;
@@ -2103,23 +2084,15 @@ void compile_save(struct compile *c, struct diag *d)
 	wb_put(&w, md, 32);
 	if (!ret && w.err)
 		ret = w.err;
-	if (!ret) {
-		snprintf(path, sizeof(path), "%s/" INDEX_NAME, c->dir);
-		snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX INDEX_NAME ".%d", c->dir, (int)getpid());
-		ret = write_file(tmp, w.p, w.len);
-		if (!ret && rename(tmp, path) < 0)
-			ret = -errno;
-		if (ret)
-			unlink(tmp);
-	}
+	if (!ret)
+		ret = statestore_replace(c->dirfd, INDEX_NAME, w.p, w.len, 0);
 	util_mark("compile: index written");
 	if (!ret) {
 		gc(c, (const char (*)[64])copies, c->nsrc);
 		util_mark("compile: gc");
 	} else if (ret == -ESTALE) {
 		/* the old index no longer matches the copies either: the next run reads them whole */
-		snprintf(path, sizeof(path), "%s/" INDEX_NAME, c->dir);
-		unlink(path);
+		unlinkat(c->dirfd, INDEX_NAME, 0);
 	} else {
 		diag_warn(d, NULL, "cannot write the compile cache in '%s' (%s): the next run reads every allow_file",
 			  c->dir, strerror(-ret));

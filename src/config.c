@@ -45,11 +45,14 @@ struct cfg_ctx {
 	size_t *line_off;	/* start offset of each line (index 0 = line 1) */
 	size_t nlines;
 	unsigned flags;		/* CONFIG_* */
+	bool strict;		/* portlock.strict: unsafe file permissions are errors */
+	bool have_st;
+	struct stat cfg_st;	/* the main file, as opened */
 };
 
 static const char *const top_keys[] = { "portlock", "lists", "services", NULL };
 static const char *const portlock_keys[] = { "table", "action", "hooks", "log", "loopback",
-					      "journal_keep", NULL };
+					      "journal_keep", "strict", NULL };
 static const char *const log_keys[] = { "prefix", "rate", "enabled", NULL };
 static const char *const service_keys[] = { "name", "expect", "proto", "ports", "allow",
 					     "allow_file", NULL };
@@ -461,6 +464,7 @@ static void load_portlock(struct cfg_ctx *c, const config_setting_t *g)
 	if (m)
 		load_log(c, m);
 	get_bool(c, g, "loopback", "portlock", &c->p->loopback);
+	get_bool(c, g, "strict", "portlock", &c->strict);
 	m = config_setting_get_member(g, "journal_keep");
 	if (m) {
 		int t = config_setting_type(m);
@@ -685,6 +689,33 @@ enum config_line config_allow_line(const char *ln, size_t n, struct cidr *out, c
 	return CONFIG_LINE_NOISY;
 }
 
+/*
+ * A file that decides what is exposed must be changeable by root only: owned
+ * by root (or by the user running portlock) and not writable by group or
+ * others. Otherwise a warning naming it, an error with `strict = true`.
+ */
+static void check_perm(struct cfg_ctx *c, const char *what, const char *path, const struct stat *st)
+{
+	uid_t me = geteuid();
+	char why[128];
+
+	if (st->st_uid != 0 && st->st_uid != me)
+		snprintf(why, sizeof(why), "is owned by uid %u, not root", (unsigned)st->st_uid);
+	else if (st->st_mode & 022)
+		snprintf(why, sizeof(why), "is writable by group or others (mode %04o)",
+			 (unsigned)(st->st_mode & 07777));
+	else
+		return;
+	if (c->strict)
+		diag_err(c->d, DIAG_CONFIG, &(struct srcloc){ path, 0 }, 0,
+			 "%s %s: whoever can write it decides what is exposed; refusing it "
+			 "(strict = true)", what, why);
+	else
+		diag_warn(c->d, &(struct srcloc){ path, 0 },
+			  "%s %s: whoever can write it decides what is exposed; make it "
+			  "root's, writable by root only", what, why);
+}
+
 static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 			    struct policy_service *s)
 {
@@ -705,6 +736,8 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 	}
 	if (c->flags & CONFIG_DEFER_ALLOW_FILES) {
 		/* compile.c reads it (and falls back to a full load for any problem) */
+		if (stat(full, &st) == 0)
+			check_perm(c, "allow_file", full, &st);
 		if (util_grow((void **)&s->files, &s->cfiles, s->nfiles + 1, sizeof(*s->files)) < 0) {
 			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
 			free(full);
@@ -736,6 +769,7 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 		free(full);
 		return;
 	}
+	check_perm(c, "allow_file", full, &st);
 	buf = read_whole(fd, (size_t)st.st_size, &len, &rerr);
 	close(fd);
 	if (!buf) {
@@ -1030,6 +1064,9 @@ static int load_root(struct cfg_ctx *c, config_t *cfg)
 	s = config_setting_get_member(root, "portlock");
 	if (s)
 		load_portlock(c, s);
+	/* the config file itself (after 'strict' is known) */
+	if (c->have_st)
+		check_perm(c, "config file", c->name, &c->cfg_st);
 	s = config_setting_get_member(root, "lists");
 	if (s)
 		load_lists(c, s);
@@ -1129,6 +1166,7 @@ int config_load_file_flags(const char *path, struct policy *p, struct diag *d, u
 		fclose(f);
 		return diag_err(d, DIAG_INTERNAL, NULL, -err, "policy");
 	}
+	c.have_st = fstat(fileno(f), &c.cfg_st) == 0;
 	dir = strdup(path);
 	slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash)

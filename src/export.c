@@ -94,6 +94,8 @@ int export_render(const struct policy *p, FILE *f)
 	fprintf(f, "# replace the whole table: create it if missing, delete it, load it\n");
 	fprintf(f, "table inet %s\ndelete table inet %s\n\n", t.name, t.name);
 	fprintf(f, "table inet %s {\n", t.name);
+	if (t.comment && *t.comment)
+		fprintf(f, "\tcomment \"%s\"\n", t.comment);
 	for (size_t i = 0; i < t.nsets; i++)
 		render_set(f, &t.sets[i]);
 	for (size_t i = 0; i < t.nchains; i++)

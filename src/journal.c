@@ -29,11 +29,11 @@
 
 #include "diag.h"
 #include "setobj.h"
+#include "statestore.h"
 #include "util.h"
 
 #define COUNTER_FILE "next-id"
-#define TMP_PREFIX ".tmp."
-#define LOCK_POLL_NS (100 * 1000 * 1000L)
+#define TMP_PREFIX STATESTORE_TMP_PREFIX
 #define HASH_CHUNK (1024 * 1024)
 /* internal listing flag: metadata only, blobs unchecked (the caller checks what it uses) */
 #define LIST_NOBLOBS (1u << 8)
@@ -44,7 +44,9 @@ struct journal {
 	int dirfd;		/* journal dir, -1 when it does not exist (read-only) */
 	int objfd;		/* journal/objects, -1 until needed (or absent) */
 	char *objdir;
+	int sfd;		/* the state dir (statestore_open()), -1 when it does not exist */
 	int lockfd;		/* -1 for read-only handles */
+	char id[STATESTORE_ID_LEN + 1];	/* the state dir's id ("" when it has none yet) */
 	bool writable;
 	/*
 	 * The last listing (without VERIFY): one run asks for the newest
@@ -214,35 +216,16 @@ static size_t read_full(int fd, char *buf, size_t len)
 	return got;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
- * Write buf to .tmp.<name>.<pid>, fsync, rename to name (no directory fsync:
- * the caller batches those). sha_hex (may be NULL) receives the SHA-256.
+ * Write buf to name atomically (statestore_replace(): temp file, fsync,
+ * rename; no directory fsync: the caller batches those). sha_hex (may be
+ * NULL) receives the SHA-256.
  */
 static int atomic_write(struct journal *j, const char *name, const void *buf, size_t len,
 			char *sha_hex, struct diag *d)
 {
-	char tmp[JOURNAL_NAME_MAX + 32];
-	int fd, rc;
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s.%ld", name, (long)getpid());
 	if (sha_hex) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned mdlen = 0;
@@ -251,20 +234,9 @@ static int atomic_write(struct journal *j, const char *name, const void *buf, si
 			return diag_err(d, DIAG_INTERNAL, NULL, 0, "sha256 failed");
 		hex(md, 32, sha_hex);
 	}
-	fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s/%s'", j->jdir, tmp);
-	rc = write_all(fd, buf, len);
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && renameat(j->dirfd, tmp, j->dirfd, name) < 0)
-		rc = -errno;
-	if (rc) {
-		unlinkat(j->dirfd, tmp, 0);
+	rc = statestore_replace(j->dirfd, name, buf, len, STATESTORE_SYNC);
+	if (rc)
 		return diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot write '%s/%s'", j->jdir, name);
-	}
 	return 0;
 }
 
@@ -687,81 +659,7 @@ static char *self_cmdline(void)
 
 /* ---- open, lock, close ------------------------------------------------------------------ */
 
-/* mkdir -p: parents 0755, the last component `mode`. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = strdup(path);
-	int rc = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*s = '/';
-	}
-	if (!rc && mkdir(p, mode) < 0 && errno != EEXIST)
-		rc = -errno;
-	free(p);
-	return rc;
-}
-
-/* A directory we may trust: ours, not writable by group or others. */
-static int check_dir(int fd, const char *path, bool strict, struct diag *d)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot stat '%s'", path);
-	if (!S_ISDIR(st.st_mode))
-		return diag_err(d, DIAG_CONFIG, NULL, 0, "state dir '%s' is not a directory", path),
-		       -ENOTDIR;
-	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		const char *why = st.st_uid != geteuid() ? "is owned by another user"
-							  : "is writable by group or others";
-
-		if (!strict) {
-			diag_warn(d, NULL, "state dir '%s' %s (mode %04o): its records may have been altered",
-				  path, why, (unsigned)(st.st_mode & 07777));
-			return 0;
-		}
-		diag_err(d, DIAG_CONFIG, NULL, 0,
-			 "state dir '%s' %s (uid %u, mode %04o): refusing to use it; "
-			 "make it owned by uid %u with mode 0700",
-			 path, why, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
-			 (unsigned)geteuid());
-		return -EPERM;
-	}
-	return 0;
-}
-
-static int open_dir_checked(int at, const char *name, const char *path, bool strict,
-			    struct diag *d)
-{
-	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0) {
-		rc = -errno;
-		if (rc == -ENOTDIR)
-			diag_err(d, DIAG_CONFIG, NULL, 0, "state dir '%s' is not a directory", path);
-		else if (rc != -ENOENT)
-			diag_err(d, rc == -EACCES ? DIAG_CONFIG : DIAG_INTERNAL, NULL, -rc,
-				 "cannot open '%s'", path);
-		return rc;
-	}
-	rc = check_dir(fd, path, strict, d);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
+static void note_created(struct journal *j, const char *table, struct diag *d);
 
 static void lc_drop(struct journal *j)
 {
@@ -824,6 +722,8 @@ static void journal_free(struct journal *j)
 		close(j->objfd);
 	if (j->lockfd >= 0)
 		close(j->lockfd);
+	if (j->sfd >= 0)
+		close(j->sfd);
 	free(j->state_dir);
 	free(j->jdir);
 	free(j->objdir);
@@ -836,9 +736,9 @@ static struct journal *journal_alloc(const char *state_dir)
 
 	if (!j)
 		return NULL;
-	j->dirfd = j->lockfd = j->objfd = -1;
+	j->dirfd = j->lockfd = j->objfd = j->sfd = -1;
 	j->state_dir = strdup(state_dir);
-	/* "dir/" would make mkdir_p() create "dir" as a parent (0755) */
+	/* "dir/" is "dir" in every message */
 	for (size_t n = j->state_dir ? strlen(j->state_dir) : 0; n > 1 && j->state_dir[n - 1] == '/';)
 		j->state_dir[--n] = '\0';
 	if (!j->state_dir || asprintf(&j->jdir, "%s/%s", j->state_dir, JOURNAL_SUBDIR) < 0 ||
@@ -882,41 +782,22 @@ static void lock_holder(int fd, char *out, size_t outlen)
 
 static int take_lock(struct journal *j, int wait_seconds, struct diag *d)
 {
-	struct timespec start, now;
 	char holder[512], *cmd, text[1024];
-	int sfd, rc;
+	int held = -1, fd;
 
-	sfd = open(j->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0)
-		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot open state dir '%s'",
-				j->state_dir);
-	j->lockfd = openat(sfd, JOURNAL_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	rc = -errno;
-	close(sfd);
-	if (j->lockfd < 0)
-		return diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot open lock file '%s/%s'",
-				j->state_dir, JOURNAL_LOCK_FILE);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		if (flock(j->lockfd, LOCK_EX | LOCK_NB) == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK)
-			return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot lock '%s/%s'",
-					j->state_dir, JOURNAL_LOCK_FILE);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (wait_seconds >= 0 &&
-		    (now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec) >=
-			    (long long)wait_seconds * 1000000000LL) {
-			lock_holder(j->lockfd, holder, sizeof(holder));
-			diag_err(d, DIAG_CONFLICT, NULL, 0,
-				 "state dir '%s' is locked by %s; waited %d s (--wait S waits longer)",
-				 j->state_dir, holder, wait_seconds);
-			return -EAGAIN;
-		}
-		nanosleep(&(struct timespec){ 0, LOCK_POLL_NS }, NULL);
+	fd = statestore_lock(j->sfd, JOURNAL_LOCK_FILE, wait_seconds, &held);
+	if (fd == -EWOULDBLOCK) {
+		lock_holder(held, holder, sizeof(holder));
+		close(held);
+		diag_err(d, DIAG_CONFLICT, NULL, 0,
+			 "state dir '%s' is locked by %s; waited %d s (--wait S waits longer)",
+			 j->state_dir, holder, wait_seconds);
+		return -EAGAIN;
 	}
+	if (fd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, -fd, "cannot lock '%s/%s'", j->state_dir,
+				JOURNAL_LOCK_FILE);
+	j->lockfd = fd;
 	cmd = self_cmdline();
 	snprintf(text, sizeof(text), "pid %ld\nstarted %lld\ncmd %.900s\n", (long)getpid(),
 		 (long long)time(NULL), cmd ? cmd : "?");
@@ -995,10 +876,57 @@ static void cleanup_stale(struct journal *j)
 		fsync(j->dirfd);
 }
 
+/*
+ * Under the lock: the state dir's id (statestore_id()), written when it has
+ * none yet; a state dir from before ids existed also gets <state>/tables from
+ * its records (each table a record created). Never fatal: without an id the
+ * tables created get the bare marker, and a revert relies on <state>/tables.
+ */
+static void state_id(struct journal *j, struct diag *d)
+{
+	struct journal_rec *recs = NULL;
+	bool created = false;
+	size_t n = 0;
+	int rc = statestore_id(j->sfd, true, j->id, &created);
+
+	if (rc) {
+		j->id[0] = '\0';
+		diag_warn(d, NULL, "cannot %s the id of state dir '%s' (%s)",
+			  rc == -EBADMSG ? "read" : "write", j->state_dir, strerror(-rc));
+		return;
+	}
+	if (!created || journal_list(j, 0, &recs, &n, d))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].prior_absent && recs[i].has_result && !recs[i].result_absent)
+			note_created(j, recs[i].table, d);
+	journal_recs_free(recs, n);
+	lc_drop(j);	/* the caller's first listing reads the records itself */
+}
+
+/* Under the lock: temp files a crash left in the state dir itself (the live note's). */
+static void cleanup_tmp(int sfd)
+{
+	int fd = dup(sfd);
+	struct dirent *de;
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+			unlinkat(sfd, de->d_name, 0);
+	closedir(dir);
+}
+
 int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, struct diag *d)
 {
 	struct journal *j;
-	int rc, sfd;
+	int rc;
 
 	if (!state_dir || !*state_dir)
 		return diag_err(d, DIAG_USAGE, NULL, 0, "the state dir must not be empty");
@@ -1006,36 +934,22 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 	if (!j)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
 	j->writable = true;
-	state_dir = j->state_dir;
-	rc = mkdir_p(state_dir, 0700);
-	if (rc) {
-		diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot create state dir '%s'", state_dir);
+	j->sfd = statestore_open(j->state_dir, STATESTORE_CREATE, d);
+	if (j->sfd < 0) {
+		rc = j->sfd;
 		goto err;
 	}
-	sfd = open_dir_checked(AT_FDCWD, state_dir, state_dir, true, d);
-	if (sfd < 0) {
-		rc = sfd;
-		if (rc == -ENOENT)
-			diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "cannot open state dir '%s'", state_dir);
-		goto err;
-	}
-	if (mkdirat(sfd, JOURNAL_SUBDIR, 0700) < 0 && errno != EEXIST) {
-		rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s'", j->jdir);
-		close(sfd);
-		goto err;
-	}
-	j->dirfd = open_dir_checked(sfd, JOURNAL_SUBDIR, j->jdir, true, d);
-	close(sfd);
+	j->dirfd = statestore_subdir(j->sfd, JOURNAL_SUBDIR, j->jdir, STATESTORE_CREATE, d);
 	if (j->dirfd < 0) {
 		rc = j->dirfd;
-		if (rc == -ENOENT)
-			diag_err(d, DIAG_INTERNAL, NULL, ENOENT, "cannot open '%s'", j->jdir);
 		goto err;
 	}
 	rc = take_lock(j, wait_seconds, d);
 	if (rc)
 		goto err;
 	cleanup_stale(j);
+	cleanup_tmp(j->sfd);
+	state_id(j, d);
 	*jp = j;
 	return 0;
 err:
@@ -1046,24 +960,26 @@ err:
 int journal_open_readonly(struct journal **jp, const char *state_dir, struct diag *d)
 {
 	struct journal *j;
-	int sfd;
+	int fd;
 
 	if (!state_dir || !*state_dir)
 		return diag_err(d, DIAG_USAGE, NULL, 0, "the state dir must not be empty");
 	j = journal_alloc(state_dir);
 	if (!j)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
-	sfd = open_dir_checked(AT_FDCWD, state_dir, state_dir, false, d);
-	if (sfd >= 0) {
-		j->dirfd = open_dir_checked(sfd, JOURNAL_SUBDIR, j->jdir, false, d);
-		close(sfd);
-		sfd = j->dirfd;
+	fd = statestore_open(j->state_dir, STATESTORE_READONLY, d);
+	if (fd >= 0) {
+		j->sfd = fd;
+		/* a reader checks markers too (revert --dry-run): the id, never written here */
+		if (statestore_id(j->sfd, false, j->id, NULL))
+			j->id[0] = '\0';
+		fd = statestore_subdir(j->sfd, JOURNAL_SUBDIR, j->jdir, STATESTORE_READONLY, d);
 	}
-	if (sfd < 0 && sfd != -ENOENT) {
+	if (fd < 0 && fd != -ENOENT) {
 		journal_free(j);
-		return sfd;	/* reported by open_dir_checked() */
+		return fd;	/* reported by statestore */
 	}
-	j->dirfd = sfd >= 0 ? sfd : -1;
+	j->dirfd = fd >= 0 ? fd : -1;
 	*jp = j;
 	return 0;
 }
@@ -1478,7 +1394,8 @@ int journal_load_blob(struct journal *j, const struct journal_rec *r,
 	return 0;
 }
 
-int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, struct diag *d)
+static int last_of(struct journal *j, const char *table, unsigned state_mask, struct journal_rec *r,
+		   struct diag *d)
 {
 	struct journal_rec *recs;
 	size_t n;
@@ -1490,6 +1407,8 @@ int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, 
 		return rc;
 	rc = -ENOENT;
 	for (size_t i = n; i-- > 0;) {
+		if (table && strcmp(recs[i].table, table))
+			continue;
 		if (state_mask & JOURNAL_STATE_BIT(recs[i].state)) {
 			char err[512] = "";
 			struct perr e = { err, sizeof(err) };
@@ -1517,6 +1436,17 @@ int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, 
 	}
 	journal_recs_free(recs, n);
 	return rc;
+}
+
+int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *r, struct diag *d)
+{
+	return last_of(j, NULL, state_mask, r, d);
+}
+
+int journal_last_for_table(struct journal *j, const char *table, unsigned state_mask,
+			   struct journal_rec *r, struct diag *d)
+{
+	return last_of(j, table, state_mask, r, d);
 }
 
 int journal_pending(struct journal *j, struct journal_rec *r, struct diag *d)
@@ -1723,19 +1653,17 @@ static int link_content(struct journal *j, struct journal_rec *r, enum journal_b
 /* The object directory, created when asked (writers) and opened once. */
 static int obj_dir(struct journal *j, bool create, struct diag *d)
 {
+	int fd;
+
 	if (j->objfd >= 0)
 		return j->objfd;
 	if (j->dirfd < 0)
 		return -ENOENT;
-	if (create && mkdirat(j->dirfd, JOURNAL_OBJECTS, 0700) < 0 && errno != EEXIST)
-		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s'", j->objdir);
-	j->objfd = openat(j->dirfd, JOURNAL_OBJECTS, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (j->objfd < 0) {
-		if (errno == ENOENT && !create)
-			return -ENOENT;
-		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot open '%s'", j->objdir);
-	}
-	return j->objfd;
+	fd = statestore_subdir(j->dirfd, JOURNAL_OBJECTS, j->objdir,
+			       create ? STATESTORE_CREATE : STATESTORE_READONLY, d);
+	if (fd >= 0)
+		j->objfd = fd;
+	return fd;
 }
 
 static int dig_cmp(const void *a, const void *b)
@@ -1765,9 +1693,8 @@ static int write_objects(struct journal *j, const struct journal_content *c, cha
 		return fd;
 	for (size_t i = 0; i < c->nobjs && !rc; i++) {
 		const struct journal_object *o = &c->objs[i];
-		char name[65], tmp[100];
+		char name[65];
 		struct stat st;
-		int ofd;
 
 		setobj_hex(o->digest, 32, name);
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
@@ -1778,21 +1705,8 @@ static int write_objects(struct journal *j, const struct journal_content *c, cha
 				      j->objdir, name);
 			break;
 		}
-		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s.%ld", name, (long)getpid());
-		ofd = openat(fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (ofd < 0) {
-			rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot create '%s/%s'", j->objdir, tmp);
-			break;
-		}
-		rc = write_all(ofd, o->data, o->len);
-		if (!rc && fsync(ofd) < 0)
-			rc = -errno;
-		if (close(ofd) < 0 && !rc)
-			rc = -errno;
-		if (!rc && renameat(fd, tmp, fd, name) < 0)
-			rc = -errno;
+		rc = statestore_replace(fd, name, o->data, o->len, STATESTORE_SYNC);
 		if (rc) {
-			unlinkat(fd, tmp, 0);
 			rc = diag_err(d, DIAG_INTERNAL, NULL, -rc, "cannot write '%s/%s'", j->objdir, name);
 			break;
 		}
@@ -1927,6 +1841,26 @@ static int check_new_rec(struct journal *j, struct journal_rec *r, struct diag *
 	return 0;
 }
 
+/* Table `table` was (or is about to be) created by this state dir: <state>/tables says so. */
+static void note_created(struct journal *j, const char *table, struct diag *d)
+{
+	int rc = j->sfd < 0 ? -EBADF : statestore_table_add(j->sfd, table);
+
+	if (rc)
+		diag_warn(d, NULL, "cannot record table '%s' in '%s/%s' (%s): a later revert will "
+			  "refuse it", table, j->state_dir, STATESTORE_TABLES_FILE, strerror(-rc));
+}
+
+int journal_table_created(struct journal *j, const char *table)
+{
+	return j->sfd < 0 ? 0 : statestore_table_created(j->sfd, table);
+}
+
+const char *journal_state_id(const struct journal *j)
+{
+	return j->id;
+}
+
 int journal_prepare(struct journal *j, struct journal_rec *r, const struct journal_content *prior,
 		    struct diag *d)
 {
@@ -1945,6 +1879,9 @@ int journal_prepare(struct journal *j, struct journal_rec *r, const struct journ
 		rc = fsync_dir(j, d);
 	if (rc)
 		return rc;
+	/* a table this transaction may create: ours from now on (before the kernel makes it) */
+	if (r->prior_absent)
+		note_created(j, r->table, d);
 	/* on disk: "prepared", no result; in memory the caller's final state stays */
 	final = r->state;
 	had_result = r->has_result;
@@ -1983,6 +1920,8 @@ int journal_commit(struct journal *j, struct journal_rec *r, const struct journa
 		rc = fsync_dir(j, d);
 	if (rc)
 		return rc;
+	if (r->prior_absent && !r->result_absent)
+		note_created(j, r->table, d);
 	r->has_result = true;
 	r->state_time = (int64_t)time(NULL);
 	return write_meta(j, r, d);

@@ -10,8 +10,18 @@
  *
  * State directory layout (default /var/lib/portlock, --state-dir to change):
  *
- *   <state>/                       0700, owned by the running uid; refused when
- *                                  group/world-writable or owned by someone else
+ *   <state>/                       0700, owned by the running uid; opened once by
+ *                                  statestore_open() (statestore.h: walked from "/"
+ *                                  without trusting links, refused when a symlink,
+ *                                  group/world-writable or owned by someone else)
+ *                                  and then only used through that descriptor
+ *   <state>/id                     32 random hex digits, written when the state dir
+ *                                  is first opened for writing: the marker
+ *                                  "portlock:<id>" goes on every table it creates
+ *   <state>/tables                 the tables this state dir created, one a line
+ *                                  (a revert acts only on those: snapshot.h)
+ *   <state>/live, <state>/cache/   the live note (snapshot.h), the compile cache
+ *                                  (compile.h): through the same descriptor
  *   <state>/lock                   flock(LOCK_EX) held by the running portlock;
  *                                  its text names the holder ("pid N", "started
  *                                  UNIXTIME", "cmd ARGV") for "locked by" messages
@@ -284,16 +294,18 @@ struct journal_content {
 };
 
 /*
- * Open the journal in state_dir for writing: create state_dir (0700; missing
- * parents 0755) and state_dir/journal (0700); refuse a state dir that is not a
- * directory, is owned by another uid, or is group/world-writable (DIAG_CONFIG).
+ * Open the journal in state_dir for writing: statestore_open() with
+ * STATESTORE_CREATE (missing directories 0700) and state_dir/journal (0700);
+ * refuse a state dir that is not a directory, is a symbolic link, is owned by
+ * another uid, or is group/world-writable, or an untrusted directory on the
+ * way to it (DIAG_CONFIG).
  * Take flock(LOCK_EX) on state_dir/lock and write our pid, start time and
  * command line into it. When the lock is held, poll every 100 ms for up to
  * wait_seconds (0: do not wait; negative: wait forever), then fail with
  * DIAG_CONFLICT "state dir '…' is locked by pid N (CMD, started TIME)".
  * With the lock held, stale temp files and blobs without metadata (left by a
  * crash) are removed. On success *jp owns the handle (journal_close()).
- * Returns 0, -EAGAIN (locked), -EPERM (unsafe dir), -ENOTDIR (not a
+ * Returns 0, -EAGAIN (locked), -EPERM (unsafe dir), -ELOOP (a symbolic link), -ENOTDIR (not a
  * directory; DIAG_CONFIG), or -errno (DIAG_INTERNAL); *jp untouched.
  */
 int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, struct diag *d);
@@ -301,7 +313,9 @@ int journal_open(struct journal **jp, const char *state_dir, int wait_seconds, s
 /*
  * Open for reading only (`portlock log`): no lock, nothing created or removed.
  * A missing state dir or journal dir is not an error: the journal is empty.
- * An unsafe (group/world-writable) dir is a warning. Returns 0 or -errno
+ * An unsafe (group/world-writable, other owner) dir is a warning; a state dir
+ * that is a symbolic link, or not a directory, is refused (DIAG_CONFIG, as
+ * statestore_open() with STATESTORE_READONLY). Returns 0 or -errno
  * (-ENOMEM; -EACCES etc. when the dir exists but cannot be opened).
  */
 int journal_open_readonly(struct journal **jp, const char *state_dir, struct diag *d);
@@ -423,6 +437,24 @@ int journal_load_blob(struct journal *j, const struct journal_rec *rec,
  * diagnostic), or -errno. Corrupt records are warned about and skipped.
  */
 int journal_last(struct journal *j, unsigned state_mask, struct journal_rec *rec, struct diag *d);
+
+/*
+ * journal_last() among the records of one table (rec.table): each table of a
+ * state dir has its own history (a bare `revert` takes the table of the
+ * current config).
+ */
+int journal_last_for_table(struct journal *j, const char *table, unsigned state_mask,
+			   struct journal_rec *rec, struct diag *d);
+
+/*
+ * Did this state dir create table `table` (it is in <state>/tables, written
+ * by journal_prepare()/journal_commit() for a record whose prior is absent)?
+ * 1, 0, or -errno. A revert acts only on such tables (statestore.h).
+ */
+int journal_table_created(struct journal *j, const char *table);
+
+/* The state dir's id (statestore_id()), "" when it has none (read-only handles). */
+const char *journal_state_id(const struct journal *j);
 
 /* journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING), rec, d). */
 int journal_pending(struct journal *j, struct journal_rec *rec, struct diag *d);

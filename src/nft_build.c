@@ -23,6 +23,7 @@
 #include "layout.h"
 #include "nft_model.h"
 #include "policy.h"
+#include "statestore.h"
 #include "util.h"
 
 struct bctx {
@@ -528,7 +529,9 @@ int nft_build(const struct policy *p, struct nm_table *t)
 	size_t nchains = 0;
 
 	nm_table_init(t, p->table);
-	if (!t->name)
+	/* the marker of the state dir in use (or the bare one): see statestore.h */
+	t->comment = util_strdup(statestore_owner());
+	if (!t->name || !t->comment)
 		return -ENOMEM;
 	t->exists = true;
 	if (p->hooks & POLICY_HOOK_INPUT)

@@ -128,6 +128,7 @@ void nm_table_fini(struct nm_table *t)
 	}
 	free(t->rules);
 	free(t->name);
+	free(t->comment);
 	free(t->set_ix);
 	free(t->chain_ix);
 	memset(t, 0, sizeof(*t));

@@ -92,6 +92,12 @@ struct nm_rule {
 
 struct nm_table {
 	char *name;
+	/*
+	 * The table's comment (userdata NFTNL_UDATA_TABLE_COMMENT), NULL when it
+	 * has none: portlock's marker "portlock:<state dir id>" (statestore.h)
+	 * on the tables it creates, whatever it is on a table read.
+	 */
+	char *comment;
 	bool exists;
 	uint32_t flags;
 	uint64_t handle;

@@ -24,6 +24,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 
 #include "diag.h"
 #include "nft_model.h"
@@ -362,7 +363,7 @@ static bool chain_def_equal(const struct nm_chain *a, const struct nm_chain *b)
 	       a->type && b->type && !strcmp(a->type, b->type);
 }
 
-static void put_table(struct pctx *c)
+static void put_table(struct pctx *c, bool create)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
@@ -374,6 +375,19 @@ static void put_table(struct pctx *c)
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->want->name);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	/*
+	 * The owner's marker (statestore.h): set when the table is created; the
+	 * kernel keeps an existing table's comment (it cannot be changed).
+	 */
+	if (create && c->want->comment && *c->want->comment) {
+		struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
+
+		if (!ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_TABLE_COMMENT, c->want->comment) ||
+		    nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+					 nftnl_udata_buf_len(ud)) < 0)
+			c->err = -ENOMEM;
+		nftnl_udata_buf_free(ud);
+	}
 	nlh = msg(c, NFT_MSG_NEWTABLE, NLM_F_CREATE, "table");
 	if (nlh) {
 		nftnl_table_nlmsg_build_payload(nlh, t);
@@ -728,12 +742,12 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 	/* table */
 	if (table_new) {
 		line(&c, '+', "table inet %s", want->name);
-		put_table(&c);
+		put_table(&c, true);
 		pl->n.tables++;
 	} else if (have->flags != 0) {
 		line(&c, '~', "table inet %s: flags 0x%x cleared (portlock never uses dormant/owner)",
 		     want->name, have->flags);
-		put_table(&c);
+		put_table(&c, false);
 		pl->n.tables++;
 	}
 

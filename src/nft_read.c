@@ -24,6 +24,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 
 #include "diag.h"
 #include "nft_model.h"
@@ -64,6 +65,39 @@ static int capture(struct rd *r, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+static int table_udata_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **comment = data;
+	const char *v = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT) {
+		if (!len || v[len - 1] != '\0' || strlen(v) != (size_t)len - 1u)
+			return -1;	/* not a string: no comment */
+		*comment = v;
+	}
+	return 0;
+}
+
+/* The table's comment (a copy), NULL when it has none or it is malformed. */
+static char *table_comment(const struct nftnl_table *t, int *err)
+{
+	const char *comment = NULL;
+	const void *ud;
+	uint32_t len = 0;
+	char *c;
+
+	if (!nftnl_table_is_set(t, NFTNL_TABLE_USERDATA))
+		return NULL;
+	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+	if (!ud || nftnl_udata_parse(ud, len, table_udata_cb, &comment) < 0 || !comment)
+		return NULL;
+	c = strdup(comment);
+	if (!c)
+		*err = -ENOMEM;
+	return c;
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd *r = data;
@@ -75,6 +109,8 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		r->l->t.exists = true;
 		r->l->t.flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
 		r->l->t.handle = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+		free(r->l->t.comment);
+		r->l->t.comment = table_comment(t, &r->err);
 		if (capture(r, nlh) < 0)
 			r->err = -ENOMEM;
 	}
@@ -559,6 +595,29 @@ static int read_once(struct nl_sock *s, const char *table, bool cap, struct nft_
 	if (use_cache)
 		l->cache_id = c->id;	/* the table is exactly what the cache describes */
 	return 0;
+}
+
+int nft_read_table_comment(struct nl_sock *s, const char *table, bool *exists, char **comment,
+			   struct diag *d)
+{
+	struct nm_live l = { 0 };
+	struct rd r = { .l = &l };
+	int ret;
+
+	*exists = false;
+	*comment = NULL;
+	nm_table_init(&l.t, table);
+	ret = dump(s, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, table, NULL, table_cb, &r,
+		   "read table", d);
+	if (ret == -ENOENT)
+		ret = 0;
+	if (!ret) {
+		*exists = l.t.exists;
+		*comment = l.t.comment;
+		l.t.comment = NULL;
+	}
+	nm_live_fini(&l);
+	return ret;
 }
 
 int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_read_cache *cache,

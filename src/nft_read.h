@@ -49,6 +49,15 @@ struct nft_read_cache {
  * Returns 0, or -errno recorded in d (DIAG_CONFLICT when the ruleset kept
  * changing during every retry).
  */
+/*
+ * Only the table itself (one GETTABLE, no dump of its content): whether
+ * table inet <table> exists and its comment (*comment malloc'ed, NULL when
+ * it has none; portlock's marker is "portlock:<state dir id>", statestore.h).
+ * Returns 0 or -errno recorded in d.
+ */
+int nft_read_table_comment(struct nl_sock *s, const char *table, bool *exists, char **comment,
+			   struct diag *d);
+
 int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_read_cache *cache,
 	     struct nm_live *out, struct diag *d);
 

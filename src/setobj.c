@@ -189,7 +189,7 @@ int setobj_decode_multi(const void *buf, size_t len, enum cidr_family *fp, struc
 	return decode(SETOBJ_MULTI_MAGIC, buf, len, fp, rs);
 }
 
-static int load(const char *path, const uint8_t want[32], enum cidr_family f, bool multi,
+static int load(int at, const char *path, const uint8_t want[32], enum cidr_family f, bool multi,
 		struct rangeset *rs)
 {
 	uint8_t md[32];
@@ -201,7 +201,7 @@ static int load(const char *path, const uint8_t want[32], enum cidr_family f, bo
 	int fd, ret;
 
 	rangeset_init(rs);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(at, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -240,13 +240,19 @@ static int load(const char *path, const uint8_t want[32], enum cidr_family f, bo
 
 int setobj_load(const char *path, const uint8_t want[32], enum cidr_family f, struct rangeset *rs)
 {
-	return load(path, want, f, false, rs);
+	return load(AT_FDCWD, path, want, f, false, rs);
 }
 
 int setobj_load_multi(const char *path, const uint8_t want[32], enum cidr_family f,
 		      struct rangeset *rs)
 {
-	return load(path, want, f, true, rs);
+	return load(AT_FDCWD, path, want, f, true, rs);
+}
+
+int setobj_load_multi_at(int dirfd, const char *name, const uint8_t want[32], enum cidr_family f,
+			 struct rangeset *rs)
+{
+	return load(dirfd, name, want, f, true, rs);
 }
 
 void setobj_hex(const uint8_t *md, size_t n, char *out)

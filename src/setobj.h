@@ -69,6 +69,9 @@ int setobj_digest_multi(enum cidr_family f, const struct rangeset *rs, uint8_t o
 int setobj_decode_multi(const void *buf, size_t len, enum cidr_family *f, struct rangeset *rs);
 int setobj_load_multi(const char *path, const uint8_t want[32], enum cidr_family f,
 		      struct rangeset *rs);
+/* The same, name relative to the directory dirfd (the state dir's descriptors: statestore.h). */
+int setobj_load_multi_at(int dirfd, const char *name, const uint8_t want[32], enum cidr_family f,
+			 struct rangeset *rs);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void setobj_hex(const uint8_t *md, size_t n, char *out);

@@ -16,6 +16,8 @@
 #include "nft_model.h"
 #include "nl.h"
 #include "setobj.h"
+#include "statestore.h"
+#include "util.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71	/* Linux 5.14; not yet in Debian 12's glibc headers */
@@ -186,7 +188,7 @@ void livecache_fini(struct nft_read_cache *c)
 
 void livecache_load(const char *state_dir, const char *table, struct nft_read_cache *c)
 {
-	char path[4096], buf[LIVE_MAX + 1], tbl[300], boot[64];
+	char buf[LIVE_MAX + 1], tbl[300], boot[64];
 	unsigned long long netns, module, gen, handle, id;
 	struct journal *j = NULL;
 	struct journal_rec rec = { 0 };
@@ -194,14 +196,17 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 	struct diag quiet;
 	void *blob = NULL;
 	size_t len = 0, n;
-	int fd;
+	int fd, sfd;
 
 	memset(c, 0, sizeof(*c));
 	if (!state_dir || getenv("PORTLOCK_NO_LIVE_CACHE"))
 		return;
-	if ((size_t)snprintf(path, sizeof(path), "%s/" LIVE_FILE, state_dir) >= sizeof(path))
+	/* a state dir that is not trusted (statestore.h) has no note worth reading */
+	sfd = statestore_open(state_dir, STATESTORE_QUIET, NULL);
+	if (sfd < 0)
 		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(sfd, LIVE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	close(sfd);
 	if (fd < 0)
 		return;
 	n = 0;
@@ -261,38 +266,91 @@ void livecache_load(const char *state_dir, const char *table, struct nft_read_ca
 void livecache_store(const char *state_dir, const char *table, uint32_t genid, uint64_t table_handle,
 		     uint64_t id)
 {
-	char path[4096], tmp[4200], text[LIVE_MAX];
+	char text[LIVE_MAX];
 	struct live_key k;
-	int fd, n, ok;
+	int sfd, n;
 
-	if (!state_dir || (size_t)snprintf(path, sizeof(path), "%s/" LIVE_FILE, state_dir) >= sizeof(path))
+	if (!state_dir)
 		return;
-	/* one writer at a time (the journal lock): a fixed name, a crash's leftover is overwritten */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	sfd = statestore_open(state_dir, STATESTORE_QUIET, NULL);
+	if (sfd < 0)
+		return;
 	if (live_key(&k) || !id || !table_handle) {
-		unlink(path);	/* no key to store: no note rather than a stale one */
+		unlinkat(sfd, LIVE_FILE, 0);	/* no key to store: no note rather than a stale one */
+		close(sfd);
 		return;
 	}
 	n = snprintf(text, sizeof(text),
 		     "portlock-live 2\ntable %s\nboot %s\nnetns %" PRIu64 "\nmodule %" PRIu64
 		     "\ngeneration %" PRIu32 "\ntable_handle %" PRIu64 "\ntransaction %" PRIu64 "\n",
 		     table, k.boot, k.netns, k.module, genid, table_handle, id);
-	if (n <= 0 || (size_t)n >= sizeof(text))
-		return;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		unlink(path);
-		return;
-	}
 	/*
 	 * No fsync: after a crash the boot id differs and the note is ignored;
 	 * a torn note does not parse and is ignored too.
 	 */
-	ok = write(fd, text, (size_t)n) == n;
-	if (close(fd) < 0)
-		ok = 0;
-	if (!ok || rename(tmp, path) < 0) {
-		unlink(tmp);
-		unlink(path);
+	if (n <= 0 || (size_t)n >= sizeof(text) || statestore_replace(sfd, LIVE_FILE, text, (size_t)n, 0))
+		unlinkat(sfd, LIVE_FILE, 0);
+	close(sfd);
+}
+
+int snapshot_check_owner(struct journal *j, const struct journal_rec *rec, bool deleted_check,
+			 struct diag *d)
+{
+	const char *id = journal_state_id(j);
+	char mine[sizeof(STATESTORE_MARKER) + 1 + STATESTORE_ID_LEN + 1], esc[4 * 128 + 1];
+	struct nl_sock *s = NULL;
+	char *comment = NULL;
+	bool exists = false;
+	int created, ret;
+
+	ret = nl_open(&s, d);
+	if (!ret)
+		ret = nft_read_table_comment(s, rec->table, &exists, &comment, d);
+	nl_close(s);
+	if (ret)
+		return ret;
+	created = journal_table_created(j, rec->table);
+	if (created < 0) {
+		free(comment);
+		return diag_err(d, DIAG_INTERNAL, NULL, -created, "cannot read '%s'",
+				STATESTORE_TABLES_FILE);
 	}
+	snprintf(mine, sizeof(mine), STATESTORE_MARKER ":%s", id);
+	if (comment)
+		util_escape(comment, strlen(comment), esc, sizeof(esc));
+	if (exists && comment && *id && !strcmp(comment, mine))
+		ret = 0;
+	else if (exists && comment && strcmp(comment, STATESTORE_MARKER))
+		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+			       "transaction %llu names table inet %s, whose comment \"%s\" is not the "
+			       "marker of this state dir (\"%s\"): it belongs to %s; refusing to revert",
+			       (unsigned long long)rec->id, rec->table, esc, *id ? mine : STATESTORE_MARKER,
+			       strncmp(comment, STATESTORE_MARKER ":", sizeof(STATESTORE_MARKER))
+				       ? "someone else"
+				       : "another portlock state dir");
+	else if (created == 0)
+		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+			       "transaction %llu names table inet %s, which this state dir did not "
+			       "create%s: refusing to revert it",
+			       (unsigned long long)rec->id, rec->table,
+			       exists ? " (the table has no portlock marker)" : "");
+	if (!ret && !exists && deleted_check) {
+		struct journal_rec last = { 0 };
+
+		if (journal_last_for_table(j, rec->table,
+					   JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
+						   JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
+						   JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED),
+					   &last, d) == 0 &&
+		    last.has_result && !last.result_absent)
+			ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+				       "table inet %s does not exist, but transaction %llu left it in "
+				       "place: it was deleted outside portlock, so its history no longer "
+				       "describes the kernel; refusing to revert (`portlock apply` "
+				       "creates it again)",
+				       rec->table, (unsigned long long)last.id);
+		journal_rec_fini(&last);
+	}
+	free(comment);
+	return ret ? (ret == -EINVAL ? -EPERM : ret) : 0;
 }

@@ -72,6 +72,24 @@ int snapshot_load(struct journal *j, const struct journal_rec *rec, bool result,
 		  struct nm_table *t, const char *what, struct diag *d);
 
 /*
+ * May a revert of record rec touch its table (rec->table, family inet)?
+ * Refused (DIAG_CONFLICT, -EPERM, naming the table and why) when:
+ *   - the live table carries another comment than this state dir's marker
+ *     "portlock:<id>" (another state dir's table, or anyone else's);
+ *   - the live table has no marker (or the bare "portlock" an export loaded
+ *     by hand leaves) and this state dir never created it (<state>/tables);
+ *   - the table does not exist and this state dir never created it;
+ *   - with deleted_check, the table does not exist although the newest
+ *     transaction of that table still in force left it in place: it was
+ *     deleted outside portlock (`nft delete table`, `flush ruleset`, a
+ *     reboot), so its history no longer describes the kernel; `apply`
+ *     creates it again.
+ * Returns 0, -EPERM, or -errno (netlink) recorded in d.
+ */
+int snapshot_check_owner(struct journal *j, const struct journal_rec *rec, bool deleted_check,
+			 struct diag *d);
+
+/*
  * The cache for reading `table` now, from <state>/live, or nothing (c->t NULL:
  * a full dump) when it does not apply. Never fails: a cache is an optimisation.
  * Release with livecache_fini().

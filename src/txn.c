@@ -424,6 +424,12 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			goto out;
 		}
 	}
+	/* only a table this state dir created, and whose history still holds (snapshot.h) */
+	if (snapshot_check_owner(j, &target, kind == JOURNAL_KIND_REVERT, &ctx->diag)) {
+		rc = diag_exit_code(&ctx->diag);
+		diag_note(&ctx->diag, NULL, "nothing was reverted");
+		goto out;
+	}
 	h.reverts_id = target.id;
 	h.table = target.table;
 	livecache_load(ctx->state_dir, target.table, &cache);
@@ -481,10 +487,11 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	} else if (h.confirm_s) {
 		diag_note(&ctx->diag, NULL, "the revert changed nothing: --confirm has nothing to wait for");
 	}
-	/* the target and every later transaction still in force are undone */
+	/* the target and every later transaction of its table still in force are undone */
 	if (journal_list(j, 0, &recs, &n, &ctx->diag) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			if (recs[i].id < target.id || (h.prepared && recs[i].id == h.rec.id))
+			if (recs[i].id < target.id || (h.prepared && recs[i].id == h.rec.id) ||
+			    strcmp(recs[i].table, target.table))
 				continue;
 			if (recs[i].state == JOURNAL_STATE_APPLIED || recs[i].state == JOURNAL_STATE_PENDING ||
 			    recs[i].state == JOURNAL_STATE_CONFIRMED) {

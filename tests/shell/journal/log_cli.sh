@@ -62,8 +62,8 @@ mkrec 3 revert pending 2 "portlock revert"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log
 cp "$PL_TMP/out" "$PL_TMP/log3"
 [ "$(grep -c '^[0-9]' "$PL_TMP/log3")" -eq 3 ] || pl_fail "expected 3 records: $(cat "$PL_TMP/log3")"
-pl_expect_grep '^ID +TIME +USER +KIND +STATE +CHANGES +POLICY +COMMAND' "$PL_TMP/log3"
-pl_expect_grep '^1 +[0-9-]+ [0-9:]+ +root +apply +confirmed +\+3/-1 +[0-9a-f]{12}  portlock apply$' "$PL_TMP/log3"
+pl_expect_grep '^ID +TIME +USER +TABLE +KIND +STATE +CHANGES +POLICY +COMMAND' "$PL_TMP/log3"
+pl_expect_grep '^1 +[0-9-]+ [0-9:]+ +root +portlock +apply +confirmed +\+3/-1 +[0-9a-f]{12}  portlock apply$' "$PL_TMP/log3"
 pl_expect_grep '^2 .* applied +\+6/-2 .*portlock apply -c /etc/portlock/test.conf$' "$PL_TMP/log3"
 pl_expect_grep '^3 .* revert #2 +pending until [0-9:]+ +\+9/-3 +- +portlock revert$' "$PL_TMP/log3"
 # record 3 is pending past its (synthetic) deadline: log reports that, and nothing else
