@@ -54,6 +54,7 @@ struct hook {
 	bool skip_journal_ok;
 	bool skip_journal_if_absent;
 	bool unjournaled;	/* this batch went without a record */
+	enum diag_class jcls;	/* !j: the class of the journal's failure (an untrusted dir: config) */
 	char why[256];		/* why the journal could not be written */
 };
 
@@ -144,7 +145,7 @@ fallback:
 	diag_move(h->d, &q, false);
 	diag_fini(&q);
 	if (!h->j)
-		ret = diag_err(h->d, DIAG_INTERNAL, NULL, 0, "%s", h->why);
+		ret = diag_err(h->d, h->jcls, NULL, 0, "%s", h->why);
 	if (h->confirm_s)
 		diag_note(h->d, NULL, "the deadline of --confirm cannot be armed without a journal record");
 	else if (h->skip_journal_if_absent)
@@ -1287,6 +1288,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 		/* enforcement does not depend on the journal: hook_before() decides */
 		j = NULL;
 		snprintf(h.why, sizeof(h.why), "%s", diag_first(&jq));
+		h.jcls = jq.worst;
 		diag_warn(&ctx->diag, NULL,
 			  "%s: no transaction in it is honoured or recorded in this run", h.why);
 	}

@@ -32,7 +32,8 @@ open(sys.argv[1] + "/b.txt", "w").write("".join("10.%d.%d.0/25\n" % (i // 256, i
 PY
 printf 'services = ( { name = "smpp"; ports = [2775]; allow_file = "%s/b.txt"; } );\n' "$PL_TMP" >"$PL_TMP/b.conf"
 P() { ip netns exec "$NS" "$PORTLOCK" "$@"; }
-tbl() { ip netns exec "${1:-$NS}" nft -s list table inet portlock 2>&1; }
+# the table without its marker comment (case 7 makes a new state dir: another id)
+tbl() { ip netns exec "${1:-$NS}" nft -s list table inet portlock 2>&1 | grep -v '^	comment "portlock'; }
 last_id() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
 rec() { # ID FIELD: a field of record ID (log --json)
 	P log --json 2>/dev/null | "$PL_PY" -c '
