@@ -110,6 +110,7 @@ int sshguard_from_sockets(const struct listen_set *s, struct sshguard_list *out)
 		}
 		ss.client_port = e->peer_port;
 		ss.port = e->port;
+		ss.inode = e->inode;
 		rc = list_add(out, &ss);
 	}
 	free(ports);
@@ -273,18 +274,70 @@ static bool manages_tcp(const struct policy *p)
 	return false;
 }
 
-bool sshguard_would_cut(const struct policy *p, char *msg, size_t len)
+/* One ssh-cut line for ss into buf (at least 80 bytes). */
+static void cut_line(const struct sshguard_session *ss, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u %d %016llx%016llx %u %u\n", ss->inode, ss->family == CIDR_V4 ? 4 : 6,
+		 (unsigned long long)(ss->client >> 64), (unsigned long long)ss->client,
+		 ss->client_port, ss->port);
+}
+
+char *sshguard_cut_format(const struct policy *p, const struct sshguard_list *l)
+{
+	char *out = malloc(l->n * 80 + 1);
+	size_t pos = 0;
+
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->v[i].inode || !cut_by(p, &l->v[i]))
+			continue;
+		cut_line(&l->v[i], out + pos, 80);
+		pos += strlen(out + pos);
+	}
+	return out;
+}
+
+size_t sshguard_forget(struct sshguard_list *l, const char *cut_text)
+{
+	size_t kept = 0, n = l->n;
+
+	if (!cut_text || !*cut_text)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char line[80];
+		const char *hit;
+
+		cut_line(&l->v[i], line, sizeof(line));
+		hit = l->v[i].inode ? strstr(cut_text, line) : NULL;
+		/* a whole line of the file: at its start or after a newline */
+		if (hit && (hit == cut_text || hit[-1] == '\n'))
+			continue;
+		l->v[kept++] = l->v[i];
+	}
+	l->n = kept;
+	return n - kept;
+}
+
+bool sshguard_would_cut(const struct policy *p, const char *cut_text, char *msg, size_t len,
+			char **cut_now)
 {
 	struct sshguard_list l;
 	struct diag d;
 	bool cut;
 
+	if (cut_now)
+		*cut_now = NULL;
 	if (!manages_tcp(p))
 		return false;	/* nothing an SSH session goes through: no dump needed */
 	sshguard_list_init(&l);
 	diag_init(&d);
 	util_mark("sshguard: start");
 	if (sshguard_sessions(&l, &d) == 0) {
+		if (cut_now)
+			*cut_now = sshguard_cut_format(p, &l);
+		sshguard_forget(&l, cut_text);
 		cut = sshguard_cut(p, &l, msg, len) > 0;
 	} else if (sshguard_cut(p, &l, msg, len) > 0) {
 		cut = true;	/* SSH_CONNECTION's session alone is enough to refuse */

@@ -42,6 +42,7 @@ struct sshguard_session {
 	uint16_t client_port;
 	uint16_t port;			/* local (server) port */
 	bool from_env;			/* from SSH_CONNECTION only, not seen in the kernel */
+	uint32_t inode;			/* socket inode (0: from SSH_CONNECTION only) */
 };
 
 struct sshguard_list {
@@ -92,6 +93,25 @@ size_t sshguard_cut(const struct policy *p, const struct sshguard_list *l, char 
  * of this host (msg says which), or when the sessions cannot be listed (msg
  * says why: the guard fails closed; --force overrides).
  */
-bool sshguard_would_cut(const struct policy *p, char *msg, size_t len);
+bool sshguard_would_cut(const struct policy *p, const char *cut_text, char *msg, size_t len,
+			char **cut_now);
+
+/*
+ * Sessions cut on purpose. The server side of a TCP connection whose
+ * packets are dropped stays ESTABLISHED until its keepalive gives up
+ * (hours): once an apply over the guard (--force, --boot) has cut a session,
+ * later runs must not keep counting it as one "the change would cut". So the
+ * sessions the applied policy cuts are kept in STATE_DIR/ssh-cut, a line
+ * each: "INODE FAMILY CLIENT CLIENT_PORT PORT" (FAMILY 4 or 6, CLIENT in
+ * hex); sshguard_would_cut() leaves out the sessions listed there (same
+ * socket inode and the same connection), and its cut_now is the new text
+ * of the file (every live session p cuts, malloc'ed, "" for none), which
+ * the caller writes after a successful apply. A session the policy lets
+ * through again drops out of the file, so a later policy that cuts it is
+ * refused again. Sessions from SSH_CONNECTION alone are never listed.
+ */
+char *sshguard_cut_format(const struct policy *p, const struct sshguard_list *l);
+/* Drop from l the sessions listed in cut_text (NULL: none); returns how many. Pure. */
+size_t sshguard_forget(struct sshguard_list *l, const char *cut_text);
 
 #endif

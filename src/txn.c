@@ -30,6 +30,7 @@
 #include "render.h"
 #include "snapshot.h"
 #include "sshguard.h"
+#include "statestore.h"
 #include "sync.h"
 
 /* ---- journal hooks around the batch ---- */
@@ -255,9 +256,49 @@ static void fmt_time(int64_t t, char *buf, size_t len)
  * SSH_CONNECTION only adds to them): would the policy cut it? Returns true
  * and describes it in msg (see sshguard.h).
  */
-static bool ssh_would_be_cut(const struct policy *p, char *msg, size_t len)
+#define SSH_CUT_FILE "ssh-cut"	/* sessions cut on purpose (sshguard.h) */
+
+/* STATE_DIR/ssh-cut, or NULL (none, or no trusted state dir): malloc'ed. */
+static char *ssh_cut_read(const struct pl_ctx *ctx)
 {
-	return sshguard_would_cut(p, msg, len);
+	int fd = statestore_open(ctx->state_dir, STATESTORE_READONLY | STATESTORE_QUIET, NULL);
+	char *buf = NULL;
+	size_t len;
+
+	if (fd < 0)
+		return NULL;
+	if (statestore_read(fd, SSH_CUT_FILE, 1u << 20, &buf, &len) < 0)
+		buf = NULL;
+	close(fd);
+	return buf;
+}
+
+/* After an apply: the sessions its policy cuts, for the next runs (best effort). */
+static void ssh_cut_write(const struct pl_ctx *ctx, const char *old, const char *now)
+{
+	int fd;
+
+	if (!now || !strcmp(old ? old : "", now))
+		return;
+	fd = statestore_open(ctx->state_dir, STATESTORE_QUIET, NULL);
+	if (fd < 0)
+		return;
+	if (*now)
+		statestore_replace(fd, SSH_CUT_FILE, now, strlen(now), 0);
+	else
+		unlinkat(fd, SSH_CUT_FILE, 0);
+	close(fd);
+}
+
+/*
+ * The SSH lockout guard (sshguard.h) less the sessions an earlier apply cut
+ * on purpose; *cut_now: what to write to ssh-cut if this apply goes through.
+ */
+static bool ssh_would_be_cut(const struct pl_ctx *ctx, const struct policy *p, char *msg, size_t len,
+			     char **cut_old, char **cut_now)
+{
+	*cut_old = ssh_cut_read(ctx);
+	return sshguard_would_cut(p, *cut_old, msg, len, cut_now);
 }
 
 /*
@@ -471,6 +512,8 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		/* first the watcher: it exists before the record is completed and before any output */
 		if (deadline)
 			spawn_watcher(ctx, j, h.rec.id, deadline);
+		/* the sessions an apply cut may pass again: count them all again */
+		ssh_cut_write(ctx, "-", "");
 		if (h.unjournaled) {
 			diag_warn(&ctx->diag, NULL,
 				  "transaction %llu was reverted without a journal record of the revert (%s)",
@@ -1240,7 +1283,24 @@ static bool journal_unwritable(int err)
 	return err != -EAGAIN && err != -EPERM && err != -ENOTDIR && err != -ENOMEM && err != -EINVAL;
 }
 
+static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+		     char **cut_old, char **cut_now);
+
 int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o)
+{
+	char *cut_old = NULL, *cut_now = NULL;
+	int rc = apply_run(ctx, p, o, &cut_old, &cut_now);
+
+	/* a --confirm change is provisional: its cut sessions stay counted */
+	if ((rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL) && !o->confirm_s)
+		ssh_cut_write(ctx, cut_old, cut_now);
+	free(cut_old);
+	free(cut_now);
+	return rc;
+}
+
+static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+		     char **cut_old, char **cut_now)
 {
 	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
 	struct sync_result r = { 0 };
@@ -1258,7 +1318,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	const char *pause = getenv("PORTLOCK_TEST_PAUSE_MS");
 	const char *pause_after = getenv("PORTLOCK_TEST_PAUSE_AFTER_MS");
 
-	if (ssh_would_be_cut(p, msg, sizeof(msg))) {
+	if (ssh_would_be_cut(ctx, p, msg, sizeof(msg), cut_old, cut_now)) {
 		if (o->boot) {
 			/* enforcing the policy at boot (or after a flush) beats the lockout guard */
 			diag_warn(&ctx->diag, NULL, "%s; enforcing the policy anyway (--boot)", msg);

@@ -240,9 +240,45 @@ static void test_cut(void **state)
 	     "services = ( { name = \"ssh\"; ports = [22]; allow = [\"192.0.2.10\"]; } );\n", &p);
 	add(&l, CIDR_V4, "192.0.2.20", 1005, 22);
 	assert_int_equal(sshguard_cut(&p, &l, msg, sizeof(msg)), 0);
-	assert_false(sshguard_would_cut(&p, msg, sizeof(msg)));
+	assert_false(sshguard_would_cut(&p, NULL, msg, sizeof(msg), NULL));
 	policy_fini(&p);
 	sshguard_list_fini(&l);
+	(void)state;
+}
+
+/* Sessions cut on purpose: the ssh-cut text round trip, and only whole lines match. */
+static void test_forget(void **state)
+{
+	struct policy p;
+	struct sshguard_list l;
+	char *text, msg[256];
+
+	load("services = ( { name = \"ssh\"; ports = [22]; allow = [\"192.0.2.10\"]; } );\n", &p);
+	sshguard_list_init(&l);
+	add(&l, CIDR_V4, "192.0.2.10", 1000, 22);	/* allowed: not listed */
+	add(&l, CIDR_V4, "192.0.2.20", 1001, 22);
+	add(&l, CIDR_V6, "2001:db8::20", 1002, 22);
+	add(&l, CIDR_V4, "192.0.2.30", 1003, 22);	/* SSH_CONNECTION only (inode 0): never listed */
+	l.v[0].inode = 11;
+	l.v[1].inode = 12;
+	l.v[2].inode = 13;
+	text = sshguard_cut_format(&p, &l);
+	assert_non_null(text);
+	assert_string_equal(text, "12 4 000000000000000000000000c0000214 1001 22\n"
+				  "13 6 20010db8000000000000000000000020 1002 22\n");
+	/* a new socket with the same inode but another connection is not the cut one */
+	add(&l, CIDR_V4, "192.0.2.20", 1009, 22);
+	l.v[4].inode = 12;
+	assert_int_equal(sshguard_forget(&l, text), 2);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(sshguard_cut(&p, &l, msg, sizeof(msg)), 2);	/* .30 (env) and the new .20 */
+	/* a line that only ends like one of ours is not ours */
+	assert_int_equal(sshguard_forget(&l, "912 4 000000000000000000000000c0000214 1009 22\n"), 0);
+	assert_int_equal(sshguard_forget(&l, NULL), 0);
+	assert_int_equal(sshguard_forget(&l, ""), 0);
+	free(text);
+	sshguard_list_fini(&l);
+	policy_fini(&p);
 	(void)state;
 }
 
@@ -253,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_from_sockets),
 		cmocka_unit_test(test_add_env),
 		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_forget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

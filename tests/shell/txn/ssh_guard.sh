@@ -145,4 +145,15 @@ pl_expect_rc 0 S trusted.conf apply --force
 pl_expect_grep "warning: 4 SSH sessions would be cut: .*applying anyway \(--force\)" "$PL_TMP/err"
 pl_expect_blocked "$CLI" "$UNTRUST4" "$SRV4" 22
 pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 22
+# the cut sessions stay ESTABLISHED on the server (until keepalive gives up),
+# but this change did not cut them: the next apply of a policy that keeps
+# them cut is not refused because of them (STATE_DIR/ssh-cut)
+[ -s "$ST/ssh-cut" ] || pl_fail "no ssh-cut file after apply --force"
+pl_expect_rc 0 S one.conf apply
+grep -q "SSH session" "$PL_TMP/err" && pl_fail "sessions cut by the --force apply counted again: $(cat "$PL_TMP/err")"
+# a policy that lets them through again forgets them; cutting them again is refused again
+pl_expect_rc 0 S all.conf apply
+[ -s "$ST/ssh-cut" ] && pl_fail "ssh-cut still lists sessions after a policy that allows them"
+pl_expect_rc 5 S one.conf apply
+pl_expect_grep "would be cut" "$PL_TMP/err"
 pl_done
