@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "util.h"
 #include "compile.h"
+#include "config.h"
 #include "diag.h"
 #include "policy.h"
 #include "render.h"
@@ -326,6 +327,7 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 	};
 	struct txn_opts o = { 0 };
 	unsigned long long id = 0;
+	char table[72];		/* table names: at most 64 (config.c) */
 	int opt, rc;
 
 	opterr = 0;
@@ -368,6 +370,19 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 		return cmd_bad_usage(ctx, "revert", "--exit-code needs --dry-run");
 	if (o.confirm_s && o.dry_run)
 		return cmd_bad_usage(ctx, "revert", "--confirm and --dry-run exclude each other");
+	if (!id) {
+		/* without an ID: the table of the current config (its allow_files are not read) */
+		struct policy p;
+		struct diag quiet;
+
+		diag_init(&quiet);
+		if (config_load_file_flags(ctx->config_path, &p, &quiet, CONFIG_DEFER_ALLOW_FILES) == 0) {
+			snprintf(table, sizeof(table), "%s", p.table);
+			o.table = table;
+			policy_fini(&p);
+		}
+		diag_fini(&quiet);
+	}
 	return txn_revert(ctx, id, &o);
 }
 

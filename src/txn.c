@@ -417,12 +417,22 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	/* the deadline is honoured even when the journal cannot record it */
 	h.skip_journal_ok = kind == JOURNAL_KIND_AUTO_REVERT;
 	if (id == 0) {
-		ret = journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
-				      JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
-				      JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED), &target, &ctx->diag);
+		unsigned mask = JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
+				JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
+				JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED);
+
+		if (o && o->table)
+			ret = journal_last_for_table(j, o->table, mask, &target, &ctx->diag);
+		else
+			ret = journal_last(j, mask, &target, &ctx->diag);
 		if (ret == -ENOENT) {
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "nothing to revert: no transaction in force in %s", ctx->state_dir);
+			if (o && o->table)
+				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+					 "nothing to revert: no transaction of table inet %s in force in %s (another table: revert ID, see 'portlock log')",
+					 o->table, ctx->state_dir);
+			else
+				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+					 "nothing to revert: no transaction in force in %s", ctx->state_dir);
 			return PL_EXIT_CONFLICT;
 		}
 	} else {

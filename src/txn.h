@@ -46,6 +46,11 @@ struct txn_opts {
 	 */
 	bool force;
 	bool dry_run;		/* revert --dry-run: the diff it would make; nothing changes */
+	/*
+	 * revert without an ID: the newest transaction in force of this table
+	 * (the current config's); NULL: of any table
+	 */
+	const char *table;
 	bool exit_code;		/* revert --dry-run --exit-code: 1 when it would change something */
 	/*
 	 * apply --no-journal-ok: when the journal cannot be written (state dir

@@ -52,6 +52,13 @@ pl_expect_rc 0 P log --json
 "$PL_PY" -c 'import json,sys; t=[r["table"] for r in json.load(open(sys.argv[1]))]; assert t==["pl_a","pl_b","pl_a"], t' \
 	"$PL_TMP/out" || pl_fail "log --json tables are not pl_a, pl_b, pl_a"
 
+# a bare revert takes the newest transaction of the current config's table
+# (3 is the newest of all, but pl_b's is 2)
+pl_expect_rc 0 P -c "$PL_TMP/b.conf" revert --dry-run
+pl_expect_grep '^revert of transaction 2 on table inet pl_b' "$PL_TMP/out"
+pl_expect_rc 0 P -c "$PL_TMP/a2.conf" revert --dry-run
+pl_expect_grep '^revert of transaction 3 on table inet pl_a' "$PL_TMP/out"
+
 # revert 1 (pl_a's first apply): pl_a goes (it did not exist before 1), 3 is
 # marked reverted with it; pl_b and its record 2 stay
 N list table inet pl_b >"$PL_TMP/b.before"
