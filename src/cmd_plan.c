@@ -328,6 +328,9 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct txn_opts o = { 0 };
 	unsigned long long id = 0;
 	char table[72];		/* table names: at most 64 (config.c) */
+	struct policy p;
+	struct compile *cc = NULL;
+	bool loaded = false;
 	int opt, rc;
 
 	opterr = 0;
@@ -370,20 +373,39 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 		return cmd_bad_usage(ctx, "revert", "--exit-code needs --dry-run");
 	if (o.confirm_s && o.dry_run)
 		return cmd_bad_usage(ctx, "revert", "--confirm and --dry-run exclude each other");
-	if (!id) {
-		/* without an ID: the table of the current config (its allow_files are not read) */
-		struct policy p;
+	if (!o.dry_run) {
+		/*
+		 * The current config's policy: without an ID, its table is the one
+		 * reverted; and the SSH lockout guard judges a restored table that
+		 * is this policy (txn_opts.policy). A config that cannot be read
+		 * leaves both out.
+		 */
 		struct diag quiet;
 
 		diag_init(&quiet);
-		if (config_load_file_flags(ctx->config_path, &p, &quiet, CONFIG_DEFER_ALLOW_FILES) == 0) {
-			snprintf(table, sizeof(table), "%s", p.table);
-			o.table = table;
-			policy_fini(&p);
+		if (compile_load(ctx->config_path, ctx->state_dir, 0, &p, &cc, &quiet) == 0) {
+			loaded = true;
+			o.policy = &p;
 		}
 		diag_fini(&quiet);
+	} else if (!id) {
+		/* without an ID: the table of the current config (its allow_files are not read) */
+		struct diag quiet;
+
+		diag_init(&quiet);
+		if (config_load_file_flags(ctx->config_path, &p, &quiet, CONFIG_DEFER_ALLOW_FILES) == 0)
+			loaded = true;
+		diag_fini(&quiet);
 	}
-	return txn_revert(ctx, id, &o);
+	if (loaded && !id) {
+		snprintf(table, sizeof(table), "%s", p.table);
+		o.table = table;
+	}
+	rc = txn_revert(ctx, id, &o);
+	if (loaded)
+		policy_fini(&p);
+	compile_free(cc);
+	return rc;
 }
 
 int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv)

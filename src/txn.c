@@ -390,6 +390,61 @@ static void revert_print_json(const struct journal_rec *target, const struct hoo
 }
 
 /*
+ * The SSH lockout guard for `portlock revert`: the table it restores is the
+ * result of the transaction before target (same table). When that one
+ * applied the current config's policy (same hash), the guard judges the
+ * sessions exactly as apply does; when the table is not known as a policy,
+ * a note says the guard could not judge it (only when SSH sessions exist).
+ */
+static int revert_ssh_guard(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *target,
+			    const struct txn_opts *o)
+{
+	struct journal_rec *recs = NULL;
+	const struct journal_rec *prev = NULL;
+	struct diag quiet;
+	size_t n = 0;
+	char hash[65], msg[512], *cut_old = NULL;
+	int rc = PL_EXIT_OK;
+
+	if (target->prior_absent)
+		return PL_EXIT_OK;	/* no table afterwards: nothing is cut */
+	diag_init(&quiet);
+	if (journal_list(j, 0, &recs, &n, &quiet) == 0)
+		for (size_t i = 0; i < n && recs[i].id < target->id; i++)
+			if (!strcmp(recs[i].table, target->table) && recs[i].state != JOURNAL_STATE_PREPARED)
+				prev = &recs[i];
+	if (o->policy)
+		policy_hash(o->policy, hash);
+	if (o->policy && prev && prev->policy_sha256[0] && !strcmp(prev->policy_sha256, hash) &&
+	    !strcmp(o->policy->table, target->table)) {
+		cut_old = ssh_cut_read(ctx);
+		if (sshguard_would_cut(o->policy, cut_old, msg, sizeof(msg), NULL)) {
+			if (!o->force) {
+				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+					 "%s (the table the revert of transaction %llu restores enforces this policy); refusing to revert (use --force, best with --confirm SECONDS)",
+					 msg, (unsigned long long)target->id);
+				rc = PL_EXIT_CONFLICT;
+			} else {
+				diag_warn(&ctx->diag, NULL, "%s; reverting anyway (--force)", msg);
+			}
+		}
+	} else {
+		struct sshguard_list l;
+
+		sshguard_list_init(&l);
+		if (sshguard_sessions(&l, &quiet) == 0 && l.n)
+			diag_note(&ctx->diag, NULL,
+				  "the SSH lockout guard cannot judge the table this revert restores (not the current config's policy): %zu SSH session%s of this host may be cut; --confirm SECONDS makes the revert undo itself",
+				  l.n, l.n == 1 ? "" : "s");
+		sshguard_list_fini(&l);
+	}
+	free(cut_old);
+	journal_recs_free(recs, n);
+	diag_fini(&quiet);
+	return rc;
+}
+
+/*
  * Revert transaction id (0: the newest in force). o: what `portlock revert`
  * asked for (dry run, --confirm, --force); NULL for an auto-revert.
  */
@@ -481,6 +536,11 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		rc = diag_exit_code(&ctx->diag);
 		diag_note(&ctx->diag, NULL, "nothing was reverted");
 		goto out;
+	}
+	if (o && !dry_run) {
+		rc = revert_ssh_guard(ctx, j, &target, o);
+		if (rc)
+			goto out;
 	}
 	h.reverts_id = target.id;
 	h.table = target.table;

@@ -51,6 +51,13 @@ struct txn_opts {
 	 * (the current config's); NULL: of any table
 	 */
 	const char *table;
+	/*
+	 * revert: the current config's policy (NULL when it cannot be loaded),
+	 * for the SSH lockout guard: when the table a revert restores is what
+	 * this policy enforces (the transaction before the target applied it),
+	 * the sessions it would cut are judged as for apply
+	 */
+	const struct policy *policy;
 	bool exit_code;		/* revert --dry-run --exit-code: 1 when it would change something */
 	/*
 	 * apply --no-journal-ok: when the journal cannot be written (state dir

@@ -156,4 +156,18 @@ pl_expect_rc 0 S all.conf apply
 [ -s "$ST/ssh-cut" ] && pl_fail "ssh-cut still lists sessions after a policy that allows them"
 pl_expect_rc 5 S one.conf apply
 pl_expect_grep "would be cut" "$PL_TMP/err"
+
+# revert gets the guard: with trusted.conf as the config, reverting the
+# all.conf apply that followed a trusted.conf apply restores trusted.conf's
+# table, which cuts the untrusted sessions: refused, --force reverts
+last_id() { S all.conf log --json | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
+pl_expect_rc 0 S trusted.conf apply --force
+pl_expect_rc 0 S all.conf apply
+id=$(last_id)
+pl_expect_rc 5 S trusted.conf revert "$id"
+pl_expect_grep "SSH sessions would be cut: .*the table the revert of transaction $id restores enforces this policy\); refusing to revert" "$PL_TMP/err"
+pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 22
+pl_expect_rc 0 S trusted.conf revert --force "$id"
+pl_expect_grep "reverting anyway \(--force\)" "$PL_TMP/err"
+pl_expect_blocked "$CLI" "$UNTRUST4" "$SRV4" 22
 pl_done
