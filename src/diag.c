@@ -165,3 +165,19 @@ int diag_exit_code(const struct diag *d)
 		return PL_EXIT_OK;
 	return class_exit[d->worst];
 }
+
+/* Re-record from's messages in to: as they were, or (as_warning) as warnings. */
+void diag_move(struct diag *to, const struct diag *from, bool as_warning)
+{
+	for (size_t i = 0; i < from->nrecs; i++) {
+		const struct diag_rec *x = &from->recs[i];
+		struct srcloc loc = { x->file, x->line };
+
+		if (x->lvl == DIAG_LVL_ERROR && !as_warning)
+			diag_err(to, x->cls, x->file ? &loc : NULL, 0, "%s", x->msg);
+		else if (x->lvl == DIAG_LVL_NOTE)
+			diag_note(to, x->file ? &loc : NULL, "%s", x->msg);
+		else
+			diag_warn(to, x->file ? &loc : NULL, "%s", x->msg);
+	}
+}

@@ -70,6 +70,8 @@ struct diag {
 };
 
 void diag_init(struct diag *d);
+/* Re-record from's messages in to: as they were, or (as_warning) errors as warnings. */
+void diag_move(struct diag *to, const struct diag *from, bool as_warning);
 void diag_fini(struct diag *d);
 
 /*

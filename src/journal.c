@@ -1225,8 +1225,50 @@ static int list_records(struct journal *j, unsigned flags, bool warn, struct jou
 	return rc;
 }
 
+static int scan_records(struct journal *j, unsigned flags, bool warn, struct journal_rec **recs,
+			size_t *nrecs, struct diag *d);
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * A lock-free reader (log, the read commands) lists while a writer renames
+ * records into place: readdir() may then miss the renamed entry (tmpfs
+ * moves it to the front of the directory, behind the reader's cursor). A
+ * rename changes the directory's mtime: when it moved during the scan, scan
+ * again (a few times; then the last scan stands).
+ */
 static int list_records_uncached(struct journal *j, unsigned flags, bool warn,
 				 struct journal_rec **recs, size_t *nrecs, struct diag *d)
+{
+	for (int attempt = 0;; attempt++) {
+		struct stat before, after;
+		struct diag q;
+		bool moved;
+		int rc;
+
+		if (j->dirfd < 0 || fstat(j->dirfd, &before) < 0)
+			return scan_records(j, flags, warn, recs, nrecs, d);
+		diag_init(&q);
+		rc = scan_records(j, flags, warn, recs, nrecs, &q);
+		moved = fstat(j->dirfd, &after) < 0 || !same_time(&before.st_mtim, &after.st_mtim) ||
+			!same_time(&before.st_ctim, &after.st_ctim);
+		if (rc || !moved || attempt == 16) {
+			diag_move(d, &q, false);
+			diag_fini(&q);
+			return rc;
+		}
+		diag_fini(&q);
+		journal_recs_free(*recs, *nrecs);
+		*recs = NULL;
+		*nrecs = 0;
+	}
+}
+
+static int scan_records(struct journal *j, unsigned flags, bool warn, struct journal_rec **recs,
+			size_t *nrecs, struct diag *d)
 {
 	struct journal_rec *arr = NULL;
 	size_t n = 0, cap = 0;

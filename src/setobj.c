@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Range-set objects (see setobj.h). */
 #include "setobj.h"
+#include "statestore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,37 +196,16 @@ static int load(int at, const char *path, const uint8_t want[32], enum cidr_fami
 	uint8_t md[32];
 	unsigned mdlen = 0;
 	enum cidr_family got;
-	struct stat st;
 	char *buf;
 	size_t have = 0;
-	int fd, ret;
+	int ret;
 
 	rangeset_init(rs);
-	fd = openat(at, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > setobj_size(CIDR_V6, SETOBJ_MAX_RANGES)) {
-		close(fd);
-		return -EBADMSG;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (have < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
-	close(fd);
-	if (have != (size_t)st.st_size || !EVP_Digest(buf, have, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen != 32 || memcmp(md, want, 32)) {
+	/* no link followed, a regular file of a size a set can have; a short read fails the digest */
+	ret = statestore_read(at, path, setobj_size(CIDR_V6, SETOBJ_MAX_RANGES), &buf, &have);
+	if (ret)
+		return ret;
+	if (!EVP_Digest(buf, have, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32 || memcmp(md, want, 32)) {
 		free(buf);
 		return -EBADMSG;
 	}

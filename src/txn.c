@@ -59,22 +59,6 @@ struct hook {
 	char why[256];		/* why the journal could not be written */
 };
 
-/* Re-record from's messages in to: as they were, or (as_warning) as warnings. */
-static void diag_move(struct diag *to, const struct diag *from, bool as_warning)
-{
-	for (size_t i = 0; i < from->nrecs; i++) {
-		const struct diag_rec *x = &from->recs[i];
-		struct srcloc loc = { x->file, x->line };
-
-		if (x->lvl == DIAG_LVL_ERROR && !as_warning)
-			diag_err(to, x->cls, x->file ? &loc : NULL, 0, "%s", x->msg);
-		else if (x->lvl == DIAG_LVL_NOTE)
-			diag_note(to, x->file ? &loc : NULL, "%s", x->msg);
-		else
-			diag_warn(to, x->file ? &loc : NULL, "%s", x->msg);
-	}
-}
-
 /* The first error (else warning) of d, for a one-line reason. */
 static const char *diag_first(const struct diag *d)
 {
