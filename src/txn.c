@@ -1429,6 +1429,8 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
 				 (unsigned long long)pend.id, t);
 			rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why);
+			free(*cut_now);	/* the policy was not applied: its cut sessions mean nothing */
+			*cut_now = NULL;
 			goto out;
 		}
 		if (!o->force) {
@@ -1452,6 +1454,8 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 
 			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
 				rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why);
+				free(*cut_now);	/* the policy was not applied */
+				*cut_now = NULL;
 				journal_rec_fini(&ar);
 				goto out;
 			}
