@@ -18,7 +18,7 @@ pl_expect_rc 0 P -q -c "$PL_TMP/a.conf" apply
 
 hammer() {	# hammer SRC DST OUT: connect in a loop until $PL_TMP/stop exists (bounded: 60 s)
 	ip netns exec "$CLI" "$PL_PY" - "$1" "$2" "$3" "$PL_TMP/stop" <<'PY'
-import os, socket, sys, time
+import os, socket, struct, sys, time
 src, dst, out, stop = sys.argv[1:5]
 ok = fail = 0
 errs = {}
@@ -28,6 +28,9 @@ end = time.time() + 60
 timeout = 2.0 if src.endswith((".10", "::10")) else 0.05
 while not os.path.exists(stop) and time.time() < end:
     s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET)
+    # close with a reset, not TIME_WAIT: tens of thousands of connections from
+    # one address would use up its ephemeral ports (EADDRINUSE, not a block)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.settimeout(timeout)
     try:
         s.bind((src, 0)); s.connect((dst, 2775)); ok += 1
