@@ -81,22 +81,29 @@ struct reachability {
 	uint64_t nranges;
 };
 
+/* Is s the allowlist set <svc>_<fam> of a service, or one of its shards <svc>_<fam>_*? */
+static bool allow_set_of(const struct nm_set *s, const char *svc, const char *fam)
+{
+	size_t sl = strlen(svc), fl = strlen(fam);
+
+	if (s->kind != NM_SET_V4 && s->kind != NM_SET_V6)
+		return false;
+	if (strncmp(s->name, svc, sl) || s->name[sl] != '_' || strncmp(s->name + sl + 1, fam, fl))
+		return false;
+	return s->name[sl + 1 + fl] == '\0' || s->name[sl + 1 + fl] == '_';
+}
+
 /* Sum the ranges of <svc>_<fam> or of its shards <svc>_<fam>_*; detect 0/0. */
 static uint64_t live_ranges(const struct nm_table *t, const char *svc, const char *fam,
 			    bool *all)
 {
-	char name[96], prefix[100];
 	uint64_t n = 0;
 
-	snprintf(name, sizeof(name), "%s_%s", svc, fam);
-	snprintf(prefix, sizeof(prefix), "%s_%s_", svc, fam);
 	*all = false;
 	for (size_t i = 0; i < t->nsets; i++) {
 		const struct nm_set *s = &t->sets[i];
 
-		if (s->kind != NM_SET_V4 && s->kind != NM_SET_V6)
-			continue;
-		if (strcmp(s->name, name) && strncmp(s->name, prefix, strlen(prefix)))
+		if (!allow_set_of(s, svc, fam))
 			continue;
 		n += s->ranges.n;
 		for (size_t k = 0; k < s->ranges.n; k++)
@@ -231,18 +238,14 @@ static void fix_restrict(char *buf, size_t len, const struct policy *p, const ch
 static void live_sources(const struct nm_table *t, const char *svc, const char *fam,
 			 enum cidr_family f, char *buf, size_t len)
 {
-	char name[96], prefix[100], one[100];
+	char one[100];
 	size_t o = 0;
 
 	buf[0] = '\0';
-	snprintf(name, sizeof(name), "%s_%s", svc, fam);
-	snprintf(prefix, sizeof(prefix), "%s_%s_", svc, fam);
 	for (size_t i = 0; i < t->nsets; i++) {
 		const struct nm_set *s = &t->sets[i];
 
-		if (s->kind != NM_SET_V4 && s->kind != NM_SET_V6)
-			continue;
-		if (strcmp(s->name, name) && strncmp(s->name, prefix, strlen(prefix)))
+		if (!allow_set_of(s, svc, fam))
 			continue;
 		for (size_t k = 0; k < s->ranges.n; k++) {
 			range_str(f, &s->ranges.r[k], one, sizeof(one));
