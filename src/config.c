@@ -52,10 +52,10 @@ struct cfg_ctx {
 
 static const char *const top_keys[] = { "portlock", "lists", "services", NULL };
 static const char *const portlock_keys[] = { "table", "action", "hooks", "log", "loopback",
-					      "journal_keep", "strict", NULL };
+					      "journal_keep", "strict", "mode", "retention", NULL };
 static const char *const log_keys[] = { "prefix", "rate", "enabled", NULL };
 static const char *const service_keys[] = { "name", "expect", "proto", "ports", "allow",
-					     "allow_file", NULL };
+					     "allow_file", "mode", "retention", "critical", NULL };
 static const char *const expect_values[] = { "smtp", "smtps", "smpp", "smpp-tls", NULL };
 
 /*
@@ -306,6 +306,66 @@ static void get_bool(struct cfg_ctx *c, const config_setting_t *g, const char *k
 	*out = config_setting_get_bool(m);
 }
 
+/* 'mode': "enforce" or "observe" */
+static void get_mode(struct cfg_ctx *c, const config_setting_t *g, const char *where,
+		     enum policy_mode *out)
+{
+	config_setting_t *m = config_setting_get_member(g, "mode");
+	const char *s;
+
+	if (!m)
+		return;
+	s = config_setting_get_string(m);
+	if (!s) {
+		cfg_err(c, m, "%s 'mode' must be a string, \"enforce\" or \"observe\", not %s", where,
+			type_name(config_setting_type(m)));
+		return;
+	}
+	if (!strcmp(s, "enforce"))
+		*out = POLICY_MODE_ENFORCE;
+	else if (!strcmp(s, "observe"))
+		*out = POLICY_MODE_OBSERVE;
+	else
+		cfg_err(c, m, "%s mode '%s' is not \"enforce\" or \"observe\"", where, s);
+}
+
+/* 'retention': a duration string ("30d", "12h", "1h30m") or seconds */
+static void get_retention(struct cfg_ctx *c, const config_setting_t *g, const char *where,
+			  uint32_t *out)
+{
+	config_setting_t *m = config_setting_get_member(g, "retention");
+	uint64_t v = 0;
+	int t;
+
+	if (!m)
+		return;
+	t = config_setting_type(m);
+	if (t == CONFIG_TYPE_STRING) {
+		int r = util_parse_duration(config_setting_get_string(m), &v);
+
+		if (r < 0) {
+			cfg_err(c, m, "%s retention '%s' is not a duration (like \"30d\", \"12h\", \"1h30m\")",
+				where, config_setting_get_string(m));
+			return;
+		}
+	} else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		long long n = t == CONFIG_TYPE_INT64 ? config_setting_get_int64(m)
+						     : config_setting_get_int(m);
+
+		v = n < 0 ? 0 : (uint64_t)n;
+	} else {
+		cfg_err(c, m, "%s 'retention' must be a duration string like \"30d\", not %s", where,
+			type_name(t));
+		return;
+	}
+	if (v < 1 || v > POLICY_MAX_RETENTION) {
+		cfg_err(c, m, "%s retention %llu s is out of range (1 s to 3650 days)", where,
+			(unsigned long long)v);
+		return;
+	}
+	*out = (uint32_t)v;
+}
+
 int config_valid_table_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -465,6 +525,8 @@ static void load_portlock(struct cfg_ctx *c, const config_setting_t *g)
 		load_log(c, m);
 	get_bool(c, g, "loopback", "portlock", &c->p->loopback);
 	get_bool(c, g, "strict", "portlock", &c->strict);
+	get_mode(c, g, "portlock", &c->p->mode);
+	get_retention(c, g, "portlock", &c->p->retention);
 	m = config_setting_get_member(g, "journal_keep");
 	if (m) {
 		int t = config_setting_type(m);
@@ -952,6 +1014,12 @@ static void load_service(struct cfg_ctx *c, const config_setting_t *g, struct po
 			str);
 	}
 	s->name = strdup(str);
+	/* the portlock group is loaded first: a service inherits its mode and retention */
+	s->mode = c->p->mode;
+	s->retention = c->p->retention;
+	get_mode(c, g, "service", &s->mode);
+	get_retention(c, g, "service", &s->retention);
+	get_bool(c, g, "critical", "service", &s->critical);
 
 	str = get_string(c, g, "expect", "service");
 	if (str) {

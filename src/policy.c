@@ -27,6 +27,8 @@ int policy_init(struct policy *p)
 	p->log_unit = RATE_MINUTE;
 	p->loopback = true;
 	p->journal_keep = POLICY_DEFAULT_JOURNAL_KEEP;
+	p->mode = POLICY_MODE_ENFORCE;
+	p->retention = POLICY_DEFAULT_RETENTION;
 	return 0;
 }
 
@@ -247,6 +249,14 @@ int policy_hash(const struct policy *p, char out[65])
 		hash_u64(c, s->proto);
 		hash_u64(c, s->nports);
 		EVP_DigestUpdate(c, s->ports, s->nports * sizeof(*s->ports));
+		/* only when not the defaults: the hash of a policy written before these keys stays */
+		if (s->mode != POLICY_MODE_ENFORCE || s->retention != POLICY_DEFAULT_RETENTION ||
+		    s->critical) {
+			hash_str(c, "mode/retention/critical");
+			hash_u64(c, s->mode);
+			hash_u64(c, s->retention);
+			hash_u64(c, s->critical);
+		}
 		if (hash_family(c, s, CIDR_V4) < 0 || hash_family(c, s, CIDR_V6) < 0) {
 			EVP_MD_CTX_free(c);
 			return -ENOMEM;

@@ -58,6 +58,12 @@ struct policy_compiled {
 	size_t nleaves;
 };
 
+/* portlock.mode / service mode: enforce refuses, observe records and accepts */
+enum policy_mode {
+	POLICY_MODE_ENFORCE = 0,
+	POLICY_MODE_OBSERVE,
+};
+
 struct policy_service {
 	char *name;
 	char *expect;		/* "smtp", "smpp", ... or NULL */
@@ -77,6 +83,9 @@ struct policy_service {
 	size_t nfiles, cfiles;
 	char *file;		/* where the service was declared */
 	int line;
+	enum policy_mode mode;	/* resolved: the service's own, else portlock.mode */
+	uint32_t retention;	/* seconds a refused source stays in the seen sets (resolved) */
+	bool critical;		/* apply refuses (without --force) to cut its established connections */
 };
 
 struct policy {
@@ -90,6 +99,8 @@ struct policy {
 	enum policy_rate_unit log_unit;
 	bool loopback;
 	unsigned journal_keep;
+	enum policy_mode mode;	/* portlock.mode, default enforce */
+	uint32_t retention;	/* portlock.retention in seconds, default 30 days */
 	struct policy_service *svcs;
 	size_t nsvcs;
 };
@@ -97,6 +108,8 @@ struct policy {
 #define POLICY_DEFAULT_TABLE "portlock"
 #define POLICY_DEFAULT_LOG_PREFIX "portlock"
 #define POLICY_DEFAULT_JOURNAL_KEEP 100
+#define POLICY_DEFAULT_RETENTION (30u * 86400u)
+#define POLICY_MAX_RETENTION (3650u * 86400u)
 /* At most this many ranges per shard set (layout.h); PORTLOCK_SHARD_MAX overrides it. */
 #define POLICY_SHARD_MAX 4096
 

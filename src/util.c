@@ -46,6 +46,54 @@ int util_grow(void **arr, size_t *cap, size_t need, size_t elsz)
 	return 0;
 }
 
+int util_parse_duration(const char *s, uint64_t *secs)
+{
+	static const struct { char unit; uint64_t mult; } units[] = {
+		{ 'w', 604800 }, { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+	};
+	uint64_t total = 0;
+	unsigned seen = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*p) {
+		uint64_t v = 0, mult = 1;
+		size_t u;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		while (*p >= '0' && *p <= '9') {
+			v = v * 10 + (uint64_t)(*p++ - '0');
+			if (v > UINT32_MAX)
+				return -ERANGE;
+		}
+		if (!*p) {
+			/* a bare number: seconds, only on its own ("90", not "1h30") */
+			if (seen)
+				return -EINVAL;
+			total = v;
+			break;
+		}
+		for (u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+			if (units[u].unit == *p)
+				break;
+		if (u == sizeof(units) / sizeof(units[0]) || (seen & (1u << u)))
+			return -EINVAL;
+		/* units from the largest down, each once: "1h30m", not "30m1h" */
+		if (seen >> u)
+			return -EINVAL;
+		seen |= 1u << u;
+		mult = units[u].mult;
+		p++;
+		total += v * mult;
+		if (total > UINT32_MAX)
+			return -ERANGE;
+	}
+	*secs = total;
+	return 0;
+}
+
 char *util_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;

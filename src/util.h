@@ -19,6 +19,14 @@
  */
 int util_grow(void **arr, size_t *cap, size_t need, size_t elsz);
 
+/*
+ * Parse a duration: a number of seconds ("90"), or numbers with units s, m,
+ * h, d, w, as nft writes them ("30d", "1h30m"). Returns 0 with *secs set,
+ * -EINVAL for anything else (empty, a bad unit, a unit twice), -ERANGE past
+ * UINT32_MAX seconds.
+ */
+int util_parse_duration(const char *s, uint64_t *secs);
+
 /* strdup that returns NULL for NULL. */
 char *util_strdup(const char *s);
 
