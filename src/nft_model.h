@@ -2,9 +2,8 @@
 /*
  * In-memory model of one nftables table: what portlock wants (built from the
  * policy by nft_build.c) and what the kernel has (read by nft_read.c). Both
- * sides use the same types so that nft_diff.c can compare them field by
- * field. Rules are compared by a canonical key: libnftnl's rendering of their
- * expressions with counter values zeroed, so counters never count as drift.
+ * sides use the same types so that nft_plan.c can compare them field by
+ * field. Each rule carries its facts (struct nm_fact: what it means).
  */
 #ifndef PORTLOCK_NFT_MODEL_H
 #define PORTLOCK_NFT_MODEL_H
@@ -81,8 +80,43 @@ struct nm_chain {
 	uint64_t handle;
 };
 
+/*
+ * What a rule means. nft_build() sets it on every rule it makes; nft_read()
+ * recognises portlock's own rule shapes from the expressions into the same
+ * fields. Anything else is NM_ROLE_FOREIGN: kept as-is, shown in nft syntax.
+ * The planner, the audit and the statistics read these facts, never rule
+ * text.
+ */
+enum nm_role {
+	NM_ROLE_FOREIGN = 0,	/* not one of portlock's shapes */
+	NM_ROLE_LOOPBACK,	/* iif "lo" accept */
+	NM_ROLE_DISPATCH,	/* destination port -> the service's chain (verdict map) */
+	NM_ROLE_ALLOW,		/* source in the allowlist set -> accept */
+	NM_ROLE_ALLOW_MAP,	/* source -> shard chain (shard verdict map) */
+	NM_ROLE_SHARD,		/* in a shard chain: source in the shard's set -> accept */
+	NM_ROLE_TEMP,		/* source in the temporary set (allow --for) -> accept */
+	NM_ROLE_SEEN,		/* update @<svc>_seen<4|6> { source . port } */
+	NM_ROLE_LOG,		/* limit + log of a source outside the allowlist */
+	NM_ROLE_REFUSE,		/* drop or reject (enforce mode) */
+	NM_ROLE_OBSERVE,	/* accept what enforce would refuse (observe mode) */
+};
+
+struct nm_fact {
+	enum nm_role role;
+	char *service;		/* the service, NULL for LOOPBACK, DISPATCH and FOREIGN */
+	bool has_family;	/* the rule is for one family only */
+	enum cidr_family family;
+	uint32_t hook;		/* NF_INET_LOCAL_IN or NF_INET_FORWARD: where the rule is reached from */
+	char *set;		/* the set or map looked up, NULL if none */
+	int verdict;		/* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, or -1 (none) */
+	bool reject;		/* NF_DROP by a reject expression */
+	bool has_counter;	/* live rules: the counter's values */
+	uint64_t packets, bytes;
+};
+
 struct nm_rule {
 	char *chain;
+	struct nm_fact fact;
 	uint64_t handle;	/* live only */
 	char *key;		/* canonical comparison key */
 	char *text;		/* nft syntax (or libnftnl notation for foreign parts) */
