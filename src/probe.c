@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,20 +22,17 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/audit.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include "diag.h"
 #include "fingerprint.h"
+#include "probe_resolve.h"
+#include "probe_sandbox.h"
 #include "probe_smpp.h"
 #include "probe_tls.h"
 #include "util.h"
@@ -190,6 +186,7 @@ struct tgroup {
 	size_t natt, next;		/* next: attempts started so far */
 	struct tstate *winner;
 	uint64_t t0;			/* first attempt's start */
+	bool resolving;			/* the name's addresses are not known yet */
 	bool done;
 };
 
@@ -202,6 +199,22 @@ struct engine {
 	struct sockaddr_storage src;
 	socklen_t srclen;
 	uint8_t bindpdu[PROBE_SMPP_BIND_MAX];
+};
+
+/* Everything the engine needs before the sandbox closes, and its targets. */
+struct prep {
+	struct engine e;
+	const struct probe_target *tg;
+	struct tgroup *gs;
+	size_t n;
+	size_t nresolving;		/* names the resolver has not answered yet */
+	int rfd;			/* the resolver's pipe, or -1 */
+	size_t rlen;
+	uint8_t rbuf[sizeof(struct probe_resolved)];
+	/* each target's result as soon as it is final (the child's pipe) */
+	int (*emit)(void *arg, uint32_t index, const struct probe_result *r);
+	void *emit_arg;
+	bool *emitted;
 };
 
 static uint64_t now_ms(void)
@@ -1200,89 +1213,74 @@ static void conn_timeout(struct engine *e, struct conn *c)
 	}
 }
 
-static bool same_addr(const struct sockaddr *a, const struct sockaddr *b, socklen_t len)
-{
-	return a->sa_family == b->sa_family && !memcmp(a, b, len);
-}
-
 /*
- * Every address of the target's name, in getaddrinfo() order (RFC 6724),
- * duplicates dropped, at most PROBE_ADDRS_MAX: one attempt each. A name
- * without an address makes the result PROBE_SVC_UNRESOLVED (natt 0).
- * Returns 0 or -ENOMEM.
+ * The addresses of target i (a record of the resolver, or of
+ * probe_resolve_one() for a numeric address or an unsandboxed run): one
+ * attempt each, in getaddrinfo() order (RFC 6724). A name without an
+ * address makes the result PROBE_SVC_UNRESOLVED (natt 0). Returns 0 or
+ * -ENOMEM.
  */
-static int resolve(struct engine *e, struct tgroup *g, const struct probe_target *tgt)
+static int group_addresses(struct prep *p, size_t i, const struct probe_resolved *rec)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai = NULL, *pick[PROBE_ADDRS_MAX];
+	struct engine *e = &p->e;
+	struct tgroup *g = &p->gs[i];
+	const struct probe_target *tgt = &p->tg[i];
 	struct probe_result *r = g->r;
-	size_t n = 0, more = 0;
-	char port[8];
-	int rc;
+	size_t n = 0;
 
-	hints.ai_family = e->srclen ? e->src.ss_family : AF_UNSPEC;
-	snprintf(port, sizeof(port), "%u", tgt->port);
-	rc = getaddrinfo(tgt->host, port, &hints, &ai);
-	if (rc || !ai) {
-		snprintf(r->note, sizeof(r->note), "cannot resolve '%s'%s: %s", tgt->host,
+	if (g->resolving) {
+		g->resolving = false;
+		p->nresolving--;
+	}
+	if (rec->gai || !rec->n) {
+		snprintf(r->note, sizeof(r->note), "cannot resolve '%.160s'%s: %s", tgt->host,
 			 !e->srclen ? "" : e->src.ss_family == AF_INET ? " to an IPv4 address (--source)"
 								: " to an IPv6 address (--source)",
-			 rc == EAI_SYSTEM ? strerror(errno) : rc ? gai_strerror(rc) : "no address");
+			 rec->gai == EAI_SYSTEM ? strerror(rec->err)
+			 : rec->gai	       ? gai_strerror(rec->gai)
+					       : "no IPv4 or IPv6 address");
 		r->service = PROBE_SVC_UNRESOLVED;
 		g->done = true;
-		if (ai)
-			freeaddrinfo(ai);
 		return 0;
 	}
-	for (struct addrinfo *a = ai; a; a = a->ai_next) {
-		bool dup = false;
-
-		if (a->ai_addrlen > sizeof(struct sockaddr_storage) ||
-		    (a->ai_family != AF_INET && a->ai_family != AF_INET6))
-			continue;
-		for (size_t k = 0; k < n && !dup; k++)
-			dup = pick[k]->ai_addrlen == a->ai_addrlen &&
-			      same_addr(pick[k]->ai_addr, a->ai_addr, a->ai_addrlen);
-		if (dup)
-			continue;
-		if (n == PROBE_ADDRS_MAX)
-			more++;
-		else
-			pick[n++] = a;
-	}
-	g->att = n ? calloc(n, sizeof(*g->att)) : NULL;
-	if (n && !g->att) {
-		freeaddrinfo(ai);
+	g->att = calloc(rec->n, sizeof(*g->att));
+	if (!g->att)
 		return -ENOMEM;
-	}
-	for (size_t k = 0; k < n; k++) {
-		struct tstate *t = &g->att[k];
+	for (size_t k = 0; k < rec->n && k < PROBE_ADDRS_MAX; k++) {
+		struct tstate *t = &g->att[n];
 
-		memcpy(&t->sa, pick[k]->ai_addr, pick[k]->ai_addrlen);
-		t->salen = pick[k]->ai_addrlen;
+		t->salen = probe_raddr_sockaddr(&rec->a[k], &t->sa);
+		if (!t->salen || rec->a[k].port != tgt->port)
+			continue;	/* the resolver is not trusted either */
 		if (getnameinfo((struct sockaddr *)&t->sa, t->salen, t->res.addr, sizeof(t->res.addr),
 				NULL, 0, NI_NUMERICHOST))
 			t->res.addr[0] = '\0';
+		t->r = &t->res;
+		t->grp = g;
+		t->tgt = tgt;
+		snprintf(t->r->target, sizeof(t->r->target), "%s", tgt->spec);
+		t->r->port = tgt->port;
+		for (int c = 0; c < PROBE_SMTP_NTESTS; c++)
+			t->codes[c] = -1;
+		t->tls = e->o->tls || tgt->port == 465 || tgt->port == 3550;
+		t->tls_auto = !e->o->tls && t->tls;
+		n++;
 	}
-	freeaddrinfo(ai);
 	g->natt = n;
 	if (!n) {
-		snprintf(r->note, sizeof(r->note), "cannot resolve '%s': no IPv4 or IPv6 address",
-			 tgt->host);
+		snprintf(r->note, sizeof(r->note), "cannot resolve '%.160s': no usable address", tgt->host);
 		r->service = PROBE_SVC_UNRESOLVED;
 		g->done = true;
-	} else if (more) {
-		snprintf(r->note, sizeof(r->note), "%zu more addresses not tried", more);
+	} else if (rec->more) {
+		snprintf(r->note, sizeof(r->note), "%u more addresses not tried", rec->more);
 	}
 	return 0;
 }
 
-/* Everything the engine needs before the sandbox closes. */
-struct prep {
-	struct engine e;
-	struct tgroup *gs;
-	size_t n;
-};
+static int family_of(const struct engine *e)
+{
+	return e->srclen ? e->src.ss_family : AF_UNSPEC;
+}
 
 static void prep_free(struct prep *p)
 {
@@ -1290,6 +1288,9 @@ static void prep_free(struct prep *p)
 		free(p->gs[i].att);
 	free(p->gs);
 	p->gs = NULL;
+	if (p->rfd >= 0)
+		close(p->rfd);
+	p->rfd = -1;
 }
 
 static int engine_prepare(struct prep *p, const struct probe_target *tg, size_t n,
@@ -1298,9 +1299,11 @@ static int engine_prepare(struct prep *p, const struct probe_target *tg, size_t 
 	struct engine *e = &p->e;
 
 	memset(p, 0, sizeof(*p));
+	p->rfd = -1;
 	e->o = o;
 	e->cap = o->concurrency;
 	p->n = n;
+	p->tg = tg;
 	p->gs = calloc(n ? n : 1, sizeof(*p->gs));
 	if (!p->gs)
 		return -ENOMEM;
@@ -1328,32 +1331,106 @@ static int engine_prepare(struct prep *p, const struct probe_target *tg, size_t 
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct tgroup *g = &p->gs[i];
+		struct probe_resolved rec;
 
 		memset(&out[i], 0, sizeof(out[i]));
 		g->r = &out[i];
 		snprintf(g->r->target, sizeof(g->r->target), "%s", tg[i].spec);
 		g->r->port = tg[i].port;
-		if (resolve(e, g, &tg[i]) < 0) {
+		if (!o->no_sandbox && !probe_host_numeric(tg[i].host)) {
+			g->resolving = true;	/* by the resolver, once sandboxed */
+			p->nresolving++;
+			continue;
+		}
+		probe_resolve_one(tg[i].host, tg[i].port, family_of(e), (uint32_t)i, &rec);
+		if (group_addresses(p, i, &rec) < 0) {
 			prep_free(p);
 			close(e->ep);
 			probe_tls_fini();
 			return -ENOMEM;
 		}
-		for (size_t a = 0; a < g->natt; a++) {
-			struct tstate *t = &g->att[a];
-
-			t->r = &t->res;
-			t->grp = g;
-			t->tgt = &tg[i];
-			snprintf(t->r->target, sizeof(t->r->target), "%s", tg[i].spec);
-			t->r->port = tg[i].port;
-			for (int k = 0; k < PROBE_SMTP_NTESTS; k++)
-				t->codes[k] = -1;
-			t->tls = o->tls || tg[i].port == 465 || tg[i].port == 3550;
-			t->tls_auto = !o->tls && t->tls;
-		}
 	}
 	return 0;
+}
+
+/*
+ * Start the resolver for the names still to resolve (before the engine's
+ * own sandbox: it forks). Its pipe joins the epoll set with a NULL pointer.
+ */
+static int resolver_start(struct prep *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	bool *names;
+	pid_t pid;
+
+	if (!p->nresolving)
+		return 0;
+	names = calloc(p->n, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n; i++)
+		names[i] = p->gs[i].resolving;
+	p->rfd = probe_resolver_start(p->tg, p->n, names, family_of(&p->e), &pid);
+	free(names);
+	if (p->rfd < 0)
+		return p->rfd;
+	ev.data.ptr = NULL;
+	if (epoll_ctl(p->e.ep, EPOLL_CTL_ADD, p->rfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Names still unresolved when the resolver ended or the deadline came. */
+static void resolver_abandon(struct prep *p, const char *why)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct tgroup *g = &p->gs[i];
+
+		if (!g->resolving)
+			continue;
+		g->resolving = false;
+		snprintf(g->r->note, sizeof(g->r->note), "cannot resolve '%.160s': %s", p->tg[i].host,
+			 why);
+		g->r->service = PROBE_SVC_UNRESOLVED;
+		g->done = true;
+	}
+	p->nresolving = 0;
+	if (p->rfd >= 0) {
+		epoll_ctl(p->e.ep, EPOLL_CTL_DEL, p->rfd, NULL);
+		close(p->rfd);
+		p->rfd = -1;
+	}
+}
+
+/* Whole records from the resolver; every one checked before it is used. */
+static void resolver_input(struct prep *p)
+{
+	for (;;) {
+		ssize_t r = read(p->rfd, p->rbuf + p->rlen, sizeof(p->rbuf) - p->rlen);
+		struct probe_resolved rec;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			resolver_abandon(p, "the resolver process ended without an answer");
+			return;
+		}
+		p->rlen += (size_t)r;
+		if (p->rlen < sizeof(rec))
+			continue;
+		memcpy(&rec, p->rbuf, sizeof(rec));
+		p->rlen = 0;
+		if (rec.index >= p->n || !p->gs[rec.index].resolving || rec.n > PROBE_ADDRS_MAX) {
+			resolver_abandon(p, "malformed answer from the resolver process");
+			return;
+		}
+		if (group_addresses(p, rec.index, &rec) < 0) {
+			resolver_abandon(p, "out of memory");
+			return;
+		}
+	}
 }
 
 /* ---- Happy Eyeballs over the addresses of a target ---- */
@@ -1486,7 +1563,7 @@ static void groups_update(struct engine *e, struct prep *p, uint64_t now)
 		struct tgroup *g = &p->gs[i];
 		bool all_final = true;
 
-		if (g->done)
+		if (g->done || g->resolving)
 			continue;
 		for (size_t a = 0; !g->winner && a < g->next; a++)
 			if (!g->att[a].cancelled && identified(&g->att[a]))
@@ -1528,6 +1605,19 @@ static uint64_t groups_due(const struct prep *p, uint64_t now)
 	return due;
 }
 
+/* Hand every target that became final to the emitter, once. */
+static void emit_done(struct prep *p)
+{
+	if (!p->emit)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->gs[i].done && !p->emitted[i]) {
+			p->emitted[i] = true;
+			if (p->emit(p->emit_arg, (uint32_t)i, p->gs[i].r) < 0)
+				p->emit = NULL;	/* the parent is gone */
+		}
+}
+
 static void engine_run(struct prep *p)
 {
 	struct engine *e = &p->e;
@@ -1539,6 +1629,7 @@ static void engine_run(struct prep *p)
 		int nev, wait;
 
 		groups_update(e, p, now);
+		emit_done(p);
 		while (e->pending && e->active < e->cap) {
 			struct conn *c = e->pending;
 
@@ -1548,7 +1639,7 @@ static void engine_run(struct prep *p)
 			conn_start(e, c);
 		}
 		due = groups_due(p, now);
-		if (!e->open && !e->pending && due == UINT64_MAX)
+		if (!e->open && !e->pending && due == UINT64_MAX && !p->nresolving)
 			break;
 		if (now >= e->deadline) {
 			/* closing a test connection may queue the next test: drain both */
@@ -1559,6 +1650,13 @@ static void engine_run(struct prep *p)
 				if (c->kind == CK_MAIN && c->t->g == G_NONE)
 					c->t->g = G_SILENT;
 				conn_close(e, c);
+			}
+			if (p->nresolving) {
+				char why[64];
+
+				snprintf(why, sizeof(why), "no answer within the deadline of %u ms",
+					 e->o->deadline_ms);
+				resolver_abandon(p, why);
 			}
 			break;
 		}
@@ -1585,6 +1683,12 @@ static void engine_run(struct prep *p)
 			struct conn *c = evs[i].data.ptr;
 			bool alive = false;
 
+			if (!c) {
+				if (p->rfd >= 0)
+					resolver_input(p);
+				continue;
+			}
+
 			/* a handler for an earlier event may have closed this one */
 			for (struct conn *o = e->open; o; o = o->next)
 				if (o == c) {
@@ -1609,9 +1713,11 @@ static void engine_run(struct prep *p)
 			}
 		}
 	}
+	resolver_abandon(p, "the probe ended before the resolver answered");
 	for (size_t i = 0; i < p->n; i++)
 		if (!p->gs[i].done)
 			group_finish(e, &p->gs[i]);
+	emit_done(p);
 }
 
 static void engine_fini(struct prep *p)
@@ -1827,8 +1933,13 @@ static int decode_one(const uint8_t *p, size_t n, struct probe_result *r)
 	return 0;
 }
 
-int probe_results_decode(const uint8_t *buf, size_t len, struct probe_result *out, size_t n,
-			 bool *seen)
+/*
+ * A stream of records; with partial, one cut short (the child was stopped)
+ * keeps its whole records: a trailing incomplete one is dropped, a
+ * malformed one still rejects everything.
+ */
+static int decode_stream(const uint8_t *buf, size_t len, struct probe_result *out, size_t n,
+			 bool *seen, bool partial)
 {
 	size_t o = 0;
 
@@ -1839,117 +1950,27 @@ int probe_results_decode(const uint8_t *buf, size_t len, struct probe_result *ou
 
 		if (memcmp(buf + o, REC_MAGIC, 4))
 			return -EBADMSG;
-		o += 12;
 		if (idx == REC_END)
-			return rl == 0 && o == len ? 0 : -EBADMSG;
-		if (idx >= n || seen[idx] || rl > REC_MAX || rl > len - o)
+			return rl == 0 && o + 12 == len ? 0 : -EBADMSG;
+		if (idx >= n || seen[idx] || rl > REC_MAX)
 			return -EBADMSG;
-		if (decode_one(buf + o, rl, &out[idx]) < 0)
+		if (rl > len - o - 12)
+			break;
+		if (decode_one(buf + o + 12, rl, &out[idx]) < 0)
 			return -EBADMSG;
 		seen[idx] = true;
-		o += rl;
+		o += 12 + rl;
 	}
-	return -EBADMSG;	/* no end record */
+	return partial ? 0 : -EBADMSG;	/* no end record */
+}
+
+int probe_results_decode(const uint8_t *buf, size_t len, struct probe_result *out, size_t n,
+			 bool *seen)
+{
+	return decode_stream(buf, len, out, n, seen, false);
 }
 
 /* ---- the child ---- */
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define PROBE_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define PROBE_SANITIZED 1
-#endif
-
-#if defined(__x86_64__)
-#define PROBE_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define PROBE_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
-/*
- * seccomp allow-list: what the engine, OpenSSL and libc need once the
- * sockets' addresses are resolved. Anything else fails with EPERM (not a
- * kill: a libc path we did not foresee degrades a result, it doesn't crash
- * the probe). Not installed under sanitizers, whose runtimes need more.
- */
-static int install_seccomp(void)
-{
-#if defined(PROBE_AUDIT_ARCH) && !defined(PROBE_SANITIZED)
-	static const int allow[] = {
-		SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_socket, SYS_connect,
-		SYS_bind, SYS_getsockopt, SYS_setsockopt, SYS_getsockname, SYS_getpeername,
-		SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_shutdown, SYS_epoll_ctl,
-		SYS_epoll_pwait, SYS_ppoll, SYS_fcntl, SYS_clock_gettime, SYS_clock_nanosleep,
-		SYS_getrandom, SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise, SYS_mprotect,
-		SYS_futex, SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_exit, SYS_exit_group,
-		SYS_getpid, SYS_gettid, SYS_tgkill, SYS_fstat, SYS_newfstatat, SYS_lseek,
-		SYS_sched_yield, SYS_nanosleep, SYS_restart_syscall,
-#ifdef SYS_epoll_wait
-		SYS_epoll_wait,
-#endif
-#ifdef SYS_poll
-		SYS_poll,
-#endif
-	};
-	struct sock_filter f[8 + 2 * ARRAY_SIZE(allow)];
-	struct sock_fprog prog;
-	size_t k = 0;
-
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					      offsetof(struct seccomp_data, arch));
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROBE_AUDIT_ARCH, 1, 0);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					      offsetof(struct seccomp_data, nr));
-	for (size_t i = 0; i < ARRAY_SIZE(allow); i++) {
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)allow[i],
-						      0, 1);
-		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	}
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-	prog.len = (unsigned short)k;
-	prog.filter = f;
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-		return -errno;
-#endif
-	return 0;
-}
-
-/* Drop everything the probe child does not need. Order matters: see inline. */
-static int sandbox(unsigned concurrency)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-	struct rlimit rl;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	rl.rlim_cur = rl.rlim_max = 0;
-	setrlimit(RLIMIT_CORE, &rl);
-	/* sockets for every connection, the epoll fd, the pipe, stdio and slack */
-	rl.rlim_cur = rl.rlim_max = concurrency + 32;
-	setrlimit(RLIMIT_NOFILE, &rl);	/* best effort: valgrind, for one, refuses it */
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (geteuid() == 0) {
-		/* the bounding set can only shrink while we still hold CAP_SETPCAP */
-		for (int cap = 0; cap <= 63; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-				return -errno;
-		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-		    setresuid(65534, 65534, 65534) < 0)
-			return -errno;
-		rl.rlim_cur = rl.rlim_max = 0;
-		setrlimit(RLIMIT_NPROC, &rl);	/* nobody may not fork */
-	}
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return -errno;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	return install_seccomp();
-}
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -1978,22 +1999,51 @@ static void normalize(struct probe_opts *o)
 		o->deadline_ms = PROBE_DEFAULT_DEADLINE_MS;
 }
 
+struct emitter {
+	int fd;
+	uint8_t buf[REC_MAX + 12];
+};
+
+/* One result record on the pipe to the parent, as soon as it is final. */
+static int emit_record(void *arg, uint32_t index, const struct probe_result *r)
+{
+	struct emitter *em = arg;
+	int len = probe_result_encode(index, r, em->buf, sizeof(em->buf));
+
+	if (len < 0)
+		return len;
+	return write_all(em->fd, em->buf, (size_t)len);
+}
+
+/*
+ * Prepare (as the caller: sockets' family, TLS context), start the
+ * resolver, drop privileges, run. Results go to out[] and, with em, to the
+ * parent as they become final.
+ */
 static int run_local(const struct probe_target *t, size_t n, const struct probe_opts *o,
-		     struct probe_result *out, bool sandboxed)
+		     struct probe_result *out, struct emitter *em)
 {
 	struct prep p;
 	int rc = engine_prepare(&p, t, n, o, out);
 
 	if (rc < 0)
 		return rc;
-	if (sandboxed) {
-		rc = sandbox(o->concurrency);
+	if (em) {
+		p.emitted = calloc(n ? n : 1, sizeof(*p.emitted));
+		p.emit = emit_record;
+		p.emit_arg = em;
+		rc = p.emitted ? resolver_start(&p) : -ENOMEM;
+		if (!rc)
+			/* sockets for every connection, the epoll fd, the pipes, stdio, slack */
+			rc = probe_sandbox(o->concurrency + 32, PROBE_SB_ENGINE);
 		if (rc < 0) {
+			free(p.emitted);
 			engine_fini(&p);
 			return rc;
 		}
 	}
 	engine_run(&p);
+	free(p.emitted);
 	engine_fini(&p);
 	return 0;
 }
@@ -2002,7 +2052,8 @@ static void child_main(int wfd, const struct probe_target *t, size_t n,
 		       const struct probe_opts *o)
 {
 	struct probe_result *out;
-	uint8_t *buf;
+	struct emitter *em;
+	uint8_t end[12];
 	int rc;
 
 	/*
@@ -2010,65 +2061,129 @@ static void child_main(int wfd, const struct probe_target *t, size_t n,
 	 * may hold netlink sockets or the journal lock, none of which the
 	 * prober may touch.
 	 */
-	if (wfd != 3) {
-		if (dup2(wfd, 3) < 0)
-			_exit(3);
-		wfd = 3;
-	}
-	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0)
-		for (int fd = 4; fd < 1024; fd++)
-			close(fd);
+	wfd = probe_keep_only(wfd);
+	if (wfd < 0)
+		_exit(3);
 	prctl(PR_SET_DUMPABLE, 0);	/* no ptrace by other 'nobody' processes */
 	signal(SIGPIPE, SIG_IGN);
 	out = calloc(n ? n : 1, sizeof(*out));
-	buf = malloc(REC_MAX + 12);
-	if (!out || !buf)
+	em = malloc(sizeof(*em));
+	if (!out || !em)
 		_exit(3);
-	rc = run_local(t, n, o, out, true);
+	em->fd = wfd;
+	rc = run_local(t, n, o, out, em);
 	if (rc < 0)
 		_exit(rc == -EPERM ? 4 : 5);
-	for (size_t i = 0; i < n; i++) {
-		int len = probe_result_encode((uint32_t)i, &out[i], buf, REC_MAX + 12);
-
-		if (len < 0 || write_all(wfd, buf, (size_t)len) < 0)
-			_exit(6);
-	}
-	memcpy(buf, REC_MAGIC, 4);
-	put32(buf + 4, REC_END);
-	put32(buf + 8, 0);
-	rc = write_all(wfd, buf, 12);
-	free(buf);
+	memcpy(end, REC_MAGIC, 4);
+	put32(end + 4, REC_END);
+	put32(end + 8, 0);
+	rc = write_all(wfd, end, 12);
+	free(em);
 	free(out);
 	_exit(rc < 0 ? 6 : 0);
+}
+
+/*
+ * The parent's side: read the child's records without ever blocking, until
+ * the end record or the deadline (the child's own, plus PROBE_GRACE_MS).
+ * At the deadline the child is killed and the records it sent are kept.
+ */
+struct reader {
+	uint8_t *buf;
+	size_t len, cap, max;
+	bool killed;
+};
+
+static int read_results(int fd, pid_t pid, uint64_t limit, struct reader *rd, struct diag *d)
+{
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		uint64_t now = now_ms();
+		ssize_t r;
+		int pr;
+
+		if (now >= limit) {
+			kill(pid, SIGKILL);
+			rd->killed = true;
+			return 0;
+		}
+		pr = poll(&pf, 1, (int)(limit - now));
+		if (pr < 0 && errno != EINTR)
+			return diag_err(d, DIAG_INTERNAL, NULL, errno, "probe: poll");
+		if (pr <= 0)
+			continue;
+		if (rd->len == rd->cap) {
+			uint8_t *nb;
+
+			if (rd->cap >= rd->max)
+				return diag_err(d, DIAG_INTERNAL, NULL, 0,
+						"probe: the probe process sent too much");
+			nb = realloc(rd->buf, rd->cap * 2);
+			if (!nb)
+				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+			rd->buf = nb;
+			rd->cap *= 2;
+		}
+		r = read(fd, rd->buf + rd->len, rd->cap - rd->len);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return diag_err(d, DIAG_INTERNAL, NULL, errno, "probe: read");
+		if (r == 0)
+			return 0;
+		rd->len += (size_t)r;
+	}
+}
+
+/* What the parent says of a target the stopped child had no result for. */
+static void result_stopped(const struct probe_target *t, unsigned deadline_ms,
+			   struct probe_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->target, sizeof(r->target), "%s", t->spec);
+	r->port = t->port;
+	r->service = PROBE_SVC_TIMEOUT;
+	snprintf(r->note, sizeof(r->note),
+		 "no result within the deadline of %u ms: the probe process was stopped",
+		 deadline_ms);
+}
+
+static int child_status(int status, struct diag *d)
+{
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return 0;
+	return diag_err(d, DIAG_INTERNAL, NULL, 0, "probe: the probe process failed (%s %d)%s",
+			WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			WIFEXITED(status) && WEXITSTATUS(status) == 4 ? ": cannot drop privileges"
+								      : "");
 }
 
 int probe_run(const struct probe_target *t, size_t n, const struct probe_opts *opts,
 	      struct probe_result *out, struct diag *d)
 {
 	struct probe_opts o = *opts;
-	size_t cap = n * (REC_MAX + 12) + 12, len = 0, bufcap = 65536;
-	uint8_t *buf = NULL;
+	struct reader rd = { .cap = 65536, .max = n * (REC_MAX + 12) + 12 };
 	bool *seen = NULL;
-	int pfd[2], status = 0, rc = 0;
+	int pfd[2], status = 0, rc;
 	uint64_t limit;
 	pid_t pid;
 
 	normalize(&o);
 	if (o.no_sandbox) {
-		rc = run_local(t, n, &o, out, false);
+		rc = run_local(t, n, &o, out, NULL);
 		return rc < 0 ? diag_err(d, DIAG_INTERNAL, NULL, -rc, "probe") : 0;
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "probe: pipe");
-		goto out;
-	}
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "probe: pipe");
+	limit = now_ms() + o.deadline_ms + PROBE_GRACE_MS;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		rc = diag_err(d, DIAG_INTERNAL, NULL, errno, "probe: fork");
 		close(pfd[0]);
 		close(pfd[1]);
-		goto out;
+		return rc;
 	}
 	if (pid == 0) {
 		close(pfd[0]);
@@ -2076,72 +2191,32 @@ int probe_run(const struct probe_target *t, size_t n, const struct probe_opts *o
 	}
 	close(pfd[1]);
 	/* allocated after fork, so the child's heap holds nothing of ours */
-	buf = malloc(bufcap);
+	rd.buf = malloc(rd.cap);
 	seen = calloc(n ? n : 1, sizeof(*seen));
-	if (!buf || !seen) {
+	if (!rd.buf || !seen || fcntl(pfd[0], F_SETFL, O_NONBLOCK) < 0) {
 		kill(pid, SIGKILL);
 		rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "probe");
-	}
-	/* the child keeps its own deadline; this one only guards against a hang */
-	limit = now_ms() + o.deadline_ms + 2ull * o.connect_ms + 10000 + n * 100ull;
-	while (!rc) {
-		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
-		uint64_t now = now_ms();
-		ssize_t r;
-
-		if (now >= limit) {
+	} else {
+		rc = read_results(pfd[0], pid, limit, &rd, d);
+		if (rc < 0)
 			kill(pid, SIGKILL);
-			rc = diag_err(d, DIAG_INTERNAL, NULL, 0, "probe: the probe process hung; killed");
-			break;
-		}
-		if (poll(&pf, 1, (int)(limit - now)) < 0 && errno != EINTR)
-			break;
-		if (len == bufcap) {
-			uint8_t *nb;
-
-			if (bufcap >= cap) {
-				kill(pid, SIGKILL);
-				rc = diag_err(d, DIAG_INTERNAL, NULL, 0,
-					      "probe: the probe process sent too much");
-				break;
-			}
-			nb = realloc(buf, bufcap * 2);
-			if (!nb) {
-				kill(pid, SIGKILL);
-				rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "probe");
-				break;
-			}
-			buf = nb;
-			bufcap *= 2;
-		}
-		r = read(pfd[0], buf + len, bufcap - len);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
 	}
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (rc)
-		goto out;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		rc = diag_err(d, DIAG_INTERNAL, NULL, 0, "probe: the probe process failed (%s %d)%s",
-			      WIFEXITED(status) ? "exit" : "signal",
-			      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			      WIFEXITED(status) && WEXITSTATUS(status) == 4
-				      ? ": cannot drop privileges"
-				      : "");
-		goto out;
-	}
-	if (probe_results_decode(buf, len, out, n, seen) < 0)
+	if (!rc && !rd.killed)
+		rc = child_status(status, d);
+	if (!rc && decode_stream(rd.buf, rd.len, out, n, seen, rd.killed) < 0)
 		rc = diag_err(d, DIAG_INTERNAL, NULL, 0, "probe: malformed results from the probe process");
-	for (size_t i = 0; !rc && i < n; i++)
-		if (!seen[i])
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (seen[i])
+			continue;
+		if (rd.killed)
+			result_stopped(&t[i], o.deadline_ms, &out[i]);
+		else
 			rc = diag_err(d, DIAG_INTERNAL, NULL, 0, "probe: no result for '%s'", t[i].spec);
-out:
-	free(buf);
+	}
+	free(rd.buf);
 	free(seen);
 	return rc;
 }

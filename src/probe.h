@@ -7,10 +7,12 @@
  * work: it drops every capability, sets no_new_privs, becomes nobody when
  * run as root, lowers its rlimits and (in non-sanitizer builds) installs a
  * seccomp allow-list before it reads a single peer byte. The child escapes
- * every peer byte it reports and writes the results back over a pipe in
- * the record format below; the parent decodes that with strict bounds
- * checks, rejects any string that is not printable ASCII, and never parses
- * peer bytes itself.
+ * every peer byte it reports and writes each target's result back over a
+ * pipe, in the record format below, as soon as it is final; the parent
+ * reads without blocking, stops the child PROBE_GRACE_MS after the deadline
+ * (keeping the records it got), decodes them with strict bounds checks,
+ * rejects any string that is not printable ASCII, and never parses peer
+ * bytes itself.
  *
  *   stream  := record* end
  *   record  := "PLPR" u32 index u32 n  field*   (n = bytes of the fields, <= 16 KiB)
@@ -44,7 +46,8 @@
  *      behavioural tests; signatures from the fingerprint data file give the
  *      software guess.
  *
- * Host names (resolved in the child, before the sandbox closes): every
+ * Host names (resolved by a sandboxed resolver process, probe_resolve.h;
+ * the engine probes the other targets meanwhile): every
  * address getaddrinfo() gives (AF_UNSPEC unless opts->source fixes the
  * family; RFC 6724 order), at most PROBE_ADDRS_MAX, each probed as above,
  * Happy Eyeballs style (RFC 8305): the first address starts, the next one
@@ -75,6 +78,7 @@ struct fp_db;
 #define PROBE_DEFAULT_DEADLINE_MS 60000
 #define PROBE_ADDRS_MAX 16		/* addresses of one name tried, in getaddrinfo order */
 #define PROBE_ATTEMPT_DELAY_MS 250	/* RFC 8305 "Connection Attempt Delay" */
+#define PROBE_GRACE_MS 1000		/* after the deadline, the parent stops the child */
 
 enum probe_service {
 	PROBE_SVC_UNKNOWN,	/* answered, but neither SMTP nor SMPP */
