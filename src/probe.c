@@ -47,7 +47,9 @@ static const char *const svc_names[] = {
 	[PROBE_SVC_SMTPS] = "smtps",	 [PROBE_SVC_SMPP] = "smpp",
 	[PROBE_SVC_SMPP_TLS] = "smpp-tls", [PROBE_SVC_CLOSED] = "closed",
 	[PROBE_SVC_FILTERED] = "filtered", [PROBE_SVC_TIMEOUT] = "timeout",
-	[PROBE_SVC_UNRESOLVED] = "unresolved",
+	[PROBE_SVC_UNRESOLVED] = "unresolved", [PROBE_SVC_HTTP] = "http",
+	[PROBE_SVC_HTTPS] = "https",	   [PROBE_SVC_TLS] = "tls",
+	[PROBE_SVC_SSH] = "ssh",
 };
 _Static_assert(ARRAY_SIZE(svc_names) == PROBE_SVC_MAX, "service names");
 
@@ -107,8 +109,10 @@ int probe_target_parse(const char *s, struct probe_target *t)
 		return -EINVAL;
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port < 1 || port > 65535)
+	if (*end || end == colon + 1)
 		return -EINVAL;
+	if (errno || port < 1 || port > 65535)
+		return -ERANGE;
 	memcpy(t->host, hs, (size_t)(he - hs));
 	for (const char *c = t->host; *c; c++)
 		if (*c <= 0x20 || *c >= 0x7f || *c == '[' || *c == ']' || *c == '/')
@@ -119,15 +123,17 @@ int probe_target_parse(const char *s, struct probe_target *t)
 
 /* ---- engine state ---- */
 
-enum ckind { CK_MAIN, CK_SMPP, CK_FP };
+enum ckind { CK_MAIN, CK_SMPP, CK_FP, CK_GEN };
 enum cstate { CS_PENDING, CS_CONNECT, CS_TLS, CS_SMTP, CS_QUIET, CS_SMPP_RESP, CS_SMPP_BIND,
-	      CS_DONE };
+	      CS_GEN, CS_DONE };
 enum step { ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_EHLO2, ST_QUIT, ST_FP };
 
 /* verdicts of the main (SMTP) connection and of the SMPP connection */
 enum gverdict { G_NONE, G_CLOSED, G_FILTERED, G_SMTP, G_NOT_SMTP, G_SILENT, G_PARTIAL,
 		G_OVERSIZED, G_TLS_FAIL, G_ERROR };
 enum sverdict { S_NONE, S_SMPP, S_NOT_SMPP, S_SPOKE_FIRST, S_SILENT, S_MALFORMED };
+/* verdict of the generic request on a silent port (CK_GEN) */
+enum genverdict { GV_NONE, GV_HTTP, GV_TLS, GV_OTHER };
 
 struct tstate;
 struct tgroup;
@@ -142,6 +148,7 @@ struct conn {
 	SSL *ssl;
 	bool starttls;			/* the TLS handshake is a STARTTLS upgrade */
 	bool bind_only;			/* SMPP: bind at once (the server closed on enquire_link) */
+	bool gen_tls;			/* CK_GEN: the request inside a TLS handshake */
 	int fp_test, fp_cmd;
 	uint32_t events;
 	uint64_t deadline, tconn;
@@ -168,8 +175,10 @@ struct tstate {
 	uint64_t t0;
 	enum gverdict g;
 	enum sverdict s;
+	enum genverdict gv;
+	bool gen_spawned, gen_tls_tried;
 	struct conn *main, *smpp;
-	char gev[PROBE_EVIDENCE_MAX], sev[PROBE_EVIDENCE_MAX];
+	char gev[PROBE_EVIDENCE_MAX], sev[PROBE_EVIDENCE_MAX], genev[PROBE_EVIDENCE_MAX];
 	char banner[1024], ehlo_text[2048];
 	int codes[PROBE_SMTP_NTESTS];
 	char replies[PROBE_SMTP_NTESTS][FP_REPLY_MAX];
@@ -303,6 +312,8 @@ static void set_events(struct engine *e, struct conn *c, uint32_t ev)
 
 static void finish_target(struct engine *e, struct tstate *t);
 static void spawn_fp_next(struct engine *e, struct tstate *t);
+static bool gen_due(const struct engine *e, const struct tstate *t);
+static void spawn_gen(struct engine *e, struct tstate *t, bool tls);
 
 /* Close c; when it was the target's last connection, the result is final. */
 static void conn_close(struct engine *e, struct conn *c)
@@ -342,6 +353,9 @@ static void conn_close(struct engine *e, struct conn *c)
 	if (c->kind == CK_FP)
 		spawn_fp_next(e, t);
 	free(c);
+	if (t->active == 1 && gen_due(e, t)) {
+		spawn_gen(e, t, false);	/* before the count drops: the target is not final */
+	}
 	if (--t->active == 0)
 		finish_target(e, t);
 }
@@ -472,6 +486,19 @@ static void finish_target(struct engine *e, struct tstate *t)
 		return;
 	}
 	case G_NOT_SMTP:
+	case G_PARTIAL:
+		if (!strncmp(t->gev, "SSH-", 4)) {
+			/* the banner line (RFC 4253 4.2), as escaped */
+			size_t n = strcspn(t->gev, "\\");
+
+			r->service = PROBE_SVC_SSH;
+			snprintf(r->ssh_banner, sizeof(r->ssh_banner), "%.*s", (int)n, t->gev);
+			return;
+		}
+		if (t->g == G_PARTIAL)
+			break;
+		r->service = PROBE_SVC_UNKNOWN;
+		return;
 	case G_OVERSIZED:
 	case G_TLS_FAIL:
 	case G_ERROR:
@@ -479,6 +506,17 @@ static void finish_target(struct engine *e, struct tstate *t)
 		return;
 	default:
 		break;
+	}
+	if (t->gv != GV_NONE) {
+		snprintf(r->evidence, sizeof(r->evidence), "%s", t->genev);
+		r->service = t->gv == GV_HTTP ? (r->tls ? PROBE_SVC_HTTPS : PROBE_SVC_HTTP)
+			   : t->gv == GV_TLS  ? PROBE_SVC_TLS
+			   : !strncmp(t->genev, "SSH-", 4) ? PROBE_SVC_SSH
+						: PROBE_SVC_UNKNOWN;
+		if (r->service == PROBE_SVC_SSH)
+			snprintf(r->ssh_banner, sizeof(r->ssh_banner), "%.*s",
+				 (int)strcspn(t->genev, "\\"), t->genev);
+		return;
 	}
 	if (t->s == S_NOT_SMPP || t->s == S_MALFORMED || t->s == S_SPOKE_FIRST) {
 		r->service = PROBE_SVC_UNKNOWN;
@@ -849,6 +887,113 @@ static void smpp_input(struct engine *e, struct conn *c)
 	conn_close(e, c);
 }
 
+/* ---- silent ports: one generic request ---- */
+
+/*
+ * nmap's GetRequest: an HTTP server answers it, a TLS server answers with
+ * an alert or closes (then one TLS handshake tells what it offers, and the
+ * same request inside tells HTTPS), anything else is shown as it answered.
+ */
+#define GEN_REQUEST "GET / HTTP/1.0\r\n\r\n"
+
+/*
+ * The SMTP wait ended in silence and the SMPP attempt did not identify
+ * SMPP (silence, or an answer to binary such as an HTTP 400): one request.
+ */
+static bool gen_due(const struct engine *e, const struct tstate *t)
+{
+	/* G_NONE: the SMPP answer closed the silent main connection early */
+	return !t->gen_spawned && !t->cancelled && !t->final &&
+	       (t->g == G_SILENT || t->g == G_NONE) &&
+	       (t->s == S_SILENT || t->s == S_NONE || t->s == S_NOT_SMPP) &&
+	       now_ms() < e->deadline;
+}
+
+static void spawn_gen(struct engine *e, struct tstate *t, bool tls)
+{
+	struct conn *c = new_conn(e, t, CK_GEN, true);
+
+	t->gen_spawned = true;
+	if (tls)
+		t->gen_tls_tried = true;
+	if (c)
+		c->gen_tls = tls;
+}
+
+/* The status code and Server header of an HTTP response header (bounded, escaped). */
+static void http_facts(struct tstate *t, const uint8_t *p, size_t n)
+{
+	struct probe_result *r = t->r;
+	size_t eol = 0;
+
+	if (n >= 12 && p[8] == ' ' && p[9] >= '1' && p[9] <= '9' && p[10] >= '0' && p[10] <= '9' &&
+	    p[11] >= '0' && p[11] <= '9')
+		r->http_status = (uint32_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+	while (eol < n && p[eol] != '\n')
+		eol++;
+	escape_into(t->genev, sizeof(t->genev), p, eol < n ? eol + 1 : n);
+	for (size_t o = eol + 1; o < n;) {
+		size_t e = o, v;
+
+		while (e < n && p[e] != '\n')
+			e++;
+		if (e == n || e == o || (e == o + 1 && p[o] == '\r'))
+			break;	/* an incomplete line, or the end of the header */
+		if (e - o > 7 && !strncasecmp((const char *)p + o, "server:", 7)) {
+			size_t end = e;
+
+			for (v = o + 7; v < end && (p[v] == ' ' || p[v] == '\t'); v++)
+				;
+			while (end > v && (p[end - 1] == '\r' || p[end - 1] == ' ' || p[end - 1] == '\t'))
+				end--;
+			util_escape(p + v, end - v < 100 ? end - v : 100, r->http_server,
+				    sizeof(r->http_server));
+			break;
+		}
+		o = e + 1;
+	}
+}
+
+/* Try the request once more inside TLS, or give up. */
+static void gen_next_or_close(struct engine *e, struct conn *c)
+{
+	if (!c->gen_tls && !c->t->gen_tls_tried && now_ms() < e->deadline)
+		spawn_gen(e, c->t, true);
+	conn_close(e, c);
+}
+
+static void gen_input(struct engine *e, struct conn *c, bool eof)
+{
+	struct tstate *t = c->t;
+	const uint8_t *in = c->in;
+	size_t n = c->inlen;
+	bool full = n == sizeof(c->in);
+
+	if (!c->gen_tls && n >= 3 && (in[0] == 0x15 || in[0] == 0x16) && in[1] == 0x03) {
+		gen_next_or_close(e, c);	/* a TLS record: the port wants TLS */
+		return;
+	}
+	if (!n) {
+		if (eof)
+			gen_next_or_close(e, c);
+		return;
+	}
+	if (n >= 5 && !memcmp(in, "HTTP/", 5)) {
+		if (!eof && !full && !memmem(in, n, "\r\n\r\n", 4) && !memmem(in, n, "\n\n", 2))
+			return;	/* the header is not complete yet */
+		t->gv = GV_HTTP;
+		http_facts(t, in, n);
+		conn_close(e, c);
+		return;
+	}
+	if (n < 5 && !eof && !full && !memcmp(in, "HTTP/", n))
+		return;
+	escape_into(t->genev, sizeof(t->genev), in, n < 300 ? n : 300);
+	if (t->gv == GV_NONE)
+		t->gv = GV_OTHER;
+	conn_close(e, c);
+}
+
 /* ---- connection life cycle ---- */
 
 static void transport_ready(struct engine *e, struct conn *c)
@@ -870,6 +1015,18 @@ static void transport_ready(struct engine *e, struct conn *c)
 	if (c->ssl && c->kind == CK_MAIN)
 		probe_tls_facts(c->ssl, t->r);
 	c->inlen = 0;
+	if (c->kind == CK_GEN) {
+		if (c->ssl) {
+			probe_tls_facts(c->ssl, t->r);	/* what the handshake gives */
+			t->gv = GV_TLS;
+		}
+		c->st = CS_GEN;
+		c->deadline = read_deadline(e);
+		set_events(e, c, EPOLLIN);
+		if (conn_send(e, c, GEN_REQUEST, sizeof(GEN_REQUEST) - 1) < 0)
+			conn_close(e, c);
+		return;
+	}
 	if (c->kind == CK_SMPP) {
 		c->st = CS_QUIET;
 		c->deadline = now_ms() + SMPP_QUIET_MS;
@@ -939,7 +1096,7 @@ static void connected(struct engine *e, struct conn *c)
 	c->tconn = now_ms();
 	if (c->kind == CK_MAIN && !t->r->connect_ms)
 		t->r->connect_ms = elapsed(t) ? elapsed(t) : 1;
-	if (t->tls)
+	if (c->kind == CK_GEN ? c->gen_tls : t->tls)
 		start_tls(e, c);
 	else
 		transport_ready(e, c);
@@ -1048,6 +1205,10 @@ static void conn_readable(struct engine *e, struct conn *c)
 		if (!t->r->first_byte_ms && c->kind != CK_FP)
 			t->r->first_byte_ms = elapsed(t) ? elapsed(t) : 1;
 		c->inlen += (size_t)n;
+	}
+	if (c->kind == CK_GEN && c->st == CS_GEN) {
+		gen_input(e, c, eof);
+		return;
 	}
 	if (c->inlen) {
 		struct conn *keep = c;
@@ -1164,6 +1325,12 @@ static void conn_timeout(struct engine *e, struct conn *c)
 			smpp_send_bind(e, c);
 		else
 			smpp_send_enquire(e, c);
+		return;
+	case CS_GEN:
+		if (c->inlen)
+			gen_input(e, c, true);	/* what came is all there is */
+		else
+			conn_close(e, c);
 		return;
 	case CS_SMPP_RESP:
 		if (!t->s) {
@@ -1505,6 +1672,10 @@ static int result_rank(const struct tstate *t)
 		return 0;
 	switch (t->r->service) {
 	case PROBE_SVC_UNKNOWN: return t->conn_err ? 1 : 5;
+	case PROBE_SVC_HTTP:
+	case PROBE_SVC_HTTPS:
+	case PROBE_SVC_TLS:
+	case PROBE_SVC_SSH: return 5;	/* answered: something else */
 	case PROBE_SVC_TIMEOUT: return 4;
 	case PROBE_SVC_FILTERED: return 3;
 	case PROBE_SVC_CLOSED: return 2;
@@ -1746,7 +1917,8 @@ static const struct field {
 	FSTR(20, software_basis), FSTR(21, fp_codes), FU32(22, smpp_cmd), FU32(23, smpp_status),
 	FU32(24, smpp_bind_done), FU32(25, smpp_bind_cmd), FU32(26, smpp_bind_status),
 	FU32(27, connect_ms), FU32(28, first_byte_ms), FU32(29, total_ms), FU32(30, nconns),
-	FSTR(32, closest), FU32(33, closest_confidence),
+	FSTR(32, closest), FU32(33, closest_confidence), FU32(34, http_status),
+	FSTR(35, http_server), FSTR(36, ssh_banner),
 	/* the address list last (test_probe_smpp.c finds it at the end) */
 	{ 31, F_ADDRS, offsetof(struct probe_result, naddrs), 0 },
 };

@@ -56,6 +56,14 @@
  * are cancelled. When none is identified, the most telling result is
  * reported (unknown, then timeout, filtered, closed; the earliest on a tie).
  * A name without an address is the result PROBE_SVC_UNRESOLVED.
+ *
+ * Silent ports: when the SMTP wait and the SMPP enquire_link both ended in
+ * silence, one more connection sends nmap's GetRequest ("GET /
+ * HTTP/1.0"): an HTTP status line makes it http (status code and Server
+ * header kept); a TLS record or a close without a byte gets one TLS
+ * handshake and the same request inside (https, or tls with the
+ * handshake's facts); anything else is shown as evidence. A port whose
+ * first words are an SSH banner is ssh.
  */
 #ifndef PORTLOCK_PROBE_H
 #define PORTLOCK_PROBE_H
@@ -90,6 +98,11 @@ enum probe_service {
 	PROBE_SVC_FILTERED,	/* no answer to the SYN, or ICMP unreachable */
 	PROBE_SVC_TIMEOUT,	/* connected, nothing identifiable in time */
 	PROBE_SVC_UNRESOLVED,	/* the host name has no address: nothing probed */
+	/* what answered instead (see "Silent ports" above) */
+	PROBE_SVC_HTTP,		/* an HTTP response to the generic request */
+	PROBE_SVC_HTTPS,	/* the same inside TLS */
+	PROBE_SVC_TLS,		/* a TLS handshake, nothing identified inside */
+	PROBE_SVC_SSH,		/* an SSH banner */
 	PROBE_SVC_MAX,
 };
 
@@ -122,8 +135,9 @@ struct probe_target {
 };
 
 /*
- * Parse "host:port", "[v6addr]:port" or "v4addr:port". Returns 0 or -EINVAL
- * (missing or bad port, empty host, unbracketed IPv6, too long).
+ * Parse "host:port", "[v6addr]:port" or "v4addr:port". Returns 0, -ERANGE
+ * (a port number outside 1..65535) or -EINVAL (missing or bad port, empty
+ * host, unbracketed IPv6, too long).
  */
 int probe_target_parse(const char *s, struct probe_target *t);
 
@@ -175,6 +189,10 @@ struct probe_result {
 	char closest[64];		/* software "" (unknown): the best match, "" for none */
 	uint32_t closest_confidence;	/* 0..100 */
 	char fp_codes[128];		/* behavioural fingerprint, "-" for no reply */
+	/* HTTP (http, https) and SSH */
+	uint32_t http_status;		/* status code, 0 when none */
+	char http_server[128];		/* the Server header, escaped; "" when none */
+	char ssh_banner[256];		/* the SSH identification line, escaped */
 	/* SMPP */
 	uint32_t smpp_cmd, smpp_status;
 	uint32_t smpp_bind_done, smpp_bind_cmd, smpp_bind_status;

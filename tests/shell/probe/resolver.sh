@@ -56,6 +56,7 @@ pl_log "3 targets, 2 names on a stalled name server, --deadline 1000: ${ms} ms, 
 [ "$rc" -eq 8 ] || pl_fail "exit $rc, expected 8 (unresolved names); stderr: $(cat "$out.err")"
 pl_expect_service "$out" "$SRV4:2525" smtp
 pl_expect_field "$out" "$SRV4:2525" 'r["evidence"]' '^220 '
+pl_expect_schema "$out"
 for t in mta.stall.test:2525 relay.stall.test:25; do
 	pl_expect_service "$out" $t unresolved
 	pl_expect_field "$out" $t 'r["note"]' "deadline of 1000 ms"
