@@ -2,7 +2,7 @@
 /*
  * `portlock probe`: what really answers on HOST:PORT. Option parsing,
  * fingerprint file lookup, --listening target list, text and JSON output,
- * --expect. The probing itself (and every peer byte) stays in probe.c's
+ * --expect. The probing itself (and every peer byte) stays in the probe's
  * de-privileged child; this file only prints the escaped results.
  */
 #include <ctype.h>

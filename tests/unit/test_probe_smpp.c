@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests for SMPP encode/decode (src/probe_smpp.c) and the probe's
- * target parser and result records (src/probe.c). */
+ * target parser and result records (src/probe.c, src/probe_result.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
