@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "probe.h"
+#include "probe_engine.h"
 #include "probe_smpp.h"
 
 static void test_enquire_link(void **state)
@@ -138,8 +139,21 @@ static void test_records(void **state)
 	assert_int_equal(probe_results_decode(buf, o - 12, back, 2, seen), -EBADMSG);
 	assert_int_equal(probe_results_decode(buf, o - 1, back, 2, seen), -EBADMSG);
 	assert_int_equal(probe_results_decode(buf, o, back, 1, seen), -EBADMSG);
+	/*
+	 * A stream the parent cut short (it stopped the child at the deadline):
+	 * the whole records count, a trailing partial one is dropped, and a
+	 * malformed whole one still rejects everything.
+	 */
+	assert_int_equal(pe_decode_stream(buf, o - 12, back, 2, seen, true), 0);
+	assert_true(seen[0] && seen[1]);
+	assert_int_equal(pe_decode_stream(buf, o - 12 - 5, back, 2, seen, true), 0);
+	assert_true(seen[0] && !seen[1]);
+	assert_memory_equal(&back[0], &r[0], sizeof(r[0]));
+	assert_int_equal(pe_decode_stream(buf, 7, back, 2, seen, true), 0);
+	assert_true(!seen[0] && !seen[1]);
 	buf[12 + 3] = '\n';	/* first byte of the first string field */
 	assert_int_equal(probe_results_decode(buf, o, back, 2, seen), -EBADMSG);
+	assert_int_equal(pe_decode_stream(buf, o - 12, back, 2, seen, true), -EBADMSG);
 }
 
 /* The address list of a name (field 31): round trip and strict decoding. */
