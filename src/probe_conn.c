@@ -151,9 +151,9 @@ void pe_conn_close(struct engine *e, struct conn *c)
 	if (c->kind == CK_FP)
 		pe_spawn_fp_next(e, t);
 	free(c);
-	if (t->active == 1 && pe_gen_due(e, t)) {
-		pe_spawn_gen(e, t, false);	/* before the count drops: the target is not final */
-	}
+	/* the last connection of a silent port: one generic request before the result */
+	if (t->active == 1 && pe_gen_due(e, t))
+		pe_spawn_gen(e, t, false);
 	if (--t->active == 0)
 		pe_finish_target(e, t);
 }
