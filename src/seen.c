@@ -7,10 +7,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -362,4 +365,93 @@ void seen_sort(struct seen_entry *e, size_t n)
 {
 	if (n > 1)
 		qsort(e, n, sizeof(*e), entry_cmp);
+}
+
+int seen_group(const struct seen_entry *e, size_t n, struct seen_source **out, size_t *nout)
+{
+	struct seen_source *g = NULL;
+	size_t ng = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!n)
+		return 0;
+	g = calloc(n, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct seen_source *s;
+
+		if (!ng || g[ng - 1].family != e[i].family || g[ng - 1].addr != e[i].addr) {
+			s = &g[ng++];
+			s->family = e[i].family;
+			s->addr = e[i].addr;
+			s->first = i;
+		}
+		s = &g[ng - 1];
+		s->nports++;
+		s->packets += e[i].packets;
+		s->bytes += e[i].bytes;
+		if (e[i].last_seen > s->last_seen)
+			s->last_seen = e[i].last_seen;
+	}
+	*out = g;
+	*nout = ng;
+	return 0;
+}
+
+char *seen_time_str(int64_t t, bool iso, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t)
+		snprintf(buf, len, "-");
+	else if (!(iso ? gmtime_r(&tt, &tm) : localtime_r(&tt, &tm)) ||
+		 !strftime(buf, len, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "%lld", (long long)t);
+	return buf;
+}
+
+int seen_write_atomic(const char *path, const char *buf, size_t len, struct diag *d)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
+	size_t off = 0;
+	int fd, dfd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return diag_err(d, DIAG_USAGE, NULL, ENAMETOOLONG, "cannot write '%s'", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, errno, "cannot write '%s'", tmp);
+	while (off < len && !err) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0 && errno != EINTR)
+			err = errno;
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	if (!err && fsync(fd) < 0)
+		err = errno;
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) < 0)
+		err = errno;
+	if (err) {
+		unlink(tmp);
+		return diag_err(d, DIAG_INTERNAL, NULL, err, "cannot write '%s'", path);
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }

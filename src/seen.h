@@ -56,4 +56,30 @@ int seen_read_tmp(struct nl_sock *s, const char *table, const char *service, enu
 /* Sort entries by (family, addr, port). */
 void seen_sort(struct seen_entry *e, size_t n);
 
+/* One source of a seen set with everything recorded for it, over its ports. */
+struct seen_source {
+	enum cidr_family family;
+	u128 addr;
+	uint64_t packets, bytes;
+	int64_t last_seen;	/* the latest of its ports' */
+	size_t first, nports;	/* its entries: e[first .. first + nports), by port */
+};
+
+/*
+ * Group sorted entries (seen_sort()) by source into *out (malloc'ed, free()
+ * it). Returns 0 or -ENOMEM.
+ */
+int seen_group(const struct seen_entry *e, size_t n, struct seen_source **out, size_t *nout);
+
+/* t as "2026-12-06 09:30:01" local time, or with iso "2026-12-06T09:30:01Z"; "-" for 0. */
+char *seen_time_str(int64_t t, bool iso, char *buf, size_t len);
+
+/*
+ * Write len bytes to path atomically: a temporary file in the same directory
+ * (mode 0644), fsync()ed, renamed over path, the directory fsync()ed. A
+ * reader sees the old file or the new one, never a part. 0 or -errno
+ * recorded in d naming path.
+ */
+int seen_write_atomic(const char *path, const char *buf, size_t len, struct diag *d);
+
 #endif
