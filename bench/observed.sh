@@ -59,19 +59,23 @@ PY
 
 run() {	# label: median wall time of RUNS runs of the command
 	"$PY" - "$RUNS" "$@" <<'PY'
-import statistics, subprocess, sys, time
+import resource, statistics, subprocess, sys, time
 runs, label, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-times = []
+times, cpus = [], []
 for _ in range(runs):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
     times.append(time.monotonic() - t)
-print("%-34s median %.3f s  (min %.3f, max %.3f)" % (label, statistics.median(times), min(times), max(times)))
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpus.append((r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime))
+u, k = statistics.median(c[0] for c in cpus), statistics.median(c[1] for c in cpus)
+print("%-30s wall %.3f s (min %.3f)  cpu user %.3f + sys %.3f = %.3f s" % (label, statistics.median(times), min(times), u, k, u + k))
 PY
 }
 
 echo "portlock: $("$PORTLOCK" --version) ($PORTLOCK)"
-echo "machine:  $(nproc) CPU(s), $(uname -r), $(date -u +%Y-%m-%d)"
+echo "machine:  $(nproc) CPU(s), $(uname -r), $(date -u +%Y-%m-%d), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $((N / 10)) "$N"; do
 	echo
 	fill "$n"
