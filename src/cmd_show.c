@@ -105,7 +105,7 @@ static void stats_text(const struct nm_live *l, const struct stats *st)
 	}
 	if (!any_top)
 		return;
-	printf("\ntop sources outside the allowlist (seen sets):\n");
+	printf("\ntop sources in the seen sets (refused, or in observe mode accepted):\n");
 	printf("  %-16s %-39s %10s %12s %6s  %s\n", "SERVICE", "SOURCE", "PACKETS", "BYTES", "PORT", "LAST SEEN");
 	for (size_t i = 0; i < st->nrows; i++)
 		for (size_t k = 0; k < st->rows[i].ntop; k++) {
