@@ -119,7 +119,7 @@ int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "check", "  -j, --json   machine-readable output\n"

@@ -128,7 +128,7 @@ int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+ajtuh", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "ajtuh", opts)) != -1) {
 		switch (opt) {
 		case 'a': all = true; break;
 		case 'j': ctx->json = true; break;

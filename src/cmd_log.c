@@ -158,7 +158,7 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjn:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjn:", opts)) != -1) {
 		char *end;
 
 		switch (opt) {

@@ -31,7 +31,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjt:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjt:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "show", "  -t, --table NAME  read table inet NAME instead of the config's\n"

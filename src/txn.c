@@ -228,11 +228,7 @@ static int wait_seconds(const struct pl_ctx *ctx)
 
 static void fmt_time(int64_t t, char *buf, size_t len)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	localtime_r(&tt, &tm);
-	strftime(buf, len, "%H:%M:%S", &tm);
+	util_fmt_clock(t, buf, len);	/* with the date when not today */
 }
 
 /*
