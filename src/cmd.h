@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "diag.h"
 
 #define PORTLOCK_DEFAULT_CONFIG "/etc/portlock/portlock.conf"
@@ -95,5 +97,17 @@ int cmd_getopt(struct pl_ctx *ctx, int argc, char **argv, const char *shortopts,
  * PL_EXIT_USAGE. After an error cmd_getopt() recorded, it records nothing.
  */
 int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...) __printf(3, 4);
+
+/*
+ * Print a command's JSON document on stdout: an object that begins with
+ * "schema": "portlock-<doc>/<PL_JSON_VERSION>" followed by o's keys (in
+ * their order), indented, and a newline. Consumes o. doc names the schema
+ * file schema/portlock-<doc>.schema.json: the command's name, or a variant
+ * of it ("audit-report"). Returns 0, or -1 when it could not be written.
+ * Versioning (portlock(8) JSON OUTPUT): adding a key keeps the version;
+ * removing or renaming one, or changing its type or meaning, raises it.
+ */
+#define PL_JSON_VERSION 1
+int cmd_json_print(const char *doc, json_t *o);
 
 #endif

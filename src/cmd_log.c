@@ -38,11 +38,14 @@ static void fmt_time(int64_t t, bool utc_iso, char *out, size_t len)
 
 static int log_json(struct diag *d, struct journal_rec *recs, size_t first, size_t n)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *doc = json_object();
 	int rc = PL_EXIT_OK;
 
-	if (!a)
+	if (!a || !doc) {
+		json_decref(a);
+		json_decref(doc);
 		return PL_EXIT_INTERNAL;
+	}
 	for (size_t i = first; i < n; i++) {
 		json_t *o = journal_rec_to_json(&recs[i]);
 		char iso[64];
@@ -57,11 +60,11 @@ static int log_json(struct diag *d, struct journal_rec *recs, size_t first, size
 		json_object_set_new(o, "time_iso", json_string(iso));
 		json_array_append_new(a, o);
 	}
-	if (!rc && json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+	json_object_set_new(doc, "transactions", a);
+	if (rc)
+		json_decref(doc);
+	else if (cmd_json_print("log", doc) < 0)
 		rc = PL_EXIT_INTERNAL;
-	if (!rc)
-		putchar('\n');
-	json_decref(a);
 	return rc;
 }
 
@@ -124,9 +127,8 @@ static int log_show(struct pl_ctx *ctx, struct journal *j, uint64_t id, bool pri
 
 		json_object_set_new(o, "transaction", json_integer((json_int_t)id));
 		json_object_set_new(o, "content", json_string(prior ? "prior" : "result"));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		/* the table as show prints it, and which transaction's it is */
+		cmd_json_print("show", o);
 	} else {
 		printf("# transaction %" PRIu64 ": the table %s it\n", id, prior ? "before" : "after");
 		render_live_text(&l, stdout);
@@ -164,7 +166,7 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "log",
-				  "  -j, --json      machine-readable output (a JSON array)\n"
+				  "  -j, --json      machine-readable output (schema portlock-log/1)\n"
 				  "  -n, --last N    only the newest N transactions\n"
 				  "      --verify    also check every saved table's sha256 (slow for\n"
 				  "                  large tables)\n"

@@ -52,9 +52,7 @@ static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, co
 	} else {
 		json_object_set_new(o, "overdue", json_null());
 	}
-	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(o);
+	cmd_json_print("plan", o);
 }
 
 /* -v: what the compile cache did */

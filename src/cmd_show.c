@@ -75,9 +75,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 		} else {
 			json_object_set_new(o, "overdue", json_null());
 		}
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		cmd_json_print("show", o);
 	} else {
 		render_live_text(&live, stdout);
 	}

@@ -236,6 +236,21 @@ int cmd_getopt(struct pl_ctx *ctx, int argc, char **argv, const char *shortopts,
 	}
 }
 
+int cmd_json_print(const char *doc, json_t *o)
+{
+	json_t *d = json_object();
+	char schema[64];
+	int rc = -1;
+
+	snprintf(schema, sizeof(schema), "portlock-%s/%d", doc, PL_JSON_VERSION);
+	if (d && o && !json_object_set_new(d, "schema", json_string(schema)) &&
+	    !json_object_update(d, o) && json_dumpf(d, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0)
+		rc = putchar('\n') == EOF ? -1 : 0;
+	json_decref(d);
+	json_decref(o);
+	return rc;
+}
+
 int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
 {
 	if (config_load_file(ctx->config_path, p, &ctx->diag) < 0)

@@ -46,7 +46,7 @@ EOF
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log
 pl_expect_grep "^no transactions recorded in '$J'" "$PL_TMP/out"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --json
-"$PL_PY" -c 'import json,sys; assert json.load(open(sys.argv[1])) == []' "$PL_TMP/out" ||
+"$PL_PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["transactions"] == []' "$PL_TMP/out" ||
 	pl_fail "log --json on a missing dir is not []"
 mkdir -m 0700 -p "$J"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log
@@ -78,7 +78,7 @@ for args in "--json log" "log --json" "log -j"; do
 done
 "$PL_PY" - "$PL_TMP/out" <<'EOF' || pl_fail "log --json content"
 import json, sys
-a = json.load(open(sys.argv[1]))
+a = json.load(open(sys.argv[1]))["transactions"]
 assert [r["id"] for r in a] == [1, 2, 3], a
 r = a[2]
 assert r["kind"] == "revert" and r["reverts_id"] == 2 and r["state"] == "pending", r
@@ -104,7 +104,7 @@ pl_expect_grep '^1 ' "$PL_TMP/out"
 pl_expect_grep '^3 ' "$PL_TMP/out"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --json
 "$PL_PY" -m json.tool "$PL_TMP/out" >/dev/null || pl_fail "log --json with a corrupt record is not JSON"
-"$PL_PY" -c 'import json,sys; assert [r["id"] for r in json.load(open(sys.argv[1]))] == [1, 3]' \
+"$PL_PY" -c 'import json,sys; assert [r["id"] for r in json.load(open(sys.argv[1]))["transactions"]] == [1, 3]' \
 	"$PL_TMP/out" || pl_fail "log --json should list records 1 and 3"
 pl_expect_grep "0000000002.json: warning: corrupt" "$PL_TMP/err"
 

@@ -115,7 +115,7 @@ pl_expect_blocked "$CLI" "$UNTRUST6" "$SRV6" 2775
 if [ "$confirm" -gt 0 ]; then
 	pl_expect_grep 'Confirm the transaction' "$PL_TMP/play"
 	"$PORTLOCK" --state-dir "$ST" log --json | "$PL_PY" -c \
-		'import json,sys; r=json.load(sys.stdin); sys.exit(not r or r[-1]["state"] != "confirmed")' ||
+		'import json,sys; r=json.load(sys.stdin)["transactions"]; sys.exit(not r or r[-1]["state"] != "confirmed")' ||
 		pl_fail "the last transaction is not confirmed: $("$PORTLOCK" --state-dir "$ST" log)"
 fi
 

@@ -154,7 +154,7 @@ printf 'services = ( { name = "smtp"; ports = [2525]; allow = ["198.51.100.0/24"
 pl_expect_rc 0 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/p.conf" --state-dir "$PL_TMP/real" apply
 pl_expect_rc 0 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/q.conf" --state-dir "$PL_TMP/real" apply
 ids=$("$PORTLOCK" --state-dir "$PL_TMP/real" log --json | "$PL_PY" -c \
-	'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))')
+	'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)["transactions"]))')
 if [ -z "$ids" ]; then
 	# apply does not write the journal yet (the lead's transaction work)
 	pl_log "note: apply wrote no journal records; real-journal completion not exercised"
