@@ -19,7 +19,6 @@
 #include "snapshot.h"
 #include "stats.h"
 
-#define SHOW_STATS_SCHEMA "portlock-show-stats/1"
 #define SHOW_TOP_DEFAULT 10
 
 static const char *row_family(const struct stats_row *r)
@@ -39,7 +38,6 @@ static json_t *stats_json(const struct nm_live *l, const struct stats *st)
 	json_t *o = json_object(), *rows = json_array();
 	char a[64], t[64];
 
-	json_object_set_new(o, "schema", json_string(SHOW_STATS_SCHEMA));
 	json_object_set_new(o, "table", json_string(l->t.name));
 	json_object_set_new(o, "exists", json_boolean(l->t.exists));
 	json_object_set_new(o, "generation", json_integer(l->genid));
@@ -140,7 +138,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjt:sT:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjt:sT:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "show", "  -t, --table NAME  read table inet NAME instead of the config's\n"
@@ -189,11 +187,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 		if (ctx->json) {
-			json_t *o = stats_json(&live, &st);
-
-			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(o);
+			cmd_json_print("show-stats", stats_json(&live, &st));
 		} else {
 			stats_text(&live, &st);
 		}
@@ -212,9 +206,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 		} else {
 			json_object_set_new(o, "overdue", json_null());
 		}
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		cmd_json_print("show", o);
 	} else {
 		render_live_text(&live, stdout);
 	}
