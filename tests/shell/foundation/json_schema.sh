@@ -65,6 +65,12 @@ TABLE=$(
 0 | log       | log -n 1 --json
 0 | show      | log --show 1 --json
 0 | show      | log --show 2 --prior --json
+0 | show-stats | -c $A show --stats --json
+0 | observed  | -c $A observed --json
+0 | observed  | observed smpp --json -c $A
+0 | allow     | -c $A allow smtp 198.51.100.9 --for 60s --json
+0 | allow     | allow --list --json -c $A
+0 | allow     | -c $A allow --revoke smtp 198.51.100.9 --json
 TABLE
 )
 
