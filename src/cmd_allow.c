@@ -201,7 +201,7 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 		if (ctx->json) {
 			json_t *o = json_object();
 
-				json_object_set_new(o, "action", json_string(revoke ? "revoke" : "grant"));
+			json_object_set_new(o, "action", json_string(revoke ? "revoke" : "grant"));
 			json_object_set_new(o, "table", json_string(p.table));
 			json_object_set_new(o, "service", json_string(svc->name));
 			json_object_set_new(o, "source", json_string(src));

@@ -113,6 +113,7 @@ int cmd_metrics_main(struct pl_ctx *ctx, int argc, char **argv)
 	FILE *f;
 	int opt, rc;
 
+	opterr = 0;
 	while ((opt = cmd_getopt(ctx, argc, argv, "ho:", opts)) != -1) {
 		switch (opt) {
 		case 'h':

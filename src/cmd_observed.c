@@ -428,6 +428,7 @@ int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct svc_seen *v = NULL;
 	size_t nv = 0;
 
+	opterr = 0;
 	while ((opt = cmd_getopt(ctx, argc, argv, "hjl:a:", opts)) != -1) {
 		switch (opt) {
 		case 'h':

@@ -68,9 +68,9 @@ TABLE=$(
 0 | show-stats | -c $A show --stats --json
 0 | observed  | -c $A observed --json
 0 | observed  | observed smpp --json -c $A
-0 | allow     | -c $A allow smtp 192.0.2.200 --for 1h --json
-0 | allow     | -c $A allow --list --json
-0 | allow     | -c $A allow --revoke smtp 192.0.2.200 --json
+0 | allow     | -c $A allow smtp 198.51.100.9 --for 60s --json
+0 | allow     | allow --list --json -c $A
+0 | allow     | -c $A allow --revoke smtp 198.51.100.9 --json
 TABLE
 )
 
