@@ -35,6 +35,9 @@ obs_expect_smtp "$CLI" $UNTRUST6 $SRV6 25
 pl_expect_rc 0 P allow --list --json
 obs_json_check "$PL_TMP/out" portlock-allow
 grep -q '"source": "2001:db8:1::/120"' "$PL_TMP/out" || pl_fail "allow --list lacks the grant: $(cat "$PL_TMP/out")"
+# an address inside a grant in force: refused, naming the grant
+pl_expect_rc 5 P allow mail $UNTRUST6 --for 1m
+pl_expect_grep "overlaps the temporary access for 2001:db8:1::/120 in force in service mail" "$PL_TMP/err"
 pl_expect_rc 0 P allow mail 2001:db8:1::/120 --for 2h
 pl_expect_grep "renewed" "$PL_TMP/out"
 obs_expect_smtp "$CLI" $UNTRUST6 $SRV6 25
