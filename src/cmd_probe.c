@@ -416,7 +416,7 @@ static int parse_options(struct pl_ctx *ctx, int argc, char **argv, struct probe
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "probe", PROBE_HELP);
