@@ -170,9 +170,9 @@ pl_expect_rc 2 "$PORTLOCK" revert 7 --exit-code
 pl_expect_grep "^portlock: revert: --exit-code needs --dry-run" "$PL_TMP/err"
 # a port out of range says so
 pl_expect_rc 2 "$PORTLOCK" probe host.example:70000
-pl_expect_grep "^portlock: probe: target 'host.example:70000': the port is out of range \(1 to 65535\)" "$PL_TMP/err"
+pl_expect_grep "^portlock: probe: target 'host.example:70000': port 70000 is out of range \(1 to 65535\)" "$PL_TMP/err"
 pl_expect_rc 2 "$PORTLOCK" probe 192.0.2.1:0 --connect-timeout 100
-pl_expect_grep "the port is out of range" "$PL_TMP/err"
+pl_expect_grep "port 0 is out of range" "$PL_TMP/err"
 pl_expect_rc 2 "$PORTLOCK" probe host.example:smtp
 pl_expect_grep "is not HOST:PORT" "$PL_TMP/err"
 
