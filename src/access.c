@@ -95,9 +95,22 @@ static int attempt(struct nl_sock *s, struct journal *j, const struct access_req
 	ret = seen_read_tmp(s, r->table, r->service, f, &tmp, &n, d);
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (tmp[i].addr == lo && tmp[i].last == hi)
+	for (size_t i = 0; i < n; i++) {
+		char other[100];
+
+		if (tmp[i].addr == lo && tmp[i].last == hi) {
 			exists = true;
+			continue;
+		}
+		if (tmp[i].last < lo || tmp[i].addr > hi || r->revoke)
+			continue;
+		/* the kernel refuses overlapping intervals: say which grant is in the way */
+		range_str(f, &(struct range){ tmp[i].addr, tmp[i].last }, other, sizeof(other));
+		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+			       "%s overlaps the temporary access for %s in force in service %s: revoke that one first ('portlock allow --revoke %s %s')",
+			       src, other, r->service, r->service, other);
+		goto out;
+	}
 	if (r->revoke && !exists) {
 		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
 			       "service %s has no temporary access for %s (expired, or never granted; see 'portlock allow --list')",

@@ -22,8 +22,6 @@
 #include "seen.h"
 #include "util.h"
 
-#define ALLOW_SCHEMA "portlock-allow/1"
-
 static json_t *time_json(int64_t t)
 {
 	return t ? json_integer(t) : json_null();
@@ -31,11 +29,7 @@ static json_t *time_json(int64_t t)
 
 static int dump_json(json_t *o)
 {
-	int ret = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	putchar('\n');
-	json_decref(o);
-	return ret < 0 ? PL_EXIT_INTERNAL : PL_EXIT_OK;
+	return cmd_json_print("allow", o) < 0 ? PL_EXIT_INTERNAL : PL_EXIT_OK;
 }
 
 static int list(struct pl_ctx *ctx, const struct policy *p)
@@ -51,7 +45,6 @@ static int list(struct pl_ctx *ctx, const struct policy *p)
 	if (ctx->json) {
 		o = json_object();
 		arr = json_array();
-		json_object_set_new(o, "schema", json_string(ALLOW_SCHEMA));
 		json_object_set_new(o, "action", json_string("list"));
 		json_object_set_new(o, "table", json_string(p->table));
 		json_object_set_new(o, "time", json_integer((json_int_t)time(NULL)));
@@ -128,8 +121,6 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 	uint64_t secs = 0;
 	int opt, rc;
 
-	opterr = 0;
-	/* GNU order: options and operands mix */
 	while ((opt = cmd_getopt(ctx, argc, argv, "hjf:lr", opts)) != -1) {
 		switch (opt) {
 		case 'h':
@@ -210,7 +201,6 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 		if (ctx->json) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "schema", json_string(ALLOW_SCHEMA));
 			json_object_set_new(o, "action", json_string(revoke ? "revoke" : "grant"));
 			json_object_set_new(o, "table", json_string(p.table));
 			json_object_set_new(o, "service", json_string(svc->name));

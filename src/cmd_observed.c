@@ -217,20 +217,6 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-static u128 block_lo(enum cidr_family f, u128 a, int plen)
-{
-	int host = cidr_bits(f) - plen;
-
-	return host >= 128 ? 0 : (a >> host) << host;
-}
-
-static u128 block_hi(enum cidr_family f, u128 a, int plen)
-{
-	int host = cidr_bits(f) - plen;
-
-	return host >= 128 ? cidr_max(f) : block_lo(f, a, plen) | ((((u128)1) << host) - 1);
-}
-
 /* The comment line of one source. */
 static void learn_comment(struct buf *b, const struct svc_seen *v, const struct seen_source *g)
 {
@@ -261,7 +247,7 @@ static int learn_family(struct buf *b, const struct svc_seen *v, enum cidr_famil
 		const struct seen_source *g = &v->g[i];
 
 		if (g->family == f &&
-		    rangeset_add(&rs, block_lo(f, g->addr, agg), block_hi(f, g->addr, agg)) < 0) {
+		    rangeset_add(&rs, seen_block_lo(f, g->addr, agg), seen_block_hi(f, g->addr, agg)) < 0) {
 			rangeset_fini(&rs);
 			return -ENOMEM;
 		}
@@ -270,29 +256,21 @@ static int learn_family(struct buf *b, const struct svc_seen *v, enum cidr_famil
 	while (k < v->ng && v->g[k].family != f)
 		k++;
 	for (size_t r = 0; r < rs.n; r++) {
-		u128 lo = rs.r[r].lo, hi = rs.r[r].hi;
+		struct cidr pfx[256];
+		size_t np = seen_cover(f, rs.r[r].lo, rs.r[r].hi, pfx, ARRAY_SIZE(pfx));
 
-		for (;;) {
-			/* the largest prefix starting at lo that stays within hi */
-			int plen = cidr_bits(f);
-			u128 last;
+		for (size_t x = 0; x < np; x++) {
+			u128 last = seen_block_hi(f, pfx[x].addr, pfx[x].plen);
 			char a[64];
 
-			while (plen > 0 && block_lo(f, lo, plen - 1) == lo &&
-			       block_hi(f, lo, plen - 1) <= hi)
-				plen--;
-			last = block_hi(f, lo, plen);
 			while (k < v->ng && v->g[k].family == f && v->g[k].addr <= last)
 				learn_comment(b, v, &v->g[k++]);
-			cidr_addr_str(f, lo, a, sizeof(a));
-			if (plen == cidr_bits(f))
+			cidr_addr_str(f, pfx[x].addr, a, sizeof(a));
+			if (pfx[x].plen == cidr_bits(f))
 				bprintf(b, "%s\n", a);
 			else
-				bprintf(b, "%s/%d\n", a, plen);
+				bprintf(b, "%s/%d\n", a, pfx[x].plen);
 			(*nprefixes)++;
-			if (last >= hi)
-				break;
-			lo = last + 1;
 		}
 	}
 	rangeset_fini(&rs);

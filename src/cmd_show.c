@@ -19,7 +19,6 @@
 #include "snapshot.h"
 #include "stats.h"
 
-#define SHOW_STATS_SCHEMA "portlock-show-stats/1"
 #define SHOW_TOP_DEFAULT 10
 
 static const char *row_family(const struct stats_row *r)
@@ -39,7 +38,6 @@ static json_t *stats_json(const struct nm_live *l, const struct stats *st)
 	json_t *o = json_object(), *rows = json_array();
 	char a[64], t[64];
 
-	json_object_set_new(o, "schema", json_string(SHOW_STATS_SCHEMA));
 	json_object_set_new(o, "table", json_string(l->t.name));
 	json_object_set_new(o, "exists", json_boolean(l->t.exists));
 	json_object_set_new(o, "generation", json_integer(l->genid));
@@ -105,7 +103,7 @@ static void stats_text(const struct nm_live *l, const struct stats *st)
 	}
 	if (!any_top)
 		return;
-	printf("\ntop sources outside the allowlist (seen sets):\n");
+	printf("\ntop sources in the seen sets (refused, or in observe mode accepted):\n");
 	printf("  %-16s %-39s %10s %12s %6s  %s\n", "SERVICE", "SOURCE", "PACKETS", "BYTES", "PORT", "LAST SEEN");
 	for (size_t i = 0; i < st->nrows; i++)
 		for (size_t k = 0; k < st->rows[i].ntop; k++) {
@@ -189,11 +187,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 		if (ctx->json) {
-			json_t *o = stats_json(&live, &st);
-
-			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(o);
+			cmd_json_print("show-stats", stats_json(&live, &st));
 		} else {
 			stats_text(&live, &st);
 		}

@@ -401,6 +401,43 @@ int seen_group(const struct seen_entry *e, size_t n, struct seen_source **out, s
 	return 0;
 }
 
+u128 seen_block_lo(enum cidr_family f, u128 addr, int plen)
+{
+	int host = cidr_bits(f) - plen;
+
+	return host >= 128 ? 0 : (addr >> host) << host;
+}
+
+u128 seen_block_hi(enum cidr_family f, u128 addr, int plen)
+{
+	int host = cidr_bits(f) - plen;
+
+	return host >= 128 ? cidr_max(f) : seen_block_lo(f, addr, plen) | ((((u128)1) << host) - 1);
+}
+
+size_t seen_cover(enum cidr_family f, u128 lo, u128 hi, struct cidr *out, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		/* the largest prefix starting at lo that stays within hi */
+		int plen = cidr_bits(f);
+		u128 last;
+
+		while (plen > 0 && seen_block_lo(f, lo, plen - 1) == lo && seen_block_hi(f, lo, plen - 1) <= hi)
+			plen--;
+		out[n].family = f;
+		out[n].addr = lo;
+		out[n].plen = plen;
+		n++;
+		last = seen_block_hi(f, lo, plen);
+		if (last >= hi)
+			break;
+		lo = last + 1;
+	}
+	return n;
+}
+
 char *seen_time_str(int64_t t, bool iso, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;

@@ -71,6 +71,17 @@ struct seen_source {
  */
 int seen_group(const struct seen_entry *e, size_t n, struct seen_source **out, size_t *nout);
 
+/*
+ * The fewest prefixes that cover exactly [lo, hi] (family f), in address
+ * order, into out (room for max; 2 * cidr_bits(f) always suffices). Returns
+ * their number.
+ */
+size_t seen_cover(enum cidr_family f, u128 lo, u128 hi, struct cidr *out, size_t max);
+
+/* [first, last] of addr's /plen block. */
+u128 seen_block_lo(enum cidr_family f, u128 addr, int plen);
+u128 seen_block_hi(enum cidr_family f, u128 addr, int plen);
+
 /* t as "2026-12-06 09:30:01" local time, or with iso "2026-12-06T09:30:01Z"; "-" for 0. */
 char *seen_time_str(int64_t t, bool iso, char *buf, size_t len);
 

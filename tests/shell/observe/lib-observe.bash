@@ -60,3 +60,17 @@ obs_json_check() {
 jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' \
 		"$1" "$PL_SOURCE_DIR/schema/$2.schema.json" || pl_fail "$1 does not match schema $2: $(head -c 1500 "$1")"
 }
+
+# obs_mail_setup: the topology, aiosmtpd on the server's two addresses, port 25,
+# and a policy "mail" (enforce) for the trusted addresses, applied.
+obs_mail_setup() {
+	pl_topology
+	pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV4" 25
+	pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV6" 25
+	pl_wait_port "$SRV" 25
+	sleep 0.5	# both addresses
+	cat >"$PL_TMP/p.conf" <<CONF
+services = ( { name = "mail"; ports = [25]; allow = ["$TRUST4/32", "$TRUST6/128"]; } );
+CONF
+	pl_expect_rc 0 P apply
+}

@@ -5,15 +5,7 @@
 # last transaction time and a pending confirm, and --output writes atomically.
 # `show --json` gives a rule's counter as fields, not inside its text.
 . "$(dirname "$0")/lib-observe.bash"
-pl_topology
-pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV4" 25
-pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV6" 25
-pl_wait_port "$SRV" 25
-sleep 0.5
-cat >"$PL_TMP/p.conf" <<CONF
-services = ( { name = "mail"; ports = [25]; allow = ["$TRUST4/32", "$TRUST6/128"]; } );
-CONF
-pl_expect_rc 0 P apply
+obs_mail_setup
 obs_expect_smtp "$CLI" $TRUST4 $SRV4 25
 obs_expect_smtp "$CLI" $TRUST6 $SRV6 25
 obs_expect_refused "$CLI" $UNTRUST4 $SRV4 25

@@ -4,16 +4,7 @@
 # plan and apply leave a grant alone; --revoke ends one early; each grant and
 # revoke is a journal record that `log` shows and `revert` passes over.
 . "$(dirname "$0")/lib-observe.bash"
-pl_topology
-pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV4" 25
-pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV6" 25
-pl_wait_port "$SRV" 25
-sleep 0.5
-
-cat >"$PL_TMP/p.conf" <<CONF
-services = ( { name = "mail"; ports = [25]; allow = ["$TRUST4/32", "$TRUST6/128"]; } );
-CONF
-pl_expect_rc 0 P apply
+obs_mail_setup
 obs_expect_smtp "$CLI" $TRUST4 $SRV4 25
 obs_expect_refused "$CLI" $UNTRUST4 $SRV4 25
 
@@ -22,13 +13,6 @@ pl_expect_rc 0 P allow mail $UNTRUST4 --for 3s
 t0=$(date +%s.%N)
 pl_expect_grep "^transaction [0-9]+: $UNTRUST4 may reach service mail until .* \(3s\)" "$PL_TMP/out"
 obs_expect_smtp "$CLI" $UNTRUST4 $SRV4 25
-# plan sees no drift in the temporary set, apply leaves it alone
-pl_expect_rc 0 P plan --exit-code
-pl_expect_rc 0 P apply
-obs_expect_smtp "$CLI" $UNTRUST4 $SRV4 25
-pl_expect_rc 0 P allow --list --json
-obs_json_check "$PL_TMP/out" portlock-allow
-grep -q "\"source\": \"$UNTRUST4\"" "$PL_TMP/out" || pl_fail "allow --list lacks the grant: $(cat "$PL_TMP/out")"
 # 5 s after the grant, no portlock process anywhere in the server's namespace
 sleep "$("$PL_PY" -c "import sys,time; print(max(0.0, 5 - (time.time() - float(sys.argv[1]))))" "$t0")"
 for pid in $(ip netns pids "$SRV"); do
@@ -40,10 +24,20 @@ obs_expect_refused "$CLI" $UNTRUST4 $SRV4 25
 pl_expect_rc 0 P allow --list
 pl_expect_grep "^no temporary access in table inet portlock" "$PL_TMP/out"
 
-# IPv6, a prefix, renewed, then revoked before its time
+# IPv6, a prefix: plan sees no drift in the temporary set, apply leaves it
+# alone; renewed; revoked before its time
 pl_expect_rc 0 P allow mail 2001:db8:1::/120 --for 1h --json
 obs_json_check "$PL_TMP/out" portlock-allow
 obs_expect_smtp "$CLI" $UNTRUST6 $SRV6 25
+pl_expect_rc 0 P plan --exit-code
+pl_expect_rc 0 P apply
+obs_expect_smtp "$CLI" $UNTRUST6 $SRV6 25
+pl_expect_rc 0 P allow --list --json
+obs_json_check "$PL_TMP/out" portlock-allow
+grep -q '"source": "2001:db8:1::/120"' "$PL_TMP/out" || pl_fail "allow --list lacks the grant: $(cat "$PL_TMP/out")"
+# an address inside a grant in force: refused, naming the grant
+pl_expect_rc 5 P allow mail $UNTRUST6 --for 1m
+pl_expect_grep "overlaps the temporary access for 2001:db8:1::/120 in force in service mail" "$PL_TMP/err"
 pl_expect_rc 0 P allow mail 2001:db8:1::/120 --for 2h
 pl_expect_grep "renewed" "$PL_TMP/out"
 obs_expect_smtp "$CLI" $UNTRUST6 $SRV6 25
