@@ -55,6 +55,7 @@ static void usage(FILE *f)
 		"  -q, --quiet           errors only\n"
 		"  -h, --help            this help; COMMAND --help for a command's options\n"
 		"  -V, --version         print the version\n"
+		"The global options may also follow COMMAND, among its own options.\n"
 		"\nCommands:\n",
 		PORTLOCK_DEFAULT_CONFIG, PORTLOCK_DEFAULT_STATE_DIR);
 	for (const struct pl_cmd *c = pl_commands; c->name; c++)

@@ -175,6 +175,10 @@ pl_expect_rc 2 "$PORTLOCK" probe 192.0.2.1:0 --connect-timeout 100
 pl_expect_grep "port 0 is out of range" "$PL_TMP/err"
 pl_expect_rc 2 "$PORTLOCK" probe host.example:smtp
 pl_expect_grep "is not HOST:PORT" "$PL_TMP/err"
+# an option after a target is an option, not a target
+pl_expect_rc 2 "$PORTLOCK" probe --source 192.0.2.7 192.0.2.1:25 --connect-timeout soon
+pl_expect_grep "^portlock: probe: --connect-timeout 'soon' is not 1..3600000" "$PL_TMP/err"
+grep -q "target '--connect-timeout'" "$PL_TMP/err" && pl_fail "probe took an option for a target"
 
 # in a namespace: plan -v after the command, and a --confirm deadline that
 # is not today is printed with its date

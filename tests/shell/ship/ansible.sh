@@ -11,6 +11,9 @@
 #   a per-host allowlist change shows as a plan diff, then applies
 #   an invalid policy fails the play; the file and the table stay as they were
 #   the audit of every host lands in one JSON report on the controller
+#   the observe phase reports the learned sources (observed --json)
+# A dozen ansible-playbook runs: on a loaded machine this takes 8 minutes.
+# ctest-timeout: 1200
 . "$(dirname "$0")/../lib/lib.sh"
 pl_require_root
 command -v ansible-playbook >/dev/null || pl_die "ansible-playbook is missing (tests/deps/ship.txt)"
@@ -19,6 +22,8 @@ A=$PL_SOURCE_DIR/contrib/ansible
 export ANSIBLE_HOME=$PL_TMP/ansible ANSIBLE_LOCAL_TEMP=$PL_TMP/ansible/tmp ANSIBLE_REMOTE_TEMP=$PL_TMP/ansible/rtmp
 export ANSIBLE_ROLES_PATH=$A/roles ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_FORCE_COLOR=0
 export ANSIBLE_PYTHON_INTERPRETER=$PL_PY ANSIBLE_DEPRECATION_WARNINGS=0
+# the role uses no facts: skip gathering them (a dozen plays run here)
+export ANSIBLE_GATHERING=explicit
 
 # 1. syntax
 ansible-playbook -i "$A/inventory.example.yml" "$A/site.yml" --syntax-check >"$PL_TMP/syntax" 2>&1 ||
@@ -54,6 +59,7 @@ pl_wait_port "$SRV" 2775
 CONF=$PL_TMP/etc/portlock/portlock.conf
 ST=$PL_TMP/state
 REPORT=$PL_TMP/report.json
+OBSERVED=$PL_TMP/observed.json
 # inventory: one host, reached over the local connection; group vars hold
 # the services, host vars the per-host allowlist
 inventory() { # TRUSTED4 TRUSTED6 [extra host var line]
@@ -72,6 +78,7 @@ all:
         portlock_audit_collect: $audit
         portlock_audit_report: $REPORT
         portlock_audit_args: ["--no-probe"]
+        portlock_observed_report: $OBSERVED
         portlock_services:
           - {name: smpp, expect: smpp, ports: [2775], allow: ["@partners"]}
       hosts:
@@ -87,7 +94,8 @@ play() { # ARGS...: run site.yml in the server namespace; output in $PL_TMP/play
 recap() { # KEY: the count of KEY in the play recap
 	grep -oE "$1=[0-9]+" "$PL_TMP/play" | tail -1 | cut -d= -f2
 }
-table() { ip netns exec "$SRV" nft list table inet portlock 2>/dev/null; }
+# stateless (-s): the seen sets' counters and timeouts move by themselves
+table() { ip netns exec "$SRV" nft -s list table inet portlock 2>/dev/null; }
 
 scratch() { find /tmp -maxdepth 1 -name 'ansible.*.portlock.conf' | sort; }
 scratch >"$PL_TMP/scratch.before"
@@ -103,6 +111,8 @@ pl_expect_grep '^\+ table inet portlock' "$PL_TMP/play"
 grep -q 'Remove the dry run.s scratch file' "$PL_TMP/play" || pl_fail "check run did not remove its scratch file"
 table >/dev/null && pl_fail "check run created the table"
 [ -e "$REPORT" ] && pl_fail "check run wrote the audit report on the controller"
+[ -e "$OBSERVED" ] && pl_fail "check run wrote the observed report on the controller"
+pl_expect_grep 'no source outside the allowlist was seen' "$PL_TMP/play"
 # the diff is headed with the configured table, and the module read portlock's JSON
 pl_expect_grep '^--- kernel: table inet portlock$' "$PL_TMP/play"
 
@@ -177,11 +187,37 @@ pl_expect_grep '^\+ table inet pl_fleet' "$PL_TMP/play"
 grep -q 'kernel: table inet portlock' "$PL_TMP/play" && pl_fail "the diff names table portlock for pl_fleet"
 ip netns exec "$SRV" nft list table inet pl_fleet >/dev/null 2>&1 && pl_fail "check run created table pl_fleet"
 
+# 7c. the observe phase: the policy deployed in observe mode lets the
+# untrusted client through and records it; the play reports it as a learned
+# source (and not the trusted one); then enforce refuses it again
+inventory "$TRUST4/32" "$TRUST6/128" '          portlock_mode: observe'
+play || pl_fail "observe-mode run failed: $(tail -30 "$PL_TMP/play")"
+pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
+pl_expect_connect "$CLI" "$UNTRUST6" "$SRV6" 2775
+pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
+play || pl_fail "observe-mode second run failed: $(tail -30 "$PL_TMP/play")"
+[ "$(recap changed)" = 0 ] || pl_fail "observe-mode second run changed something"
+pl_expect_grep "smpp: $UNTRUST4 \\([0-9]+ packets, last seen [0-9T:-]+Z\\)" "$PL_TMP/play"
+"$PL_PY" - "$OBSERVED" "$UNTRUST4" "$UNTRUST6" "$TRUST4" <<'PY' || pl_fail "observed report: $(head -c 3000 "$OBSERVED")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+smpp = r["smsc1"]["services"]["smpp"]
+assert smpp["mode"] == "observe" and smpp["recorded"] is True, smpp
+got = {s["source"]: s for s in smpp["learned"]}
+assert set(got) == set(sys.argv[2:4]), got
+for s in got.values():
+    assert s["ports"] == [2775] and s["packets"] >= 1 and s["last_seen"].endswith("Z"), s
+PY
+# (step 8 puts the policy back in enforce mode)
+
 # 8. the audit report on the controller
 if [ "$audit" = true ]; then
 	inventory "$UNTRUST4/32" "$UNTRUST6/128"
 	rm -f "$REPORT"
 	play || pl_fail "run failed: $(tail -30 "$PL_TMP/play")"
+	# enforcing again after the observe phase
+	pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
+	pl_expect_blocked "$CLI" "$TRUST4" "$SRV4" 2775
 	"$PL_PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(not ("smsc1" in r and "audit" in r["smsc1"]))' \
 		"$REPORT" || pl_fail "the report lacks smsc1's audit: $(head -c 2000 "$REPORT")"
 fi
