@@ -71,6 +71,8 @@ TABLE=$(
 0 | allow     | -c $A allow smtp 198.51.100.9 --for 60s --json
 0 | allow     | allow --list --json -c $A
 0 | allow     | -c $A allow --revoke smtp 198.51.100.9 --json
+0 | probe     | probe 127.0.0.1:2525 --json --timeout 300 --deadline 3000
+0 | probe     | --json probe --fingerprint 127.0.0.1:2525 [::1]:2775 --timeout 300
 TABLE
 )
 
