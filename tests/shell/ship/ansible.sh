@@ -87,7 +87,12 @@ play() { # ARGS...: run site.yml in the server namespace; output in $PL_TMP/play
 recap() { # KEY: the count of KEY in the play recap
 	grep -oE "$1=[0-9]+" "$PL_TMP/play" | tail -1 | cut -d= -f2
 }
-table() { ip netns exec "$SRV" nft list table inet portlock 2>/dev/null; }
+# (the seen sets' expiry times tick: listed without them)
+table() {
+	local t
+	t=$(ip netns exec "$SRV" nft list table inet portlock 2>/dev/null) || return 1
+	sed -E 's/ expires [0-9a-z]+//g' <<<"$t"
+}
 
 scratch() { find /tmp -maxdepth 1 -name 'ansible.*.portlock.conf' | sort; }
 scratch >"$PL_TMP/scratch.before"
