@@ -2,7 +2,7 @@
 /*
  * Journaled transactions: apply, revert, confirm, and recovery of expired
  * confirmation deadlines and interrupted transactions. Glue between the
- * apply engine (sync.c) and the journal (journal.c); holds the state-dir lock
+ * apply engine (sync.c) and the journal (journal_*.c); holds the state-dir lock
  * for the whole transaction.
  *
  * apply:   lock; recover; plan; [journal: prepare prior, with the deadline of
