@@ -33,9 +33,9 @@
  *                                             commit point: a record exists iff
  *                                             this file exists)
  *   <state>/journal/NNNNNNNNNN.prior.nlmsg    table content before the transaction
- *   <state>/journal/NNNNNNNNNN.prior.nft      readable rendering of the same
+ *   <state>/journal/NNNNNNNNNN.prior.nft      format 1 only: readable rendering
  *   <state>/journal/NNNNNNNNNN.result.nlmsg   table content after the transaction
- *   <state>/journal/NNNNNNNNNN.result.nft     readable rendering of the same
+ *   <state>/journal/NNNNNNNNNN.result.nft     format 1 only: readable rendering
  *   <state>/journal/NNNNNNNNNN.{prior,result}.ranges   format 2: the elements of
  *                                 the range sets, compact (the .nlmsg then
  *                                 leaves those elements out); no .nft is
@@ -106,7 +106,8 @@
  *	struct journal *j;
  *	struct journal_rec rec;
  *	struct journal_content prior = { .absent = !table_exists,
- *		.nlmsg = live_msgs, .nlmsg_len = live_len, .nft = live_text, .nft_len = n };
+ *		.nlmsg = live_msgs, .nlmsg_len = live_len, .ranges = manifest, .ranges_len = n,
+ *		.objs = objs, .nobjs = nobjs };
  *
  *	if (journal_open(&j, ctx->state_dir, wait_s, &ctx->diag))   // exit 5 when locked
  *		return diag_exit_code(&ctx->diag);
@@ -275,16 +276,14 @@ struct journal_object {
 
 /*
  * Content of the managed table handed to journal_prepare()/journal_commit().
- * absent: the table does not exist (nlmsg/nft ignored). Otherwise nlmsg holds
- * nlmsg_len bytes (may be 0) and nft nft_len bytes of text (NULL = empty).
+ * absent: the table does not exist (the rest ignored). Otherwise nlmsg holds
+ * nlmsg_len bytes (may be 0). No .nft rendering is written (format 2 on).
  * The journal only reads these buffers; they stay owned by the caller.
  */
 struct journal_content {
 	bool absent;
 	const void *nlmsg;
 	size_t nlmsg_len;
-	const char *nft;	/* NULL: no readable rendering is stored ("nft": null) */
-	size_t nft_len;
 	const void *ranges;	/* NULL: none ("ranges": null) */
 	size_t ranges_len;
 	/*

@@ -159,8 +159,7 @@ int journal_begin(struct journal *j, struct journal_rec *r, struct diag *d)
 	return 0;
 }
 
-/* Write the two blobs of one content (prior: base 0, result: base 2). */
-/* The blobs of a content: nlmsg, nft, ranges (prior or result). */
+/* The blobs of a content: nlmsg, nft (format 1 only), ranges, refs (prior or result). */
 #define CONTENT_KINDS 4
 static void content_kinds(enum journal_blob_kind nl, enum journal_blob_kind k[CONTENT_KINDS])
 {
@@ -255,8 +254,9 @@ static int write_content(struct journal *j, struct journal_rec *r, enum journal_
 {
 	char *refs = NULL;
 	size_t refslen = 0;
-	const void *data[CONTENT_KINDS] = { c->nlmsg, c->nft, c->ranges, NULL };
-	size_t len[CONTENT_KINDS] = { c->nlmsg_len, c->nft_len, c->ranges_len, 0 };
+	/* the .nft kind is only linked (from a format 1 record), never written */
+	const void *data[CONTENT_KINDS] = { c->nlmsg, NULL, c->ranges, NULL };
+	size_t len[CONTENT_KINDS] = { c->nlmsg_len, 0, c->ranges_len, 0 };
 	enum journal_blob_kind kinds[CONTENT_KINDS];
 	int rc;
 
