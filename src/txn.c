@@ -28,6 +28,7 @@
 #include "nl.h"
 #include "policy.h"
 #include "render.h"
+#include "render_txn.h"
 #include "snapshot.h"
 #include "sshguard.h"
 #include "statestore.h"
@@ -226,15 +227,6 @@ static int wait_seconds(const struct pl_ctx *ctx)
 	return ctx->wait_s;
 }
 
-static void fmt_time(int64_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	localtime_r(&tt, &tm);
-	strftime(buf, len, "%H:%M:%S", &tm);
-}
-
 /*
  * An established SSH session of this host (found from the kernel's sockets;
  * SSH_CONNECTION only adds to them): would the policy cut it? Returns true
@@ -285,19 +277,34 @@ static bool ssh_would_be_cut(const struct pl_ctx *ctx, const struct policy *p, c
 	return sshguard_would_cut(p, *cut_old, msg, len, cut_now);
 }
 
-/*
- * A refusal, for --json: jo (the command's own keys, consumed) gets an
- * "error" object and is printed. The reason is on stderr as well.
- */
-static void print_json_refusal(json_t *jo, const char *message, uint64_t applied_id, uint64_t auto_id)
+static void (*render_hook)(struct pl_ctx *ctx, const struct txn_result *res);
+
+void txn_set_render(void (*fn)(struct pl_ctx *ctx, const struct txn_result *res))
 {
-	json_object_set_new(jo, "error", json_pack("{s:s,s:s,s:I,s:I,s:i}", "reason", "auto-reverted",
-						   "message", message, "transaction", (json_int_t)applied_id,
-						   "auto_revert", (json_int_t)auto_id, "exit_code",
-						   PL_EXIT_CONFLICT));
-	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(jo);
+	render_hook = fn;
+}
+
+void txn_result_fini(struct txn_result *res)
+{
+	if (!res)
+		return;
+	sync_result_fini(&res->sync);
+	memset(res, 0, sizeof(*res));
+}
+
+/* The sync result moves into res: what rendering needs (the plan, the figures); the rest is freed. */
+static void result_take(struct txn_result *res, enum txn_outcome outcome, const char *table,
+			struct sync_result *r)
+{
+	res->outcome = outcome;
+	snprintf(res->table, sizeof(res->table), "%s", table);
+	nl_batch_free(r->plan.batch);
+	r->plan.batch = NULL;
+	nm_live_fini(&r->live);
+	nm_table_fini(&r->want);
+	sync_result_fini(&res->sync);
+	res->sync = *r;
+	memset(r, 0, sizeof(*r));
 }
 
 /*
@@ -352,26 +359,6 @@ bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, s
 /* ---- revert (lock held) ---- */
 
 static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, int64_t deadline);
-
-/* The revert's result: one JSON object (text lines are printed by revert_run()). */
-static void revert_print_json(const struct journal_rec *target, const struct hook *h,
-			      const struct sync_result *r, bool dry_run, int64_t deadline)
-{
-	json_t *jo = json_object();
-
-	json_object_set_new(jo, "reverted", json_integer((json_int_t)target->id));
-	json_object_set_new(jo, "transaction",
-			    r->committed ? json_integer((json_int_t)h->rec.id) : json_null());
-	json_object_set_new(jo, "changed", json_boolean(r->committed));
-	json_object_set_new(jo, "dry_run", json_boolean(dry_run));
-	json_object_set_new(jo, "table", json_string(target->table));
-	json_object_set_new(jo, "confirm_deadline",
-			    r->committed && deadline ? json_integer(deadline) : json_null());
-	json_object_set_new(jo, "diff", render_plan_json(&r->plan));
-	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(jo);
-}
 
 /*
  * The SSH lockout guard for `portlock revert`: the table it restores is the
@@ -433,7 +420,8 @@ static int revert_ssh_guard(struct pl_ctx *ctx, struct journal *j, const struct 
  * asked for (dry run, --confirm, --force); NULL for an auto-revert.
  */
 static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
-		      enum journal_kind kind, bool quiet, const struct txn_opts *o)
+		      enum journal_kind kind, bool quiet, const struct txn_opts *o,
+		      struct txn_result *res)
 {
 	struct journal_rec target = { 0 };
 	struct nm_table want;
@@ -491,15 +479,13 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
 			 "transaction %llu is the auto-revert of transaction %llu, which nobody confirmed: reverting it would re-install that change; refusing (use --force to insist, best with --confirm SECONDS)",
 			 (unsigned long long)target.id, (unsigned long long)target.reverts_id);
-		if (ctx->json && !quiet) {
-			json_t *jo = json_object();
-
-			json_object_set_new(jo, "reverted", json_null());
-			json_object_set_new(jo, "transaction", json_null());
-			json_object_set_new(jo, "changed", json_false());
-			json_object_set_new(jo, "dry_run", json_boolean(dry_run));
-			print_json_refusal(jo, "reverting an auto-revert re-installs the change nobody confirmed",
-					   target.reverts_id, target.id);
+		if (!quiet) {
+			res->outcome = TXN_REVERT_REFUSED;
+			res->dry_run = dry_run;
+			res->target_id = target.reverts_id;
+			res->auto_id = target.id;
+			snprintf(res->why, sizeof(res->why), "%s",
+				 "reverting an auto-revert re-installs the change nobody confirmed");
 		}
 		rc = PL_EXIT_CONFLICT;
 		goto out;
@@ -543,19 +529,11 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		goto out;
 	}
 	if (dry_run) {
-		if (ctx->json) {
-			revert_print_json(&target, &h, &r, true, 0);
-		} else if (plan_empty(&r.plan)) {
-			printf("table inet %s already matches its state before transaction %llu: the revert would change nothing\n",
-			       target.table, (unsigned long long)target.id);
-		} else {
-			printf("revert of transaction %llu on table inet %s (generation %u), dry run:\n",
-			       (unsigned long long)target.id, target.table, r.gen_before);
-			render_plan_text(&r.plan, stdout);
-			printf("nothing was changed (dry run)\n");
-		}
 		if (o->exit_code && !plan_empty(&r.plan))
 			rc = PL_EXIT_PENDING;
+		res->dry_run = true;
+		res->target_id = target.id;
+		result_take(res, TXN_REVERT_DRY_RUN, target.table, &r);
 		goto out;
 	}
 	if (r.committed) {
@@ -609,33 +587,18 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	if (unmarked && rc == PL_EXIT_OK)
 		rc = PL_EXIT_NOJOURNAL;
-	if (!quiet && !ctx->json) {
-		char counts[400], t[32];
-
-		render_plan_counts(&r.plan, counts, sizeof(counts));
-		if (r.committed && o && ctx->verbose >= 0)
-			render_plan_text(&r.plan, stdout);
-		if (r.committed && h.unjournaled)
-			printf("transaction %llu reverted on table inet %s without a journal record: %s\n",
-			       (unsigned long long)target.id, target.table, counts);
-		else if (r.committed)
-			printf("transaction %llu reverted transaction %llu on table inet %s: %s\n",
-			       (unsigned long long)h.rec.id, (unsigned long long)target.id, target.table,
-			       counts);
-		else
-			printf("table inet %s already matches its state before transaction %llu; %s\n",
-			       target.table, (unsigned long long)target.id,
-			       unmarked ? "its record could not be marked reverted" : "marked reverted");
-		if (r.committed && deadline) {
-			fmt_time(deadline, t, sizeof(t));
-			printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
-			       (unsigned long long)h.rec.id, t);
-		}
-	}
-	if (ctx->json && !quiet)
-		revert_print_json(&target, &h, &r, false, deadline);
 	if (r.committed && !h.unjournaled)
 		journal_prune(j, POLICY_DEFAULT_JOURNAL_KEEP, &ctx->diag);
+	if (!quiet) {
+		res->target_id = target.id;
+		res->changed = r.committed;
+		res->journaled = r.committed && !h.unjournaled;
+		res->id = r.committed ? h.rec.id : 0;
+		res->confirm_deadline = r.committed ? deadline : 0;
+		res->unmarked = unmarked;
+		res->show_plan = o != NULL;
+		result_take(res, TXN_REVERTED, target.table, &r);
+	}
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
@@ -651,7 +614,13 @@ out:
 static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			 enum journal_kind kind, bool quiet)
 {
-	return revert_run(ctx, j, id, kind, quiet, NULL);
+	struct txn_result res = { 0 };
+	int rc = revert_run(ctx, j, id, kind, quiet, NULL, &res);
+
+	if (res.outcome != TXN_NONE && render_hook)
+		render_hook(ctx, &res);
+	txn_result_fini(&res);
+	return rc;
 }
 
 /*
@@ -665,7 +634,7 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
  * leave every port open.
  */
 static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *src,
-			  enum journal_kind kind, const char *why)
+			  enum journal_kind kind, const char *why, struct txn_result *res)
 {
 	struct nm_table want;
 	struct sync_opts so = { .mode = SYNC_APPLY, .max_elem_lines = 20, .capture_prior = true };
@@ -707,24 +676,11 @@ static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct jo
 	diag_warn(&ctx->diag, NULL, "%s: table inet %s is %s as transaction %llu left it, not as %s says",
 		  why, src->table, r.committed ? "restored" : "kept", (unsigned long long)src->id,
 		  ctx->config_path);
-	if (!ctx->json && ctx->verbose >= 0) {
-		char counts[400];
-
-		render_plan_counts(&r.plan, counts, sizeof(counts));
-		printf("table inet %s %s as transaction %llu left it: %s\n", src->table,
-		       r.committed ? "restored" : "already", (unsigned long long)src->id, counts);
-	} else if (ctx->json) {
-		json_t *jo = render_plan_json(&r.plan);
-
-		json_object_set_new(jo, "applied", json_boolean(r.committed));
-		json_object_set_new(jo, "restored_from", json_integer((json_int_t)src->id));
-		json_object_set_new(jo, "transaction", r.committed && !h.unjournaled && h.prepared
-								? json_integer((json_int_t)h.rec.id)
-								: json_null());
-		json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(jo);
-	}
+	res->changed = r.committed;
+	res->target_id = src->id;
+	res->journaled = r.committed && !h.unjournaled && h.prepared;
+	res->id = res->journaled ? h.rec.id : 0;
+	result_take(res, TXN_RESTORED, src->table, &r);
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
@@ -786,7 +742,7 @@ static void say_safe_state(struct pl_ctx *ctx, const struct journal_rec *rec, co
 		 (unsigned long long)rec->id, reason, rec->table,
 		 recorded ? ", and the record says \"safe_state\": \"kept\"" : "");
 	/* loud: on stderr now (also with -q), in syslog, and in the diagnostics */
-	fprintf(stderr, "portlock: %s\n", msg);
+	diag_alert("%s", msg);
 	slog(LOG_CRIT, "%s", msg);
 	diag_warn(&ctx->diag, NULL, "%s", msg);
 }
@@ -922,7 +878,7 @@ static int auto_revert(struct pl_ctx *ctx, struct journal *j, struct journal_rec
 	struct diag q;
 	int rc, ret;
 
-	fprintf(stderr, "portlock: transaction %llu %s: reverting it\n", (unsigned long long)rec->id, why);
+	diag_alert("transaction %llu %s: reverting it", (unsigned long long)rec->id, why);
 	slog(LOG_WARNING, "transaction %llu on table inet %s %s: reverting it", (unsigned long long)rec->id,
 	     rec->table, why);
 	diag_init(&q);
@@ -985,7 +941,7 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j, unsigned *flags
 		if (res == RESOLVED_UNRECORDED && rec.confirm_deadline &&
 		    (time(NULL) >= rec.confirm_deadline || before_boot(&rec))) {
 			/* in force, past its deadline, and the journal cannot say so: revert all the same */
-			fmt_time(rec.confirm_deadline, t, sizeof(t));
+			render_time(rec.confirm_deadline, t, sizeof(t));
 			snprintf(why, sizeof(why), "was not confirmed by %s", t);
 			rec.state = JOURNAL_STATE_PREPARED;
 			r2 = auto_revert(ctx, j, &rec, why, &fl);
@@ -1011,7 +967,7 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j, unsigned *flags
 	if (journal_pending(j, &rec, &ctx->diag) == 0) {
 		bool expired = rec.confirm_deadline && time(NULL) >= rec.confirm_deadline;
 
-		fmt_time(rec.confirm_deadline, t, sizeof(t));
+		render_time(rec.confirm_deadline, t, sizeof(t));
 		if (expired || before_boot(&rec)) {
 			/* a watcher that died with the previous boot: unconfirmed changes do not survive a reboot */
 			snprintf(why, sizeof(why), expired ? "was not confirmed by %s"
@@ -1113,12 +1069,12 @@ void txn_report_overdue(struct pl_ctx *ctx)
 		bool expired = rec.confirm_deadline && time(NULL) >= rec.confirm_deadline;
 
 		if (expired || before_boot(&rec)) {
-			fmt_time(rec.confirm_deadline, t, sizeof(t));
+			render_time(rec.confirm_deadline, t, sizeof(t));
 			ctx->overdue_id = rec.id;
 			ctx->overdue_deadline = rec.confirm_deadline;
-			fprintf(stderr,
-				"portlock: WARNING: transaction %llu on table inet %s was not confirmed by %s and is still in force: "
-				"its auto-revert is overdue; 'portlock recover' (or apply, revert, confirm) acts on it; this command changes nothing\n",
+			diag_alert(
+				"WARNING: transaction %llu on table inet %s was not confirmed by %s and is still in force: "
+				"its auto-revert is overdue; 'portlock recover' (or apply, revert, confirm) acts on it; this command changes nothing",
 				(unsigned long long)rec.id, rec.table, t);
 		}
 		journal_rec_fini(&rec);
@@ -1128,10 +1084,10 @@ void txn_report_overdue(struct pl_ctx *ctx)
 			ctx->overdue_id = rec.id;
 			ctx->overdue_deadline = rec.confirm_deadline;
 		}
-		fmt_time(rec.confirm_deadline, t, sizeof(t));
-		fprintf(stderr,
-			"portlock: WARNING: transaction %llu on table inet %s was interrupted (its record is incomplete)%s%s; "
-			"'portlock recover' resolves it; this command changes nothing\n",
+		render_time(rec.confirm_deadline, t, sizeof(t));
+		diag_alert(
+			"WARNING: transaction %llu on table inet %s was interrupted (its record is incomplete)%s%s; "
+			"'portlock recover' resolves it; this command changes nothing",
 			(unsigned long long)rec.id, rec.table, rec.confirm_deadline ? ": its deadline is " : "",
 			rec.confirm_deadline ? t : "");
 		journal_rec_fini(&rec);
@@ -1139,9 +1095,9 @@ void txn_report_overdue(struct pl_ctx *ctx)
 	if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec,
 			 &quiet) == 0) {
 		if (rec.safe_state[0] && rec.state == JOURNAL_STATE_APPLIED)
-			fprintf(stderr,
-				"portlock: WARNING: transaction %llu on table inet %s could not be reverted at its deadline "
-				"(%s) and was left in the safe state \"%s\": the unconfirmed change is still in force\n",
+			diag_alert(
+				"WARNING: transaction %llu on table inet %s could not be reverted at its deadline "
+				"(%s) and was left in the safe state \"%s\": the unconfirmed change is still in force",
 				(unsigned long long)rec.id, rec.table, rec.safe_reason, rec.safe_state);
 		journal_rec_fini(&rec);
 	}
@@ -1237,7 +1193,7 @@ static void watcher(struct pl_ctx *ctx, uint64_t id, int64_t deadline)
 	char t[32], what[512];
 	unsigned backoff = 1;
 
-	fmt_time(deadline, t, sizeof(t));
+	render_time(deadline, t, sizeof(t));
 	slog(LOG_INFO, "watching transaction %llu (state dir %s): reverted at %s unless confirmed",
 	     (unsigned long long)id, ctx->state_dir, t);
 	for (;;) {
@@ -1338,12 +1294,16 @@ static bool journal_unwritable(int err)
 }
 
 static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
-		     char **cut_old, char **cut_now);
+		     char **cut_old, char **cut_now, struct txn_result *res);
 
-int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o)
+int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+	      struct txn_result *res)
 {
 	char *cut_old = NULL, *cut_now = NULL;
-	int rc = apply_run(ctx, p, o, &cut_old, &cut_now);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = apply_run(ctx, p, o, &cut_old, &cut_now, res);
 
 	/* a --confirm change is provisional: its cut sessions stay counted */
 	if ((rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL) && !o->confirm_s)
@@ -1354,7 +1314,7 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 }
 
 static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
-		     char **cut_old, char **cut_now)
+		     char **cut_old, char **cut_now, struct txn_result *res)
 {
 	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
 	struct sync_result r = { 0 };
@@ -1422,13 +1382,13 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	if (j && journal_pending(j, &pend, &ctx->diag) == 0) {
 		char t[32];
 
-		fmt_time(pend.confirm_deadline, t, sizeof(t));
+		render_time(pend.confirm_deadline, t, sizeof(t));
 		if (o->boot && !strcmp(pend.table, p->table)) {
 			char why[128];
 
 			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
 				 (unsigned long long)pend.id, t);
-			rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why);
+			rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why, res);
 			free(*cut_now);	/* the policy was not applied: its cut sessions mean nothing */
 			*cut_now = NULL;
 			goto out;
@@ -1453,7 +1413,7 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			struct journal_rec ar = { 0 };
 
 			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
-				rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why);
+				rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why, res);
 				free(*cut_now);	/* the policy was not applied */
 				*cut_now = NULL;
 				journal_rec_fini(&ar);
@@ -1463,14 +1423,11 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
 				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
 				 why);
-			if (ctx->json) {
-				json_t *jo = json_object();
-
-				json_object_set_new(jo, "applied", json_false());
-				json_object_set_new(jo, "in_sync", json_false());
-				json_object_set_new(jo, "transaction", json_null());
-				print_json_refusal(jo, why, undone_id, auto_id);
-			}
+			res->outcome = TXN_APPLY_REFUSED;
+			snprintf(res->table, sizeof(res->table), "%s", p->table);
+			snprintf(res->why, sizeof(res->why), "%s", why);
+			res->target_id = undone_id;
+			res->auto_id = auto_id;
 			rc = PL_EXIT_CONFLICT;
 			goto out;
 		}
@@ -1534,61 +1491,12 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			util_mark("txn: journal pruned");
 		}
 	}
-	/* output only now, without the lock: a blocked or closed stdout holds nothing up */
-	journal_close(j);
-	j = NULL;
-	if (!r.committed) {
-		if (ctx->json)
-			printf("{\"applied\": false, \"in_sync\": true, \"generation\": %u}\n", r.gen_before);
-		else
-			printf("no changes: table inet %s matches %s (generation %u)\n", p->table, p->source,
-			       r.gen_before);
-		goto out;
-	}
-	{
-		char counts[400], t[32];
-		uint64_t id = h.unjournaled ? 0 : h.rec.id;
-
-		render_plan_counts(&r.plan, counts, sizeof(counts));
-		if (ctx->json) {
-			json_t *jo = render_plan_json(&r.plan);
-
-			json_object_set_new(jo, "applied", json_true());
-			json_object_set_new(jo, "transaction", id ? json_integer((json_int_t)id) : json_null());
-			json_object_set_new(jo, "journaled", json_boolean(!h.unjournaled));
-			json_object_set_new(jo, "generation", json_integer(r.gen_before));
-			json_object_set_new(jo, "generation_after", json_integer(r.gen_after));
-			json_object_set_new(jo, "messages", json_integer((json_int_t)r.nmsgs));
-			json_object_set_new(jo, "bytes", json_integer((json_int_t)r.bytes));
-			json_object_set_new(jo, "kernel_ms", json_real((double)r.kernel_us / 1000.0));
-			json_object_set_new(jo, "attempts", json_integer(r.attempts));
-			json_object_set_new(jo, "confirm_deadline",
-					    deadline ? json_integer(deadline) : json_null());
-			json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(jo);
-		} else {
-			if (ctx->verbose >= 0)
-				render_plan_text(&r.plan, stdout);
-			if (id)
-				printf("transaction %llu applied to table inet %s: %s (generation %u -> %u)\n",
-				       (unsigned long long)id, p->table, counts, r.gen_before, r.gen_after);
-			else
-				printf("applied to table inet %s WITHOUT a journal record: %s (generation %u -> %u)\n",
-				       p->table, counts, r.gen_before, r.gen_after);
-			if (deadline) {
-				fmt_time(deadline, t, sizeof(t));
-				printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
-				       (unsigned long long)id, t);
-			}
-		}
-		if (ctx->verbose > 0)
-			fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s, %.1f ms in the kernel\n",
-				r.nmsgs, r.bytes, r.attempts, r.attempts == 1 ? "" : "s", (double)r.kernel_us / 1000.0);
-		if (fflush(stdout) != 0 || ferror(stdout))
-			diag_warn(&ctx->diag, NULL, "cannot write the output (%s): the change stands as reported in the journal",
-				  strerror(errno));
-	}
+	/* output only by the caller, after the lock: a blocked or closed stdout holds nothing up */
+	res->source = p->source;
+	res->journaled = r.committed && !h.unjournaled;
+	res->id = res->journaled ? h.rec.id : 0;
+	res->confirm_deadline = deadline;
+	result_take(res, r.committed ? TXN_APPLIED : TXN_IN_SYNC, p->table, &r);
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
@@ -1599,12 +1507,13 @@ out:
 	return rc;
 }
 
-int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
+int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o, struct txn_result *res)
 {
 	static const struct txn_opts defaults = { 0 };
 	struct journal *j = NULL;
 	int rc;
 
+	memset(res, 0, sizeof(*res));
 	if (!o)
 		o = &defaults;
 	if (sync_check_access(&ctx->diag))
@@ -1624,7 +1533,7 @@ int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
 				  (unsigned long long)pend.id);
 		journal_rec_fini(&pend);
 		diag_fini(&quiet);
-		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
+		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o, res);
 		journal_close(j);
 		return rc;
 	}
@@ -1632,17 +1541,18 @@ int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j, NULL);
 	if (!rc)
-		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
+		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o, res);
 	journal_close(j);
 	return rc;
 }
 
-int txn_confirm(struct pl_ctx *ctx)
+int txn_confirm(struct pl_ctx *ctx, struct txn_result *res)
 {
 	struct journal *j = NULL;
 	struct journal_rec rec = { 0 };
 	int rc = PL_EXIT_OK;
 
+	memset(res, 0, sizeof(*res));
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j, NULL);
@@ -1658,10 +1568,9 @@ int txn_confirm(struct pl_ctx *ctx)
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
-	if (ctx->json)
-		printf("{\"confirmed\": %llu}\n", (unsigned long long)rec.id);
-	else
-		printf("transaction %llu confirmed: it stays\n", (unsigned long long)rec.id);
+	res->outcome = TXN_CONFIRMED;
+	res->id = rec.id;
+	snprintf(res->table, sizeof(res->table), "%s", rec.table);
 out:
 	journal_rec_fini(&rec);
 	journal_close(j);
