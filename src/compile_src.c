@@ -20,6 +20,7 @@
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
+#include "testhook.h"
 #include "util.h"
 
 void cc_xxh_bytes(XXH128_hash_t h, uint8_t out[16])
@@ -82,7 +83,7 @@ int cc_map_file(int at, const char *path, int *fdp, const char **data, size_t *l
 		*data = p;
 		*len = (size_t)st->st_size;
 		/* test hook: the file truncated right after it was mapped (the SIGBUS path) */
-		if (getenv("PORTLOCK_TEST_TRUNCATE") && strstr(path, getenv("PORTLOCK_TEST_TRUNCATE")) &&
+		if (testhook("PORTLOCK_TEST_TRUNCATE") && strstr(path, testhook("PORTLOCK_TEST_TRUNCATE")) &&
 		    ftruncate(fd, 0) < 0)
 			return -errno;
 	}

@@ -33,6 +33,7 @@
 #include "sshguard.h"
 #include "statestore.h"
 #include "sync.h"
+#include "testhook.h"
 
 /* ---- journal hooks around the batch ---- */
 
@@ -206,18 +207,9 @@ static void slog(int prio, const char *fmt, ...)
 	vsyslog(prio, fmt, ap);
 	va_end(ap);
 	/* test hook: a copy of every message in a file (there may be no syslog daemon) */
-	if (getenv("PORTLOCK_TEST_SYSLOG")) {
-		FILE *f = fopen(getenv("PORTLOCK_TEST_SYSLOG"), "ae");
-
-		if (f) {
-			fprintf(f, "%lld portlock[%d]: <%d> ", (long long)time(NULL), (int)getpid(), prio);
-			va_start(ap, fmt);
-			vfprintf(f, fmt, ap);
-			va_end(ap);
-			fputc('\n', f);
-			fclose(f);
-		}
-	}
+	va_start(ap, fmt);
+	testhook_syslog(prio, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- helpers ---- */
@@ -1329,8 +1321,8 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	int ret, rc = PL_EXIT_OK;
 	unsigned fl = 0;
 	int64_t deadline = 0;
-	const char *pause = getenv("PORTLOCK_TEST_PAUSE_MS");
-	const char *pause_after = getenv("PORTLOCK_TEST_PAUSE_AFTER_MS");
+	const char *pause = testhook("PORTLOCK_TEST_PAUSE_MS");
+	const char *pause_after = testhook("PORTLOCK_TEST_PAUSE_AFTER_MS");
 
 	if (ssh_would_be_cut(ctx, p, msg, sizeof(msg), cut_old, cut_now)) {
 		if (o->boot) {
