@@ -1305,43 +1305,42 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	return rc;
 }
 
-static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
-		     char **cut_old, char **cut_now, struct txn_result *res)
+/* The SSH lockout guard before an apply: 0, or PL_EXIT_CONFLICT (refused). */
+static int apply_ssh_guard(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+			   char **cut_old, char **cut_now)
 {
-	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
-	struct sync_result r = { 0 };
-	struct journal *j = NULL;
-	struct journal_rec pend = { 0 };
-	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table,
-			  .state_dir = ctx->state_dir, .confirm_s = o->confirm_s,
-			  .skip_journal_ok = o->no_journal_ok, .skip_journal_if_absent = true };
-	struct nft_read_cache cache = { 0 };
-	struct diag jq;
-	char hash[65], msg[512];
-	int ret, rc = PL_EXIT_OK;
-	unsigned fl = 0;
-	int64_t deadline = 0;
-	const char *pause = testhook("PORTLOCK_TEST_PAUSE_MS");
-	const char *pause_after = testhook("PORTLOCK_TEST_PAUSE_AFTER_MS");
+	char msg[512];
 
-	if (ssh_would_be_cut(ctx, p, msg, sizeof(msg), cut_old, cut_now)) {
-		if (o->boot) {
-			/* enforcing the policy at boot (or after a flush) beats the lockout guard */
-			diag_warn(&ctx->diag, NULL, "%s; enforcing the policy anyway (--boot)", msg);
-		} else if (!o->force) {
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "%s; refusing to apply (add the address to the allowlist, or use --force, best with --confirm SECONDS)",
-				 msg);
-			return PL_EXIT_CONFLICT;
-		} else {
-			diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
-				  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
-		}
+	if (!ssh_would_be_cut(ctx, p, msg, sizeof(msg), cut_old, cut_now))
+		return 0;
+	if (o->boot) {
+		/* enforcing the policy at boot (or after a flush) beats the lockout guard */
+		diag_warn(&ctx->diag, NULL, "%s; enforcing the policy anyway (--boot)", msg);
+	} else if (!o->force) {
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+			 "%s; refusing to apply (add the address to the allowlist, or use --force, best with --confirm SECONDS)",
+			 msg);
+		return PL_EXIT_CONFLICT;
+	} else {
+		diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
+			  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
 	}
-	if (sync_check_access(&ctx->diag))
-		return diag_exit_code(&ctx->diag);
+	return 0;
+}
+
+/*
+ * The journal for an apply, locked: *jp, or NULL when it cannot be written
+ * and the apply goes on without it (hook_before() decides; h says why).
+ * Returns 0 or the exit code that ends the run.
+ */
+static int apply_open_journal(struct pl_ctx *ctx, const struct txn_opts *o, struct journal **jp,
+			      struct hook *h)
+{
+	struct diag jq;
+	int ret;
+
 	diag_init(&jq);
-	ret = journal_open(&j, ctx->state_dir, wait_seconds(ctx), &jq);
+	ret = journal_open(jp, ctx->state_dir, wait_seconds(ctx), &jq);
 	if (ret && (!journal_unwritable(ret) || o->confirm_s)) {
 		diag_move(&ctx->diag, &jq, false);
 		diag_fini(&jq);
@@ -1352,13 +1351,147 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	}
 	if (ret) {
 		/* enforcement does not depend on the journal: hook_before() decides */
-		j = NULL;
-		snprintf(h.why, sizeof(h.why), "%s", diag_first(&jq));
-		h.jcls = jq.worst;
+		*jp = NULL;
+		snprintf(h->why, sizeof(h->why), "%s", diag_first(&jq));
+		h->jcls = jq.worst;
 		diag_warn(&ctx->diag, NULL,
-			  "%s: no transaction in it is honoured or recorded in this run", h.why);
+			  "%s: no transaction in it is honoured or recorded in this run", h->why);
 	}
 	diag_fini(&jq);
+	return 0;
+}
+
+/* After the commit: complete the record (or say there is none) and prune. Returns an exit code. */
+static int apply_record(struct pl_ctx *ctx, const struct policy *p, struct journal *j, struct hook *h,
+			struct sync_result *r, int64_t deadline)
+{
+	struct diag w;
+	int rc = PL_EXIT_OK;
+
+	if (h->unjournaled) {
+		diag_warn(&ctx->diag, NULL,
+			  "the policy is enforced WITHOUT a journal record (%s): 'portlock revert' cannot undo this change; exit status 7",
+			  h->why);
+		return PL_EXIT_NOJOURNAL;
+	}
+	diag_init(&w);
+	h->d = &w;
+	if (hook_commit(h, r, &r->want, deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED)) {
+		diag_move(&ctx->diag, &w, true);
+		diag_warn(&ctx->diag, NULL,
+			  deadline ? "the change is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)"
+				   : "the change is applied but its journal record could not be completed; the next run resolves it");
+		rc = PL_EXIT_NOJOURNAL;
+	}
+	h->d = &ctx->diag;
+	diag_fini(&w);
+	journal_prune(j, p->journal_keep, &ctx->diag);
+	util_mark("txn: journal pruned");
+	return rc;
+}
+
+/*
+ * What the journal says comes before the policy: a pending transaction
+ * (refused without --force; apply --boot restores it), or this very policy
+ * auto-reverted as unconfirmed (refused without --force or --confirm; apply
+ * --boot restores the auto-revert). True when the run ends here (*rc says
+ * how, res what to show).
+ */
+static bool apply_journal_first(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+				struct journal *j, const char *hash, char **cut_now,
+				struct txn_result *res, int *rc)
+{
+	struct journal_rec pend = { 0 };
+	bool end = true;
+
+	if (journal_pending(j, &pend, &ctx->diag) == 0) {
+		char t[32];
+
+		render_time(pend.confirm_deadline, t, sizeof(t));
+		if (o->boot && !strcmp(pend.table, p->table)) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
+				 (unsigned long long)pend.id, t);
+			*rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why, res);
+			free(*cut_now);	/* the policy was not applied: its cut sessions mean nothing */
+			*cut_now = NULL;
+			goto done;
+		}
+		if (!o->force) {
+			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+				 "transaction %llu awaits confirmation until %s: run 'portlock confirm' or 'portlock revert' first",
+				 (unsigned long long)pend.id, t);
+			*rc = PL_EXIT_CONFLICT;
+			goto done;
+		}
+		/* --force: the pending one is accepted as it stands */
+		journal_set_state(j, pend.id, JOURNAL_STATE_CONFIRMED, &ctx->diag);
+	}
+	if (!o->force && !o->confirm_s) {
+		char why[256];
+		uint64_t undone_id = 0, auto_id = 0;
+
+		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
+		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
+			struct journal_rec ar = { 0 };
+
+			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
+				*rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why, res);
+				free(*cut_now);	/* the policy was not applied */
+				*cut_now = NULL;
+				journal_rec_fini(&ar);
+				goto done;
+			}
+			journal_rec_fini(&ar);
+			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
+				 why);
+			res->outcome = TXN_APPLY_REFUSED;
+			snprintf(res->table, sizeof(res->table), "%s", p->table);
+			snprintf(res->why, sizeof(res->why), "%s", why);
+			res->target_id = undone_id;
+			res->auto_id = auto_id;
+			*rc = PL_EXIT_CONFLICT;
+			goto done;
+		}
+	}
+	end = false;
+done:
+	journal_rec_fini(&pend);
+	return end;
+}
+
+/*
+ * apply: the SSH guard; the journal, locked, and its recovery; what the
+ * journal says first (a pending transaction, this policy just auto-reverted);
+ * the engine's guarded batch; the record completed. Output is the caller's.
+ */
+static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+		     char **cut_old, char **cut_now, struct txn_result *res)
+{
+	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
+	struct sync_result r = { 0 };
+	struct journal *j = NULL;
+	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table,
+			  .state_dir = ctx->state_dir, .confirm_s = o->confirm_s,
+			  .skip_journal_ok = o->no_journal_ok, .skip_journal_if_absent = true };
+	struct nft_read_cache cache = { 0 };
+	char hash[65];
+	int ret, rc = PL_EXIT_OK;
+	unsigned fl = 0;
+	int64_t deadline = 0;
+	const char *pause = testhook("PORTLOCK_TEST_PAUSE_MS");
+	const char *pause_after = testhook("PORTLOCK_TEST_PAUSE_AFTER_MS");
+
+	rc = apply_ssh_guard(ctx, p, o, cut_old, cut_now);
+	if (rc)
+		return rc;
+	if (sync_check_access(&ctx->diag))
+		return diag_exit_code(&ctx->diag);
+	rc = apply_open_journal(ctx, o, &j, &h);
+	if (rc)
+		return rc;
 	util_mark("txn: journal open");
 	if (j) {
 		rc = recover_locked(ctx, j, &fl);
@@ -1371,59 +1504,9 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			goto out;
 		rc = PL_EXIT_OK;
 	}
-	if (j && journal_pending(j, &pend, &ctx->diag) == 0) {
-		char t[32];
-
-		render_time(pend.confirm_deadline, t, sizeof(t));
-		if (o->boot && !strcmp(pend.table, p->table)) {
-			char why[128];
-
-			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
-				 (unsigned long long)pend.id, t);
-			rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why, res);
-			free(*cut_now);	/* the policy was not applied: its cut sessions mean nothing */
-			*cut_now = NULL;
-			goto out;
-		}
-		if (!o->force) {
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "transaction %llu awaits confirmation until %s: run 'portlock confirm' or 'portlock revert' first",
-				 (unsigned long long)pend.id, t);
-			rc = PL_EXIT_CONFLICT;
-			goto out;
-		}
-		/* --force: the pending one is accepted as it stands */
-		journal_set_state(j, pend.id, JOURNAL_STATE_CONFIRMED, &ctx->diag);
-	}
 	policy_hash(p, hash);
-	if (j && !o->force && !o->confirm_s) {
-		char why[256];
-		uint64_t undone_id = 0, auto_id = 0;
-
-		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
-		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
-			struct journal_rec ar = { 0 };
-
-			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
-				rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why, res);
-				free(*cut_now);	/* the policy was not applied */
-				*cut_now = NULL;
-				journal_rec_fini(&ar);
-				goto out;
-			}
-			journal_rec_fini(&ar);
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
-				 why);
-			res->outcome = TXN_APPLY_REFUSED;
-			snprintf(res->table, sizeof(res->table), "%s", p->table);
-			snprintf(res->why, sizeof(res->why), "%s", why);
-			res->target_id = undone_id;
-			res->auto_id = auto_id;
-			rc = PL_EXIT_CONFLICT;
-			goto out;
-		}
-	}
+	if (j && apply_journal_first(ctx, p, o, j, hash, cut_now, res, &rc))
+		goto out;
 	h.j = j;
 	h.policy_hash = hash;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : 20;
@@ -1458,30 +1541,7 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			spawn_watcher(ctx, j, h.rec.id, deadline);
 		if (pause_after)
 			usleep((unsigned)atoi(pause_after) * 1000u);	/* test hook: kill -9 after the commit */
-		if (h.unjournaled) {
-			diag_warn(&ctx->diag, NULL,
-				  "the policy is enforced WITHOUT a journal record (%s): 'portlock revert' cannot undo this change; exit status 7",
-				  h.why);
-			rc = PL_EXIT_NOJOURNAL;
-		} else {
-			struct diag w;
-
-			diag_init(&w);
-			h.d = &w;
-			ret = hook_commit(&h, &r, &r.want,
-					  deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED);
-			h.d = &ctx->diag;
-			if (ret) {
-				diag_move(&ctx->diag, &w, true);
-				diag_warn(&ctx->diag, NULL,
-					  deadline ? "the change is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)"
-						   : "the change is applied but its journal record could not be completed; the next run resolves it");
-				rc = PL_EXIT_NOJOURNAL;
-			}
-			diag_fini(&w);
-			journal_prune(j, p->journal_keep, &ctx->diag);
-			util_mark("txn: journal pruned");
-		}
+		rc = apply_record(ctx, p, j, &h, &r, deadline);
 	}
 	/* output only by the caller, after the lock: a blocked or closed stdout holds nothing up */
 	res->source = p->source;
@@ -1492,7 +1552,6 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
-	journal_rec_fini(&pend);
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	journal_close(j);
