@@ -2,9 +2,10 @@
 /*
  * `portlock probe`: what really answers on HOST:PORT. Option parsing,
  * fingerprint file lookup, --listening target list, text and JSON output,
- * --expect. The probing itself (and every peer byte) stays in probe.c's
+ * --expect. The probing itself (and every peer byte) stays in the probe's
  * de-privileged child; this file only prints the escaped results.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -190,6 +191,11 @@ static void print_text(const struct probe_result *r)
 		if (r->fp_codes[0])
 			printf("  behaviour %s\n", r->fp_codes);
 	}
+	if (r->http_status)
+		printf("  http      status %u%s%s\n", r->http_status, r->http_server[0] ? ", server " : "",
+		       r->http_server);
+	if (r->service == PROBE_SVC_SSH)
+		printf("  ssh       %s\n", r->ssh_banner);
 	if (is_smpp(r->service)) {
 		printf("  smpp      %s status %s\n", probe_smpp_cmd_name(r->smpp_cmd),
 		       smpp_status_text(r->smpp_status, st, sizeof(st)));
@@ -202,76 +208,119 @@ static void print_text(const struct probe_result *r)
 		       r->first_byte_ms, r->nconns, r->nconns == 1 ? "" : "s");
 }
 
-static json_t *result_json(const struct probe_result *r)
+/*
+ * A string the probe child escaped (util_escape: \\ \' \" \r \n \xHH) as the
+ * bytes the peer sent, one JSON character per byte (0x80-0xff as
+ * U+0080-U+00FF), so JSON escapes it once. Anything else is kept as is.
+ */
+static json_t *peer_string(const char *esc)
 {
-	json_t *o = json_object(), *caps = json_array(), *addrs;
+	size_t n = strlen(esc), o = 0;
+	char *buf = malloc(2 * n + 1);
+	json_t *j;
+
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned b = (unsigned char)esc[i];
+
+		if (esc[i] == '\\' && i + 1 < n) {
+			char c = esc[i + 1];
+
+			if (c == 'r' || c == 'n' || c == '\\' || c == '\'' || c == '"') {
+				b = c == 'r' ? '\r' : c == 'n' ? '\n' : (unsigned char)c;
+				i++;
+			} else if (c == 'x' && i + 3 < n && isxdigit((unsigned char)esc[i + 2]) &&
+				   isxdigit((unsigned char)esc[i + 3])) {
+				char hex[3] = { esc[i + 2], esc[i + 3], 0 };
+
+				b = (unsigned)strtoul(hex, NULL, 16);
+				i += 3;
+			}
+		}
+		if (b < 0x80) {
+			buf[o++] = (char)b;
+		} else {
+			buf[o++] = (char)(0xc0 | b >> 6);
+			buf[o++] = (char)(0x80 | (b & 0x3f));
+		}
+	}
+	j = json_stringn(buf, o);
+	free(buf);
+	return j;
+}
+
+/* fp_codes ("250 - 501 ...", one per test) as [{"test": name, "code": 250 | null}]. */
+static json_t *behaviour_json(const char *codes)
+{
+	json_t *a = json_array();
+	const char *p = codes;
+
+	for (int i = 0; a && i < PROBE_SMTP_NTESTS && *p; i++) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		json_t *code = end > p && v > 0 && v < 1000 ? json_integer(v) : json_null();
+
+		json_array_append_new(a, json_pack("{s:s,s:o}", "test", probe_smtp_tests[i].name,
+						   "code", code));
+		p = end > p ? end : p + strcspn(p, " ");
+		p += strspn(p, " ");
+	}
+	return a;
+}
+
+static json_t *software_json(const struct probe_result *r)
+{
+	return r->software[0] ? json_pack("{s:o,s:i,s:s}", "name", peer_string(r->software),
+					  "confidence", (int)r->confidence, "basis",
+					  r->software_basis)
+			      : json_null();
+}
+
+static json_t *closest_json(const struct probe_result *r)
+{
+	return r->closest[0] ? json_pack("{s:o,s:i,s:s}", "software", peer_string(r->closest),
+					 "confidence", (int)r->closest_confidence, "basis",
+					 r->software_basis)
+			     : json_null();
+}
+
+static json_t *smtp_json(const struct probe_result *r)
+{
+	json_t *s = json_object(), *caps = json_array();
+
+	for (uint32_t b = 1; b; b <<= 1)
+		if ((r->smtp_caps & b) && probe_smtp_cap_name(b))
+			json_array_append_new(caps, json_string(probe_smtp_cap_name(b)));
+	json_object_set_new(s, "greeting_code", json_integer(r->smtp_code));
+	json_object_set_new(s, "capabilities", caps);
+	json_object_set_new(s, "keywords", json_string(r->smtp_keywords));
+	json_object_set_new(s, "auth", json_string(r->smtp_auth));
+	json_object_set_new(s, "size", json_integer((json_int_t)r->smtp_size));
+	json_object_set_new(s, "behaviour",
+			    r->fp_codes[0] ? behaviour_json(r->fp_codes) : json_null());
+	return s;
+}
+
+static json_t *smpp_json(const struct probe_result *r)
+{
 	char st[64];
+	json_t *s = json_pack("{s:s,s:I,s:s}", "pdu", probe_smpp_cmd_name(r->smpp_cmd), "status",
+			      (json_int_t)r->smpp_status, "status_text",
+			      smpp_status_text(r->smpp_status, st, sizeof(st)));
 
-	json_object_set_new(o, "target", json_string(r->target));
-	json_object_set_new(o, "address", r->addr[0] ? json_string(r->addr) : json_null());
-	json_object_set_new(o, "port", json_integer(r->port));
-	json_object_set_new(o, "service", json_string(probe_service_name(r->service)));
-	json_object_set_new(o, "evidence", json_string(r->evidence));
-	json_object_set_new(o, "note", r->note[0] ? json_string(r->note) : json_null());
-	if (r->tls)
-		json_object_set_new(o, "tls",
-				    json_pack("{s:s,s:s,s:s,s:s,s:b}", "version", r->tls_version,
-					      "cipher", r->tls_cipher, "subject", r->tls_subject,
-					      "expires", r->tls_expiry, "starttls",
-					      (int)r->starttls_done));
-	else
-		json_object_set_new(o, "tls", json_null());
-	if (is_smtp(r->service)) {
-		json_t *s = json_object();
+	json_object_set_new(s, "bind",
+			    r->smpp_bind_done
+				    ? json_pack("{s:s,s:I}", "pdu", probe_smpp_cmd_name(r->smpp_bind_cmd),
+						"status", (json_int_t)r->smpp_bind_status)
+				    : json_null());
+	return s;
+}
 
-		for (uint32_t b = 1; b; b <<= 1)
-			if ((r->smtp_caps & b) && probe_smtp_cap_name(b))
-				json_array_append_new(caps, json_string(probe_smtp_cap_name(b)));
-		json_object_set_new(s, "greeting_code", json_integer(r->smtp_code));
-		json_object_set_new(s, "capabilities", caps);
-		caps = NULL;
-		json_object_set_new(s, "keywords", json_string(r->smtp_keywords));
-		json_object_set_new(s, "auth", json_string(r->smtp_auth));
-		json_object_set_new(s, "size", json_integer((json_int_t)r->smtp_size));
-		json_object_set_new(s, "behaviour", r->fp_codes[0] ? json_string(r->fp_codes)
-								   : json_null());
-		json_object_set_new(o, "smtp", s);
-		json_object_set_new(o, "software",
-				    r->software[0]
-					    ? json_pack("{s:s,s:i,s:s}", "name", r->software,
-							"confidence", (int)r->confidence, "basis",
-							r->software_basis)
-					    : json_null());
-		json_object_set_new(o, "closest",
-				    r->closest[0]
-					    ? json_pack("{s:s,s:i,s:s}", "software", r->closest,
-							"confidence", (int)r->closest_confidence,
-							"basis", r->software_basis)
-					    : json_null());
-	} else {
-		json_object_set_new(o, "smtp", json_null());
-		json_object_set_new(o, "software", json_null());
-		json_object_set_new(o, "closest", json_null());
-	}
-	if (is_smpp(r->service)) {
-		json_t *s = json_pack("{s:s,s:i,s:s}", "pdu", probe_smpp_cmd_name(r->smpp_cmd),
-				      "status", (json_int_t)r->smpp_status, "status_text",
-				      smpp_status_text(r->smpp_status, st, sizeof(st)));
+static json_t *addresses_json(const struct probe_result *r)
+{
+	json_t *addrs = json_array();
 
-		if (r->smpp_bind_done)
-			json_object_set_new(s, "bind",
-					    json_pack("{s:s,s:i}", "pdu",
-						      probe_smpp_cmd_name(r->smpp_bind_cmd), "status",
-						      (json_int_t)r->smpp_bind_status));
-		json_object_set_new(o, "smpp", s);
-	} else {
-		json_object_set_new(o, "smpp", json_null());
-	}
-	json_object_set_new(o, "timing_ms",
-			    json_pack("{s:i,s:i,s:i}", "connect", (int)r->connect_ms, "first_byte",
-				      (int)r->first_byte_ms, "total", (int)r->total_ms));
-	json_object_set_new(o, "connections", json_integer(r->nconns));
-	addrs = json_array();
 	for (uint32_t i = 0; i < r->naddrs; i++) {
 		const struct probe_addr *a = &r->addrs[i];
 		bool tried = a->outcome != PROBE_OUT_NOT_TRIED;
@@ -284,12 +333,63 @@ static json_t *result_json(const struct probe_result *r)
 						 : json_null(),
 					 "start_ms", tried ? json_integer(a->start_ms) : json_null()));
 	}
-	json_object_set_new(o, "addresses", addrs);
-	json_decref(caps);
+	return addrs;
+}
+
+static json_t *result_json(const struct probe_result *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "target", json_string(r->target));
+	json_object_set_new(o, "address", r->addr[0] ? json_string(r->addr) : json_null());
+	json_object_set_new(o, "port", json_integer(r->port));
+	json_object_set_new(o, "service", json_string(probe_service_name(r->service)));
+	json_object_set_new(o, "evidence", peer_string(r->evidence));
+	json_object_set_new(o, "note", r->note[0] ? json_string(r->note) : json_null());
+	json_object_set_new(o, "tls",
+			    r->tls ? json_pack("{s:o,s:o,s:o,s:o,s:b}", "version",
+					       peer_string(r->tls_version), "cipher",
+					       peer_string(r->tls_cipher), "subject",
+					       peer_string(r->tls_subject), "expires",
+					       peer_string(r->tls_expiry), "starttls",
+					       (int)r->starttls_done)
+				   : json_null());
+	json_object_set_new(o, "smtp", is_smtp(r->service) ? smtp_json(r) : json_null());
+	json_object_set_new(o, "software", is_smtp(r->service) ? software_json(r) : json_null());
+	json_object_set_new(o, "closest", is_smtp(r->service) ? closest_json(r) : json_null());
+	json_object_set_new(o, "smpp", is_smpp(r->service) ? smpp_json(r) : json_null());
+	json_object_set_new(o, "http",
+			    r->http_status ? json_pack("{s:i,s:o}", "status", (int)r->http_status,
+						       "server",
+						       r->http_server[0] ? peer_string(r->http_server)
+									 : json_null())
+					   : json_null());
+	json_object_set_new(o, "ssh",
+			    r->service == PROBE_SVC_SSH
+				    ? json_pack("{s:o}", "banner", peer_string(r->ssh_banner))
+				    : json_null());
+	json_object_set_new(o, "timing_ms",
+			    json_pack("{s:i,s:i,s:i}", "connect", (int)r->connect_ms, "first_byte",
+				      (int)r->first_byte_ms, "total", (int)r->total_ms));
+	json_object_set_new(o, "connections", json_integer(r->nconns));
+	json_object_set_new(o, "addresses", addresses_json(r));
 	return o;
 }
 
-int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
+/* What the command line asked for. */
+struct probe_cli {
+	struct probe_opts o;
+	int expect;			/* enum probe_service, or -1 */
+	bool listening;
+	const char *fpopt;		/* --fingerprints */
+	struct probe_target *t;
+	size_t n, cap;
+	struct fp_db db;
+	bool have_db;
+};
+
+/* Options, in any order with the targets (getopt_long permutes). Returns -1 to go on. */
+static int parse_options(struct pl_ctx *ctx, int argc, char **argv, struct probe_cli *cli)
 {
 	enum { O_EXPECT = 256, O_LISTENING, O_FP, O_BIND, O_STARTTLS, O_TLS, O_SOURCE, O_CONC,
 	       O_CTIMEOUT, O_TIMEOUT, O_DEADLINE, O_FPFILE };
@@ -310,19 +410,13 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 		{ "fingerprints", required_argument, NULL, O_FPFILE },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct probe_opts o = { 0 };
-	struct probe_target *t = NULL;
-	struct probe_result *res = NULL;
-	struct fp_db db = { 0 };
-	const char *fpopt = NULL;
-	bool listening = false, have_db = false, explicit_fp;
-	size_t n = 0, cap = 0;
-	int opt, expect = -1, rc = PL_EXIT_OK;
-	char *fppath = NULL;
+	struct probe_opts *o = &cli->o;
+	unsigned char tmp[16];
 	unsigned conc;
+	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "probe", PROBE_HELP);
@@ -331,49 +425,45 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 			ctx->json = true;
 			break;
 		case O_EXPECT:
-			expect = probe_service_parse(optarg);
-			if (expect < 0 || expect == PROBE_SVC_CLOSED || expect == PROBE_SVC_FILTERED ||
-			    expect == PROBE_SVC_TIMEOUT || expect == PROBE_SVC_UNKNOWN ||
-			    expect == PROBE_SVC_UNRESOLVED)
+			cli->expect = probe_service_parse(optarg);
+			if (cli->expect != PROBE_SVC_SMTP && cli->expect != PROBE_SVC_SMTPS &&
+			    cli->expect != PROBE_SVC_SMPP && cli->expect != PROBE_SVC_SMPP_TLS)
 				return cmd_bad_usage(ctx, "probe",
 						     "--expect '%s': use smtp, smtps, smpp or smpp-tls",
 						     optarg);
 			break;
-		case O_LISTENING: listening = true; break;
-		case O_FP: o.fingerprint = true; break;
-		case O_BIND: o.smpp_bind = true; break;
-		case O_STARTTLS: o.starttls = true; break;
-		case O_TLS: o.tls = true; break;
-		case O_SOURCE: {
-			unsigned char tmp[16];
-
+		case O_LISTENING: cli->listening = true; break;
+		case O_FP: o->fingerprint = true; break;
+		case O_BIND: o->smpp_bind = true; break;
+		case O_STARTTLS: o->starttls = true; break;
+		case O_TLS: o->tls = true; break;
+		case O_SOURCE:
 			if (inet_pton(AF_INET, optarg, tmp) != 1 && inet_pton(AF_INET6, optarg, tmp) != 1)
 				return cmd_bad_usage(ctx, "probe", "--source '%s' is not an IP address",
 						     optarg);
-			o.source = optarg;
+			o->source = optarg;
 			break;
-		}
 		case O_CONC:
 			if (parse_ms(ctx, "--concurrency", optarg, &conc))
 				return PL_EXIT_USAGE;
 			if (conc > 1024)
 				return cmd_bad_usage(ctx, "probe", "--concurrency '%s' is above 1024",
 						     optarg);
-			o.concurrency = conc;
+			o->concurrency = conc;
 			break;
 		case O_CTIMEOUT:
-			if (parse_ms(ctx, "--connect-timeout", optarg, &o.connect_ms))
+			if (parse_ms(ctx, "--connect-timeout", optarg, &o->connect_ms))
 				return PL_EXIT_USAGE;
 			break;
 		case O_TIMEOUT:
-			if (parse_ms(ctx, "--timeout", optarg, &o.read_ms))
+			if (parse_ms(ctx, "--timeout", optarg, &o->read_ms))
 				return PL_EXIT_USAGE;
 			break;
 		case O_DEADLINE:
-			if (parse_ms(ctx, "--deadline", optarg, &o.deadline_ms))
+			if (parse_ms(ctx, "--deadline", optarg, &o->deadline_ms))
 				return PL_EXIT_USAGE;
 			break;
-		case O_FPFILE: fpopt = optarg; break;
+		case O_FPFILE: cli->fpopt = optarg; break;
 		default:
 			if (optopt && optopt < 256)
 				return cmd_bad_usage(ctx, "probe", "unknown option '-%c'", optopt);
@@ -381,85 +471,125 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+/* The operands, then --listening. Returns -1 to go on, or the exit code. */
+static int collect_targets(struct pl_ctx *ctx, int argc, char **argv, struct probe_cli *cli)
+{
 	for (int i = optind; i < argc; i++) {
-		if (util_grow((void **)&t, &cap, n + 1, sizeof(*t)) < 0) {
+		int prc;
+
+		if (util_grow((void **)&cli->t, &cli->cap, cli->n + 1, sizeof(*cli->t)) < 0) {
 			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
-			rc = PL_EXIT_INTERNAL;
-			goto out;
+			return PL_EXIT_INTERNAL;
 		}
-		if (probe_target_parse(argv[i], &t[n]) < 0) {
-			rc = cmd_bad_usage(ctx, "probe",
-					   "target '%s' is not HOST:PORT, ADDRESS:PORT or [IPV6]:PORT",
-					   argv[i]);
-			goto out;
-		}
-		n++;
+		prc = probe_target_parse(argv[i], &cli->t[cli->n]);
+		if (prc == -ERANGE)
+			return cmd_bad_usage(ctx, "probe",
+					     "target '%s': port %s is out of range (1 to 65535)",
+					     argv[i], strrchr(argv[i], ':') + 1);
+		if (prc < 0)
+			return cmd_bad_usage(ctx, "probe",
+					     "target '%s' is not HOST:PORT, ADDRESS:PORT or [IPV6]:PORT",
+					     argv[i]);
+		cli->n++;
 	}
-	if (listening && add_listeners(&t, &n, &cap, &ctx->diag) < 0) {
+	if (cli->listening && add_listeners(&cli->t, &cli->n, &cli->cap, &ctx->diag) < 0)
+		return diag_exit_code(&ctx->diag);
+	if (!cli->n && !cli->listening)
+		return cmd_bad_usage(ctx, "probe", "no target given");
+	return -1;
+}
+
+/* The signature file: a missing default is a warning, a missing --fingerprints an error. */
+static int load_fingerprints(struct pl_ctx *ctx, struct probe_cli *cli)
+{
+	bool explicit_fp;
+	char *path = fingerprint_path(cli->fpopt, &explicit_fp);
+	int lrc = path ? fingerprint_db_load(&cli->db, path, &ctx->diag) : -ENOENT;
+	int rc = -1;
+
+	if (lrc == -ENOENT && explicit_fp) {
+		diag_err(&ctx->diag, DIAG_CONFIG, NULL, ENOENT, "fingerprints '%s'", path);
+		rc = PL_EXIT_CONFIG;
+	} else if (lrc < 0 && lrc != -ENOENT) {
 		rc = diag_exit_code(&ctx->diag);
-		goto out;
-	}
-	if (!n && !listening) {
-		rc = cmd_bad_usage(ctx, "probe", "no target given");
-		goto out;
-	}
-	fppath = fingerprint_path(fpopt, &explicit_fp);
-	if (fppath) {
-		int lrc = fingerprint_db_load(&db, fppath, &ctx->diag);
-
-		if (lrc == -ENOENT && explicit_fp) {
-			diag_err(&ctx->diag, DIAG_CONFIG, NULL, ENOENT, "fingerprints '%s'", fppath);
-			rc = PL_EXIT_CONFIG;
-			goto out;
-		}
-		if (lrc < 0 && lrc != -ENOENT) {
-			rc = diag_exit_code(&ctx->diag);
-			goto out;
-		}
-		have_db = lrc == 0;
-	}
-	if (!have_db)
-		diag_warn(&ctx->diag, NULL, "no fingerprint file found: no SMTP software guesses");
-	o.fp = have_db ? &db : NULL;
-	res = calloc(n ? n : 1, sizeof(*res));
-	if (!res) {
-		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
-			rc = PL_EXIT_INTERNAL;
-		goto out;
-	}
-	if (n && probe_run(t, n, &o, res, &ctx->diag) < 0) {
-		rc = PL_EXIT_INTERNAL;
-		goto out;
-	}
-	if (ctx->json) {
-		json_t *a = json_array();
-
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, result_json(&res[i]));
-		if (json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-			rc = PL_EXIT_INTERNAL;
-		putchar('\n');
-		json_decref(a);
 	} else {
+		cli->have_db = lrc == 0;
+		if (!cli->have_db)
+			diag_warn(&ctx->diag, NULL,
+				  "no fingerprint file found: no SMTP software guesses");
+		cli->o.fp = cli->have_db ? &cli->db : NULL;
+	}
+	free(path);
+	return rc;
+}
+
+static int render(const struct pl_ctx *ctx, const struct probe_result *res, size_t n)
+{
+	json_t *a, *doc;
+	int rc = PL_EXIT_OK;
+
+	if (!ctx->json) {
 		for (size_t i = 0; i < n; i++)
 			print_text(&res[i]);
+		return rc;
 	}
-	/* a name without an address: an error of its own (exit 8), not a mismatch */
+	a = json_array();
 	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, result_json(&res[i]));
+	doc = json_pack("{s:s,s:o}", "schema", "portlock-probe/1", "results", a);
+	if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) < 0)
+		rc = PL_EXIT_INTERNAL;
+	putchar('\n');
+	json_decref(doc);
+	return rc;
+}
+
+/* Unresolved names (exit 8) and --expect mismatches (exit 6), after the output. */
+static void report_problems(struct pl_ctx *ctx, const struct probe_cli *cli,
+			    const struct probe_result *res)
+{
+	for (size_t i = 0; i < cli->n; i++)
 		if (res[i].service == PROBE_SVC_UNRESOLVED)
 			diag_err(&ctx->diag, DIAG_UNRESOLVED, NULL, 0, "probe %s: %s", res[i].target,
 				 res[i].note[0] ? res[i].note : "cannot resolve the host name");
-	for (size_t i = 0; expect >= 0 && i < n; i++)
-		if (res[i].service != PROBE_SVC_UNRESOLVED && !expect_ok(expect, res[i].service))
+	for (size_t i = 0; cli->expect >= 0 && i < cli->n; i++)
+		if (res[i].service != PROBE_SVC_UNRESOLVED && !expect_ok(cli->expect, res[i].service))
 			diag_err(&ctx->diag, DIAG_MISMATCH, NULL, 0,
 				 "probe %s: expected %s, found '%s'%s%s", res[i].target,
-				 probe_service_name(expect), probe_service_name(res[i].service),
+				 probe_service_name(cli->expect), probe_service_name(res[i].service),
 				 res[i].evidence[0] ? ": " : "", res[i].evidence);
-out:
-	if (have_db)
-		fingerprint_db_fini(&db);
-	free(fppath);
+}
+
+int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	struct probe_cli cli = { .expect = -1 };
+	struct probe_result *res = NULL;
+	int rc;
+
+	rc = parse_options(ctx, argc, argv, &cli);
+	if (rc < 0)
+		rc = collect_targets(ctx, argc, argv, &cli);
+	if (rc < 0)
+		rc = load_fingerprints(ctx, &cli);
+	if (rc < 0) {
+		res = calloc(cli.n ? cli.n : 1, sizeof(*res));
+		if (!res) {
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "probe");
+			rc = PL_EXIT_INTERNAL;
+		}
+	}
+	if (rc < 0 && cli.n && probe_run(cli.t, cli.n, &cli.o, res, &ctx->diag) < 0)
+		rc = PL_EXIT_INTERNAL;
+	if (rc < 0) {
+		rc = render(ctx, res, cli.n);
+		report_problems(ctx, &cli, res);
+	}
+	if (cli.have_db)
+		fingerprint_db_fini(&cli.db);
 	free(res);
-	free(t);
+	free(cli.t);
 	return rc;
 }

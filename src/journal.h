@@ -167,6 +167,14 @@ enum journal_kind {
 	JOURNAL_KIND_APPLY,
 	JOURNAL_KIND_REVERT,		/* `portlock revert` */
 	JOURNAL_KIND_AUTO_REVERT,	/* the --confirm watcher, or a run honouring an expired deadline */
+	/*
+	 * `portlock allow`: a temporary-access element added to or removed
+	 * from a service's S_tmp4/S_tmp6 set. Not a change of the policy's
+	 * table: journal_last*() and revert pass over them (the kernel
+	 * timeout ends a grant; `allow --revoke` ends it early).
+	 */
+	JOURNAL_KIND_ALLOW,
+	JOURNAL_KIND_REVOKE,
 	JOURNAL_KIND_MAX,
 };
 
@@ -246,7 +254,7 @@ struct journal_rec {
 	uint32_t gen_before, gen_after;	/* nftables generation ids */
 	enum journal_state state;
 	int64_t confirm_deadline;	/* pending: revert if not confirmed by then */
-	uint64_t added, removed;	/* change counts (elements/rules), for `log` */
+	uint64_t added, removed;	/* tables+chains+sets+elements+rules added/removed, for `log` */
 	bool prior_absent;		/* no table existed before */
 	bool has_result;		/* false only in state PREPARED */
 	bool result_absent;		/* no table exists after (revert of a first apply) */

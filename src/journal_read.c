@@ -518,6 +518,9 @@ static int last_of(struct journal *j, const char *table, unsigned state_mask, st
 	for (size_t i = n; i-- > 0;) {
 		if (table && strcmp(recs[i].table, table))
 			continue;
+		/* temporary access (allow/revoke) is not a state of the policy's table */
+		if (recs[i].kind == JOURNAL_KIND_ALLOW || recs[i].kind == JOURNAL_KIND_REVOKE)
+			continue;
 		if (state_mask & JOURNAL_STATE_BIT(recs[i].state)) {
 			char err[512] = "";
 			struct perr e = { err, sizeof(err) };

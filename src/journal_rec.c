@@ -11,6 +11,8 @@ static const char *const kind_names[] = {
 	[JOURNAL_KIND_APPLY] = "apply",
 	[JOURNAL_KIND_REVERT] = "revert",
 	[JOURNAL_KIND_AUTO_REVERT] = "auto-revert",
+	[JOURNAL_KIND_ALLOW] = "allow",
+	[JOURNAL_KIND_REVOKE] = "revoke",
 };
 static_assert(ARRAY_SIZE(kind_names) == JOURNAL_KIND_MAX, "kind_names out of sync");
 

@@ -7,10 +7,12 @@
  * work: it drops every capability, sets no_new_privs, becomes nobody when
  * run as root, lowers its rlimits and (in non-sanitizer builds) installs a
  * seccomp allow-list before it reads a single peer byte. The child escapes
- * every peer byte it reports and writes the results back over a pipe in
- * the record format below; the parent decodes that with strict bounds
- * checks, rejects any string that is not printable ASCII, and never parses
- * peer bytes itself.
+ * every peer byte it reports and writes each target's result back over a
+ * pipe, in the record format below, as soon as it is final; the parent
+ * reads without blocking, stops the child PROBE_GRACE_MS after the deadline
+ * (keeping the records it got), decodes them with strict bounds checks,
+ * rejects any string that is not printable ASCII, and never parses peer
+ * bytes itself.
  *
  *   stream  := record* end
  *   record  := "PLPR" u32 index u32 n  field*   (n = bytes of the fields, <= 16 KiB)
@@ -44,7 +46,8 @@
  *      behavioural tests; signatures from the fingerprint data file give the
  *      software guess.
  *
- * Host names (resolved in the child, before the sandbox closes): every
+ * Host names (resolved by a sandboxed resolver process, probe_resolve.h;
+ * the engine probes the other targets meanwhile): every
  * address getaddrinfo() gives (AF_UNSPEC unless opts->source fixes the
  * family; RFC 6724 order), at most PROBE_ADDRS_MAX, each probed as above,
  * Happy Eyeballs style (RFC 8305): the first address starts, the next one
@@ -53,6 +56,14 @@
  * are cancelled. When none is identified, the most telling result is
  * reported (unknown, then timeout, filtered, closed; the earliest on a tie).
  * A name without an address is the result PROBE_SVC_UNRESOLVED.
+ *
+ * Silent ports: when the SMTP wait and the SMPP enquire_link both ended in
+ * silence, one more connection sends nmap's GetRequest ("GET /
+ * HTTP/1.0"): an HTTP status line makes it http (status code and Server
+ * header kept); a TLS record or a close without a byte gets one TLS
+ * handshake and the same request inside (https, or tls with the
+ * handshake's facts); anything else is shown as evidence. A port whose
+ * first words are an SSH banner is ssh.
  */
 #ifndef PORTLOCK_PROBE_H
 #define PORTLOCK_PROBE_H
@@ -75,6 +86,7 @@ struct fp_db;
 #define PROBE_DEFAULT_DEADLINE_MS 60000
 #define PROBE_ADDRS_MAX 16		/* addresses of one name tried, in getaddrinfo order */
 #define PROBE_ATTEMPT_DELAY_MS 250	/* RFC 8305 "Connection Attempt Delay" */
+#define PROBE_GRACE_MS 1000		/* after the deadline, the parent stops the child */
 
 enum probe_service {
 	PROBE_SVC_UNKNOWN,	/* answered, but neither SMTP nor SMPP */
@@ -86,6 +98,11 @@ enum probe_service {
 	PROBE_SVC_FILTERED,	/* no answer to the SYN, or ICMP unreachable */
 	PROBE_SVC_TIMEOUT,	/* connected, nothing identifiable in time */
 	PROBE_SVC_UNRESOLVED,	/* the host name has no address: nothing probed */
+	/* what answered instead (see "Silent ports" above) */
+	PROBE_SVC_HTTP,		/* an HTTP response to the generic request */
+	PROBE_SVC_HTTPS,	/* the same inside TLS */
+	PROBE_SVC_TLS,		/* a TLS handshake, nothing identified inside */
+	PROBE_SVC_SSH,		/* an SSH banner */
 	PROBE_SVC_MAX,
 };
 
@@ -118,8 +135,9 @@ struct probe_target {
 };
 
 /*
- * Parse "host:port", "[v6addr]:port" or "v4addr:port". Returns 0 or -EINVAL
- * (missing or bad port, empty host, unbracketed IPv6, too long).
+ * Parse "host:port", "[v6addr]:port" or "v4addr:port". Returns 0, -ERANGE
+ * (a port number outside 1..65535) or -EINVAL (missing or bad port, empty
+ * host, unbracketed IPv6, too long).
  */
 int probe_target_parse(const char *s, struct probe_target *t);
 
@@ -171,6 +189,10 @@ struct probe_result {
 	char closest[64];		/* software "" (unknown): the best match, "" for none */
 	uint32_t closest_confidence;	/* 0..100 */
 	char fp_codes[128];		/* behavioural fingerprint, "-" for no reply */
+	/* HTTP (http, https) and SSH */
+	uint32_t http_status;		/* status code, 0 when none */
+	char http_server[128];		/* the Server header, escaped; "" when none */
+	char ssh_banner[256];		/* the SSH identification line, escaped */
 	/* SMPP */
 	uint32_t smpp_cmd, smpp_status;
 	uint32_t smpp_bind_done, smpp_bind_cmd, smpp_bind_status;

@@ -2,7 +2,7 @@
 /*
  * SMTP reply parsing for the probe. Pure functions over untrusted bytes:
  * bounded by the length given, no allocation, no I/O. The probe engine
- * (probe.c) feeds them what it read; the fuzz target fuzz_smtp.c feeds them
+ * (probe_dialog.c) feeds them what it read; the fuzz target fuzz_smtp.c feeds them
  * anything.
  */
 #include "probe_smtp.h"

@@ -17,7 +17,7 @@ static void set_elems_text(const struct nm_set *s, FILE *f)
 	char buf[100];
 	size_t n = s->kind == NM_SET_PORTS ? s->nports
 		   : (s->kind == NM_SET_V4 || s->kind == NM_SET_V6) ? s->ranges.n
-		   : (s->kind == NM_SET_VMAP4 || s->kind == NM_SET_VMAP6) ? s->nvmap : 0;
+		   : (s->kind == NM_SET_VMAP4 || s->kind == NM_SET_VMAP6 || s->kind == NM_SET_PORTMAP) ? s->nvmap : 0;
 
 	if (s->kind == NM_SET_OTHER) {
 		if (s->nelems)
@@ -34,6 +34,9 @@ static void set_elems_text(const struct nm_set *s, FILE *f)
 			fprintf(f, "%s %u", sep, s->ports[i]);
 		else if (s->kind == NM_SET_V4 || s->kind == NM_SET_V6)
 			fprintf(f, "%s\n\t\t\t%s", sep, range_str(fam, &s->ranges.r[i], buf, sizeof(buf)));
+		else if (s->kind == NM_SET_PORTMAP)
+			fprintf(f, "%s\n\t\t\t%u : jump %s", sep, (unsigned)s->vmap[i].r.lo,
+				s->vmap[i].chain ? s->vmap[i].chain : "?");
 		else
 			fprintf(f, "%s\n\t\t\t%s : jump %s", sep,
 				range_str(fam, &s->vmap[i].r, buf, sizeof(buf)),
@@ -92,6 +95,37 @@ void render_live_text(const struct nm_live *l, FILE *f)
 	}
 }
 
+/* "counter packets 12 bytes 720" -> "counter" (malloc'ed; NULL on ENOMEM). */
+static char *text_without_counters(const char *text)
+{
+	static const char key[] = "counter packets ";
+	char *out = malloc(strlen(text) + 1), *o = out;
+	const char *p = text;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		const char *q = p + sizeof(key) - 1;
+
+		if (!strncmp(p, key, sizeof(key) - 1) && *q >= '0' && *q <= '9') {
+			while (*q >= '0' && *q <= '9')
+				q++;
+			if (!strncmp(q, " bytes ", 7) && q[7] >= '0' && q[7] <= '9') {
+				q += 7;
+				while (*q >= '0' && *q <= '9')
+					q++;
+				memcpy(o, "counter", 7);
+				o += 7;
+				p = q;
+				continue;
+			}
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
 json_t *render_live_json(const struct nm_live *l)
 {
 	const struct nm_table *t = &l->t;
@@ -124,6 +158,11 @@ json_t *render_live_json(const struct nm_live *l)
 				json_array_append_new(el, json_pack("{s:s,s:s}", "range",
 					range_str(fam, &s->vmap[k].r, buf, sizeof(buf)), "jump",
 					s->vmap[k].chain ? s->vmap[k].chain : "?"));
+		else if (s->kind == NM_SET_PORTMAP)
+			for (size_t k = 0; k < s->nvmap; k++)
+				json_array_append_new(el, json_pack("{s:I,s:s}", "port",
+					(json_int_t)s->vmap[k].r.lo, "jump",
+					s->vmap[k].chain ? s->vmap[k].chain : "?"));
 		json_object_set_new(so, "elements", el);
 		json_array_append_new(sets, so);
 	}
@@ -140,10 +179,21 @@ json_t *render_live_json(const struct nm_live *l)
 		}
 		json_array_append_new(chains, co);
 	}
-	for (size_t i = 0; i < t->nrules; i++)
-		json_array_append_new(rules, json_pack("{s:s,s:I,s:s}", "chain", t->rules[i].chain,
-						       "handle", (json_int_t)t->rules[i].handle,
-						       "rule", t->rules[i].text));
+	for (size_t i = 0; i < t->nrules; i++) {
+		const struct nm_rule *r = &t->rules[i];
+		char *text = text_without_counters(r->text);
+
+		/* counters are fields (from the rule's facts), the rule text says only "counter" */
+		json_array_append_new(rules, json_pack("{s:s,s:I,s:s,s:o}", "chain", r->chain,
+						       "handle", (json_int_t)r->handle,
+						       "rule", text ? text : r->text,
+						       "counter", r->fact.has_counter
+								  ? json_pack("{s:I,s:I}", "packets",
+									      (json_int_t)r->fact.packets, "bytes",
+									      (json_int_t)r->fact.bytes)
+								  : json_null()));
+		free(text);
+	}
 	for (size_t i = 0; i < l->nforeign; i++) {
 		const struct nm_foreign_hook *h = &l->foreign[i];
 
@@ -206,8 +256,8 @@ json_t *render_plan_json(const struct plan *pl)
 	json_object_set_new(o, "table", json_string(pl->table));
 	json_object_set_new(o, "changes", lines);
 	json_object_set_new(o, "changes_not_listed", json_integer((json_int_t)pl->elided));
-	json_object_set_new(o, "counts", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-		"tables", (json_int_t)n->tables, "chains_added", (json_int_t)n->chains_add,
+	json_object_set_new(o, "counts", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		"tables", (json_int_t)n->tables, "tables_removed", (json_int_t)n->tables_del, "chains_added", (json_int_t)n->chains_add,
 		"chains_removed", (json_int_t)n->chains_del, "sets_added", (json_int_t)n->sets_add,
 		"sets_removed", (json_int_t)n->sets_del, "elements_added", (json_int_t)n->elems_add,
 		"elements_removed", (json_int_t)n->elems_del, "rules_added", (json_int_t)n->rules_add,

@@ -17,21 +17,17 @@
 #include "diag.h"
 #include "render.h"
 #include "txn.h"
+#include "util.h"
 
 void render_time(int64_t t, char *buf, size_t len)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	localtime_r(&tt, &tm);
-	strftime(buf, len, "%H:%M:%S", &tm);
+	util_fmt_clock(t, buf, len);	/* with the date when not today */
 }
 
-static void put_json(json_t *jo)
+/* One document with its "schema" key (cmd_json_print()). */
+static void put_json(const char *doc, json_t *jo)
 {
-	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(jo);
+	cmd_json_print(doc, jo);
 }
 
 static void deadline_line(uint64_t id, int64_t deadline)
@@ -44,13 +40,13 @@ static void deadline_line(uint64_t id, int64_t deadline)
 }
 
 /* A refusal: the command's own keys (jo, consumed) and an "error" object. */
-static void refusal_json(json_t *jo, const struct txn_result *res)
+static void refusal_json(const char *doc, json_t *jo, const struct txn_result *res)
 {
 	json_object_set_new(jo, "error", json_pack("{s:s,s:s,s:I,s:I,s:i}", "reason", "auto-reverted",
 						   "message", res->why, "transaction",
 						   (json_int_t)res->target_id, "auto_revert",
 						   (json_int_t)res->auto_id, "exit_code", PL_EXIT_CONFLICT));
-	put_json(jo);
+	put_json(doc, jo);
 }
 
 /* apply, applied or in sync: the same keys either way */
@@ -71,7 +67,7 @@ static void apply_json(const struct txn_result *res)
 	json_object_set_new(jo, "attempts", json_integer(r->attempts));
 	json_object_set_new(jo, "confirm_deadline",
 			    res->confirm_deadline ? json_integer(res->confirm_deadline) : json_null());
-	put_json(jo);
+	put_json("apply", jo);
 }
 
 static void apply_text(const struct pl_ctx *ctx, const struct txn_result *res)
@@ -106,7 +102,7 @@ static void restored(const struct pl_ctx *ctx, const struct txn_result *res)
 		json_object_set_new(jo, "restored_from", json_integer((json_int_t)res->target_id));
 		json_object_set_new(jo, "transaction",
 				    res->id ? json_integer((json_int_t)res->id) : json_null());
-		put_json(jo);
+		put_json("apply", jo);
 	} else if (ctx->verbose >= 0) {
 		char counts[400];
 
@@ -129,7 +125,7 @@ static void revert_json(const struct txn_result *res)
 			    res->changed && res->confirm_deadline ? json_integer(res->confirm_deadline)
 								  : json_null());
 	json_object_set_new(jo, "diff", render_plan_json(&res->sync.plan));
-	put_json(jo);
+	put_json("revert", jo);
 }
 
 static void revert_dry_run_text(const struct txn_result *res)
@@ -191,14 +187,13 @@ void render_txn(struct pl_ctx *ctx, const struct txn_result *res)
 		break;
 	case TXN_APPLY_REFUSED:
 		if (ctx->json)
-			refusal_json(json_pack("{s:b,s:b,s:n}", "applied", 0, "in_sync", 0, "transaction"),
-				     res);
+			refusal_json("apply", json_pack("{s:b,s:b,s:n}", "applied", 0, "in_sync", 0,
+							"transaction"), res);
 		break;
 	case TXN_REVERT_REFUSED:
 		if (ctx->json)
-			refusal_json(json_pack("{s:n,s:n,s:b,s:b}", "reverted", "transaction", "changed", 0,
-					       "dry_run", res->dry_run),
-				     res);
+			refusal_json("revert", json_pack("{s:n,s:n,s:b,s:b}", "reverted", "transaction",
+							 "changed", 0, "dry_run", res->dry_run), res);
 		break;
 	case TXN_REVERT_DRY_RUN:
 		if (ctx->json)
@@ -214,7 +209,7 @@ void render_txn(struct pl_ctx *ctx, const struct txn_result *res)
 		break;
 	case TXN_CONFIRMED:
 		if (ctx->json)
-			printf("{\"confirmed\": %llu}\n", (unsigned long long)res->id);
+			put_json("confirm", json_pack("{s:I}", "confirmed", (json_int_t)res->id));
 		else
 			printf("transaction %llu confirmed: it stays\n", (unsigned long long)res->id);
 		break;

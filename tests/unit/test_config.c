@@ -21,6 +21,7 @@
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
+#include "util.h"
 
 /* Scratch directory for allow_files and config files; made per test. */
 struct fixture {
@@ -363,6 +364,81 @@ static void test_bad_enum_values(void **state)
 	expect_err(f, 5, "'journal_keep' 0 is out of range (1 to 100000)");
 	expect_err(f, 7, "service 'a': expect 'http' is not one of smtp, smtps, smpp, smpp-tls");
 	expect_err(f, 7, "service 'a': proto 'sctp' is not 'tcp' or 'udp'");
+}
+
+/* mode, retention and critical: inherited from the portlock group, overridden per service */
+static void test_mode_retention_critical(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_accepted(f, load(f,
+		"portlock = { mode = \"observe\"; retention = \"1d12h\"; };\n"
+		"services = (\n"
+		"  { name = \"a\"; ports = [25]; allow = []; },\n"
+		"  { name = \"b\"; ports = [26]; allow = []; mode = \"enforce\"; retention = 90;\n"
+		"    critical = true; }\n"
+		");\n"));
+	assert_int_equal(f->p.nsvcs, 2);
+	assert_int_equal(f->p.mode, POLICY_MODE_OBSERVE);
+	assert_int_equal(f->p.svcs[0].mode, POLICY_MODE_OBSERVE);
+	assert_int_equal(f->p.svcs[0].retention, 36 * 3600);
+	assert_false(f->p.svcs[0].critical);
+	assert_int_equal(f->p.svcs[1].mode, POLICY_MODE_ENFORCE);
+	assert_int_equal(f->p.svcs[1].retention, 90);
+	assert_true(f->p.svcs[1].critical);
+}
+
+static void test_mode_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_accepted(f, load(f, "services = ( { name = \"a\"; ports = [25]; allow = []; } );\n"));
+	assert_int_equal(f->p.svcs[0].mode, POLICY_MODE_ENFORCE);
+	assert_int_equal(f->p.svcs[0].retention, POLICY_DEFAULT_RETENTION);
+	assert_false(f->p.svcs[0].critical);
+}
+
+static void test_bad_mode_retention_critical(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_rejected(f, load(f,
+		"portlock = { mode = \"learn\"; retention = \"30m1h\"; };\n"
+		"services = (\n"
+		"  { name = \"a\"; ports = [25]; allow = []; mode = 1; retention = 0; critical = \"yes\"; },\n"
+		"  { name = \"b\"; ports = [26]; allow = []; retention = \"3651d\"; }\n"
+		");\n"));
+	expect_err(f, 1, "portlock mode 'learn' is not \"enforce\" or \"observe\"");
+	expect_err(f, 1, "portlock retention '30m1h' is not a duration");
+	expect_err(f, 3, "service 'mode' must be a string");
+	expect_err(f, 3, "service retention 0 s is out of range");
+	expect_err(f, 3, "service 'critical' must be true or false");
+	expect_err(f, 4, "service retention 315446400 s is out of range");
+}
+
+static void test_parse_duration(void **state)
+{
+	static const struct { const char *s; int rc; uint64_t v; } cases[] = {
+		{ "90", 0, 90 }, { "30d", 0, 30 * 86400 }, { "1h30m", 0, 5400 },
+		{ "1w1d1h1m1s", 0, 604800 + 86400 + 3600 + 60 + 1 }, { "0s", 0, 0 },
+		{ "", -EINVAL, 0 }, { "d", -EINVAL, 0 }, { "1x", -EINVAL, 0 },
+		{ "30m1h", -EINVAL, 0 }, { "1h1h", -EINVAL, 0 }, { "1h30", -EINVAL, 0 },
+		{ "-1", -EINVAL, 0 }, { " 1", -EINVAL, 0 }, { "4294967296", -ERANGE, 0 },
+		{ "99999999999999999999d", -ERANGE, 0 }, { "4294967295", 0, 4294967295u },
+		{ "50000d", -ERANGE, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 12345;
+		int rc = util_parse_duration(cases[i].s, &v);
+
+		if (rc != cases[i].rc)
+			fprintf(stderr, "duration '%s': rc %d, want %d\n", cases[i].s, rc, cases[i].rc);
+		assert_int_equal(rc, cases[i].rc);
+		if (!rc)
+			assert_int_equal(v, cases[i].v);
+	}
 }
 
 static void test_bad_log_prefix(void **state)
@@ -787,6 +863,10 @@ int main(void)
 		T(test_wrong_types),
 		T(test_services_not_a_list),
 		T(test_bad_enum_values),
+		T(test_mode_retention_critical),
+		T(test_mode_defaults),
+		T(test_bad_mode_retention_critical),
+		T(test_parse_duration),
 		T(test_bad_log_prefix),
 		T(test_bad_prefixes),
 		T(test_host_bits_normalized),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests for SMPP encode/decode (src/probe_smpp.c) and the probe's
- * target parser and result records (src/probe.c). */
+ * target parser and result records (src/probe.c, src/probe_result.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "probe.h"
+#include "probe_engine.h"
 #include "probe_smpp.h"
 
 static void test_enquire_link(void **state)
@@ -90,8 +91,10 @@ static void test_target_parse(void **state)
 	assert_int_equal(probe_target_parse("host", &t), -EINVAL);
 	assert_int_equal(probe_target_parse("host:", &t), -EINVAL);
 	assert_int_equal(probe_target_parse(":25", &t), -EINVAL);
-	assert_int_equal(probe_target_parse("host:0", &t), -EINVAL);
-	assert_int_equal(probe_target_parse("host:65536", &t), -EINVAL);
+	assert_int_equal(probe_target_parse("host:0", &t), -ERANGE);
+	assert_int_equal(probe_target_parse("host:65536", &t), -ERANGE);
+	assert_int_equal(probe_target_parse("host:70000", &t), -ERANGE);
+	assert_int_equal(probe_target_parse("host:99999999999999999999", &t), -ERANGE);
 	assert_int_equal(probe_target_parse("host:-1", &t), -EINVAL);
 	assert_int_equal(probe_target_parse("host:25x", &t), -EINVAL);
 	assert_int_equal(probe_target_parse("[::1]25", &t), -EINVAL);
@@ -136,8 +139,21 @@ static void test_records(void **state)
 	assert_int_equal(probe_results_decode(buf, o - 12, back, 2, seen), -EBADMSG);
 	assert_int_equal(probe_results_decode(buf, o - 1, back, 2, seen), -EBADMSG);
 	assert_int_equal(probe_results_decode(buf, o, back, 1, seen), -EBADMSG);
+	/*
+	 * A stream the parent cut short (it stopped the child at the deadline):
+	 * the whole records count, a trailing partial one is dropped, and a
+	 * malformed whole one still rejects everything.
+	 */
+	assert_int_equal(pe_decode_stream(buf, o - 12, back, 2, seen, true), 0);
+	assert_true(seen[0] && seen[1]);
+	assert_int_equal(pe_decode_stream(buf, o - 12 - 5, back, 2, seen, true), 0);
+	assert_true(seen[0] && !seen[1]);
+	assert_memory_equal(&back[0], &r[0], sizeof(r[0]));
+	assert_int_equal(pe_decode_stream(buf, 7, back, 2, seen, true), 0);
+	assert_true(!seen[0] && !seen[1]);
 	buf[12 + 3] = '\n';	/* first byte of the first string field */
 	assert_int_equal(probe_results_decode(buf, o, back, 2, seen), -EBADMSG);
+	assert_int_equal(pe_decode_stream(buf, o - 12, back, 2, seen, true), -EBADMSG);
 }
 
 /* The address list of a name (field 31): round trip and strict decoding. */

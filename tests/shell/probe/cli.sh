@@ -10,6 +10,11 @@ pl_expect_grep "target '192.0.2.1' is not HOST:PORT" "$PL_TMP/err"
 pl_expect_rc 2 "$P" probe 2001:db8::1:25
 pl_expect_rc 2 "$P" probe 192.0.2.1:0
 pl_expect_rc 2 "$P" probe 192.0.2.1:65536
+pl_expect_grep "target '192.0.2.1:65536': port 65536 is out of range \(1 to 65535\)" "$PL_TMP/err"
+pl_expect_rc 2 "$P" probe mx.example:70000
+pl_expect_grep "port 70000 is out of range" "$PL_TMP/err"
+pl_expect_rc 2 "$P" probe 192.0.2.1:25x
+pl_expect_grep "is not HOST:PORT" "$PL_TMP/err"
 pl_expect_rc 2 "$P" probe '[2001:db8::1]25'
 pl_expect_rc 2 "$P" probe --bogus 192.0.2.1:25
 pl_expect_rc 2 "$P" probe --expect ftp 192.0.2.1:25
@@ -32,6 +37,16 @@ PORTLOCK_FINGERPRINTS=$PL_TMP/bad.conf pl_expect_rc 3 ip netns exec "$CLI" "$P" 
 pl_expect_rc 0 ip netns exec "$CLI" "$P" probe "$SRV4:1"
 if grep -q "no fingerprint file" "$PL_TMP/err"; then pl_fail "data/fingerprints.conf not found"; fi
 pl_expect_grep "^$SRV4:1  closed" "$PL_TMP/out"
+
+# options and targets in any order (GNU getopt_long permutation)
+pl_expect_rc 0 ip netns exec "$CLI" "$P" probe --source "$TRUST4" "$SRV4:1" --connect-timeout 1000 \
+	"$SRV4:2" --json
+pl_expect_field "$PL_TMP/out" "$SRV4:1" 'r["service"]' '^closed$'
+pl_expect_field "$PL_TMP/out" "$SRV4:2" 'r["service"]' '^closed$'
+pl_expect_schema "$PL_TMP/out"
+# "--" ends the options
+pl_expect_rc 2 "$P" probe -- --json
+pl_expect_grep "target '--json' is not HOST:PORT" "$PL_TMP/err"
 
 # --listening: every local TCP listener (here: in the server namespace)
 pl_bg "$SRV" "$PL_PY" "$PEERS/aiosmtpd_server.py" "$SRV4" 2525

@@ -79,7 +79,7 @@ for line in open(tmp + "/products"):
     for mode in ("--fingerprint", ""):
         for kind in ("all", "loo"):
             try:
-                r = json.load(open("%s.%s%s.json" % (f, kind, mode)))[0]
+                r = json.load(open("%s.%s%s.json" % (f, kind, mode)))["results"][0]
             except (OSError, ValueError, IndexError) as e:
                 print("FAIL %s %s %s: no result (%s)" % (sw, kind, mode, e))
                 continue

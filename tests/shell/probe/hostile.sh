@@ -20,6 +20,7 @@ pl_probe_json "$out" --timeout 4000 "$SRV4:3001" "$SRV4:3002" "$SRV4:3003" "$SRV
 ms=$((($(date +%s%N) - start) / 1000000))
 [ "$PL_RC" -eq 0 ] || pl_fail "probe exited $PL_RC: $(cat "$out.err")"
 pl_expect_service "$out" "$SRV4:3001" unknown
+pl_expect_schema "$out"
 pl_expect_field "$out" "$SRV4:3001" 'len(r["evidence"]) <= 512' True
 pl_expect_field "$out" "$SRV4:3001" 'r["note"]' 'oversized reply'
 pl_expect_field "$out" "$SRV4:3001" 'r["timing_ms"]["total"] < 1000' True
@@ -48,6 +49,13 @@ pl_expect_grep 'evidence  220 \\x1b\[2J\\x1b\]0;pwned\\x07 caf\\xc3\\xa9 ESMTP\\
 if LC_ALL=C grep -q "$(printf '[\001-\010\016-\037\177-\377]')" "$PL_TMP/out"; then
 	pl_fail "raw control or non-ASCII bytes in the output"
 fi
+# in JSON the evidence is the peer's bytes, escaped once by JSON (one character
+# per byte, \u escapes only: the document is ASCII)
+pl_probe_json "$out" "$SRV4:3008"
+pl_expect_field "$out" "$SRV4:3008" 'r["evidence"] == "220 \x1b[2J\x1b]0;pwned\x07 caf\xc3\xa9 ESMTP\r\n"' True
+if LC_ALL=C grep -q "$(printf '[\001-\010\016-\037\177-\377]')" "$out"; then
+	pl_fail "raw control or non-ASCII bytes in the JSON output"
+fi
 
 # a global deadline cuts everything short
 start=$(date +%s%N)
@@ -61,6 +69,6 @@ start=$(date +%s%N)
 pl_probe_json "$out" --deadline 3000 --fingerprint "$SRV4:3005"
 ms=$((($(date +%s%N) - start) / 1000000))
 pl_expect_service "$out" "$SRV4:3005" smtp
-pl_expect_field "$out" "$SRV4:3005" 'r["smtp"]["behaviour"]' '^[-0-9 ]+$'
+pl_expect_field "$out" "$SRV4:3005" '" ".join(str(x["code"] or "-") for x in r["smtp"]["behaviour"])' '^[-0-9 ]+$'
 [ "$ms" -lt 5000 ] || pl_fail "--deadline 3000 --fingerprint took $ms ms"
 pl_done

@@ -45,7 +45,7 @@ pl_field() {
 	"$PL_PY" - "$1" "$2" "$3" <<'PY'
 import json, sys
 f, t, e = sys.argv[1:]
-for r in json.load(open(f)):
+for r in json.load(open(f))["results"]:
     if r["target"] == t:
         v = eval(e, {}, {"r": r})
         print("" if v is None else v)
@@ -81,4 +81,13 @@ pl_in_hosts() {
 		if [ -e /etc/resolv.conf ]; then mount --bind "$2" /etc/resolv.conf || exit 97; fi
 		shift 2
 		exec "$@"' sh "$hosts" "$PL_TMP/resolv.conf" "$@"
+}
+
+# pl_expect_schema FILE: FILE (probe --json) is valid against schema/portlock-probe.schema.json.
+pl_expect_schema() {
+	"$PL_PY" - "$1" "$PL_SOURCE_DIR/schema/portlock-probe.schema.json" <<'PY' ||
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))
+PY
+		pl_fail "$1 does not match the probe schema"
 }

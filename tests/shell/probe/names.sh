@@ -44,6 +44,7 @@ printf '%s mta.test\n%s mta.test\n' $DEAD $LIVE >"$hosts"
 pl_probe_hosts "$CLI" "$out" mta.test:2525
 [ "$PL_RC" -eq 0 ] || pl_fail "dead first: exit $PL_RC: $(cat "$out.err")"
 pl_expect_service "$out" mta.test:2525 smtp
+pl_expect_schema "$out"
 pl_expect_field "$out" mta.test:2525 'r["address"]' "^$LIVE\$"
 pl_expect_field "$out" mta.test:2525 'len(r["addresses"])' '^2$'
 pl_expect_field "$out" mta.test:2525 "$(addr 0)" "^$DEAD\$"

@@ -15,6 +15,7 @@ pl_probe_json "$out" "$SRV4:2525" "[$SRV6]:2525"
 [ "$PL_RC" -eq 0 ] || pl_fail "probe exited $PL_RC: $(cat "$out.err")"
 for t in "$SRV4:2525" "[$SRV6]:2525"; do
 	pl_expect_service "$out" "$t" smtp
+	pl_expect_schema "$out"
 	pl_expect_field "$out" "$t" 'r["evidence"]' '^220 .*Python SMTP'
 	pl_expect_field "$out" "$t" 'r["smtp"]["capabilities"]' '8BITMIME'
 	pl_expect_field "$out" "$t" 'r["software"]["name"]' '^aiosmtpd$'

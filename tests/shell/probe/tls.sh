@@ -25,6 +25,7 @@ pl_wait_port "$SRV" 465
 out=$PL_TMP/out.json
 pl_probe_json "$out" "$SRV4:465" "$SRV4:3550"
 pl_expect_service "$out" "$SRV4:465" smtps
+pl_expect_schema "$out"
 pl_expect_field "$out" "$SRV4:465" 'r["tls"]["version"]' '^TLSv1\.[23]$'
 pl_expect_field "$out" "$SRV4:465" 'r["tls"]["subject"]' 'CN=smtp\.portlock\.test'
 pl_expect_field "$out" "$SRV4:465" 'r["tls"]["expires"]' '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T'

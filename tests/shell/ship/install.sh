@@ -2,7 +2,7 @@
 # "cmake --install" puts every file where an operator (and dpkg) expects it:
 # a build configured for prefix /usr is installed into a DESTDIR and its file
 # list compared with the expected one (binary in sbin, man5/man8, examples in
-# the doc dir, fingerprint data in share/portlock, systemd units and bash
+# the doc dir, fingerprint data and JSON schemas in share/portlock, systemd units and bash
 # completion where pkg-config says); the installed units name the installed
 # binary; a second configure for another prefix moves everything under it
 # (units and completion too) and the installed man pages render there.
@@ -31,9 +31,14 @@ compdir=$(pkg-config --variable=completionsdir bash-completion)
 	if [ -d "$PL_SOURCE_DIR/data" ]; then
 		(cd "$PL_SOURCE_DIR/data" && find . -type f | sed 's|^\./|/usr/share/portlock/|')
 	fi
+	for f in "$PL_SOURCE_DIR"/schema/portlock-*.schema.json; do
+		echo "/usr/share/portlock/schema/${f##*/}"
+	done
 	echo "$unitdir/portlock.service"
 	echo "$unitdir/portlock-audit.service"
 	echo "$unitdir/portlock-audit.timer"
+	echo "$unitdir/portlock-metrics.service"
+	echo "$unitdir/portlock-metrics.timer"
 	echo "$compdir/portlock"
 } | sort >"$PL_TMP/want"
 (cd "$D" && find . -type f -o -type l) | sed 's|^\.||' | sort >"$PL_TMP/got"
@@ -47,11 +52,13 @@ find "$D" -type f ! -path '*/sbin/*' -perm /111 | grep . && pl_fail "data files 
 "$D/usr/sbin/portlock" --version >"$PL_TMP/ver" || pl_fail "installed portlock --version failed"
 pl_expect_grep '^portlock [0-9]' "$PL_TMP/ver"
 # the units name the installed binary, and no template placeholder is left
-for u in portlock.service portlock-audit.service portlock-audit.timer; do
+for u in portlock.service portlock-audit.service portlock-audit.timer portlock-metrics.service portlock-metrics.timer; do
 	grep -n '@[A-Z_]*@' "$D$unitdir/$u" && pl_fail "$u keeps a placeholder"
 done
 pl_expect_grep '^ExecStart=/usr/sbin/portlock --wait 60 apply --boot$' "$D$unitdir/portlock.service"
 pl_expect_grep '^ExecStart=/usr/sbin/portlock audit ' "$D$unitdir/portlock-audit.service"
+pl_expect_grep '^ExecStart=/usr/sbin/portlock -q metrics --output /var/lib/prometheus/node-exporter/portlock.prom$' \
+	"$D$unitdir/portlock-metrics.service"
 cmp -s "$PL_SOURCE_DIR/contrib/bash-completion/portlock" "$D$compdir/portlock" ||
 	pl_fail "installed completion differs from contrib/bash-completion/portlock"
 
@@ -68,7 +75,8 @@ pl_expect_grep "^ExecStart=$P/sbin/portlock --wait 60 apply --boot\$" "$P/lib/sy
 # the units as installed there pass systemd-analyze verify, which also runs
 # man(1) on their Documentation= pages: the installed pages are found and render
 (cd "$P/lib/systemd/system" && MANPATH=$P/share/man systemd-analyze verify \
-	./portlock.service ./portlock-audit.service ./portlock-audit.timer) >"$PL_TMP/verify" 2>&1 ||
+	./portlock.service ./portlock-audit.service ./portlock-audit.timer ./portlock-metrics.service \
+	./portlock-metrics.timer) >"$PL_TMP/verify" 2>&1 ||
 	pl_fail "systemd-analyze verify of the installed units failed: $(cat "$PL_TMP/verify")"
 [ -s "$PL_TMP/verify" ] && pl_fail "systemd-analyze verify warns: $(cat "$PL_TMP/verify")"
 for page in man8/portlock.8 man5/portlock.conf.5; do

@@ -34,7 +34,8 @@ CONF
 pl_expect_rc 0 P -c "$PL_TMP/b.conf" --json apply --confirm 600
 pl_expect_grep '"confirm_deadline": [0-9]+' "$PL_TMP/out"
 pl_expect_rc 0 P --json confirm
-pl_expect_grep '^\{"confirmed": 2\}$' "$PL_TMP/out"
+pl_expect_grep "\"confirmed\": 2" "$PL_TMP/out"
+pl_expect_grep "\"schema\": \"portlock-confirm/1\"" "$PL_TMP/out"
 pl_expect_rc 0 P --json revert --dry-run
 pl_expect_grep '"dry_run": true' "$PL_TMP/out"
 pl_expect_grep '"reverted": 2' "$PL_TMP/out"
