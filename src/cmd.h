@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Subcommand registry and the context every subcommand receives. Each
- * cmd_<name>.c holds one subcommand's option parsing and glue; the work is
- * done by the modules below.
+ * cmd_<name>.c holds the option parsing, calls and rendering of one
+ * subcommand, or of a family of them (cmd_plan.c: plan, apply, revert,
+ * confirm, recover); the work is done by the modules below (src/README.md).
  */
 #ifndef PORTLOCK_CMD_H
 #define PORTLOCK_CMD_H
@@ -75,8 +76,9 @@ extern const struct pl_cmd pl_commands[];
 int cmd_load_policy(struct pl_ctx *ctx, struct policy *p);
 
 /*
- * Handle "-h/--help" and unknown options uniformly for a subcommand: prints
- * usage for -h (returns 0 and sets *done), records a usage error otherwise.
+ * A subcommand's -h/--help: prints its usage line, summary and
+ * options_help on stdout (the caller then returns PL_EXIT_OK). Unknown
+ * options are cmd_bad_usage()'s.
  */
 void cmd_usage(const struct pl_ctx *ctx, const char *name, const char *options_help);
 

@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "policy.h"
 #include "render.h"
+#include "render_txn.h"
 #include "snapshot.h"
 #include "sync.h"
 #include "txn.h"
@@ -211,6 +212,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct policy p;
 	struct compile *cc = NULL;
 	bool damaged = false;
+	struct txn_result res;
 	int opt, rc;
 
 	opterr = 0;
@@ -253,7 +255,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	util_mark("policy compiled");
 	print_compile_stats(ctx, cc);
 	o.cache_damaged = &damaged;
-	rc = txn_apply(ctx, &p, &o);
+	rc = txn_apply(ctx, &p, &o, &res);
 	if (damaged && cc) {
 		/*
 		 * Fail safe: saved content the compile cache uses is damaged;
@@ -274,8 +276,11 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0)
 			return diag_exit_code(&ctx->diag);
 		o.cache_damaged = NULL;
-		rc = txn_apply(ctx, &p, &o);
+		txn_result_fini(&res);
+		rc = txn_apply(ctx, &p, &o, &res);
 	}
+	render_txn(ctx, &res);
+	txn_result_fini(&res);
 	util_mark("txn done");
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);
@@ -329,6 +334,7 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct policy p;
 	struct compile *cc = NULL;
 	bool loaded = false;
+	struct txn_result res;
 	int opt, rc;
 
 	opterr = 0;
@@ -399,7 +405,9 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 		snprintf(table, sizeof(table), "%s", p.table);
 		o.table = table;
 	}
-	rc = txn_revert(ctx, id, &o);
+	rc = txn_revert(ctx, id, &o, &res);
+	render_txn(ctx, &res);
+	txn_result_fini(&res);
 	if (loaded)
 		policy_fini(&p);
 	compile_free(cc);
@@ -408,6 +416,7 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 
 int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv)
 {
+	struct txn_result res;
 	int rc = simple_opts(ctx, argc, argv, "confirm", "  -j, --json   machine-readable output\n"
 							  "  -h, --help   this help\n");
 
@@ -415,7 +424,10 @@ int cmd_confirm_main(struct pl_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? PL_EXIT_OK : rc;
 	if (optind < argc)
 		return cmd_bad_usage(ctx, "confirm", "unexpected argument '%s'", argv[optind]);
-	return txn_confirm(ctx);
+	rc = txn_confirm(ctx, &res);
+	render_txn(ctx, &res);
+	txn_result_fini(&res);
+	return rc;
 }
 
 int cmd_recover_main(struct pl_ctx *ctx, int argc, char **argv)

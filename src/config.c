@@ -662,7 +662,6 @@ static char *resolve_path(struct cfg_ctx *c, const char *path)
 	return out;
 }
 
-/* Read one allow_file: one prefix per line, '#' comments, blank lines ignored. */
 /* The whole of a regular file (hint: its size); NULL with *err set on failure. */
 static char *read_whole(int fd, size_t hint, size_t *lenp, int *err)
 {

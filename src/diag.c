@@ -181,3 +181,14 @@ void diag_move(struct diag *to, const struct diag *from, bool as_warning)
 			diag_warn(to, x->file ? &loc : NULL, "%s", x->msg);
 	}
 }
+
+void diag_alert(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("portlock: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

@@ -88,6 +88,13 @@ void diag_note(struct diag *d, const struct srcloc *loc, const char *fmt, ...) _
 
 /* Print every record as "portlock: [file:line: ][warning: ]message". */
 void diag_print(const struct diag *d, FILE *f);
+/*
+ * Loud, now: "portlock: MSG" on stderr at once (also with -q), not kept in a
+ * sink. For what must reach a person before the command ends or whoever
+ * reads its diagnostics: an auto-revert being done, an overdue one, a
+ * safe state taken (the caller also logs those to syslog).
+ */
+void diag_alert(const char *fmt, ...) __printf(1, 2);
 
 /* Exit code for the worst error recorded, PL_EXIT_OK when there is none. */
 int diag_exit_code(const struct diag *d);

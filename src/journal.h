@@ -4,9 +4,10 @@
  * crash at any point leaves either the old set of records or the old set plus
  * the complete new record, never a torn one. Also the lock that serializes
  * portlock runs. The journal never interprets the saved table content: the
- * caller hands it opaque bytes (serialized netlink messages) and a readable
- * nft rendering, and gets exactly those bytes back, checked by size and
- * SHA-256.
+ * caller hands it opaque bytes (serialized netlink messages, the range sets'
+ * manifest and objects) and gets exactly those bytes back, checked by size
+ * and SHA-256. Code: journal_rec.c, journal_dir.c, journal_read.c,
+ * journal_write.c, journal_obj.c (journal_int.h says which owns what).
  *
  * State directory layout (default /var/lib/portlock, --state-dir to change):
  *
@@ -32,9 +33,9 @@
  *                                             commit point: a record exists iff
  *                                             this file exists)
  *   <state>/journal/NNNNNNNNNN.prior.nlmsg    table content before the transaction
- *   <state>/journal/NNNNNNNNNN.prior.nft      readable rendering of the same
+ *   <state>/journal/NNNNNNNNNN.prior.nft      format 1 only: readable rendering
  *   <state>/journal/NNNNNNNNNN.result.nlmsg   table content after the transaction
- *   <state>/journal/NNNNNNNNNN.result.nft     readable rendering of the same
+ *   <state>/journal/NNNNNNNNNN.result.nft     format 1 only: readable rendering
  *   <state>/journal/NNNNNNNNNN.{prior,result}.ranges   format 2: the elements of
  *                                 the range sets, compact (the .nlmsg then
  *                                 leaves those elements out); no .nft is
@@ -65,8 +66,9 @@
  * files (a crash before step 3) are removed by journal_open() under the lock.
  * Deletion (prune/abort) removes the metadata first, then the blobs.
  *
- * Metadata (JSON object; "format" 1):
- *   { "format": 1, "id": 12, "kind": "apply"|"revert"|"auto-revert",
+ * Metadata (JSON object; "format" 1 to JOURNAL_FORMAT, a record keeps the
+ * format it was written with; newer formats are refused):
+ *   { "format": 3, "id": 12, "kind": "apply"|"revert"|"auto-revert",
  *     "reverts_id": 11|null, "time": UNIX, "state_time": UNIX, "uid": 0,
  *     "user": "root", "argv": "portlock apply --confirm 60",
  *     "policy_sha256": "<64 hex>"|null, "table": "portlock",
@@ -75,9 +77,11 @@
  *     "confirm_deadline": UNIX|null, "added": 3, "removed": 1,
  *     "safe_state": "kept"|null, "safe_reason": "…"|null,   (optional; null when missing)
  *     "prior":  { "absent": false,
- *                 "nlmsg": { "file": "0000000012.prior.nlmsg", "size": N, "sha256": "…" },
- *                 "nft":   { "file": "0000000012.prior.nft",   "size": N, "sha256": "…" } },
- *     "result": { "absent": false, "nlmsg": {…}, "nft": {…} } | null }
+ *                 "nlmsg":  { "file": "0000000012.prior.nlmsg", "size": N, "sha256": "…" },
+ *                 "nft":    null,   (format 1: { "file": "0000000012.prior.nft", … })
+ *                 "ranges": { "file": "0000000012.prior.ranges", … } | null,  (format 2 on)
+ *                 "refs":   { "file": "0000000012.prior.refs", … } | null },  (format 3)
+ *     "result": { "absent": false, "nlmsg": {…}, "nft": null, "ranges": …, "refs": … } | null }
  * "result" is null only in state "prepared". When "absent" is true the blob
  * entries are null (the table did not exist).
  * "confirm_deadline" is written into the prepared record already (apply
@@ -102,7 +106,8 @@
  *	struct journal *j;
  *	struct journal_rec rec;
  *	struct journal_content prior = { .absent = !table_exists,
- *		.nlmsg = live_msgs, .nlmsg_len = live_len, .nft = live_text, .nft_len = n };
+ *		.nlmsg = live_msgs, .nlmsg_len = live_len, .ranges = manifest, .ranges_len = n,
+ *		.objs = objs, .nobjs = nobjs };
  *
  *	if (journal_open(&j, ctx->state_dir, wait_s, &ctx->diag))   // exit 5 when locked
  *		return diag_exit_code(&ctx->diag);
@@ -198,7 +203,11 @@ enum journal_state {
 #define JOURNAL_STATE_BIT(s) (1u << (s))
 #define JOURNAL_STATE_ANY ((1u << JOURNAL_STATE_MAX) - 1)
 
-/* The four blobs of a record. */
+/*
+ * The blobs of a record, two of each kind (its prior and its result content).
+ * The .nft kinds are only read: format 1 records (older portlock versions)
+ * carry them and may still be on disk; nothing writes them since format 2.
+ */
 enum journal_blob_kind {
 	JOURNAL_BLOB_PRIOR_NLMSG,	/* table content before: serialized netlink messages */
 	JOURNAL_BLOB_PRIOR_NFT,		/* readable nft rendering of the same */
@@ -275,16 +284,14 @@ struct journal_object {
 
 /*
  * Content of the managed table handed to journal_prepare()/journal_commit().
- * absent: the table does not exist (nlmsg/nft ignored). Otherwise nlmsg holds
- * nlmsg_len bytes (may be 0) and nft nft_len bytes of text (NULL = empty).
+ * absent: the table does not exist (the rest ignored). Otherwise nlmsg holds
+ * nlmsg_len bytes (may be 0). No .nft rendering is written (format 2 on).
  * The journal only reads these buffers; they stay owned by the caller.
  */
 struct journal_content {
 	bool absent;
 	const void *nlmsg;
 	size_t nlmsg_len;
-	const char *nft;	/* NULL: no readable rendering is stored ("nft": null) */
-	size_t nft_len;
 	const void *ranges;	/* NULL: none ("ranges": null) */
 	size_t ranges_len;
 	/*

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
+#include "render_txn.h"
 #include "txn.h"
 #include "version.h"
 
@@ -327,6 +328,7 @@ int main(int argc, char **argv)
 	argc -= optind;
 	optind = 0;	/* re-initialize getopt for the subcommand (glibc) */
 	rc = PL_EXIT_OK;
+	txn_set_render(render_txn);	/* auto-reverts done on the way are shown like a revert */
 	if (cmd->report_overdue && !(argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))
 		txn_report_overdue(&ctx);
 	/*

@@ -92,17 +92,6 @@ void nm_set_take(struct nm_set *dst, struct nm_set *src)
 	src->has_digest = false;
 }
 
-int nm_table_load(struct nm_table *t)
-{
-	for (size_t i = 0; i < t->nsets; i++) {
-		int ret = nm_set_load(&t->sets[i]);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 int nm_set_compute_digest(struct nm_set *s)
 {
 	if (s->has_digest || s->lazy || (s->kind != NM_SET_V4 && s->kind != NM_SET_V6))

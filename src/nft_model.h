@@ -226,8 +226,6 @@ struct nm_chain *nm_table_find_chain(const struct nm_table *t, const char *name)
 int nm_set_load(struct nm_set *s);
 /* Move src's ranges (or its lazy reference) and digest into dst; src keeps none. */
 void nm_set_take(struct nm_set *dst, struct nm_set *src);
-/* Load every lazy set of t; the first failure is returned, naming nothing. */
-int nm_table_load(struct nm_table *t);
 /* Compute s->digest from its ranges when it has none (V4/V6, loaded). 0 or -ENOMEM. */
 int nm_set_compute_digest(struct nm_set *s);
 /* Family of a V4/V6 (or VMAP) set. */

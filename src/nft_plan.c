@@ -30,6 +30,7 @@
 #include "diag.h"
 #include "nft_model.h"
 #include "nl.h"
+#include "testhook.h"
 #include "util.h"
 
 #define ELEM_MSG_BUDGET (48u << 10)
@@ -502,15 +503,15 @@ static void put_set(struct pctx *c, const struct nm_set *s, uint16_t type)
 		nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, s->key_type);
 		nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, s->key_len);
 		/*
-		 * Test hook (documented in portlock(8), ENVIRONMENT): a set size
+		 * Test hook (testhook.h, portlock(8) TEST HOOKS): a set size
 		 * limit that makes the kernel refuse a batch with ENFILE, so that
 		 * tests can prove a refused batch changes nothing.
 		 */
 		if (s->size)
 			nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, s->size);
-		else if (getenv("PORTLOCK_TEST_SET_SIZE"))
+		else if (testhook("PORTLOCK_TEST_SET_SIZE"))
 			nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE,
-					  (uint32_t)atoi(getenv("PORTLOCK_TEST_SET_SIZE")));
+					  (uint32_t)atoi(testhook("PORTLOCK_TEST_SET_SIZE")));
 		if (s->timeout)
 			nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, s->timeout);
 		if (s->counter) {

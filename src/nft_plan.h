@@ -6,10 +6,13 @@
  * place; only what differs is sent: elements added/removed, rules deleted by
  * handle or inserted at their position, sets and chains added or removed.
  *
- * Batch order: table; rule deletions; chain flush/deletion; set deletion;
- * chain additions; set additions with their elements; element deletions then
- * additions in kept sets; rule additions. Deletions come first so that a new
- * interval may overlap one being removed.
+ * Batch order (plan_build()'s numbered steps): table; (1) rule deletions in
+ * kept chains, and the rules of chains that go or change; (2) element
+ * deletions in kept sets; (3) sets that go or change; (4) chains that go or
+ * change; (5) new or changed chains; (6) new or changed sets with their
+ * elements, then element additions to kept sets; (7) rule additions.
+ * Deletions come first so that a new interval may overlap one being removed
+ * and a set or chain is unreferenced before it is deleted.
  */
 #ifndef PORTLOCK_NFT_PLAN_H
 #define PORTLOCK_NFT_PLAN_H

@@ -27,6 +27,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "bytebuf.h"
 #include "diag.h"
 #include "nft_build.h"
 #include "nft_model.h"
@@ -973,48 +974,6 @@ static int finish_cur(struct rd *r)
 #define RANGES_MAGIC "PLRANGE1"
 #define MANIFEST_MAGIC "PLRANGE2"
 
-struct wbuf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void put(struct wbuf *w, const void *v, size_t n)
-{
-	if (w->err)
-		return;
-	if (util_grow((void **)&w->p, &w->cap, w->len + n, 1) < 0) {
-		w->err = -ENOMEM;
-		return;
-	}
-	memcpy(w->p + w->len, v, n);
-	w->len += n;
-}
-
-static void put_uint(struct wbuf *w, uint64_t v, size_t n)
-{
-	uint8_t b[16] = { 0 };
-
-	for (size_t i = 0; i < n && i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	put(w, b, n);
-}
-
-static void put_u128(struct wbuf *w, u128 v, size_t n)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* the low n bytes of v, already in file order: the hot loop of a million ranges */
-	if (!w->err && w->len + n <= w->cap) {
-		memcpy(w->p + w->len, &v, n);
-		w->len += n;
-		return;
-	}
-#endif
-	put_uint(w, (uint64_t)v, n < 8 ? n : 8);
-	if (n > 8)
-		put_uint(w, (uint64_t)(v >> 64), n - 8);
-}
-
 /* interval sets as stored: 2 elements per range, 1 for a range up to the top */
 static uint64_t kernel_elems(const struct nm_set *ms)
 {
@@ -1030,13 +989,13 @@ static uint64_t kernel_elems(const struct nm_set *ms)
 
 int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len)
 {
-	struct wbuf w = { 0 };
+	struct bytebuf w = { 0 };
 	uint32_t n = 0;
 
 	for (size_t i = 0; i < t->nsets; i++)
 		n += stored_as_ranges(&t->sets[i]);
-	put(&w, RANGES_MAGIC, 8);
-	put_uint(&w, n, 4);
+	bytebuf_put(&w, RANGES_MAGIC, 8);
+	bytebuf_uint(&w, n, 4);
 	for (size_t i = 0; i < t->nsets; i++) {
 		const struct nm_set *ms = &t->sets[i];
 		size_t kl = ms->kind == NM_SET_V4 ? 4 : 16, nl = strlen(ms->name);
@@ -1046,15 +1005,15 @@ int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len)
 		/* reserve the whole entry at once: a million ranges, one realloc */
 		if (!w.err && util_grow((void **)&w.p, &w.cap, w.len + 20 + nl + ms->ranges.n * 2 * kl, 1) < 0)
 			w.err = -ENOMEM;
-		put_uint(&w, nl, 2);
-		put(&w, ms->name, nl);
-		put_uint(&w, ms->kind == NM_SET_V4 ? 2 : 3, 1);
-		put_uint(&w, 0, 1);
-		put_uint(&w, kernel_elems(ms), 8);
-		put_uint(&w, ms->ranges.n, 8);
+		bytebuf_uint(&w, nl, 2);
+		bytebuf_put(&w, ms->name, nl);
+		bytebuf_uint(&w, ms->kind == NM_SET_V4 ? 2 : 3, 1);
+		bytebuf_uint(&w, 0, 1);
+		bytebuf_uint(&w, kernel_elems(ms), 8);
+		bytebuf_uint(&w, ms->ranges.n, 8);
 		for (size_t k = 0; k < ms->ranges.n && !w.err; k++) {
-			put_u128(&w, ms->ranges.r[k].lo, kl);
-			put_u128(&w, ms->ranges.r[k].hi, kl);
+			bytebuf_u128(&w, ms->ranges.r[k].lo, kl);
+			bytebuf_u128(&w, ms->ranges.r[k].hi, kl);
 		}
 	}
 	if (w.err) {
@@ -1068,13 +1027,13 @@ int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len)
 
 int nft_ranges_manifest(const struct nm_table *t, char **buf, size_t *len)
 {
-	struct wbuf w = { 0 };
+	struct bytebuf w = { 0 };
 	uint32_t n = 0;
 
 	for (size_t i = 0; i < t->nsets; i++)
 		n += stored_as_ranges(&t->sets[i]);
-	put(&w, MANIFEST_MAGIC, 8);
-	put_uint(&w, n, 4);
+	bytebuf_put(&w, MANIFEST_MAGIC, 8);
+	bytebuf_uint(&w, n, 4);
 	for (size_t i = 0; i < t->nsets; i++) {
 		const struct nm_set *ms = &t->sets[i];
 		size_t nl = strlen(ms->name);
@@ -1085,12 +1044,12 @@ int nft_ranges_manifest(const struct nm_table *t, char **buf, size_t *len)
 			free(w.p);
 			return -EINVAL;
 		}
-		put_uint(&w, nl, 2);
-		put(&w, ms->name, nl);
-		put_uint(&w, ms->kind == NM_SET_V4 ? 2 : 3, 1);
-		put_uint(&w, 0, 1);
-		put_uint(&w, kernel_elems(ms), 8);
-		put(&w, ms->digest, 32);
+		bytebuf_uint(&w, nl, 2);
+		bytebuf_put(&w, ms->name, nl);
+		bytebuf_uint(&w, ms->kind == NM_SET_V4 ? 2 : 3, 1);
+		bytebuf_uint(&w, 0, 1);
+		bytebuf_uint(&w, kernel_elems(ms), 8);
+		bytebuf_put(&w, ms->digest, 32);
 	}
 	if (w.err) {
 		free(w.p);

@@ -67,7 +67,10 @@ int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_
  * The ranges of t's range sets (NM_SET_V4/V6 that parsed cleanly) in a compact
  * binary form: the part of a saved table that nft_read()'s capture leaves out.
  * Sets with nothing to store give a short blob, never an error. *buf is
- * malloc'ed. Returns 0 or -ENOMEM.
+ * malloc'ed. Returns 0 or -ENOMEM. Journal format 2 stored this blob; format
+ * 3 stores nft_ranges_manifest() instead, so portlock no longer calls it. It
+ * stays as the encoder tests/fuzz/fuzz_ranges.c checks the format 2 reader
+ * against: format 2 records may still be on disk and must stay readable.
  *
  * Layout (little-endian): "PLRANGE1", u32 nsets, then per set: u16 name
  * length, name, u8 kind (2 = ipv4, 3 = ipv6), u8 0, u64 kernel elements,

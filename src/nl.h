@@ -69,8 +69,6 @@ int nl_getgen(struct nl_sock *s, uint32_t *gen, struct diag *d);
 int nl_request(struct nl_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 	       const char *what, struct diag *d);
 
-/* Raw bytes of every reply message can be captured by the callback itself. */
-
 /* A batch under construction. */
 int nl_batch_new(struct nl_batch **out);
 void nl_batch_free(struct nl_batch *b);

@@ -10,6 +10,7 @@
 
 #include "layout.h"
 #include "setobj.h"
+#include "testhook.h"
 
 int policy_init(struct policy *p)
 {
@@ -68,10 +69,19 @@ void policy_compiled_free(struct policy_compiled *c)
 	free(c);
 }
 
+static size_t shard_max_set;
+
+void policy_set_shard_max(size_t n)
+{
+	shard_max_set = n;
+}
+
 size_t policy_shard_max(void)
 {
-	const char *env = getenv("PORTLOCK_SHARD_MAX");
+	const char *env = testhook("PORTLOCK_SHARD_MAX");
 
+	if (shard_max_set)
+		return shard_max_set;
 	if (env && atoi(env) > 0)
 		return (size_t)atoi(env);
 	return POLICY_SHARD_MAX;

@@ -138,6 +138,11 @@ int policy_hash(const struct policy *p, char out[65]);
 
 /* The shard size (NFT_BUILD_SHARD_MAX, or PORTLOCK_SHARD_MAX for tests). */
 size_t policy_shard_max(void);
+/*
+ * For the unit tests: ranges per shard from now on (0: the default again).
+ * The shell tests use the test hook PORTLOCK_SHARD_MAX (testhook.h) instead.
+ */
+void policy_set_shard_max(size_t n);
 
 /* Release a compiled family (NULL is accepted). */
 void policy_compiled_free(struct policy_compiled *c);

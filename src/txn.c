@@ -28,10 +28,12 @@
 #include "nl.h"
 #include "policy.h"
 #include "render.h"
+#include "render_txn.h"
 #include "snapshot.h"
 #include "sshguard.h"
 #include "statestore.h"
 #include "sync.h"
+#include "testhook.h"
 
 /* ---- journal hooks around the batch ---- */
 
@@ -205,18 +207,9 @@ static void slog(int prio, const char *fmt, ...)
 	vsyslog(prio, fmt, ap);
 	va_end(ap);
 	/* test hook: a copy of every message in a file (there may be no syslog daemon) */
-	if (getenv("PORTLOCK_TEST_SYSLOG")) {
-		FILE *f = fopen(getenv("PORTLOCK_TEST_SYSLOG"), "ae");
-
-		if (f) {
-			fprintf(f, "%lld portlock[%d]: <%d> ", (long long)time(NULL), (int)getpid(), prio);
-			va_start(ap, fmt);
-			vfprintf(f, fmt, ap);
-			va_end(ap);
-			fputc('\n', f);
-			fclose(f);
-		}
-	}
+	va_start(ap, fmt);
+	testhook_syslog(prio, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- helpers ---- */
@@ -224,11 +217,6 @@ static void slog(int prio, const char *fmt, ...)
 static int wait_seconds(const struct pl_ctx *ctx)
 {
 	return ctx->wait_s;
-}
-
-static void fmt_time(int64_t t, char *buf, size_t len)
-{
-	util_fmt_clock(t, buf, len);	/* with the date when not today */
 }
 
 /*
@@ -281,18 +269,34 @@ static bool ssh_would_be_cut(const struct pl_ctx *ctx, const struct policy *p, c
 	return sshguard_would_cut(p, *cut_old, msg, len, cut_now);
 }
 
-/*
- * A refusal, for --json: jo (the command's own keys, consumed) gets an
- * "error" object and is printed. The reason is on stderr as well.
- */
-static void print_json_refusal(const char *doc, json_t *jo, const char *message, uint64_t applied_id,
-			       uint64_t auto_id)
+static void (*render_hook)(struct pl_ctx *ctx, const struct txn_result *res);
+
+void txn_set_render(void (*fn)(struct pl_ctx *ctx, const struct txn_result *res))
 {
-	json_object_set_new(jo, "error", json_pack("{s:s,s:s,s:I,s:I,s:i}", "reason", "auto-reverted",
-						   "message", message, "transaction", (json_int_t)applied_id,
-						   "auto_revert", (json_int_t)auto_id, "exit_code",
-						   PL_EXIT_CONFLICT));
-	cmd_json_print(doc, jo);
+	render_hook = fn;
+}
+
+void txn_result_fini(struct txn_result *res)
+{
+	if (!res)
+		return;
+	sync_result_fini(&res->sync);
+	memset(res, 0, sizeof(*res));
+}
+
+/* The sync result moves into res: what rendering needs (the plan, the figures); the rest is freed. */
+static void result_take(struct txn_result *res, enum txn_outcome outcome, const char *table,
+			struct sync_result *r)
+{
+	res->outcome = outcome;
+	snprintf(res->table, sizeof(res->table), "%s", table);
+	nl_batch_free(r->plan.batch);
+	r->plan.batch = NULL;
+	nm_live_fini(&r->live);
+	nm_table_fini(&r->want);
+	sync_result_fini(&res->sync);
+	res->sync = *r;
+	memset(r, 0, sizeof(*r));
 }
 
 /*
@@ -347,24 +351,6 @@ bool txn_auto_reverted(struct pl_ctx *ctx, const char *policy_hash, char *msg, s
 /* ---- revert (lock held) ---- */
 
 static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, int64_t deadline);
-
-/* The revert's result: one JSON object (text lines are printed by revert_run()). */
-static void revert_print_json(const struct journal_rec *target, const struct hook *h,
-			      const struct sync_result *r, bool dry_run, int64_t deadline)
-{
-	json_t *jo = json_object();
-
-	json_object_set_new(jo, "reverted", json_integer((json_int_t)target->id));
-	json_object_set_new(jo, "transaction",
-			    r->committed ? json_integer((json_int_t)h->rec.id) : json_null());
-	json_object_set_new(jo, "changed", json_boolean(r->committed));
-	json_object_set_new(jo, "dry_run", json_boolean(dry_run));
-	json_object_set_new(jo, "table", json_string(target->table));
-	json_object_set_new(jo, "confirm_deadline",
-			    r->committed && deadline ? json_integer(deadline) : json_null());
-	json_object_set_new(jo, "diff", render_plan_json(&r->plan));
-	cmd_json_print("revert", jo);
-}
 
 /*
  * The SSH lockout guard for `portlock revert`: the table it restores is the
@@ -426,7 +412,8 @@ static int revert_ssh_guard(struct pl_ctx *ctx, struct journal *j, const struct 
  * asked for (dry run, --confirm, --force); NULL for an auto-revert.
  */
 static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
-		      enum journal_kind kind, bool quiet, const struct txn_opts *o)
+		      enum journal_kind kind, bool quiet, const struct txn_opts *o,
+		      struct txn_result *res)
 {
 	struct journal_rec target = { 0 };
 	struct nm_table want;
@@ -491,15 +478,13 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
 			 "transaction %llu is the auto-revert of transaction %llu, which nobody confirmed: reverting it would re-install that change; refusing (use --force to insist, best with --confirm SECONDS)",
 			 (unsigned long long)target.id, (unsigned long long)target.reverts_id);
-		if (ctx->json && !quiet) {
-			json_t *jo = json_object();
-
-			json_object_set_new(jo, "reverted", json_null());
-			json_object_set_new(jo, "transaction", json_null());
-			json_object_set_new(jo, "changed", json_false());
-			json_object_set_new(jo, "dry_run", json_boolean(dry_run));
-			print_json_refusal("revert", jo, "reverting an auto-revert re-installs the change nobody confirmed",
-					   target.reverts_id, target.id);
+		if (!quiet) {
+			res->outcome = TXN_REVERT_REFUSED;
+			res->dry_run = dry_run;
+			res->target_id = target.reverts_id;
+			res->auto_id = target.id;
+			snprintf(res->why, sizeof(res->why), "%s",
+				 "reverting an auto-revert re-installs the change nobody confirmed");
 		}
 		rc = PL_EXIT_CONFLICT;
 		goto out;
@@ -543,19 +528,11 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		goto out;
 	}
 	if (dry_run) {
-		if (ctx->json) {
-			revert_print_json(&target, &h, &r, true, 0);
-		} else if (plan_empty(&r.plan)) {
-			printf("table inet %s already matches its state before transaction %llu: the revert would change nothing\n",
-			       target.table, (unsigned long long)target.id);
-		} else {
-			printf("revert of transaction %llu on table inet %s (generation %u), dry run:\n",
-			       (unsigned long long)target.id, target.table, r.gen_before);
-			render_plan_text(&r.plan, stdout);
-			printf("nothing was changed (dry run)\n");
-		}
 		if (o->exit_code && !plan_empty(&r.plan))
 			rc = PL_EXIT_PENDING;
+		res->dry_run = true;
+		res->target_id = target.id;
+		result_take(res, TXN_REVERT_DRY_RUN, target.table, &r);
 		goto out;
 	}
 	if (r.committed) {
@@ -609,33 +586,18 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	if (unmarked && rc == PL_EXIT_OK)
 		rc = PL_EXIT_NOJOURNAL;
-	if (!quiet && !ctx->json) {
-		char counts[400], t[32];
-
-		render_plan_counts(&r.plan, counts, sizeof(counts));
-		if (r.committed && o && ctx->verbose >= 0)
-			render_plan_text(&r.plan, stdout);
-		if (r.committed && h.unjournaled)
-			printf("transaction %llu reverted on table inet %s without a journal record: %s\n",
-			       (unsigned long long)target.id, target.table, counts);
-		else if (r.committed)
-			printf("transaction %llu reverted transaction %llu on table inet %s: %s\n",
-			       (unsigned long long)h.rec.id, (unsigned long long)target.id, target.table,
-			       counts);
-		else
-			printf("table inet %s already matches its state before transaction %llu; %s\n",
-			       target.table, (unsigned long long)target.id,
-			       unmarked ? "its record could not be marked reverted" : "marked reverted");
-		if (r.committed && deadline) {
-			fmt_time(deadline, t, sizeof(t));
-			printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
-			       (unsigned long long)h.rec.id, t);
-		}
-	}
-	if (ctx->json && !quiet)
-		revert_print_json(&target, &h, &r, false, deadline);
 	if (r.committed && !h.unjournaled)
 		journal_prune(j, POLICY_DEFAULT_JOURNAL_KEEP, &ctx->diag);
+	if (!quiet) {
+		res->target_id = target.id;
+		res->changed = r.committed;
+		res->journaled = r.committed && !h.unjournaled;
+		res->id = r.committed ? h.rec.id : 0;
+		res->confirm_deadline = r.committed ? deadline : 0;
+		res->unmarked = unmarked;
+		res->show_plan = o != NULL;
+		result_take(res, TXN_REVERTED, target.table, &r);
+	}
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
@@ -651,7 +613,13 @@ out:
 static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			 enum journal_kind kind, bool quiet)
 {
-	return revert_run(ctx, j, id, kind, quiet, NULL);
+	struct txn_result res = { 0 };
+	int rc = revert_run(ctx, j, id, kind, quiet, NULL, &res);
+
+	if (res.outcome != TXN_NONE && render_hook)
+		render_hook(ctx, &res);
+	txn_result_fini(&res);
+	return rc;
 }
 
 /*
@@ -665,7 +633,7 @@ static int revert_locked(struct pl_ctx *ctx, struct journal *j, uint64_t id,
  * leave every port open.
  */
 static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *src,
-			  enum journal_kind kind, const char *why)
+			  enum journal_kind kind, const char *why, struct txn_result *res)
 {
 	struct nm_table want;
 	struct sync_opts so = { .mode = SYNC_APPLY, .max_elem_lines = 20, .capture_prior = true };
@@ -707,22 +675,11 @@ static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct jo
 	diag_warn(&ctx->diag, NULL, "%s: table inet %s is %s as transaction %llu left it, not as %s says",
 		  why, src->table, r.committed ? "restored" : "kept", (unsigned long long)src->id,
 		  ctx->config_path);
-	if (!ctx->json && ctx->verbose >= 0) {
-		char counts[400];
-
-		render_plan_counts(&r.plan, counts, sizeof(counts));
-		printf("table inet %s %s as transaction %llu left it: %s\n", src->table,
-		       r.committed ? "restored" : "already", (unsigned long long)src->id, counts);
-	} else if (ctx->json) {
-		json_t *jo = render_plan_json(&r.plan);
-
-		json_object_set_new(jo, "applied", json_boolean(r.committed));
-		json_object_set_new(jo, "restored_from", json_integer((json_int_t)src->id));
-		json_object_set_new(jo, "transaction", r.committed && !h.unjournaled && h.prepared
-								? json_integer((json_int_t)h.rec.id)
-								: json_null());
-		cmd_json_print("apply", jo);
-	}
+	res->changed = r.committed;
+	res->target_id = src->id;
+	res->journaled = r.committed && !h.unjournaled && h.prepared;
+	res->id = res->journaled ? h.rec.id : 0;
+	result_take(res, TXN_RESTORED, src->table, &r);
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
@@ -784,7 +741,7 @@ static void say_safe_state(struct pl_ctx *ctx, const struct journal_rec *rec, co
 		 (unsigned long long)rec->id, reason, rec->table,
 		 recorded ? ", and the record says \"safe_state\": \"kept\"" : "");
 	/* loud: on stderr now (also with -q), in syslog, and in the diagnostics */
-	fprintf(stderr, "portlock: %s\n", msg);
+	diag_alert("%s", msg);
 	slog(LOG_CRIT, "%s", msg);
 	diag_warn(&ctx->diag, NULL, "%s", msg);
 }
@@ -920,7 +877,7 @@ static int auto_revert(struct pl_ctx *ctx, struct journal *j, struct journal_rec
 	struct diag q;
 	int rc, ret;
 
-	fprintf(stderr, "portlock: transaction %llu %s: reverting it\n", (unsigned long long)rec->id, why);
+	diag_alert("transaction %llu %s: reverting it", (unsigned long long)rec->id, why);
 	slog(LOG_WARNING, "transaction %llu on table inet %s %s: reverting it", (unsigned long long)rec->id,
 	     rec->table, why);
 	diag_init(&q);
@@ -983,7 +940,7 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j, unsigned *flags
 		if (res == RESOLVED_UNRECORDED && rec.confirm_deadline &&
 		    (time(NULL) >= rec.confirm_deadline || before_boot(&rec))) {
 			/* in force, past its deadline, and the journal cannot say so: revert all the same */
-			fmt_time(rec.confirm_deadline, t, sizeof(t));
+			render_time(rec.confirm_deadline, t, sizeof(t));
 			snprintf(why, sizeof(why), "was not confirmed by %s", t);
 			rec.state = JOURNAL_STATE_PREPARED;
 			r2 = auto_revert(ctx, j, &rec, why, &fl);
@@ -1009,7 +966,7 @@ static int recover_locked(struct pl_ctx *ctx, struct journal *j, unsigned *flags
 	if (journal_pending(j, &rec, &ctx->diag) == 0) {
 		bool expired = rec.confirm_deadline && time(NULL) >= rec.confirm_deadline;
 
-		fmt_time(rec.confirm_deadline, t, sizeof(t));
+		render_time(rec.confirm_deadline, t, sizeof(t));
 		if (expired || before_boot(&rec)) {
 			/* a watcher that died with the previous boot: unconfirmed changes do not survive a reboot */
 			snprintf(why, sizeof(why), expired ? "was not confirmed by %s"
@@ -1111,12 +1068,12 @@ void txn_report_overdue(struct pl_ctx *ctx)
 		bool expired = rec.confirm_deadline && time(NULL) >= rec.confirm_deadline;
 
 		if (expired || before_boot(&rec)) {
-			fmt_time(rec.confirm_deadline, t, sizeof(t));
+			render_time(rec.confirm_deadline, t, sizeof(t));
 			ctx->overdue_id = rec.id;
 			ctx->overdue_deadline = rec.confirm_deadline;
-			fprintf(stderr,
-				"portlock: WARNING: transaction %llu on table inet %s was not confirmed by %s and is still in force: "
-				"its auto-revert is overdue; 'portlock recover' (or apply, revert, confirm) acts on it; this command changes nothing\n",
+			diag_alert(
+				"WARNING: transaction %llu on table inet %s was not confirmed by %s and is still in force: "
+				"its auto-revert is overdue; 'portlock recover' (or apply, revert, confirm) acts on it; this command changes nothing",
 				(unsigned long long)rec.id, rec.table, t);
 		}
 		journal_rec_fini(&rec);
@@ -1126,10 +1083,10 @@ void txn_report_overdue(struct pl_ctx *ctx)
 			ctx->overdue_id = rec.id;
 			ctx->overdue_deadline = rec.confirm_deadline;
 		}
-		fmt_time(rec.confirm_deadline, t, sizeof(t));
-		fprintf(stderr,
-			"portlock: WARNING: transaction %llu on table inet %s was interrupted (its record is incomplete)%s%s; "
-			"'portlock recover' resolves it; this command changes nothing\n",
+		render_time(rec.confirm_deadline, t, sizeof(t));
+		diag_alert(
+			"WARNING: transaction %llu on table inet %s was interrupted (its record is incomplete)%s%s; "
+			"'portlock recover' resolves it; this command changes nothing",
 			(unsigned long long)rec.id, rec.table, rec.confirm_deadline ? ": its deadline is " : "",
 			rec.confirm_deadline ? t : "");
 		journal_rec_fini(&rec);
@@ -1137,9 +1094,9 @@ void txn_report_overdue(struct pl_ctx *ctx)
 	if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec,
 			 &quiet) == 0) {
 		if (rec.safe_state[0] && rec.state == JOURNAL_STATE_APPLIED)
-			fprintf(stderr,
-				"portlock: WARNING: transaction %llu on table inet %s could not be reverted at its deadline "
-				"(%s) and was left in the safe state \"%s\": the unconfirmed change is still in force\n",
+			diag_alert(
+				"WARNING: transaction %llu on table inet %s could not be reverted at its deadline "
+				"(%s) and was left in the safe state \"%s\": the unconfirmed change is still in force",
 				(unsigned long long)rec.id, rec.table, rec.safe_reason, rec.safe_state);
 		journal_rec_fini(&rec);
 	}
@@ -1235,7 +1192,7 @@ static void watcher(struct pl_ctx *ctx, uint64_t id, int64_t deadline)
 	char t[32], what[512];
 	unsigned backoff = 1;
 
-	fmt_time(deadline, t, sizeof(t));
+	render_time(deadline, t, sizeof(t));
 	slog(LOG_INFO, "watching transaction %llu (state dir %s): reverted at %s unless confirmed",
 	     (unsigned long long)id, ctx->state_dir, t);
 	for (;;) {
@@ -1336,12 +1293,16 @@ static bool journal_unwritable(int err)
 }
 
 static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
-		     char **cut_old, char **cut_now);
+		     char **cut_old, char **cut_now, struct txn_result *res);
 
-int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o)
+int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+	      struct txn_result *res)
 {
 	char *cut_old = NULL, *cut_now = NULL;
-	int rc = apply_run(ctx, p, o, &cut_old, &cut_now);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = apply_run(ctx, p, o, &cut_old, &cut_now, res);
 
 	/* a --confirm change is provisional: its cut sessions stay counted */
 	if ((rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL) && !o->confirm_s)
@@ -1351,43 +1312,42 @@ int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts 
 	return rc;
 }
 
-static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
-		     char **cut_old, char **cut_now)
+/* The SSH lockout guard before an apply: 0, or PL_EXIT_CONFLICT (refused). */
+static int apply_ssh_guard(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+			   char **cut_old, char **cut_now)
 {
-	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
-	struct sync_result r = { 0 };
-	struct journal *j = NULL;
-	struct journal_rec pend = { 0 };
-	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table,
-			  .state_dir = ctx->state_dir, .confirm_s = o->confirm_s,
-			  .skip_journal_ok = o->no_journal_ok, .skip_journal_if_absent = true };
-	struct nft_read_cache cache = { 0 };
-	struct diag jq;
-	char hash[65], msg[512];
-	int ret, rc = PL_EXIT_OK;
-	unsigned fl = 0;
-	int64_t deadline = 0;
-	const char *pause = getenv("PORTLOCK_TEST_PAUSE_MS");
-	const char *pause_after = getenv("PORTLOCK_TEST_PAUSE_AFTER_MS");
+	char msg[512];
 
-	if (ssh_would_be_cut(ctx, p, msg, sizeof(msg), cut_old, cut_now)) {
-		if (o->boot) {
-			/* enforcing the policy at boot (or after a flush) beats the lockout guard */
-			diag_warn(&ctx->diag, NULL, "%s; enforcing the policy anyway (--boot)", msg);
-		} else if (!o->force) {
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "%s; refusing to apply (add the address to the allowlist, or use --force, best with --confirm SECONDS)",
-				 msg);
-			return PL_EXIT_CONFLICT;
-		} else {
-			diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
-				  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
-		}
+	if (!ssh_would_be_cut(ctx, p, msg, sizeof(msg), cut_old, cut_now))
+		return 0;
+	if (o->boot) {
+		/* enforcing the policy at boot (or after a flush) beats the lockout guard */
+		diag_warn(&ctx->diag, NULL, "%s; enforcing the policy anyway (--boot)", msg);
+	} else if (!o->force) {
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+			 "%s; refusing to apply (add the address to the allowlist, or use --force, best with --confirm SECONDS)",
+			 msg);
+		return PL_EXIT_CONFLICT;
+	} else {
+		diag_warn(&ctx->diag, NULL, "%s; applying anyway (--force)%s", msg,
+			  o->confirm_s ? "" : ": consider --confirm SECONDS so that it reverts by itself");
 	}
-	if (sync_check_access(&ctx->diag))
-		return diag_exit_code(&ctx->diag);
+	return 0;
+}
+
+/*
+ * The journal for an apply, locked: *jp, or NULL when it cannot be written
+ * and the apply goes on without it (hook_before() decides; h says why).
+ * Returns 0 or the exit code that ends the run.
+ */
+static int apply_open_journal(struct pl_ctx *ctx, const struct txn_opts *o, struct journal **jp,
+			      struct hook *h)
+{
+	struct diag jq;
+	int ret;
+
 	diag_init(&jq);
-	ret = journal_open(&j, ctx->state_dir, wait_seconds(ctx), &jq);
+	ret = journal_open(jp, ctx->state_dir, wait_seconds(ctx), &jq);
 	if (ret && (!journal_unwritable(ret) || o->confirm_s)) {
 		diag_move(&ctx->diag, &jq, false);
 		diag_fini(&jq);
@@ -1398,13 +1358,147 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	}
 	if (ret) {
 		/* enforcement does not depend on the journal: hook_before() decides */
-		j = NULL;
-		snprintf(h.why, sizeof(h.why), "%s", diag_first(&jq));
-		h.jcls = jq.worst;
+		*jp = NULL;
+		snprintf(h->why, sizeof(h->why), "%s", diag_first(&jq));
+		h->jcls = jq.worst;
 		diag_warn(&ctx->diag, NULL,
-			  "%s: no transaction in it is honoured or recorded in this run", h.why);
+			  "%s: no transaction in it is honoured or recorded in this run", h->why);
 	}
 	diag_fini(&jq);
+	return 0;
+}
+
+/* After the commit: complete the record (or say there is none) and prune. Returns an exit code. */
+static int apply_record(struct pl_ctx *ctx, const struct policy *p, struct journal *j, struct hook *h,
+			struct sync_result *r, int64_t deadline)
+{
+	struct diag w;
+	int rc = PL_EXIT_OK;
+
+	if (h->unjournaled) {
+		diag_warn(&ctx->diag, NULL,
+			  "the policy is enforced WITHOUT a journal record (%s): 'portlock revert' cannot undo this change; exit status 7",
+			  h->why);
+		return PL_EXIT_NOJOURNAL;
+	}
+	diag_init(&w);
+	h->d = &w;
+	if (hook_commit(h, r, &r->want, deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED)) {
+		diag_move(&ctx->diag, &w, true);
+		diag_warn(&ctx->diag, NULL,
+			  deadline ? "the change is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)"
+				   : "the change is applied but its journal record could not be completed; the next run resolves it");
+		rc = PL_EXIT_NOJOURNAL;
+	}
+	h->d = &ctx->diag;
+	diag_fini(&w);
+	journal_prune(j, p->journal_keep, &ctx->diag);
+	util_mark("txn: journal pruned");
+	return rc;
+}
+
+/*
+ * What the journal says comes before the policy: a pending transaction
+ * (refused without --force; apply --boot restores it), or this very policy
+ * auto-reverted as unconfirmed (refused without --force or --confirm; apply
+ * --boot restores the auto-revert). True when the run ends here (*rc says
+ * how, res what to show).
+ */
+static bool apply_journal_first(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+				struct journal *j, const char *hash, char **cut_now,
+				struct txn_result *res, int *rc)
+{
+	struct journal_rec pend = { 0 };
+	bool end = true;
+
+	if (journal_pending(j, &pend, &ctx->diag) == 0) {
+		char t[32];
+
+		render_time(pend.confirm_deadline, t, sizeof(t));
+		if (o->boot && !strcmp(pend.table, p->table)) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
+				 (unsigned long long)pend.id, t);
+			*rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why, res);
+			free(*cut_now);	/* the policy was not applied: its cut sessions mean nothing */
+			*cut_now = NULL;
+			goto done;
+		}
+		if (!o->force) {
+			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+				 "transaction %llu awaits confirmation until %s: run 'portlock confirm' or 'portlock revert' first",
+				 (unsigned long long)pend.id, t);
+			*rc = PL_EXIT_CONFLICT;
+			goto done;
+		}
+		/* --force: the pending one is accepted as it stands */
+		journal_set_state(j, pend.id, JOURNAL_STATE_CONFIRMED, &ctx->diag);
+	}
+	if (!o->force && !o->confirm_s) {
+		char why[256];
+		uint64_t undone_id = 0, auto_id = 0;
+
+		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
+		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
+			struct journal_rec ar = { 0 };
+
+			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
+				*rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why, res);
+				free(*cut_now);	/* the policy was not applied */
+				*cut_now = NULL;
+				journal_rec_fini(&ar);
+				goto done;
+			}
+			journal_rec_fini(&ar);
+			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
+				 why);
+			res->outcome = TXN_APPLY_REFUSED;
+			snprintf(res->table, sizeof(res->table), "%s", p->table);
+			snprintf(res->why, sizeof(res->why), "%s", why);
+			res->target_id = undone_id;
+			res->auto_id = auto_id;
+			*rc = PL_EXIT_CONFLICT;
+			goto done;
+		}
+	}
+	end = false;
+done:
+	journal_rec_fini(&pend);
+	return end;
+}
+
+/*
+ * apply: the SSH guard; the journal, locked, and its recovery; what the
+ * journal says first (a pending transaction, this policy just auto-reverted);
+ * the engine's guarded batch; the record completed. Output is the caller's.
+ */
+static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+		     char **cut_old, char **cut_now, struct txn_result *res)
+{
+	struct sync_opts so = { .mode = SYNC_APPLY, .capture_prior = true };
+	struct sync_result r = { 0 };
+	struct journal *j = NULL;
+	struct hook h = { .j = NULL, .kind = JOURNAL_KIND_APPLY, .d = &ctx->diag, .table = p->table,
+			  .state_dir = ctx->state_dir, .confirm_s = o->confirm_s,
+			  .skip_journal_ok = o->no_journal_ok, .skip_journal_if_absent = true };
+	struct nft_read_cache cache = { 0 };
+	char hash[65];
+	int ret, rc = PL_EXIT_OK;
+	unsigned fl = 0;
+	int64_t deadline = 0;
+	const char *pause = testhook("PORTLOCK_TEST_PAUSE_MS");
+	const char *pause_after = testhook("PORTLOCK_TEST_PAUSE_AFTER_MS");
+
+	rc = apply_ssh_guard(ctx, p, o, cut_old, cut_now);
+	if (rc)
+		return rc;
+	if (sync_check_access(&ctx->diag))
+		return diag_exit_code(&ctx->diag);
+	rc = apply_open_journal(ctx, o, &j, &h);
+	if (rc)
+		return rc;
 	util_mark("txn: journal open");
 	if (j) {
 		rc = recover_locked(ctx, j, &fl);
@@ -1417,62 +1511,9 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			goto out;
 		rc = PL_EXIT_OK;
 	}
-	if (j && journal_pending(j, &pend, &ctx->diag) == 0) {
-		char t[32];
-
-		fmt_time(pend.confirm_deadline, t, sizeof(t));
-		if (o->boot && !strcmp(pend.table, p->table)) {
-			char why[128];
-
-			snprintf(why, sizeof(why), "transaction %llu awaits confirmation until %s",
-				 (unsigned long long)pend.id, t);
-			rc = restore_result(ctx, j, &pend, JOURNAL_KIND_APPLY, why);
-			free(*cut_now);	/* the policy was not applied: its cut sessions mean nothing */
-			*cut_now = NULL;
-			goto out;
-		}
-		if (!o->force) {
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "transaction %llu awaits confirmation until %s: run 'portlock confirm' or 'portlock revert' first",
-				 (unsigned long long)pend.id, t);
-			rc = PL_EXIT_CONFLICT;
-			goto out;
-		}
-		/* --force: the pending one is accepted as it stands */
-		journal_set_state(j, pend.id, JOURNAL_STATE_CONFIRMED, &ctx->diag);
-	}
 	policy_hash(p, hash);
-	if (j && !o->force && !o->confirm_s) {
-		char why[256];
-		uint64_t undone_id = 0, auto_id = 0;
-
-		/* the same policy was just auto-reverted as unconfirmed: do not bring the lockout back */
-		if (auto_reverted_in(j, hash, why, sizeof(why), &undone_id, &auto_id)) {
-			struct journal_rec ar = { 0 };
-
-			if (o->boot && journal_get(j, auto_id, &ar, &ctx->diag) == 0) {
-				rc = restore_result(ctx, j, &ar, JOURNAL_KIND_AUTO_REVERT, why);
-				free(*cut_now);	/* the policy was not applied */
-				*cut_now = NULL;
-				journal_rec_fini(&ar);
-				goto out;
-			}
-			journal_rec_fini(&ar);
-			diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-				 "%s; keeping the restored table: use --confirm SECONDS to try again under a deadline, or --force",
-				 why);
-			if (ctx->json) {
-				json_t *jo = json_object();
-
-				json_object_set_new(jo, "applied", json_false());
-				json_object_set_new(jo, "in_sync", json_false());
-				json_object_set_new(jo, "transaction", json_null());
-				print_json_refusal("apply", jo, why, undone_id, auto_id);
-			}
-			rc = PL_EXIT_CONFLICT;
-			goto out;
-		}
-	}
+	if (j && apply_journal_first(ctx, p, o, j, hash, cut_now, res, &rc))
+		goto out;
 	h.j = j;
 	h.policy_hash = hash;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : 20;
@@ -1507,101 +1548,30 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			spawn_watcher(ctx, j, h.rec.id, deadline);
 		if (pause_after)
 			usleep((unsigned)atoi(pause_after) * 1000u);	/* test hook: kill -9 after the commit */
-		if (h.unjournaled) {
-			diag_warn(&ctx->diag, NULL,
-				  "the policy is enforced WITHOUT a journal record (%s): 'portlock revert' cannot undo this change; exit status 7",
-				  h.why);
-			rc = PL_EXIT_NOJOURNAL;
-		} else {
-			struct diag w;
-
-			diag_init(&w);
-			h.d = &w;
-			ret = hook_commit(&h, &r, &r.want,
-					  deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED);
-			h.d = &ctx->diag;
-			if (ret) {
-				diag_move(&ctx->diag, &w, true);
-				diag_warn(&ctx->diag, NULL,
-					  deadline ? "the change is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)"
-						   : "the change is applied but its journal record could not be completed; the next run resolves it");
-				rc = PL_EXIT_NOJOURNAL;
-			}
-			diag_fini(&w);
-			journal_prune(j, p->journal_keep, &ctx->diag);
-			util_mark("txn: journal pruned");
-		}
+		rc = apply_record(ctx, p, j, &h, &r, deadline);
 	}
-	/* output only now, without the lock: a blocked or closed stdout holds nothing up */
-	journal_close(j);
-	j = NULL;
-	if (!r.committed) {
-		if (ctx->json)
-			printf("{\"schema\": \"portlock-apply/1\", \"applied\": false, \"in_sync\": true, \"generation\": %u}\n",
-			       r.gen_before);
-		else
-			printf("no changes: table inet %s matches %s (generation %u)\n", p->table, p->source,
-			       r.gen_before);
-		goto out;
-	}
-	{
-		char counts[400], t[32];
-		uint64_t id = h.unjournaled ? 0 : h.rec.id;
-
-		render_plan_counts(&r.plan, counts, sizeof(counts));
-		if (ctx->json) {
-			json_t *jo = render_plan_json(&r.plan);
-
-			json_object_set_new(jo, "applied", json_true());
-			json_object_set_new(jo, "transaction", id ? json_integer((json_int_t)id) : json_null());
-			json_object_set_new(jo, "journaled", json_boolean(!h.unjournaled));
-			json_object_set_new(jo, "generation", json_integer(r.gen_before));
-			json_object_set_new(jo, "generation_after", json_integer(r.gen_after));
-			json_object_set_new(jo, "messages", json_integer((json_int_t)r.nmsgs));
-			json_object_set_new(jo, "bytes", json_integer((json_int_t)r.bytes));
-			json_object_set_new(jo, "kernel_ms", json_real((double)r.kernel_us / 1000.0));
-			json_object_set_new(jo, "attempts", json_integer(r.attempts));
-			json_object_set_new(jo, "confirm_deadline",
-					    deadline ? json_integer(deadline) : json_null());
-			cmd_json_print("apply", jo);
-		} else {
-			if (ctx->verbose >= 0)
-				render_plan_text(&r.plan, stdout);
-			if (id)
-				printf("transaction %llu applied to table inet %s: %s (generation %u -> %u)\n",
-				       (unsigned long long)id, p->table, counts, r.gen_before, r.gen_after);
-			else
-				printf("applied to table inet %s WITHOUT a journal record: %s (generation %u -> %u)\n",
-				       p->table, counts, r.gen_before, r.gen_after);
-			if (deadline) {
-				fmt_time(deadline, t, sizeof(t));
-				printf("transaction %llu reverts at %s unless 'portlock confirm' comes first\n",
-				       (unsigned long long)id, t);
-			}
-		}
-		if (ctx->verbose > 0)
-			fprintf(stderr, "portlock: batch of %zu messages, %zu bytes, %d attempt%s, %.1f ms in the kernel\n",
-				r.nmsgs, r.bytes, r.attempts, r.attempts == 1 ? "" : "s", (double)r.kernel_us / 1000.0);
-		if (fflush(stdout) != 0 || ferror(stdout))
-			diag_warn(&ctx->diag, NULL, "cannot write the output (%s): the change stands as reported in the journal",
-				  strerror(errno));
-	}
+	/* output only by the caller, after the lock: a blocked or closed stdout holds nothing up */
+	res->source = p->source;
+	res->journaled = r.committed && !h.unjournaled;
+	res->id = res->journaled ? h.rec.id : 0;
+	res->confirm_deadline = deadline;
+	result_take(res, r.committed ? TXN_APPLIED : TXN_IN_SYNC, p->table, &r);
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);
-	journal_rec_fini(&pend);
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	journal_close(j);
 	return rc;
 }
 
-int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
+int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o, struct txn_result *res)
 {
 	static const struct txn_opts defaults = { 0 };
 	struct journal *j = NULL;
 	int rc;
 
+	memset(res, 0, sizeof(*res));
 	if (!o)
 		o = &defaults;
 	if (sync_check_access(&ctx->diag))
@@ -1621,7 +1591,7 @@ int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
 				  (unsigned long long)pend.id);
 		journal_rec_fini(&pend);
 		diag_fini(&quiet);
-		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
+		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o, res);
 		journal_close(j);
 		return rc;
 	}
@@ -1629,17 +1599,18 @@ int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o)
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j, NULL);
 	if (!rc)
-		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o);
+		rc = revert_run(ctx, j, id, JOURNAL_KIND_REVERT, false, o, res);
 	journal_close(j);
 	return rc;
 }
 
-int txn_confirm(struct pl_ctx *ctx)
+int txn_confirm(struct pl_ctx *ctx, struct txn_result *res)
 {
 	struct journal *j = NULL;
 	struct journal_rec rec = { 0 };
 	int rc = PL_EXIT_OK;
 
+	memset(res, 0, sizeof(*res));
 	if (journal_open(&j, ctx->state_dir, wait_seconds(ctx), &ctx->diag))
 		return diag_exit_code(&ctx->diag);
 	rc = recover_locked(ctx, j, NULL);
@@ -1655,10 +1626,9 @@ int txn_confirm(struct pl_ctx *ctx)
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
-	if (ctx->json)
-		printf("{\"schema\": \"portlock-confirm/1\", \"confirmed\": %llu}\n", (unsigned long long)rec.id);
-	else
-		printf("transaction %llu confirmed: it stays\n", (unsigned long long)rec.id);
+	res->outcome = TXN_CONFIRMED;
+	res->id = rec.id;
+	snprintf(res->table, sizeof(res->table), "%s", rec.table);
 out:
 	journal_rec_fini(&rec);
 	journal_close(j);

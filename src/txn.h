@@ -2,7 +2,7 @@
 /*
  * Journaled transactions: apply, revert, confirm, and recovery of expired
  * confirmation deadlines and interrupted transactions. Glue between the
- * apply engine (sync.c) and the journal (journal.c); holds the state-dir lock
+ * apply engine (sync.c) and the journal (journal_*.c); holds the state-dir lock
  * for the whole transaction.
  *
  * apply:   lock; recover; plan; [journal: prepare prior, with the deadline of
@@ -34,8 +34,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h"
+#include "sync.h"
+
 struct pl_ctx;
 struct policy;
+
+/*
+ * What a transaction did, for the command layer to render (render_txn.h):
+ * the engine writes nothing to stdout or stderr itself.
+ */
+enum txn_outcome {
+	TXN_NONE,		/* nothing to show: ctx->diag says why */
+	TXN_IN_SYNC,		/* apply: nothing to change */
+	TXN_APPLIED,		/* apply: the batch is in force */
+	TXN_RESTORED,		/* apply --boot: the journal's state was put back instead */
+	TXN_APPLY_REFUSED,	/* apply: this policy was just auto-reverted */
+	TXN_REVERT_REFUSED,	/* revert of an auto-revert without --force */
+	TXN_REVERT_DRY_RUN,	/* revert --dry-run: the diff it would make */
+	TXN_REVERTED,		/* revert (also an auto-revert at a deadline): committed or already so */
+	TXN_CONFIRMED,		/* confirm */
+};
+
+struct txn_result {
+	enum txn_outcome outcome;
+	struct sync_result sync;	/* the plan, generations and batch figures (batch, live freed) */
+	char table[JOURNAL_TABLE_MAX];
+	const char *source;		/* apply: the policy's file (the policy's string) */
+	uint64_t id;			/* the transaction recorded (0: none) */
+	bool journaled;			/* apply: a journal record was written */
+	int64_t confirm_deadline;	/* 0: none */
+	/* revert: the transaction reverted; TXN_RESTORED: the one restored; refusals: the one applied */
+	uint64_t target_id;
+	uint64_t auto_id;		/* refusals: the auto-revert */
+	bool changed;			/* revert, TXN_RESTORED: the kernel was changed */
+	bool unmarked;			/* revert: a record could not be marked reverted */
+	bool show_plan;			/* revert: the plan goes with the text (not for auto-reverts) */
+	bool dry_run;
+	char why[256];			/* refusals: the reason */
+};
+
+void txn_result_fini(struct txn_result *res);
+
+/*
+ * Results that happen on the way (an expired deadline's auto-revert, done by
+ * the recovery every writing command runs first) go to this function, set
+ * once by main(); NULL: they are not shown.
+ */
+void txn_set_render(void (*fn)(struct pl_ctx *ctx, const struct txn_result *res));
 
 struct txn_opts {
 	unsigned confirm_s;	/* --confirm S: auto-revert after S seconds */
@@ -82,11 +128,15 @@ struct txn_opts {
 	bool *cache_damaged;
 };
 
-/* Exit codes (enum pl_exit); errors are in ctx->diag. */
-int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o);
+/*
+ * Exit codes (enum pl_exit); errors are in ctx->diag; what was done in *res
+ * (zeroed first; release with txn_result_fini()).
+ */
+int txn_apply(struct pl_ctx *ctx, const struct policy *p, const struct txn_opts *o,
+	      struct txn_result *res);
 /* Revert transaction id (0: the newest still in force); o may be NULL (defaults). */
-int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o);
-int txn_confirm(struct pl_ctx *ctx);
+int txn_revert(struct pl_ctx *ctx, uint64_t id, const struct txn_opts *o, struct txn_result *res);
+int txn_confirm(struct pl_ctx *ctx, struct txn_result *res);
 /*
  * Was the policy whose SHA-256 is policy_hash applied and then auto-reverted
  * because nobody confirmed it, with the restored table still in force (the
@@ -108,7 +158,7 @@ int txn_recover(struct pl_ctx *ctx, bool cheap);
  * For read commands (show, plan, audit, log): look at the journal without the
  * lock and without changing anything; report an overdue transaction (past its
  * deadline, or unconfirmed across a reboot), an interrupted one, and one left
- * in the safe state, on stderr. Sets ctx->overdue_id/overdue_deadline.
+ * in the safe state, on stderr (diag_alert()). Sets ctx->overdue_id/overdue_deadline.
  */
 void txn_report_overdue(struct pl_ctx *ctx);
 

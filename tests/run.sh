@@ -68,16 +68,16 @@ install_deps() {
 
 # --- builds ---------------------------------------------------------------
 step "build-valgrind: gcc, no sanitizers"
-cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON >/dev/null
+cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON -DPORTLOCK_TEST_HOOKS=ON >/dev/null
 make -s -C build-valgrind -j"$JOBS"
 
 step "build-fuzz: clang, libFuzzer + ASan/UBSan"
-cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DPORTLOCK_FUZZ=ON -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON \
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DPORTLOCK_FUZZ=ON -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON -DPORTLOCK_TEST_HOOKS=ON \
 	-DPORTLOCK_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
 make -s -C build-fuzz -j"$JOBS"
 
 step "build-test: gcc, ASan/UBSan, -Werror"
-cmake -S . -B build-test -DPORTLOCK_SANITIZE=ON -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON \
+cmake -S . -B build-test -DPORTLOCK_SANITIZE=ON -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON -DPORTLOCK_TEST_HOOKS=ON \
 	-DPORTLOCK_FUZZ_SECONDS="$FUZZ_SECONDS" \
 	-DPORTLOCK_FUZZ_BUILD_DIR="$ROOT/build-fuzz" \
 	-DPORTLOCK_VALGRIND_BUILD_DIR="$ROOT/build-valgrind" >/dev/null

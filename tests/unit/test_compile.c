@@ -91,7 +91,7 @@ static int teardown(void **state)
 	lines_free(f->lb, f->nb);
 	lines_free(f->inl, f->ninl);
 	free(f);
-	unsetenv("PORTLOCK_SHARD_MAX");
+	policy_set_shard_max(0);
 	return 0;
 }
 
@@ -307,7 +307,6 @@ static struct compile_stats check_round(struct fx *f, size_t max)
 
 static void run_random(struct fx *f, unsigned seed, size_t max, int rounds)
 {
-	char env[16];
 	size_t fresh = 0, shards = 0;
 
 	/* PL_TEST_SCALE=N: N times the rounds (a longer hunt by hand) */
@@ -315,8 +314,7 @@ static void run_random(struct fx *f, unsigned seed, size_t max, int rounds)
 		rounds *= atoi(getenv("PL_TEST_SCALE"));
 	f->seed = seed;
 	srand(seed);
-	snprintf(env, sizeof(env), "%zu", max);
-	setenv("PORTLOCK_SHARD_MAX", env, 1);
+	policy_set_shard_max(max);
 	for (int i = 0; i < 150; i++)
 		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
 	for (int i = 0; i < 40; i++)
@@ -432,7 +430,7 @@ static void test_damage(void **state)
 	struct compile *cc;
 
 	f->seed = 77;
-	setenv("PORTLOCK_SHARD_MAX", "4", 1);
+	policy_set_shard_max(4);
 	for (int i = 0; i < 100; i++)
 		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
 	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
@@ -471,7 +469,7 @@ static void test_damage(void **state)
 	corrupt_first(dir, "index");
 	expect_full(f, 4, "damaged index");
 	/* another shard size */
-	setenv("PORTLOCK_SHARD_MAX", "6", 1);
+	policy_set_shard_max(6);
 	expect_full(f, 6, "another shard size");
 	/* a changed line that draws a warning: the full load reports it */
 	insert(&f->la, &f->na, 3, strdup("10.9.9.9/8"));
@@ -540,7 +538,7 @@ static void test_replaced_and_in_place(void **state)
 	struct stat sb;
 
 	f->seed = 99;
-	setenv("PORTLOCK_SHARD_MAX", "4", 1);
+	policy_set_shard_max(4);
 	for (int i = 0; i < 60; i++)
 		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
 	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
@@ -581,7 +579,7 @@ static void test_changed_before_save(void **state)
 	FILE *fp;
 
 	f->seed = 123;
-	setenv("PORTLOCK_SHARD_MAX", "4", 1);
+	policy_set_shard_max(4);
 	for (int i = 0; i < 40; i++)
 		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
 	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));
@@ -618,7 +616,7 @@ static void test_truncated_while_mapped(void **state)
 	char bak[200];
 
 	f->seed = 7;
-	setenv("PORTLOCK_SHARD_MAX", "4", 1);
+	policy_set_shard_max(4);
 	for (int i = 0; i < 40; i++)
 		insert(&f->la, &f->na, f->na, rand_prefix(f, false));
 	insert(&f->lb, &f->nb, 0, strdup("10.0.0.0/24"));

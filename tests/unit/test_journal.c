@@ -125,12 +125,12 @@ static uint64_t add_rec(struct journal *j, struct diag *d, enum journal_state st
 	prior.absent = prior_absent;
 	prior.nlmsg = a;
 	prior.nlmsg_len = size;
-	prior.nft = "table inet portlock {\n}\n";
-	prior.nft_len = strlen(prior.nft);
+	prior.ranges = "table inet portlock {\n}\n";
+	prior.ranges_len = strlen(prior.ranges);
 	result.nlmsg = b;
 	result.nlmsg_len = size;
-	result.nft = "table inet portlock { chain input { } }\n";
-	result.nft_len = strlen(result.nft);
+	result.ranges = "table inet portlock { chain input { } }\n";
+	result.ranges_len = strlen(result.ranges);
 	if (journal_commit(j, &r, &prior, &result, d))
 		dump_diag(d);
 	id = r.id;
@@ -195,7 +195,7 @@ static void test_roundtrip(void **state)
 	for (size_t i = 0; i < len; i++)
 		assert_int_equal(((unsigned char *)buf)[i], (unsigned char)(1 * 7 + i));
 	free(buf);
-	assert_int_equal(journal_load_blob(j, &recs[0], JOURNAL_BLOB_RESULT_NFT, &buf, &len, &f->d), 0);
+	assert_int_equal(journal_load_blob(j, &recs[0], JOURNAL_BLOB_RESULT_RANGES, &buf, &len, &f->d), 0);
 	assert_string_equal(buf, "table inet portlock { chain input { } }\n");
 	free(buf);
 	assert_int_equal(journal_get(j, 1, &r, &f->d), 0);
@@ -374,12 +374,12 @@ static void test_missing_blob(void **state)
 	assert_int_equal(journal_open(&j, f->state, 0, &f->d), 0);
 	add_rec(j, &f->d, JOURNAL_STATE_APPLIED, 100, false);
 	add_rec(j, &f->d, JOURNAL_STATE_APPLIED, 100, false);
-	assert_int_equal(unlink(path_in(f, "0000000001.result.nft")), 0);
+	assert_int_equal(unlink(path_in(f, "0000000001.result.ranges")), 0);
 	assert_int_equal(truncate(path_in(f, "0000000002.prior.nlmsg"), 10), 0);
 	list_ids(j, &f->d, ids, &n);
 	assert_int_equal(n, 0);
 	assert_true(diag_has(&f->d, DIAG_LVL_WARNING,
-			     "0000000001.json: corrupt journal record skipped: blob '0000000001.result.nft' is missing"));
+			     "0000000001.json: corrupt journal record skipped: blob '0000000001.result.ranges' is missing"));
 	assert_true(diag_has(&f->d, DIAG_LVL_WARNING,
 			     "blob '0000000002.prior.nlmsg' has 10 bytes, expected 100 (truncated)"));
 	journal_close(j);
@@ -625,7 +625,7 @@ static void test_prepare_commit_abort(void **state)
 	struct fx *f = *state;
 	struct journal *j;
 	struct journal_rec r, r2;
-	struct journal_content prior = { .nlmsg = "prior", .nlmsg_len = 5, .nft = "p", .nft_len = 1 };
+	struct journal_content prior = { .nlmsg = "prior", .nlmsg_len = 5, .ranges = "p", .ranges_len = 1 };
 	struct journal_content result = { .nlmsg = "result", .nlmsg_len = 6 };
 	void *buf;
 	size_t len;
@@ -969,9 +969,9 @@ static void test_crash_safety(void **state)
 				void *buf;
 				size_t len;
 
-				if (b == JOURNAL_BLOB_PRIOR_RANGES || b == JOURNAL_BLOB_RESULT_RANGES ||
+				if (b == JOURNAL_BLOB_PRIOR_NFT || b == JOURNAL_BLOB_RESULT_NFT ||
 				    b == JOURNAL_BLOB_PRIOR_REFS || b == JOURNAL_BLOB_RESULT_REFS)
-					continue;	/* none given */
+					continue;	/* none written */
 				assert_int_equal(journal_load_blob(j, &recs[n - 1], b, &buf, &len,
 								   &f->d), 0);
 				free(buf);
