@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -14,8 +15,10 @@
 #include "compile.h"
 #include "config.h"
 #include "diag.h"
+#include "impact.h"
 #include "policy.h"
 #include "render.h"
+#include "render_impact.h"
 #include "snapshot.h"
 #include "sync.h"
 #include "txn.h"
@@ -23,7 +26,7 @@
 #define PLAN_ELEM_LINES 20
 
 static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, const char *mode,
-		       json_t *auto_reverted)
+		       json_t *auto_reverted, json_t *impact)
 {
 	json_t *o = render_plan_json(&r->plan);
 
@@ -52,6 +55,8 @@ static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, co
 	} else {
 		json_object_set_new(o, "overdue", json_null());
 	}
+	/* what the change would cut; null when there is no change */
+	json_object_set_new(o, "impact", impact ? impact : json_null());
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);
@@ -90,6 +95,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	struct policy p;
 	struct compile *cc = NULL;
 	json_t *auto_reverted = NULL;
+	struct impact im;
 	bool exit_code = false;
 	int opt, rc = PL_EXIT_OK, ret;
 
@@ -123,6 +129,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	livecache_load(ctx->state_dir, p.table, &cache);
 	cache.lazy_ok = true;
 	so.cache = &cache;
+	impact_init(&im);
 	ret = sync_run(&p, &so, &r, &ctx->diag);
 	if (ret) {
 		if (so.mode == SYNC_CHECK && r.plan.batch && !ctx->json)
@@ -134,6 +141,14 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	}
 	if (!plan_empty(&r.plan)) {
 		char hash[65], why[256];
+		struct diag q;
+
+		/* what the change would cut: judged against the table read for the plan */
+		diag_init(&q);
+		if (impact_run(&p, &r.live.t, &im, &q) < 0)
+			diag_warn(&ctx->diag, NULL, "cannot list the established connections: %s",
+				  q.nrecs ? q.recs[0].msg : "unknown error");
+		diag_fini(&q);
 		uint64_t applied_id = 0, auto_id = 0;
 
 		/* say why the policy is not in force when apply would refuse it */
@@ -147,7 +162,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (ctx->json) {
-		print_json(ctx, &r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted);
+		print_json(ctx, &r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted,
+			   im.judged ? render_impact_json(&p, &im) : NULL);
 		auto_reverted = NULL;
 	} else if (plan_empty(&r.plan)) {
 		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
@@ -164,6 +180,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		printf("plan for table inet %s from %s (generation %u):\n", p.table, p.source,
 		       r.gen_before);
 		render_plan_text(&r.plan, stdout);
+		if (im.judged)
+			render_impact_text(&p, &im, (int64_t)time(NULL), stdout);
 		if (so.mode == SYNC_CHECK)
 			printf("the kernel validated the batch; nothing was changed\n");
 	}
@@ -174,6 +192,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		rc = PL_EXIT_PENDING;
 out:
 	json_decref(auto_reverted);
+	impact_fini(&im);
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	policy_fini(&p);
@@ -212,6 +231,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct txn_opts o = { 0 };
 	struct policy p;
 	struct compile *cc = NULL;
+	struct impact im;
 	bool damaged = false;
 	int opt, rc;
 
@@ -255,6 +275,8 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	util_mark("policy compiled");
 	print_compile_stats(ctx, cc);
 	o.cache_damaged = &damaged;
+	impact_init(&im);
+	o.impact = &im;
 	rc = txn_apply(ctx, &p, &o);
 	if (damaged && cc) {
 		/*
@@ -273,12 +295,18 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		compile_free(cc);
 		cc = NULL;
 		policy_fini(&p);
-		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0)
+		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0) {
+			impact_fini(&im);
 			return diag_exit_code(&ctx->diag);
+		}
 		o.cache_damaged = NULL;
 		rc = txn_apply(ctx, &p, &o);
 	}
 	util_mark("txn done");
+	if ((rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL) && !ctx->json && im.judged &&
+	    ctx->verbose >= 0)
+		render_impact_text(&p, &im, (int64_t)time(NULL), stdout);
+	impact_fini(&im);
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);
 	util_mark("compile cache saved");

@@ -22,12 +22,14 @@
 #include "cidr.h"
 #include "cmd.h"
 #include "diag.h"
+#include "impact.h"
 #include "journal.h"
 #include "nft_model.h"
 #include "nft_read.h"
 #include "nl.h"
 #include "policy.h"
 #include "render.h"
+#include "render_impact.h"
 #include "snapshot.h"
 #include "sshguard.h"
 #include "statestore.h"
@@ -57,7 +59,11 @@ struct hook {
 	bool unjournaled;	/* this batch went without a record */
 	enum diag_class jcls;	/* !j: the class of the journal's failure (an untrusted dir: config) */
 	char why[256];		/* why the journal could not be written */
+	const struct policy *policy;	/* apply: judged for its impact (o->impact) */
+	const struct txn_opts *o;
 };
+
+static int impact_guard(struct hook *h, struct sync_result *r);
 
 /* The first error (else warning) of d, for a one-line reason. */
 static const char *diag_first(const struct diag *d)
@@ -76,6 +82,9 @@ static int hook_before(void *arg, struct sync_result *r)
 	int ret;
 
 	h->unjournaled = false;
+	ret = impact_guard(h, r);
+	if (ret)
+		return ret;
 	diag_init(&q);
 	if (!h->j) {
 		ret = -EROFS;
@@ -187,6 +196,57 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 		livecache_store(h->state_dir, h->table, after.genid, after.t.handle, h->rec.id);
 	nm_live_fini(&after);
 	return ret;
+}
+
+/*
+ * apply: what the change would cut (impact.h), against the table in force
+ * right now; a cut connection of a critical service refuses the change
+ * without --force, like the SSH guard (exit 5).
+ */
+static int impact_guard(struct hook *h, struct sync_result *r)
+{
+	const struct txn_opts *o = h->o;
+	const struct policy *p = h->policy;
+	bool critical = false;
+	struct diag q;
+	char msg[1024];
+	int ret;
+
+	if (!o || !o->impact || !p)
+		return 0;
+	impact_fini(o->impact);	/* a re-plan judges again */
+	for (size_t i = 0; i < p->nsvcs; i++)
+		critical |= p->svcs[i].critical;
+	diag_init(&q);
+	ret = impact_run(p, &r->live.t, o->impact, &q);
+	if (ret) {
+		const char *why = q.nrecs ? q.recs[0].msg : "unknown error";
+
+		if (critical && !o->force && !o->boot) {
+			diag_err(h->d, DIAG_CONFLICT, NULL, 0,
+				 "cannot list the established connections (%s), and a service is critical: refusing to apply (use --force)",
+				 why);
+			diag_fini(&q);
+			return -EPERM;
+		}
+		diag_warn(h->d, NULL, "cannot list the established connections: %s", why);
+		diag_fini(&q);
+		return 0;
+	}
+	diag_fini(&q);
+	if (!impact_critical_msg(p, o->impact, msg, sizeof(msg)))
+		return 0;
+	if (o->boot) {
+		diag_warn(h->d, NULL, "%s; enforcing the policy anyway (--boot)", msg);
+	} else if (!o->force) {
+		diag_err(h->d, DIAG_CONFLICT, NULL, 0,
+			 "%s; refusing to apply (add the sources to the allowlist, grant them 'portlock allow', or use --force)",
+			 msg);
+		return -EPERM;
+	} else {
+		diag_warn(h->d, NULL, "%s; applying anyway (--force)", msg);
+	}
+	return 0;
 }
 
 /* ---- syslog: what the auto-revert did, also when nobody watches stderr ---- */
@@ -1477,6 +1537,8 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	}
 	h.j = j;
 	h.policy_hash = hash;
+	h.policy = p;
+	h.o = o;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : 20;
 	so.before_send = hook_before;
 	so.after_send = hook_after;
@@ -1564,6 +1626,9 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			json_object_set_new(jo, "attempts", json_integer(r.attempts));
 			json_object_set_new(jo, "confirm_deadline",
 					    deadline ? json_integer(deadline) : json_null());
+			json_object_set_new(jo, "impact", o->impact && o->impact->judged
+								  ? render_impact_json(p, o->impact)
+								  : json_null());
 			json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			putchar('\n');
 			json_decref(jo);

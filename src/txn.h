@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct impact;
 struct pl_ctx;
 struct policy;
 
@@ -80,6 +81,15 @@ struct txn_opts {
 	 * (the compile cache's objects): compile without the cache and retry.
 	 */
 	bool *cache_damaged;
+	/*
+	 * apply, out (may be NULL): the impact of the change (impact.h),
+	 * judged right before the batch is sent, against the table then in
+	 * force; impact->judged tells whether it was (not for an empty plan).
+	 * Without force, a change that cuts an established connection of a
+	 * critical service is refused (PL_EXIT_CONFLICT, nothing applied),
+	 * also when the connections cannot be listed and a service is critical.
+	 */
+	struct impact *impact;
 };
 
 /* Exit codes (enum pl_exit); errors are in ctx->diag. */

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The impact of a change (see impact.h): which established connections and
+ * which observed sources the desired policy would cut. Reads the kernel
+ * through listen.c (sock_diag) and nl_ct.c (ctnetlink); judges purely.
+ */
+#include "impact.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "diag.h"
+#include "nft_model.h"
+#include "util.h"
+
+/* one line per connection in a refusal, then "and N more" */
+#define IMPACT_SHOWN 8
+
+void impact_state_init(struct impact_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	listen_set_init(&st->sockets);
+	ct_list_init(&st->flows);
+}
+
+void impact_state_fini(struct impact_state *st)
+{
+	listen_set_fini(&st->sockets);
+	ct_list_fini(&st->flows);
+	free(st->local4);
+	free(st->local6);
+	impact_state_init(st);
+}
+
+void impact_init(struct impact *im)
+{
+	memset(im, 0, sizeof(*im));
+}
+
+void impact_fini(struct impact *im)
+{
+	free(im->conns);
+	free(im->seen);
+	impact_init(im);
+}
+
+static int add_addr(u128 **v, size_t *n, u128 a)
+{
+	size_t cap = *n;
+
+	if (util_grow((void **)v, &cap, *n + 1, sizeof(**v)) < 0)
+		return -ENOMEM;
+	(*v)[(*n)++] = a;
+	return 0;
+}
+
+static int read_local_addrs(struct impact_state *st)
+{
+	struct ifaddrs *ifa, *i;
+	int rc = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (i = ifa; i && !rc; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			rc = add_addr(&st->local4, &st->nlocal4,
+				      cidr_from_bytes(CIDR_V4, (const uint8_t *)&((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr));
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			rc = add_addr(&st->local6, &st->nlocal6,
+				      cidr_from_bytes(CIDR_V6, (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr));
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+int impact_state_read(struct impact_state *st, struct diag *d)
+{
+	struct diag quiet;
+	int rc;
+
+	rc = listen_dump(&st->sockets, LISTEN_F_TCP | LISTEN_F_ESTABLISHED, d);
+	if (rc < 0)
+		return rc;
+	st->sockets_ok = true;
+	rc = read_local_addrs(st);
+	if (rc < 0)
+		return diag_err(d, DIAG_INTERNAL, NULL, -rc, "the addresses of this host");
+	diag_init(&quiet);
+	rc = ct_dump(&st->flows, &quiet);
+	if (rc == 0) {
+		st->conntrack_ok = true;
+	} else {
+		snprintf(st->conntrack_why, sizeof(st->conntrack_why), "%s",
+			 rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT
+				 ? "the kernel has no ctnetlink (nf_conntrack_netlink)"
+				 : quiet.nrecs ? quiet.recs[0].msg : strerror(-rc));
+		ct_list_fini(&st->flows);
+	}
+	diag_fini(&quiet);
+	return 0;
+}
+
+static bool is_local(const struct impact_state *st, enum cidr_family f, u128 a)
+{
+	const u128 *v = f == CIDR_V4 ? st->local4 : st->local6;
+	size_t n = f == CIDR_V4 ? st->nlocal4 : st->nlocal6;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == a)
+			return true;
+	/* loopback addresses beyond the configured one */
+	return f == CIDR_V4 ? (a >> 24) == 127 : a == 1;
+}
+
+static bool is_loopback(enum cidr_family f, u128 a)
+{
+	return f == CIDR_V4 ? (a >> 24) == 127 : a == 1;
+}
+
+/* A set of the live table that holds a (V4/V6 ranges, loaded). */
+static bool in_live_set(const struct nm_table *live, const char *svc, const char *suffix,
+			enum cidr_family f, u128 a)
+{
+	char name[160];
+	const struct nm_set *s;
+
+	if (!live || !live->exists)
+		return false;
+	snprintf(name, sizeof(name), "%s_%s", svc, suffix);
+	s = nm_table_find_set(live, name);
+	if (!s || s->lazy || (s->kind != NM_SET_V4 && s->kind != NM_SET_V6) || nm_set_family(s) != f)
+		return false;
+	for (size_t i = 0; i < s->ranges.n; i++)
+		if (s->ranges.r[i].lo <= a && a <= s->ranges.r[i].hi)
+			return true;
+	return false;
+}
+
+/*
+ * Does the new policy refuse src on service s? Observe mode refuses
+ * nothing; the allowlist and the temporary set allow.
+ */
+static bool refuses(const struct policy *p, const struct policy_service *s,
+		    const struct nm_table *live, enum cidr_family f, u128 src)
+{
+	if (s->mode != POLICY_MODE_ENFORCE)
+		return false;
+	if (p->loopback && is_loopback(f, src))
+		return false;
+	if (policy_service_allows(s, f, src))
+		return false;
+	return !in_live_set(live, s->name, f == CIDR_V4 ? "tmp4" : "tmp6", f, src);
+}
+
+static size_t svc_index(const struct policy *p, const struct policy_service *s)
+{
+	return (size_t)(s - p->svcs);
+}
+
+static int push_conn(struct impact *im, const struct impact_conn *c)
+{
+	for (size_t i = 0; i < im->nconns; i++) {
+		const struct impact_conn *o = &im->conns[i];
+
+		if (o->proto == c->proto && o->family == c->family && o->src == c->src &&
+		    o->sport == c->sport)
+			return 0;	/* the same connection, seen by sock_diag and conntrack */
+	}
+	if (util_grow((void **)&im->conns, &im->cconns, im->nconns + 1, sizeof(*im->conns)) < 0)
+		return -ENOMEM;
+	im->conns[im->nconns++] = *c;
+	return 0;
+}
+
+/* A client address in its own family (a v4-mapped peer of a dual-stack socket is IPv4). */
+static void unmap(enum cidr_family *f, u128 *a)
+{
+	if (*f == CIDR_V6 && (*a >> 32) == 0xffff) {
+		*f = CIDR_V4;
+		*a &= 0xffffffffu;
+	}
+}
+
+static bool tcp_listener_on(const struct listen_set *s, uint16_t port)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->v[i].established && s->v[i].proto == LISTEN_PROTO_TCP && s->v[i].port == port)
+			return true;
+	return false;
+}
+
+static int judge_sockets(const struct policy *p, const struct nm_table *live,
+			 const struct impact_state *st, struct impact *im)
+{
+	if (!(p->hooks & POLICY_HOOK_INPUT))
+		return 0;	/* local connections never pass the forward hook */
+	for (size_t i = 0; i < st->sockets.n; i++) {
+		const struct listen_entry *e = &st->sockets.v[i];
+		const struct policy_service *s;
+		struct impact_conn c = { .proto = POLICY_TCP };
+
+		/* the server side only: a local port something listens on */
+		if (!e->established || e->proto != LISTEN_PROTO_TCP ||
+		    !tcp_listener_on(&st->sockets, e->port))
+			continue;
+		c.family = e->family;
+		c.src = e->peer;
+		unmap(&c.family, &c.src);
+		c.sport = e->peer_port;
+		c.port = e->port;
+		s = policy_find_port(p, POLICY_TCP, c.port);
+		if (!s || !refuses(p, s, live, c.family, c.src))
+			continue;
+		c.svc = svc_index(p, s);
+		if (push_conn(im, &c) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int judge_flows(const struct policy *p, const struct nm_table *live,
+		       const struct impact_state *st, struct impact *im)
+{
+	for (size_t i = 0; i < st->flows.n; i++) {
+		const struct ct_flow *fl = &st->flows.v[i];
+		const struct policy_service *s;
+		struct impact_conn c = { 0 };
+		bool to_local;
+
+		if (is_local(st, fl->family, fl->src))
+			continue;	/* this host's own outgoing flow (or a loopback one) */
+		c.proto = fl->proto == IPPROTO_TCP ? POLICY_TCP : POLICY_UDP;
+		c.family = fl->family;
+		c.src = fl->src;
+		c.sport = fl->sport;
+		c.dnat = fl->dnat;
+		to_local = is_local(st, fl->family, fl->dnat ? fl->reply_src : fl->dst);
+		if (to_local) {
+			/* input hook, on the port the socket has (after DNAT) */
+			if (!(p->hooks & POLICY_HOOK_INPUT))
+				continue;
+			c.port = fl->dnat ? fl->reply_sport : fl->dport;
+		} else {
+			/* forward hook: only DNAT'ed flows, on the port asked for */
+			if (!(p->hooks & POLICY_HOOK_FORWARD) || !fl->dnat)
+				continue;
+			c.port = fl->dport;
+			c.forwarded = true;
+		}
+		if (fl->dnat) {
+			c.to = fl->reply_src;
+			c.to_port = fl->reply_sport;
+		}
+		s = policy_find_port(p, c.proto, c.port);
+		if (!s || !refuses(p, s, live, c.family, c.src))
+			continue;
+		c.svc = svc_index(p, s);
+		if (push_conn(im, &c) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Is service name in observe mode in the live table (its sources accepted today)? */
+static bool live_enforces(const struct nm_table *live, const char *svc, enum cidr_family f)
+{
+	bool refuse = false;
+
+	if (!live || !live->exists)
+		return false;
+	for (size_t i = 0; i < live->nrules; i++) {
+		const struct nm_fact *ft = &live->rules[i].fact;
+
+		if (!ft->service || strcmp(ft->service, svc) || (ft->has_family && ft->family != f))
+			continue;
+		if (ft->role == NM_ROLE_OBSERVE)
+			return false;
+		if (ft->role == NM_ROLE_REFUSE)
+			refuse = true;
+	}
+	return refuse;
+}
+
+static int judge_seen(const struct policy *p, const struct nm_table *live,
+		      const struct impact_state *st, struct impact *im)
+{
+	for (size_t i = 0; i < st->nseen; i++) {
+		const struct impact_seen_in *in = &st->seen[i];
+		const struct policy_service *s = NULL;
+		struct impact_seen out;
+
+		for (size_t k = 0; k < p->nsvcs && !s; k++)
+			if (!strcmp(p->svcs[k].name, in->service))
+				s = &p->svcs[k];
+		/* a source refused today stays refused: that is not news */
+		if (!s || !refuses(p, s, live, in->family, in->src) ||
+		    live_enforces(live, s->name, in->family))
+			continue;
+		out.svc = svc_index(p, s);
+		out.family = in->family;
+		out.src = in->src;
+		out.port = in->port;
+		out.packets = in->packets;
+		out.bytes = in->bytes;
+		out.last_seen = in->last_seen;
+		if (util_grow((void **)&im->seen, &im->cseen, im->nseen + 1, sizeof(*im->seen)) < 0)
+			return -ENOMEM;
+		im->seen[im->nseen++] = out;
+	}
+	return 0;
+}
+
+static int u128_cmp(u128 a, u128 b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int conn_cmp(const void *pa, const void *pb)
+{
+	const struct impact_conn *a = pa, *b = pb;
+
+	if (a->svc != b->svc)
+		return a->svc < b->svc ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->src != b->src)
+		return u128_cmp(a->src, b->src);
+	return (a->sport > b->sport) - (a->sport < b->sport);
+}
+
+static int seen_cmp(const void *pa, const void *pb)
+{
+	const struct impact_seen *a = pa, *b = pb;
+
+	if (a->svc != b->svc)
+		return a->svc < b->svc ? -1 : 1;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->src != b->src)
+		return u128_cmp(a->src, b->src);
+	return (a->port > b->port) - (a->port < b->port);
+}
+
+int impact_judge(const struct policy *p, const struct nm_table *live,
+		 const struct impact_state *st, struct impact *out)
+{
+	int rc;
+
+	out->judged = true;
+	out->sockets_ok = st->sockets_ok;
+	out->conntrack_ok = st->conntrack_ok;
+	snprintf(out->conntrack_why, sizeof(out->conntrack_why), "%s", st->conntrack_why);
+	rc = judge_sockets(p, live, st, out);
+	if (!rc)
+		rc = judge_flows(p, live, st, out);
+	if (!rc)
+		rc = judge_seen(p, live, st, out);
+	if (rc)
+		return rc;
+	if (out->nconns)
+		qsort(out->conns, out->nconns, sizeof(*out->conns), conn_cmp);
+	if (out->nseen)
+		qsort(out->seen, out->nseen, sizeof(*out->seen), seen_cmp);
+	out->ncritical = 0;
+	for (size_t i = 0; i < out->nconns; i++)
+		if (p->svcs[out->conns[i].svc].critical)
+			out->ncritical++;
+	return 0;
+}
+
+int impact_run(const struct policy *p, const struct nm_table *live, struct impact *out,
+	       struct diag *d)
+{
+	struct impact_state st;
+	int rc;
+
+	impact_state_init(&st);
+	rc = impact_state_read(&st, d);
+	if (!rc && impact_judge(p, live, &st, out) < 0)
+		rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "impact");
+	impact_state_fini(&st);
+	return rc;
+}
+
+/* snprintf at *pos, never past len. */
+static void __printf(4, 5) append(char *msg, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(msg + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*pos = (size_t)n >= len - *pos ? len - 1 : *pos + (size_t)n;
+}
+
+size_t impact_critical_msg(const struct policy *p, const struct impact *im, char *msg,
+			   size_t len)
+{
+	size_t pos = 0, shown = 0;
+	size_t last = SIZE_MAX;
+
+	if (!len)
+		return im->ncritical;
+	msg[0] = '\0';
+	if (!im->ncritical)
+		return 0;
+	append(msg, len, &pos, "%zu established connection%s of critical service%s would be cut",
+	       im->ncritical, im->ncritical == 1 ? "" : "s", "s");
+	for (size_t i = 0; i < im->nconns; i++) {
+		const struct impact_conn *c = &im->conns[i];
+		const struct policy_service *s = &p->svcs[c->svc];
+		char a[INET6_ADDRSTRLEN];
+
+		if (!s->critical)
+			continue;
+		if (shown == IMPACT_SHOWN)
+			break;
+		if (c->svc != last)
+			append(msg, len, &pos, "%s service '%s' (%s:%d): ", last == SIZE_MAX ? ":" : ";",
+			       s->name, s->file ? s->file : "?", s->line);
+		else
+			append(msg, len, &pos, ", ");
+		last = c->svc;
+		cidr_addr_str(c->family, c->src, a, sizeof(a));
+		append(msg, len, &pos, c->family == CIDR_V6 ? "[%s]:%u -> %u" : "%s:%u -> %u", a,
+		       c->sport, c->port);
+		shown++;
+	}
+	if (shown < im->ncritical)
+		append(msg, len, &pos, "; and %zu more", im->ncritical - shown);
+	return im->ncritical;
+}
