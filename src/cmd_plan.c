@@ -181,7 +181,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		       r.gen_before);
 		render_plan_text(&r.plan, stdout);
 		if (im.judged)
-			render_impact_text(&p, &im, (int64_t)time(NULL), stdout);
+			render_impact_text(&p, &im, (int64_t)time(NULL), false, stdout);
 		if (so.mode == SYNC_CHECK)
 			printf("the kernel validated the batch; nothing was changed\n");
 	}
@@ -305,7 +305,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	util_mark("txn done");
 	if ((rc == PL_EXIT_OK || rc == PL_EXIT_NOJOURNAL) && !ctx->json && im.judged &&
 	    ctx->verbose >= 0)
-		render_impact_text(&p, &im, (int64_t)time(NULL), stdout);
+		render_impact_text(&p, &im, (int64_t)time(NULL), true, stdout);
 	impact_fini(&im);
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);

@@ -418,8 +418,11 @@ size_t impact_critical_msg(const struct policy *p, const struct impact *im, char
 	msg[0] = '\0';
 	if (!im->ncritical)
 		return 0;
-	append(msg, len, &pos, "%zu established connection%s of critical service%s would be cut",
-	       im->ncritical, im->ncritical == 1 ? "" : "s", "s");
+	if (im->ncritical == 1)
+		append(msg, len, &pos, "1 established connection of a critical service would be cut");
+	else
+		append(msg, len, &pos, "%zu established connections of critical services would be cut",
+		       im->ncritical);
 	for (size_t i = 0; i < im->nconns; i++) {
 		const struct impact_conn *c = &im->conns[i];
 		const struct policy_service *s = &p->svcs[c->svc];

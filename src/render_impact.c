@@ -38,12 +38,13 @@ static void ago(int64_t now, int64_t t, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 " days ago", d / 86400);
 }
 
-static void conns_text(const struct policy *p, const struct impact *im, size_t i, size_t n, FILE *f)
+static void conns_text(const struct policy *p, const struct impact *im, size_t i, size_t n,
+		       bool done, FILE *f)
 {
 	const struct policy_service *s = &p->svcs[im->conns[i].svc];
 
-	fprintf(f, "  %s%s: would cut %zu established connection%s:", s->name,
-		s->critical ? " (critical)" : "", n, n == 1 ? "" : "s");
+	fprintf(f, "  %s%s: %s %zu established connection%s:", s->name,
+		s->critical ? " (critical)" : "", done ? "cut" : "would cut", n, n == 1 ? "" : "s");
 	for (size_t k = i; k < i + n; k++) {
 		const struct impact_conn *c = &im->conns[k];
 		char src[80], to[80];
@@ -61,11 +62,12 @@ static void conns_text(const struct policy *p, const struct impact *im, size_t i
 }
 
 static void seen_text(const struct policy *p, const struct impact *im, size_t i, size_t n,
-		      int64_t now, FILE *f)
+		      int64_t now, bool done, FILE *f)
 {
 	const struct policy_service *s = &p->svcs[im->seen[i].svc];
 
-	fprintf(f, "  %s: would start refusing observed source%s:", s->name, n == 1 ? "" : "s");
+	fprintf(f, "  %s: %s observed source%s:", s->name,
+		done ? "now refuses" : "would start refusing", n == 1 ? "" : "s");
 	for (size_t k = i; k < i + n; k++) {
 		const struct impact_seen *e = &im->seen[k];
 		char a[INET6_ADDRSTRLEN], when[48];
@@ -78,10 +80,12 @@ static void seen_text(const struct policy *p, const struct impact *im, size_t i,
 	fputc('\n', f);
 }
 
-void render_impact_text(const struct policy *p, const struct impact *im, int64_t now, FILE *f)
+void render_impact_text(const struct policy *p, const struct impact *im, int64_t now, bool done,
+			FILE *f)
 {
 	if (!im->nconns && !im->nseen) {
-		fprintf(f, "impact: no established connection would be cut, no observed source newly refused\n");
+		fprintf(f, "impact: no established connection %s cut, no observed source newly refused\n",
+			done ? "was" : "would be");
 	} else {
 		fprintf(f, "impact:\n");
 		for (size_t i = 0; i < im->nconns;) {
@@ -89,7 +93,7 @@ void render_impact_text(const struct policy *p, const struct impact *im, int64_t
 
 			while (i + n < im->nconns && im->conns[i + n].svc == im->conns[i].svc)
 				n++;
-			conns_text(p, im, i, n, f);
+			conns_text(p, im, i, n, done, f);
 			i += n;
 		}
 		for (size_t i = 0; i < im->nseen;) {
@@ -97,7 +101,7 @@ void render_impact_text(const struct policy *p, const struct impact *im, int64_t
 
 			while (i + n < im->nseen && im->seen[i + n].svc == im->seen[i].svc)
 				n++;
-			seen_text(p, im, i, n, now, f);
+			seen_text(p, im, i, n, now, done, f);
 			i += n;
 		}
 	}

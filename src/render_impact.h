@@ -6,6 +6,7 @@
 #ifndef PORTLOCK_RENDER_IMPACT_H
 #define PORTLOCK_RENDER_IMPACT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,9 +20,11 @@ struct policy;
  *   "  smpp: would cut 2 established connections: 10.50.0.10:40122 -> 2775 (smpp), ..."
  *   "  smpp: would start refusing observed sources: 10.50.0.11 (last seen 2 h ago, 123 packets)"
  * or "impact: no established connection is cut, no observed source newly refused".
- * now: the time "ago" counts from.
+ * now: the time "ago" counts from. done (apply, after the commit): "cut ..." and
+ * "now refuses observed sources" instead.
  */
-void render_impact_text(const struct policy *p, const struct impact *im, int64_t now, FILE *f);
+void render_impact_text(const struct policy *p, const struct impact *im, int64_t now, bool done,
+			FILE *f);
 /* The "impact" object of plan/apply/revert --json (see portlock(8), IMPACT). */
 json_t *render_impact_json(const struct policy *p, const struct impact *im);
 
