@@ -391,6 +391,140 @@ int impact_run(const struct policy *p, const struct nm_table *live, struct impac
 	return rc;
 }
 
+/* Is set name an allowlist set of a service: "S_v4", "S_v6", or a shard "S_v4_<hex>_<len>"? */
+static bool allow_set_name(const char *name, size_t *svclen, enum cidr_family *f)
+{
+	const char *p;
+
+	for (p = strstr(name, "_v"); p; p = strstr(p + 1, "_v")) {
+		const char *q = p + 3;
+
+		if (p == name || (p[2] != '4' && p[2] != '6'))
+			continue;
+		if (*q == '_') {
+			/* shard: hex nibbles, '_', decimal length, end */
+			q++;
+			while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
+				q++;
+			if (*q != '_' || q == p + 4)
+				continue;
+			q++;
+			if (!*q)
+				continue;
+			while (*q >= '0' && *q <= '9')
+				q++;
+		}
+		if (*q)
+			continue;
+		*svclen = (size_t)(p - name);
+		*f = p[2] == '4' ? CIDR_V4 : CIDR_V6;
+		return true;
+	}
+	return false;
+}
+
+static struct policy_service *table_svc(struct policy *out, const char *name, size_t len,
+					const struct nm_table *t, const struct policy *cur)
+{
+	const struct policy_service *c = NULL;
+	struct policy_service *s;
+	const struct nm_set *ports;
+	char pname[160];
+
+	for (size_t i = 0; i < out->nsvcs; i++)
+		if (strlen(out->svcs[i].name) == len && !strncmp(out->svcs[i].name, name, len))
+			return &out->svcs[i];
+	{
+		size_t cap = out->nsvcs;
+
+		if (util_grow((void **)&out->svcs, &cap, out->nsvcs + 1, sizeof(*out->svcs)) < 0)
+			return NULL;
+	}
+	s = &out->svcs[out->nsvcs];
+	memset(s, 0, sizeof(*s));
+	s->name = strndup(name, len);
+	if (!s->name)
+		return NULL;
+	out->nsvcs++;
+	for (size_t i = 0; cur && i < cur->nsvcs && !c; i++)
+		if (!strcmp(cur->svcs[i].name, s->name))
+			c = &cur->svcs[i];
+	s->proto = c ? c->proto : POLICY_TCP;
+	s->critical = c && c->critical;
+	s->line = c ? c->line : 0;
+	if (c && c->file && !(s->file = strdup(c->file)))
+		return NULL;
+	snprintf(pname, sizeof(pname), "%s_ports", s->name);
+	ports = nm_table_find_set(t, pname);
+	if (ports && ports->kind == NM_SET_PORTS && ports->nports) {
+		s->ports = malloc(ports->nports * sizeof(*s->ports));
+		if (!s->ports)
+			return NULL;
+		memcpy(s->ports, ports->ports, ports->nports * sizeof(*s->ports));
+		s->nports = ports->nports;
+	} else if (c && c->nports) {
+		s->ports = malloc(c->nports * sizeof(*s->ports));
+		if (!s->ports)
+			return NULL;
+		memcpy(s->ports, c->ports, c->nports * sizeof(*s->ports));
+		s->nports = c->nports;
+	}
+	return s;
+}
+
+int impact_policy_from_table(struct nm_table *t, const struct policy *cur, struct policy *out)
+{
+	int rc = policy_init(out);
+
+	if (rc < 0)
+		return rc;
+	out->hooks = 0;
+	out->loopback = false;
+	for (size_t i = 0; i < t->nchains; i++) {
+		if (!t->chains[i].base)
+			continue;
+		if (!strcmp(t->chains[i].name, "input"))
+			out->hooks |= POLICY_HOOK_INPUT;
+		else if (!strcmp(t->chains[i].name, "forward"))
+			out->hooks |= POLICY_HOOK_FORWARD;
+	}
+	for (size_t i = 0; i < t->nsets && !rc; i++) {
+		struct nm_set *set = &t->sets[i];
+		struct policy_service *s;
+		enum cidr_family f;
+		size_t len;
+
+		if ((set->kind != NM_SET_V4 && set->kind != NM_SET_V6) ||
+		    !allow_set_name(set->name, &len, &f))
+			continue;
+		s = table_svc(out, set->name, len, t, cur);
+		if (!s)
+			return -ENOMEM;
+		if (set->lazy && (rc = nm_set_load(set)) < 0)
+			return rc;
+		for (size_t k = 0; k < set->ranges.n && !rc; k++)
+			rc = rangeset_add(f == CIDR_V4 ? &s->v4 : &s->v6, set->ranges.r[k].lo,
+					  set->ranges.r[k].hi);
+	}
+	for (size_t i = 0; i < out->nsvcs; i++) {
+		rangeset_normalize(&out->svcs[i].v4);
+		rangeset_normalize(&out->svcs[i].v6);
+	}
+	for (size_t i = 0; i < t->nrules; i++) {
+		const struct nm_rule *r = &t->rules[i];
+
+		if (r->fact.role == NM_ROLE_LOOPBACK ||
+		    (r->text && !strcmp(r->chain, "input") && strstr(r->text, "iif \"lo\"") &&
+		     strstr(r->text, "accept")))
+			out->loopback = true;
+		if (r->fact.role == NM_ROLE_OBSERVE && r->fact.service)
+			for (size_t k = 0; k < out->nsvcs; k++)
+				if (!strcmp(out->svcs[k].name, r->fact.service))
+					out->svcs[k].mode = POLICY_MODE_OBSERVE;
+	}
+	return rc;
+}
+
 /* snprintf at *pos, never past len. */
 static void __printf(4, 5) append(char *msg, size_t len, size_t *pos, const char *fmt, ...)
 {

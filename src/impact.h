@@ -118,6 +118,19 @@ void impact_fini(struct impact *im);
 int impact_judge(const struct policy *p, const struct nm_table *live,
 		 const struct impact_state *st, struct impact *out);
 
+/*
+ * The policy a table enforces, as far as the impact needs it (revert
+ * --dry-run judges the table it would restore): a service per allowlist
+ * (sets S_v4/S_v6 and their shards S_v4_<block>_<len>), with its ports from
+ * the set S_ports, else from the same service of cur; its protocol,
+ * criticality and declaration from cur (may be NULL: TCP, not critical);
+ * observe mode where the table's rule facts say so; the hooks its base
+ * chains use; the loopback exemption when the input chain has one. Lazy
+ * sets of t are loaded. *out is initialized here; policy_fini() it.
+ * Returns 0 or -errno (-ENOMEM, or a saved set that cannot be loaded).
+ */
+int impact_policy_from_table(struct nm_table *t, const struct policy *cur, struct policy *out);
+
 /* impact_state_read() + impact_judge(). */
 int impact_run(const struct policy *p, const struct nm_table *live, struct impact *out,
 	       struct diag *d);

@@ -415,7 +415,8 @@ static void spawn_watcher(struct pl_ctx *ctx, struct journal *j, uint64_t id, in
 
 /* The revert's result: one JSON object (text lines are printed by revert_run()). */
 static void revert_print_json(const struct journal_rec *target, const struct hook *h,
-			      const struct sync_result *r, bool dry_run, int64_t deadline)
+			      const struct sync_result *r, bool dry_run, int64_t deadline,
+			      json_t *impact)
 {
 	json_t *jo = json_object();
 
@@ -428,6 +429,8 @@ static void revert_print_json(const struct journal_rec *target, const struct hoo
 	json_object_set_new(jo, "confirm_deadline",
 			    r->committed && deadline ? json_integer(deadline) : json_null());
 	json_object_set_new(jo, "diff", render_plan_json(&r->plan));
+	/* --dry-run: what restoring the table would cut (null: nothing judged) */
+	json_object_set_new(jo, "impact", impact ? impact : json_null());
 	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(jo);
@@ -603,8 +606,22 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		goto out;
 	}
 	if (dry_run) {
+		struct policy tp;
+		struct impact im;
+		struct diag q;
+
+		/* the impact of restoring the table: judged by its own allowlists */
+		impact_init(&im);
+		diag_init(&q);
+		if (!plan_empty(&r.plan) &&
+		    (impact_policy_from_table(&want, o ? o->policy : NULL, &tp) < 0 ||
+		     impact_run(&tp, &r.live.t, &im, &q) < 0))
+			diag_warn(&ctx->diag, NULL, "cannot judge what the revert would cut: %s",
+				  q.nrecs ? q.recs[0].msg : "the restored table cannot be read");
+		diag_fini(&q);
 		if (ctx->json) {
-			revert_print_json(&target, &h, &r, true, 0);
+			revert_print_json(&target, &h, &r, true, 0,
+					  im.judged ? render_impact_json(&tp, &im) : NULL);
 		} else if (plan_empty(&r.plan)) {
 			printf("table inet %s already matches its state before transaction %llu: the revert would change nothing\n",
 			       target.table, (unsigned long long)target.id);
@@ -612,8 +629,13 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			printf("revert of transaction %llu on table inet %s (generation %u), dry run:\n",
 			       (unsigned long long)target.id, target.table, r.gen_before);
 			render_plan_text(&r.plan, stdout);
+			if (im.judged)
+				render_impact_text(&tp, &im, (int64_t)time(NULL), false, stdout);
 			printf("nothing was changed (dry run)\n");
 		}
+		if (!plan_empty(&r.plan))
+			policy_fini(&tp);
+		impact_fini(&im);
 		if (o->exit_code && !plan_empty(&r.plan))
 			rc = PL_EXIT_PENDING;
 		goto out;
@@ -693,7 +715,7 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		}
 	}
 	if (ctx->json && !quiet)
-		revert_print_json(&target, &h, &r, false, deadline);
+		revert_print_json(&target, &h, &r, false, deadline, NULL);
 	if (r.committed && !h.unjournaled)
 		journal_prune(j, POLICY_DEFAULT_JOURNAL_KEEP, &ctx->diag);
 out:
