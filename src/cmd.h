@@ -58,6 +58,9 @@ int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv);
 int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv);
+int cmd_metrics_main(struct pl_ctx *ctx, int argc, char **argv);
 
 /* Registry, defined in main.c (NULL-terminated). */
 extern const struct pl_cmd pl_commands[];

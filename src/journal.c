@@ -63,6 +63,8 @@ static const char *const kind_names[] = {
 	[JOURNAL_KIND_APPLY] = "apply",
 	[JOURNAL_KIND_REVERT] = "revert",
 	[JOURNAL_KIND_AUTO_REVERT] = "auto-revert",
+	[JOURNAL_KIND_ALLOW] = "allow",
+	[JOURNAL_KIND_REVOKE] = "revoke",
 };
 static_assert(ARRAY_SIZE(kind_names) == JOURNAL_KIND_MAX, "kind_names out of sync");
 
@@ -1450,6 +1452,9 @@ static int last_of(struct journal *j, const char *table, unsigned state_mask, st
 	rc = -ENOENT;
 	for (size_t i = n; i-- > 0;) {
 		if (table && strcmp(recs[i].table, table))
+			continue;
+		/* temporary access (allow/revoke) is not a state of the policy's table */
+		if (recs[i].kind == JOURNAL_KIND_ALLOW || recs[i].kind == JOURNAL_KIND_REVOKE)
 			continue;
 		if (state_mask & JOURNAL_STATE_BIT(recs[i].state)) {
 			char err[512] = "";

@@ -162,6 +162,14 @@ enum journal_kind {
 	JOURNAL_KIND_APPLY,
 	JOURNAL_KIND_REVERT,		/* `portlock revert` */
 	JOURNAL_KIND_AUTO_REVERT,	/* the --confirm watcher, or a run honouring an expired deadline */
+	/*
+	 * `portlock allow`: a temporary-access element added to or removed
+	 * from a service's S_tmp4/S_tmp6 set. Not a change of the policy's
+	 * table: journal_last*() and revert pass over them (the kernel
+	 * timeout ends a grant; `allow --revoke` ends it early).
+	 */
+	JOURNAL_KIND_ALLOW,
+	JOURNAL_KIND_REVOKE,
 	JOURNAL_KIND_MAX,
 };
 

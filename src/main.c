@@ -34,6 +34,9 @@ const struct pl_cmd pl_commands[] = {
 	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions", true },
 	{ "probe", cmd_probe_main, "TARGET...", "identify what answers on HOST:PORT (SMTP, SMPP, software)", false },
 	{ "audit", cmd_audit_main, "[--fail-on SEV] [--no-probe] [--report FILE]", "exposure report: what listens, who reaches it, what it is", true },
+	{ "observed", cmd_observed_main, "[SERVICE] [--learn FILE]", "sources the seen sets recorded: refused, or observed", false },
+	{ "allow", cmd_allow_main, "SERVICE SOURCE --for D", "temporary access that expires in the kernel (--list, --revoke)", false },
+	{ "metrics", cmd_metrics_main, "[--output FILE]", "counters in Prometheus text format", false },
 	{ NULL, NULL, NULL, NULL, false },
 };
 

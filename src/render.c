@@ -92,6 +92,37 @@ void render_live_text(const struct nm_live *l, FILE *f)
 	}
 }
 
+/* "counter packets 12 bytes 720" -> "counter" (malloc'ed; NULL on ENOMEM). */
+static char *text_without_counters(const char *text)
+{
+	static const char key[] = "counter packets ";
+	char *out = malloc(strlen(text) + 1), *o = out;
+	const char *p = text;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		const char *q = p + sizeof(key) - 1;
+
+		if (!strncmp(p, key, sizeof(key) - 1) && *q >= '0' && *q <= '9') {
+			while (*q >= '0' && *q <= '9')
+				q++;
+			if (!strncmp(q, " bytes ", 7) && q[7] >= '0' && q[7] <= '9') {
+				q += 7;
+				while (*q >= '0' && *q <= '9')
+					q++;
+				memcpy(o, "counter", 7);
+				o += 7;
+				p = q;
+				continue;
+			}
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
 json_t *render_live_json(const struct nm_live *l)
 {
 	const struct nm_table *t = &l->t;
@@ -140,10 +171,21 @@ json_t *render_live_json(const struct nm_live *l)
 		}
 		json_array_append_new(chains, co);
 	}
-	for (size_t i = 0; i < t->nrules; i++)
-		json_array_append_new(rules, json_pack("{s:s,s:I,s:s}", "chain", t->rules[i].chain,
-						       "handle", (json_int_t)t->rules[i].handle,
-						       "rule", t->rules[i].text));
+	for (size_t i = 0; i < t->nrules; i++) {
+		const struct nm_rule *r = &t->rules[i];
+		char *text = text_without_counters(r->text);
+
+		/* counters are fields (from the rule's facts), the rule text says only "counter" */
+		json_array_append_new(rules, json_pack("{s:s,s:I,s:s,s:o}", "chain", r->chain,
+						       "handle", (json_int_t)r->handle,
+						       "rule", text ? text : r->text,
+						       "counter", r->fact.has_counter
+								  ? json_pack("{s:I,s:I}", "packets",
+									      (json_int_t)r->fact.packets, "bytes",
+									      (json_int_t)r->fact.bytes)
+								  : json_null()));
+		free(text);
+	}
 	for (size_t i = 0; i < l->nforeign; i++) {
 		const struct nm_foreign_hook *h = &l->foreign[i];
 

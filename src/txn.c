@@ -542,6 +542,13 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	if (ret)
 		return diag_exit_code(&ctx->diag);
+	if (target.kind == JOURNAL_KIND_ALLOW || target.kind == JOURNAL_KIND_REVOKE) {
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+			 "transaction %llu is temporary access (%s), not a state of the table: 'portlock allow --revoke' ends a grant, its timeout ends it anyway",
+			 (unsigned long long)target.id, journal_kind_str(target.kind));
+		rc = PL_EXIT_CONFLICT;
+		goto out;
+	}
 	if (target.state == JOURNAL_STATE_REVERTED ||
 	    (target.state == JOURNAL_STATE_PREPARED && kind != JOURNAL_KIND_AUTO_REVERT)) {
 		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0, "transaction %llu is %s: nothing to revert",

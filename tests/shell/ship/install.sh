@@ -34,6 +34,8 @@ compdir=$(pkg-config --variable=completionsdir bash-completion)
 	echo "$unitdir/portlock.service"
 	echo "$unitdir/portlock-audit.service"
 	echo "$unitdir/portlock-audit.timer"
+	echo "$unitdir/portlock-metrics.service"
+	echo "$unitdir/portlock-metrics.timer"
 	echo "$compdir/portlock"
 } | sort >"$PL_TMP/want"
 (cd "$D" && find . -type f -o -type l) | sed 's|^\.||' | sort >"$PL_TMP/got"
@@ -47,11 +49,13 @@ find "$D" -type f ! -path '*/sbin/*' -perm /111 | grep . && pl_fail "data files 
 "$D/usr/sbin/portlock" --version >"$PL_TMP/ver" || pl_fail "installed portlock --version failed"
 pl_expect_grep '^portlock [0-9]' "$PL_TMP/ver"
 # the units name the installed binary, and no template placeholder is left
-for u in portlock.service portlock-audit.service portlock-audit.timer; do
+for u in portlock.service portlock-audit.service portlock-audit.timer portlock-metrics.service portlock-metrics.timer; do
 	grep -n '@[A-Z_]*@' "$D$unitdir/$u" && pl_fail "$u keeps a placeholder"
 done
 pl_expect_grep '^ExecStart=/usr/sbin/portlock --wait 60 apply --boot$' "$D$unitdir/portlock.service"
 pl_expect_grep '^ExecStart=/usr/sbin/portlock audit ' "$D$unitdir/portlock-audit.service"
+pl_expect_grep '^ExecStart=/usr/sbin/portlock -q metrics --output /var/lib/prometheus/node-exporter/portlock.prom$' \
+	"$D$unitdir/portlock-metrics.service"
 cmp -s "$PL_SOURCE_DIR/contrib/bash-completion/portlock" "$D$compdir/portlock" ||
 	pl_fail "installed completion differs from contrib/bash-completion/portlock"
 
@@ -68,7 +72,8 @@ pl_expect_grep "^ExecStart=$P/sbin/portlock --wait 60 apply --boot\$" "$P/lib/sy
 # the units as installed there pass systemd-analyze verify, which also runs
 # man(1) on their Documentation= pages: the installed pages are found and render
 (cd "$P/lib/systemd/system" && MANPATH=$P/share/man systemd-analyze verify \
-	./portlock.service ./portlock-audit.service ./portlock-audit.timer) >"$PL_TMP/verify" 2>&1 ||
+	./portlock.service ./portlock-audit.service ./portlock-audit.timer ./portlock-metrics.service \
+	./portlock-metrics.timer) >"$PL_TMP/verify" 2>&1 ||
 	pl_fail "systemd-analyze verify of the installed units failed: $(cat "$PL_TMP/verify")"
 [ -s "$PL_TMP/verify" ] && pl_fail "systemd-analyze verify warns: $(cat "$PL_TMP/verify")"
 for page in man8/portlock.8 man5/portlock.conf.5; do
