@@ -16,6 +16,8 @@
 
 #include "diag.h"
 #include "nft_model.h"
+#include "nl.h"
+#include "seen.h"
 #include "util.h"
 
 /* one line per connection in a refusal, then "and N more" */
@@ -34,6 +36,8 @@ void impact_state_fini(struct impact_state *st)
 	ct_list_fini(&st->flows);
 	free(st->local4);
 	free(st->local6);
+	free(st->seen);
+	free(st->tmp);
 	impact_state_init(st);
 }
 
@@ -80,8 +84,52 @@ static int read_local_addrs(struct impact_state *st)
 	return rc;
 }
 
-int impact_state_read(struct impact_state *st, struct diag *d)
+/* The seen and temporary sets of service s, both families, appended to st. */
+static int read_sets(struct impact_state *st, struct nl_sock *sk, const struct policy *p,
+		     const struct policy_service *s, struct diag *q)
 {
+	static const enum cidr_family fams[] = { CIDR_V4, CIDR_V6 };
+
+	for (size_t k = 0; k < 2; k++) {
+		struct seen_entry *e = NULL;
+		size_t n = 0;
+		int rc;
+
+		rc = seen_read(sk, p->table, s->name, fams[k], &e, &n, q);
+		for (size_t i = 0; !rc && i < n; i++) {
+			if (util_grow((void **)&st->seen, &st->cseen, st->nseen + 1, sizeof(*st->seen)) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			st->seen[st->nseen++] = (struct impact_seen_in){
+				.service = s->name, .family = e[i].family, .src = e[i].addr,
+				.port = e[i].port, .packets = e[i].packets, .bytes = e[i].bytes,
+				.last_seen = e[i].last_seen };
+		}
+		free(e);
+		if (rc && rc != -ENOENT)
+			return rc;
+		e = NULL;
+		n = 0;
+		rc = seen_read_tmp(sk, p->table, s->name, fams[k], &e, &n, q);
+		for (size_t i = 0; !rc && i < n; i++) {
+			if (util_grow((void **)&st->tmp, &st->ctmp, st->ntmp + 1, sizeof(*st->tmp)) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			st->tmp[st->ntmp++] = (struct impact_tmp_in){
+				.service = s->name, .family = e[i].family, .lo = e[i].addr, .hi = e[i].last };
+		}
+		free(e);
+		if (rc && rc != -ENOENT)
+			return rc;
+	}
+	return 0;
+}
+
+int impact_state_read(struct impact_state *st, const struct policy *p, struct diag *d)
+{
+	struct nl_sock *sk = NULL;
 	struct diag quiet;
 	int rc;
 
@@ -104,6 +152,21 @@ int impact_state_read(struct impact_state *st, struct diag *d)
 		ct_list_fini(&st->flows);
 	}
 	diag_fini(&quiet);
+	/* the seen and temporary sets: what the packet path and `portlock allow` put there */
+	diag_init(&quiet);
+	rc = nl_open(&sk, &quiet);
+	for (size_t i = 0; i < p->nsvcs && !rc; i++)
+		rc = read_sets(st, sk, p, &p->svcs[i], &quiet);
+	nl_close(sk);
+	if (rc == -ENOMEM) {
+		diag_fini(&quiet);
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "seen sets");
+	}
+	st->seen_ok = rc == 0;
+	if (rc)
+		snprintf(st->seen_why, sizeof(st->seen_why), "%s",
+			 quiet.nrecs ? quiet.recs[0].msg : strerror(-rc));
+	diag_fini(&quiet);
 	return 0;
 }
 
@@ -124,21 +187,12 @@ static bool is_loopback(enum cidr_family f, u128 a)
 	return f == CIDR_V4 ? (a >> 24) == 127 : a == 1;
 }
 
-/* A set of the live table that holds a (V4/V6 ranges, loaded). */
-static bool in_live_set(const struct nm_table *live, const char *svc, const char *suffix,
-			enum cidr_family f, u128 a)
+/* Is a in the temporary set of service svc (portlock allow --for)? */
+static bool in_tmp(const struct impact_state *st, const char *svc, enum cidr_family f, u128 a)
 {
-	char name[160];
-	const struct nm_set *s;
-
-	if (!live || !live->exists)
-		return false;
-	snprintf(name, sizeof(name), "%s_%s", svc, suffix);
-	s = nm_table_find_set(live, name);
-	if (!s || s->lazy || (s->kind != NM_SET_V4 && s->kind != NM_SET_V6) || nm_set_family(s) != f)
-		return false;
-	for (size_t i = 0; i < s->ranges.n; i++)
-		if (s->ranges.r[i].lo <= a && a <= s->ranges.r[i].hi)
+	for (size_t i = 0; i < st->ntmp; i++)
+		if (st->tmp[i].family == f && st->tmp[i].lo <= a && a <= st->tmp[i].hi &&
+		    !strcmp(st->tmp[i].service, svc))
 			return true;
 	return false;
 }
@@ -148,7 +202,7 @@ static bool in_live_set(const struct nm_table *live, const char *svc, const char
  * nothing; the allowlist and the temporary set allow.
  */
 static bool refuses(const struct policy *p, const struct policy_service *s,
-		    const struct nm_table *live, enum cidr_family f, u128 src)
+		    const struct impact_state *st, enum cidr_family f, u128 src)
 {
 	if (s->mode != POLICY_MODE_ENFORCE)
 		return false;
@@ -156,7 +210,7 @@ static bool refuses(const struct policy *p, const struct policy_service *s,
 		return false;
 	if (policy_service_allows(s, f, src))
 		return false;
-	return !in_live_set(live, s->name, f == CIDR_V4 ? "tmp4" : "tmp6", f, src);
+	return !in_tmp(st, s->name, f, src);
 }
 
 static size_t svc_index(const struct policy *p, const struct policy_service *s)
@@ -196,8 +250,8 @@ static bool tcp_listener_on(const struct listen_set *s, uint16_t port)
 	return false;
 }
 
-static int judge_sockets(const struct policy *p, const struct nm_table *live,
-			 const struct impact_state *st, struct impact *im)
+static int judge_sockets(const struct policy *p, const struct impact_state *st,
+			 struct impact *im)
 {
 	if (!(p->hooks & POLICY_HOOK_INPUT))
 		return 0;	/* local connections never pass the forward hook */
@@ -216,7 +270,7 @@ static int judge_sockets(const struct policy *p, const struct nm_table *live,
 		c.sport = e->peer_port;
 		c.port = e->port;
 		s = policy_find_port(p, POLICY_TCP, c.port);
-		if (!s || !refuses(p, s, live, c.family, c.src))
+		if (!s || !refuses(p, s, st, c.family, c.src))
 			continue;
 		c.svc = svc_index(p, s);
 		if (push_conn(im, &c) < 0)
@@ -225,8 +279,8 @@ static int judge_sockets(const struct policy *p, const struct nm_table *live,
 	return 0;
 }
 
-static int judge_flows(const struct policy *p, const struct nm_table *live,
-		       const struct impact_state *st, struct impact *im)
+static int judge_flows(const struct policy *p, const struct impact_state *st,
+		       struct impact *im)
 {
 	for (size_t i = 0; i < st->flows.n; i++) {
 		const struct ct_flow *fl = &st->flows.v[i];
@@ -259,7 +313,7 @@ static int judge_flows(const struct policy *p, const struct nm_table *live,
 			c.to_port = fl->reply_sport;
 		}
 		s = policy_find_port(p, c.proto, c.port);
-		if (!s || !refuses(p, s, live, c.family, c.src))
+		if (!s || !refuses(p, s, st, c.family, c.src))
 			continue;
 		c.svc = svc_index(p, s);
 		if (push_conn(im, &c) < 0)
@@ -300,7 +354,7 @@ static int judge_seen(const struct policy *p, const struct nm_table *live,
 			if (!strcmp(p->svcs[k].name, in->service))
 				s = &p->svcs[k];
 		/* a source refused today stays refused: that is not news */
-		if (!s || !refuses(p, s, live, in->family, in->src) ||
+		if (!s || !refuses(p, s, st, in->family, in->src) ||
 		    live_enforces(live, s->name, in->family))
 			continue;
 		out.svc = svc_index(p, s);
@@ -359,9 +413,11 @@ int impact_judge(const struct policy *p, const struct nm_table *live,
 	out->sockets_ok = st->sockets_ok;
 	out->conntrack_ok = st->conntrack_ok;
 	snprintf(out->conntrack_why, sizeof(out->conntrack_why), "%s", st->conntrack_why);
-	rc = judge_sockets(p, live, st, out);
+	out->seen_ok = st->seen_ok;
+	snprintf(out->seen_why, sizeof(out->seen_why), "%s", st->seen_why);
+	rc = judge_sockets(p, st, out);
 	if (!rc)
-		rc = judge_flows(p, live, st, out);
+		rc = judge_flows(p, st, out);
 	if (!rc)
 		rc = judge_seen(p, live, st, out);
 	if (rc)
@@ -384,7 +440,7 @@ int impact_run(const struct policy *p, const struct nm_table *live, struct impac
 	int rc;
 
 	impact_state_init(&st);
-	rc = impact_state_read(&st, d);
+	rc = impact_state_read(&st, p, d);
 	if (!rc && impact_judge(p, live, &st, out) < 0)
 		rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "impact");
 	impact_state_fini(&st);

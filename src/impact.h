@@ -72,6 +72,13 @@ struct impact_seen_in {
 	int64_t last_seen;
 };
 
+/* A range of a service's temporary set (S_tmp4/S_tmp6): allowed for now. */
+struct impact_tmp_in {
+	const char *service;
+	enum cidr_family family;
+	u128 lo, hi;
+};
+
 /* The kernel's view the judgement is made against. */
 struct impact_state {
 	struct listen_set sockets;	/* TCP listeners and established connections */
@@ -81,8 +88,12 @@ struct impact_state {
 	bool sockets_ok;		/* sock_diag could be read */
 	bool conntrack_ok;		/* ctnetlink could be read */
 	char conntrack_why[160];	/* !conntrack_ok: why */
-	const struct impact_seen_in *seen;	/* may be NULL (the caller owns it) */
-	size_t nseen;
+	struct impact_seen_in *seen;	/* the seen sets (service names: the policy's) */
+	size_t nseen, cseen;
+	struct impact_tmp_in *tmp;	/* the temporary sets */
+	size_t ntmp, ctmp;
+	bool seen_ok;			/* every seen and temporary set could be read */
+	char seen_why[160];		/* !seen_ok: why */
 };
 
 struct impact {
@@ -92,19 +103,21 @@ struct impact {
 	struct impact_seen *seen;	/* sorted by service, source */
 	size_t nseen, cseen;
 	size_t ncritical;		/* connections of conns on critical services */
-	bool sockets_ok, conntrack_ok;
-	char conntrack_why[160];
+	bool sockets_ok, conntrack_ok, seen_ok;
+	char conntrack_why[160], seen_why[160];
 };
 
 void impact_state_init(struct impact_state *st);
 void impact_state_fini(struct impact_state *st);
 /*
  * Read the sockets, the conntrack table and the local addresses of the
- * caller's network namespace. Conntrack that cannot be read is not an
- * error (st->conntrack_ok is false and conntrack_why says why); sockets
- * that cannot be read are (-errno recorded in d).
+ * caller's network namespace, and the seen and temporary sets of p's
+ * services in table inet <p->table> (seen.h; service names point into p).
+ * Conntrack or sets that cannot be read are not an error (conntrack_ok /
+ * seen_ok false, *_why says why; a set that does not exist is simply
+ * empty); sockets that cannot be read are (-errno recorded in d).
  */
-int impact_state_read(struct impact_state *st, struct diag *d);
+int impact_state_read(struct impact_state *st, const struct policy *p, struct diag *d);
 
 void impact_init(struct impact *im);
 void impact_fini(struct impact *im);
@@ -112,7 +125,8 @@ void impact_fini(struct impact *im);
 /*
  * Judge the state against policy p (its services, modes, allowlists,
  * hooks, loopback exemption); live (may be NULL): the table in force, for
- * the temporary sets (S_tmp4/S_tmp6) and the services' current modes.
+ * the services' current modes (its rule facts: a seen source of a service
+ * that refuses today is not newly refused).
  * Pure. Returns 0 or -ENOMEM.
  */
 int impact_judge(const struct policy *p, const struct nm_table *live,

@@ -108,6 +108,9 @@ void render_impact_text(const struct policy *p, const struct impact *im, int64_t
 	if (!im->conntrack_ok)
 		fprintf(f, "impact: conntrack not read (%s): forwarded (DNAT) connections are not judged\n",
 			im->conntrack_why[0] ? im->conntrack_why : "unavailable");
+	if (!im->seen_ok)
+		fprintf(f, "impact: the seen sets were not read (%s): observed sources are not judged\n",
+			im->seen_why[0] ? im->seen_why : "unavailable");
 }
 
 static json_t *svc_obj(json_t *svcs, const struct policy *p, size_t svc)
@@ -135,6 +138,8 @@ json_t *render_impact_json(const struct policy *p, const struct impact *im)
 	json_object_set_new(o, "conntrack", json_boolean(im->conntrack_ok));
 	json_object_set_new(o, "conntrack_error",
 			    im->conntrack_ok ? json_null() : json_string(im->conntrack_why));
+	json_object_set_new(o, "seen_sets", json_boolean(im->seen_ok));
+	json_object_set_new(o, "seen_error", im->seen_ok ? json_null() : json_string(im->seen_why));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)im->nconns));
 	json_object_set_new(o, "critical_connections_cut", json_integer((json_int_t)im->ncritical));
 	json_object_set_new(o, "sources_newly_refused", json_integer((json_int_t)im->nseen));
