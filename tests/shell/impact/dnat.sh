@@ -9,6 +9,8 @@
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
 HERE=$PL_SOURCE_DIR/tests/shell/impact
+# the impact object of every --json output is checked against its schema
+export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
 CTR=plk$PL_TAG
 pl_netns "$CTR"
 ip link add veth-k netns "$SRV" type veth peer name veth-i netns "$CTR" || pl_die "veth"
@@ -60,8 +62,9 @@ if grep -q "$TRUST4:$PORT_T" "$PL_TMP/out"; then
 fi
 pl_expect_rc 0 P plan --json
 "$PL_PY" - "$PL_TMP/out" "$UNTRUST4" "$PORT_U" <<'PY' || pl_fail "plan --json impact: $(cat "$PL_TMP/out")"
-import json, sys
+import json, sys, os, jsonschema
 im = json.load(open(sys.argv[1]))["impact"]
+jsonschema.validate(im, json.load(open(os.environ["PL_IMPACT_SCHEMA"])))
 assert im["conntrack"] is True and im["conntrack_error"] is None, im
 assert im["connections_cut"] == 1 and im["critical_connections_cut"] == 1, im
 [s] = im["services"]

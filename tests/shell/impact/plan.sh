@@ -7,6 +7,8 @@
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
 HERE=$PL_SOURCE_DIR/tests/shell/impact
+# the impact object of every --json output is checked against its schema
+export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
 
 pl_bg "$SRV" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr $SRV4 --port 2775
 pl_bg "$SRV" "$PL_PY" "$PL_SOURCE_DIR/tests/peers/aiosmtpd_server.py" $SRV4 25
@@ -53,10 +55,11 @@ fi
 
 pl_expect_rc 0 P plan --json
 "$PL_PY" - "$PL_TMP/out" "$UNTRUST4" "$SMPP_PORT" "$SMTP_PORT" <<'PY' || pl_fail "plan --json impact: $(cat "$PL_TMP/out")"
-import json, sys
+import json, sys, os, jsonschema
 doc = json.load(open(sys.argv[1]))
 src, smpp_port, smtp_port = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 im = doc["impact"]
+jsonschema.validate(im, json.load(open(os.environ["PL_IMPACT_SCHEMA"])))
 assert im["connections_cut"] == 2, im
 assert im["critical_connections_cut"] == 0, im
 svcs = {s["service"]: s for s in im["services"]}

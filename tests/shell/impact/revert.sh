@@ -6,6 +6,8 @@
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
 HERE=$PL_SOURCE_DIR/tests/shell/impact
+# the impact object of every --json output is checked against its schema
+export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
 pl_bg "$SRV" "$PL_PY" "$PL_SOURCE_DIR/tests/peers/aiosmtpd_server.py" $SRV4 25
 pl_wait_port "$SRV" 25
 conf() {
@@ -37,8 +39,9 @@ if grep -q "$TRUST4:$PORT_T" "$PL_TMP/out"; then
 fi
 pl_expect_rc 0 P revert --dry-run --json "$TXN"
 "$PL_PY" - "$PL_TMP/out" "$UNTRUST4" "$PORT_U" <<'PY' || pl_fail "revert --dry-run --json impact: $(cat "$PL_TMP/out")"
-import json, sys
+import json, sys, os, jsonschema
 im = json.load(open(sys.argv[1]))["impact"]
+jsonschema.validate(im, json.load(open(os.environ["PL_IMPACT_SCHEMA"])))
 assert im["connections_cut"] == 1, im
 [s] = im["services"]
 assert s["service"] == "mail", s
