@@ -528,6 +528,54 @@ static struct policy_service *table_svc(struct policy *out, const char *name, si
 	return s;
 }
 
+/*
+ * The dispatch maps (in_tcp, in_udp, fwd_tcp, fwd_udp: port -> jump S_in /
+ * S_fwd) say which ports and protocol each service has in t: they replace
+ * what S_ports or the current policy said.
+ */
+static int ports_from_maps(const struct nm_table *t, struct policy *out)
+{
+	bool *seen = calloc(out->nsvcs + 1, sizeof(*seen));
+
+	if (!seen)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nsets; i++) {
+		const struct nm_set *m = &t->sets[i];
+		bool udp = strstr(m->name, "_udp") != NULL;
+
+		if (m->kind != NM_SET_PORTMAP)
+			continue;
+		for (size_t e = 0; e < m->nvmap; e++) {
+			const char *chain = m->vmap[e].chain, *us = chain ? strrchr(chain, '_') : NULL;
+			struct policy_service *s = NULL;
+			size_t cap;
+
+			if (!us)
+				continue;
+			for (size_t k = 0; k < out->nsvcs && !s; k++)
+				if (strlen(out->svcs[k].name) == (size_t)(us - chain) &&
+				    !strncmp(out->svcs[k].name, chain, (size_t)(us - chain)))
+					s = &out->svcs[k];
+			if (!s)
+				continue;
+			if (!seen[s - out->svcs]) {
+				/* the first port the table gives: forget what was guessed */
+				seen[s - out->svcs] = true;
+				s->nports = 0;
+			}
+			s->proto = udp ? POLICY_UDP : POLICY_TCP;
+			cap = s->nports;
+			if (util_grow((void **)&s->ports, &cap, s->nports + 1, sizeof(*s->ports)) < 0) {
+				free(seen);
+				return -ENOMEM;
+			}
+			s->ports[s->nports++] = (uint16_t)m->vmap[e].r.lo;
+		}
+	}
+	free(seen);
+	return 0;
+}
+
 int impact_policy_from_table(struct nm_table *t, const struct policy *cur, struct policy *out)
 {
 	int rc = policy_init(out);
@@ -566,6 +614,7 @@ int impact_policy_from_table(struct nm_table *t, const struct policy *cur, struc
 		rangeset_normalize(&out->svcs[i].v4);
 		rangeset_normalize(&out->svcs[i].v6);
 	}
+	rc = rc ? rc : ports_from_maps(t, out);
 	for (size_t i = 0; i < t->nrules; i++) {
 		const struct nm_rule *r = &t->rules[i];
 

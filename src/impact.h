@@ -135,9 +135,10 @@ int impact_judge(const struct policy *p, const struct nm_table *live,
 /*
  * The policy a table enforces, as far as the impact needs it (revert
  * --dry-run judges the table it would restore): a service per allowlist
- * (sets S_v4/S_v6 and their shards S_v4_<block>_<len>), with its ports from
- * the set S_ports, else from the same service of cur; its protocol,
- * criticality and declaration from cur (may be NULL: TCP, not critical);
+ * (sets S_v4/S_v6 and their shards S_v4_<block>_<len>), with its ports and
+ * protocol from the dispatch maps (in_tcp, in_udp, fwd_tcp, fwd_udp: port
+ * -> S_in / S_fwd), else from a set S_ports, else from the same service of
+ * cur; its criticality and declaration from cur (may be NULL: not critical);
  * observe mode where the table's rule facts say so; the hooks its base
  * chains use; the loopback exemption when the input chain has one. Lazy
  * sets of t are loaded. *out is initialized here; policy_fini() it.
