@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -371,37 +370,33 @@ static int judge_seen(const struct policy *p, const struct nm_table *live,
 	return 0;
 }
 
-static int u128_cmp(u128 a, u128 b)
+/* Lexicographic order of two key tuples of n elements. */
+static int keys_cmp(const u128 *a, const u128 *b, size_t n)
 {
-	return a < b ? -1 : a > b;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
 }
 
+/* by service, port, family, source, source port */
 static int conn_cmp(const void *pa, const void *pb)
 {
 	const struct impact_conn *a = pa, *b = pb;
+	const u128 ka[] = { a->svc, a->port, a->family, a->src, a->sport };
+	const u128 kb[] = { b->svc, b->port, b->family, b->src, b->sport };
 
-	if (a->svc != b->svc)
-		return a->svc < b->svc ? -1 : 1;
-	if (a->port != b->port)
-		return a->port < b->port ? -1 : 1;
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->src != b->src)
-		return u128_cmp(a->src, b->src);
-	return (a->sport > b->sport) - (a->sport < b->sport);
+	return keys_cmp(ka, kb, ARRAY_SIZE(ka));
 }
 
+/* by service, family, source, port */
 static int seen_cmp(const void *pa, const void *pb)
 {
 	const struct impact_seen *a = pa, *b = pb;
+	const u128 ka[] = { a->svc, a->family, a->src, a->port };
+	const u128 kb[] = { b->svc, b->family, b->src, b->port };
 
-	if (a->svc != b->svc)
-		return a->svc < b->svc ? -1 : 1;
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->src != b->src)
-		return u128_cmp(a->src, b->src);
-	return (a->port > b->port) - (a->port < b->port);
+	return keys_cmp(ka, kb, ARRAY_SIZE(ka));
 }
 
 int impact_judge(const struct policy *p, const struct nm_table *live,
@@ -630,22 +625,6 @@ int impact_policy_from_table(struct nm_table *t, const struct policy *cur, struc
 	return rc;
 }
 
-/* snprintf at *pos, never past len. */
-static void __printf(4, 5) append(char *msg, size_t len, size_t *pos, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*pos + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(msg + *pos, len - *pos, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	*pos = (size_t)n >= len - *pos ? len - 1 : *pos + (size_t)n;
-}
-
 size_t impact_critical_msg(const struct policy *p, const struct impact *im, char *msg,
 			   size_t len)
 {
@@ -658,9 +637,9 @@ size_t impact_critical_msg(const struct policy *p, const struct impact *im, char
 	if (!im->ncritical)
 		return 0;
 	if (im->ncritical == 1)
-		append(msg, len, &pos, "1 established connection of a critical service would be cut");
+		util_appendf(msg, len, &pos, "1 established connection of a critical service would be cut");
 	else
-		append(msg, len, &pos, "%zu established connections of critical services would be cut",
+		util_appendf(msg, len, &pos, "%zu established connections of critical services would be cut",
 		       im->ncritical);
 	for (size_t i = 0; i < im->nconns; i++) {
 		const struct impact_conn *c = &im->conns[i];
@@ -672,17 +651,17 @@ size_t impact_critical_msg(const struct policy *p, const struct impact *im, char
 		if (shown == IMPACT_SHOWN)
 			break;
 		if (c->svc != last)
-			append(msg, len, &pos, "%s service '%s' (%s:%d): ", last == SIZE_MAX ? ":" : ";",
+			util_appendf(msg, len, &pos, "%s service '%s' (%s:%d): ", last == SIZE_MAX ? ":" : ";",
 			       s->name, s->file ? s->file : "?", s->line);
 		else
-			append(msg, len, &pos, ", ");
+			util_appendf(msg, len, &pos, ", ");
 		last = c->svc;
 		cidr_addr_str(c->family, c->src, a, sizeof(a));
-		append(msg, len, &pos, c->family == CIDR_V6 ? "[%s]:%u -> %u" : "%s:%u -> %u", a,
+		util_appendf(msg, len, &pos, c->family == CIDR_V6 ? "[%s]:%u -> %u" : "%s:%u -> %u", a,
 		       c->sport, c->port);
 		shown++;
 	}
 	if (shown < im->ncritical)
-		append(msg, len, &pos, "; and %zu more", im->ncritical - shown);
+		util_appendf(msg, len, &pos, "; and %zu more", im->ncritical - shown);
 	return im->ncritical;
 }

@@ -6,29 +6,9 @@
 # is not listed.
 #
 #   client ---- server (DNAT 8025 -> 198.51.100.2:25) ---- container
-. "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/lib-impact.bash"
 pl_topology
-HERE=$PL_SOURCE_DIR/tests/shell/impact
-# the impact object of every --json output is checked against its schema
-export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
-CTR=plk$PL_TAG
-pl_netns "$CTR"
-ip link add veth-k netns "$SRV" type veth peer name veth-i netns "$CTR" || pl_die "veth"
-ip -n "$SRV" addr add 198.51.100.1/24 dev veth-k
-ip -n "$CTR" addr add 198.51.100.2/24 dev veth-i
-ip -n "$SRV" link set veth-k up
-ip -n "$CTR" link set veth-i up
-ip -n "$CTR" route add default via 198.51.100.1
-ip netns exec "$SRV" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$CLI" route add 198.51.100.0/24 via $SRV4
-ip netns exec "$SRV" nft -f - <<'NFT'
-table ip nat {
-	chain prerouting {
-		type nat hook prerouting priority dstnat; policy accept;
-		tcp dport 8025 dnat to 198.51.100.2:25
-	}
-}
-NFT
+pl_dnat_container
 pl_bg "$CTR" "$PL_PY" "$PL_SOURCE_DIR/tests/peers/aiosmtpd_server.py" 198.51.100.2 25
 pl_wait_port "$CTR" 25
 
@@ -37,18 +17,11 @@ conf() {
 services = ( { name = "published"; ports = [8025]; allow = ["$1"]; critical = true; } );
 CONF
 }
-P() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
 
 conf 192.0.2.0/24
 pl_expect_rc 0 P apply
-pl_bg "$CLI" "$PL_PY" "$HERE/smtp_hold.py" $UNTRUST4 $SRV4 8025 "$PL_TMP/untrusted"
-pl_bg "$CLI" "$PL_PY" "$HERE/smtp_hold.py" $TRUST4 $SRV4 8025 "$PL_TMP/trusted"
-for f in untrusted trusted; do
-	for ((i = 0; i < 100; i++)); do [ -s "$PL_TMP/$f" ] && break; sleep 0.1; done
-	[ -s "$PL_TMP/$f" ] || pl_die "client $f did not get its session"
-done
-PORT_U=$(awk '{print $2}' "$PL_TMP/untrusted")
-PORT_T=$(awk '{print $2}' "$PL_TMP/trusted")
+imp_hold PORT_U smtp "$CLI" $UNTRUST4 $SRV4 8025
+imp_hold PORT_T smtp "$CLI" $TRUST4 $SRV4 8025
 # the server has no socket of these sessions: only conntrack knows them
 if ip netns exec "$SRV" ss -Htn state established | grep -q .; then
 	pl_die "unexpected local sessions on the server: $(ip netns exec "$SRV" ss -Htn)"

@@ -4,11 +4,8 @@
 # (text and --json) and by apply; a session from a source that stays allowed
 # is not. apply refuses to cut the critical service's session without
 # --force (exit 5, the ruleset unchanged) and goes through with it.
-. "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/lib-impact.bash"
 pl_topology
-HERE=$PL_SOURCE_DIR/tests/shell/impact
-# the impact object of every --json output is checked against its schema
-export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
 
 pl_bg "$SRV" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr $SRV4 --port 2775
 pl_bg "$SRV" "$PL_PY" "$PL_SOURCE_DIR/tests/peers/aiosmtpd_server.py" $SRV4 25
@@ -23,21 +20,13 @@ services = (
 );
 CONF
 }
-P() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
 
 # both clients allowed; the sessions are set up under that policy
 conf 192.0.2.0/24 192.0.2.0/24 false
 pl_expect_rc 0 P apply
-pl_bg "$CLI" perl "$HERE/smpp_hold.pl" $UNTRUST4 $SRV4 2775 "$PL_TMP/smpp_untrusted"
-pl_bg "$CLI" perl "$HERE/smpp_hold.pl" $TRUST4 $SRV4 2775 "$PL_TMP/smpp_trusted"
-pl_bg "$CLI" "$PL_PY" "$HERE/smtp_hold.py" $UNTRUST4 $SRV4 25 "$PL_TMP/smtp_untrusted"
-for f in smpp_untrusted smpp_trusted smtp_untrusted; do
-	for ((i = 0; i < 100; i++)); do [ -s "$PL_TMP/$f" ] && break; sleep 0.1; done
-	[ -s "$PL_TMP/$f" ] || pl_die "client $f did not get its session"
-done
-SMPP_PORT=$(awk '{print $2}' "$PL_TMP/smpp_untrusted")
-SMPP_TRUSTED_PORT=$(awk '{print $2}' "$PL_TMP/smpp_trusted")
-SMTP_PORT=$(awk '{print $2}' "$PL_TMP/smtp_untrusted")
+imp_hold SMPP_PORT smpp "$CLI" $UNTRUST4 $SRV4 2775
+imp_hold SMPP_TRUSTED_PORT smpp "$CLI" $TRUST4 $SRV4 2775
+imp_hold SMTP_PORT smtp "$CLI" $UNTRUST4 $SRV4 25
 
 # the unchanged policy cuts nothing: no changes, no impact
 pl_expect_rc 0 P plan

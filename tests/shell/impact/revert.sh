@@ -3,11 +3,8 @@
 # that table's own allowlists: a session from a source the restored table
 # does not allow is listed (text and --json), one from a source it allows
 # is not.
-. "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/lib-impact.bash"
 pl_topology
-HERE=$PL_SOURCE_DIR/tests/shell/impact
-# the impact object of every --json output is checked against its schema
-export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
 pl_bg "$SRV" "$PL_PY" "$PL_SOURCE_DIR/tests/peers/aiosmtpd_server.py" $SRV4 25
 pl_wait_port "$SRV" 25
 conf() {
@@ -15,21 +12,14 @@ conf() {
 services = ( { name = "mail"; ports = [25]; allow = ["$1"]; } );
 CONF
 }
-P() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
 
 conf $TRUST4/32
 pl_expect_rc 0 P apply
 conf 192.0.2.0/24
 pl_expect_rc 0 P apply
 TXN=$(grep -Eo '^transaction [0-9]+' "$PL_TMP/out" | awk '{print $2}')
-pl_bg "$CLI" "$PL_PY" "$HERE/smtp_hold.py" $UNTRUST4 $SRV4 25 "$PL_TMP/untrusted"
-pl_bg "$CLI" "$PL_PY" "$HERE/smtp_hold.py" $TRUST4 $SRV4 25 "$PL_TMP/trusted"
-for f in untrusted trusted; do
-	for ((i = 0; i < 100; i++)); do [ -s "$PL_TMP/$f" ] && break; sleep 0.1; done
-	[ -s "$PL_TMP/$f" ] || pl_die "client $f did not get its session"
-done
-PORT_U=$(awk '{print $2}' "$PL_TMP/untrusted")
-PORT_T=$(awk '{print $2}' "$PL_TMP/trusted")
+imp_hold PORT_U smtp "$CLI" $UNTRUST4 $SRV4 25
+imp_hold PORT_T smtp "$CLI" $TRUST4 $SRV4 25
 
 pl_expect_rc 0 P revert --dry-run "$TXN"
 pl_expect_grep "^  mail: would cut 1 established connection: $UNTRUST4:$PORT_U -> 25 \(mail\)$" "$PL_TMP/out"

@@ -5,11 +5,8 @@
 # source is not listed, and once the service enforces, its seen sources are
 # no longer news. A source with temporary access (portlock allow) stays
 # allowed: its established session is not listed as cut.
-. "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/lib-impact.bash"
 pl_topology
-HERE=$PL_SOURCE_DIR/tests/shell/impact
-# the impact object of every --json output is checked against its schema
-export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
 pl_bg "$SRV" "$PL_PY" "$PL_SOURCE_DIR/tests/peers/aiosmtpd_server.py" $SRV4 25
 pl_wait_port "$SRV" 25
 conf() {	# conf MODE ALLOW...
@@ -20,7 +17,6 @@ conf() {	# conf MODE ALLOW...
 services = ( { name = "mail"; ports = [25]; mode = "$mode"; allow = [${allow%, }]; } );
 CONF
 }
-P() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
 smtp_once() {	# one SMTP session (EHLO, QUIT) from $2 in netns $1
 	ip netns exec "$1" "$PL_PY" -c '
 import smtplib, sys
@@ -64,14 +60,12 @@ pl_expect_grep "^impact: no established connection would be cut, no observed sou
 conf enforce $TRUST4/32
 pl_expect_rc 0 P apply
 pl_expect_rc 0 P allow mail $UNTRUST4 --for 1h
-pl_bg "$CLI" "$PL_PY" "$HERE/smtp_hold.py" $UNTRUST4 $SRV4 25 "$PL_TMP/granted"
-for ((i = 0; i < 100; i++)); do [ -s "$PL_TMP/granted" ] && break; sleep 0.1; done
-[ -s "$PL_TMP/granted" ] || pl_die "the granted client did not get its session"
+imp_hold PORT_G smtp "$CLI" $UNTRUST4 $SRV4 25
 conf enforce $TRUST4/32 192.0.2.30/32
 pl_expect_rc 0 P plan
 pl_expect_grep "^impact: no established connection would be cut" "$PL_TMP/out"
 # without the grant the same session is listed
 pl_expect_rc 0 P allow --revoke mail $UNTRUST4
 pl_expect_rc 0 P plan
-pl_expect_grep "^  mail: would cut 1 established connection: $UNTRUST4:[0-9]+ -> 25 \(mail\)$" "$PL_TMP/out"
+pl_expect_grep "^  mail: would cut 1 established connection: $UNTRUST4:$PORT_G -> 25 \(mail\)$" "$PL_TMP/out"
 pl_done

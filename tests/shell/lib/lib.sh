@@ -91,6 +91,30 @@ pl_topology() {
 	ip -n "$CLI" link set veth-c up
 }
 
+# pl_dnat_container: a "container" namespace $CTR behind the server, reached
+# through the server's DNAT of TCP port 8025 (routed, forward hook):
+#   client ---- server (DNAT 8025 -> 198.51.100.2:25) ---- $CTR 198.51.100.2
+pl_dnat_container() {
+	CTR=plk$PL_TAG
+	pl_netns "$CTR"
+	ip link add veth-k netns "$SRV" type veth peer name veth-i netns "$CTR" || pl_die "veth"
+	ip -n "$SRV" addr add 198.51.100.1/24 dev veth-k
+	ip -n "$CTR" addr add 198.51.100.2/24 dev veth-i
+	ip -n "$SRV" link set veth-k up
+	ip -n "$CTR" link set veth-i up
+	ip -n "$CTR" route add default via 198.51.100.1
+	ip netns exec "$SRV" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$CLI" route add 198.51.100.0/24 via $SRV4
+	ip netns exec "$SRV" nft -f - <<'NFT' || pl_die "cannot create the DNAT table"
+table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8025 dnat to 198.51.100.2:25
+	}
+}
+NFT
+}
+
 # pl_bg NS CMD...: run CMD in the background inside NS; remembered for cleanup.
 pl_bg() {
 	local ns=$1
