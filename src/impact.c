@@ -83,42 +83,35 @@ static int read_local_addrs(struct impact_state *st)
 	return rc;
 }
 
+/* Append the n entries e of service to *v. */
+static int add_entries(struct impact_entry **v, size_t *nv, size_t *cap, const char *service,
+		       const struct seen_entry *e, size_t n)
+{
+	if (n && util_grow((void **)v, cap, *nv + n, sizeof(**v)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		(*v)[(*nv)++] = (struct impact_entry){ .service = service, .e = e[i] };
+	return 0;
+}
+
 /* The seen and temporary sets of service s, both families, appended to st. */
 static int read_sets(struct impact_state *st, struct nl_sock *sk, const struct policy *p,
 		     const struct policy_service *s, struct diag *q)
 {
 	static const enum cidr_family fams[] = { CIDR_V4, CIDR_V6 };
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < 2 * ARRAY_SIZE(fams); k++) {
+		bool tmp = k >= ARRAY_SIZE(fams);
+		enum cidr_family f = fams[k % ARRAY_SIZE(fams)];
 		struct seen_entry *e = NULL;
 		size_t n = 0;
 		int rc;
 
-		rc = seen_read(sk, p->table, s->name, fams[k], &e, &n, q);
-		for (size_t i = 0; !rc && i < n; i++) {
-			if (util_grow((void **)&st->seen, &st->cseen, st->nseen + 1, sizeof(*st->seen)) < 0) {
-				rc = -ENOMEM;
-				break;
-			}
-			st->seen[st->nseen++] = (struct impact_seen_in){
-				.service = s->name, .family = e[i].family, .src = e[i].addr,
-				.port = e[i].port, .packets = e[i].packets, .bytes = e[i].bytes,
-				.last_seen = e[i].last_seen };
-		}
-		free(e);
-		if (rc && rc != -ENOENT)
-			return rc;
-		e = NULL;
-		n = 0;
-		rc = seen_read_tmp(sk, p->table, s->name, fams[k], &e, &n, q);
-		for (size_t i = 0; !rc && i < n; i++) {
-			if (util_grow((void **)&st->tmp, &st->ctmp, st->ntmp + 1, sizeof(*st->tmp)) < 0) {
-				rc = -ENOMEM;
-				break;
-			}
-			st->tmp[st->ntmp++] = (struct impact_tmp_in){
-				.service = s->name, .family = e[i].family, .lo = e[i].addr, .hi = e[i].last };
-		}
+		rc = tmp ? seen_read_tmp(sk, p->table, s->name, f, &e, &n, q)
+			 : seen_read(sk, p->table, s->name, f, &e, &n, q);
+		if (!rc)
+			rc = tmp ? add_entries(&st->tmp, &st->ntmp, &st->ctmp, s->name, e, n)
+				 : add_entries(&st->seen, &st->nseen, &st->cseen, s->name, e, n);
 		free(e);
 		if (rc && rc != -ENOENT)
 			return rc;
@@ -190,7 +183,7 @@ static bool is_loopback(enum cidr_family f, u128 a)
 static bool in_tmp(const struct impact_state *st, const char *svc, enum cidr_family f, u128 a)
 {
 	for (size_t i = 0; i < st->ntmp; i++)
-		if (st->tmp[i].family == f && st->tmp[i].lo <= a && a <= st->tmp[i].hi &&
+		if (st->tmp[i].e.family == f && st->tmp[i].e.addr <= a && a <= st->tmp[i].e.last &&
 		    !strcmp(st->tmp[i].service, svc))
 			return true;
 	return false;
@@ -345,20 +338,20 @@ static int judge_seen(const struct policy *p, const struct nm_table *live,
 		      const struct impact_state *st, struct impact *im)
 {
 	for (size_t i = 0; i < st->nseen; i++) {
-		const struct impact_seen_in *in = &st->seen[i];
+		const struct seen_entry *in = &st->seen[i].e;
 		const struct policy_service *s = NULL;
 		struct impact_seen out;
 
 		for (size_t k = 0; k < p->nsvcs && !s; k++)
-			if (!strcmp(p->svcs[k].name, in->service))
+			if (!strcmp(p->svcs[k].name, st->seen[i].service))
 				s = &p->svcs[k];
 		/* a source refused today stays refused: that is not news */
-		if (!s || !refuses(p, s, st, in->family, in->src) ||
+		if (!s || !refuses(p, s, st, in->family, in->addr) ||
 		    live_enforces(live, s->name, in->family))
 			continue;
 		out.svc = svc_index(p, s);
 		out.family = in->family;
-		out.src = in->src;
+		out.src = in->addr;
 		out.port = in->port;
 		out.packets = in->packets;
 		out.bytes = in->bytes;

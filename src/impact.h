@@ -34,6 +34,7 @@
 #include "listen.h"
 #include "nl_ct.h"
 #include "policy.h"
+#include "seen.h"
 
 struct diag;
 struct nm_table;
@@ -62,21 +63,10 @@ struct impact_seen {
 	int64_t last_seen;		/* unix time; 0: unknown */
 };
 
-/* A seen-set element as read from the kernel, before judgement. */
-struct impact_seen_in {
+/* An element of a service's seen set (S_seen4/6) or temporary set (S_tmp4/6). */
+struct impact_entry {
 	const char *service;
-	enum cidr_family family;
-	u128 src;
-	uint16_t port;
-	uint64_t packets, bytes;
-	int64_t last_seen;
-};
-
-/* A range of a service's temporary set (S_tmp4/S_tmp6): allowed for now. */
-struct impact_tmp_in {
-	const char *service;
-	enum cidr_family family;
-	u128 lo, hi;
+	struct seen_entry e;		/* seen.h: tmp ranges are e.addr .. e.last */
 };
 
 /* The kernel's view the judgement is made against. */
@@ -88,9 +78,9 @@ struct impact_state {
 	bool sockets_ok;		/* sock_diag could be read */
 	bool conntrack_ok;		/* ctnetlink could be read */
 	char conntrack_why[160];	/* !conntrack_ok: why */
-	struct impact_seen_in *seen;	/* the seen sets (service names: the policy's) */
+	struct impact_entry *seen;	/* the seen sets (service names: the policy's) */
 	size_t nseen, cseen;
-	struct impact_tmp_in *tmp;	/* the temporary sets */
+	struct impact_entry *tmp;	/* the temporary sets */
 	size_t ntmp, ctmp;
 	bool seen_ok;			/* every seen and temporary set could be read */
 	char seen_why[160];		/* !seen_ok: why */
