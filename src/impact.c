@@ -242,6 +242,18 @@ static bool tcp_listener_on(const struct listen_set *s, uint16_t port)
 	return false;
 }
 
+/* Keep connection c when the service of its port would refuse its source. */
+static int judge_conn(const struct policy *p, const struct impact_state *st,
+		      struct impact_conn *c, struct impact *im)
+{
+	const struct policy_service *s = policy_find_port(p, c->proto, c->port);
+
+	if (!s || !refuses(p, s, st, c->family, c->src))
+		return 0;
+	c->svc = svc_index(p, s);
+	return push_conn(im, c);
+}
+
 static int judge_sockets(const struct policy *p, const struct impact_state *st,
 			 struct impact *im)
 {
@@ -249,7 +261,6 @@ static int judge_sockets(const struct policy *p, const struct impact_state *st,
 		return 0;	/* local connections never pass the forward hook */
 	for (size_t i = 0; i < st->sockets.n; i++) {
 		const struct listen_entry *e = &st->sockets.v[i];
-		const struct policy_service *s;
 		struct impact_conn c = { .proto = POLICY_TCP };
 
 		/* the server side only: a local port something listens on */
@@ -261,11 +272,7 @@ static int judge_sockets(const struct policy *p, const struct impact_state *st,
 		unmap(&c.family, &c.src);
 		c.sport = e->peer_port;
 		c.port = e->port;
-		s = policy_find_port(p, POLICY_TCP, c.port);
-		if (!s || !refuses(p, s, st, c.family, c.src))
-			continue;
-		c.svc = svc_index(p, s);
-		if (push_conn(im, &c) < 0)
+		if (judge_conn(p, st, &c, im) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -276,7 +283,6 @@ static int judge_flows(const struct policy *p, const struct impact_state *st,
 {
 	for (size_t i = 0; i < st->flows.n; i++) {
 		const struct ct_flow *fl = &st->flows.v[i];
-		const struct policy_service *s;
 		struct impact_conn c = { 0 };
 		bool to_local;
 
@@ -304,11 +310,7 @@ static int judge_flows(const struct policy *p, const struct impact_state *st,
 			c.to = fl->reply_src;
 			c.to_port = fl->reply_sport;
 		}
-		s = policy_find_port(p, c.proto, c.port);
-		if (!s || !refuses(p, s, st, c.family, c.src))
-			continue;
-		c.svc = svc_index(p, s);
-		if (push_conn(im, &c) < 0)
+		if (judge_conn(p, st, &c, im) < 0)
 			return -ENOMEM;
 	}
 	return 0;
