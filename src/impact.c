@@ -96,7 +96,7 @@ static int add_entries(struct impact_entry **v, size_t *nv, size_t *cap, const c
 
 /* The seen and temporary sets of service s, both families, appended to st. */
 static int read_sets(struct impact_state *st, struct nl_sock *sk, const struct policy *p,
-		     const struct policy_service *s, struct diag *q)
+		     const struct policy_service *s, bool want_seen, bool want_tmp, struct diag *q)
 {
 	static const enum cidr_family fams[] = { CIDR_V4, CIDR_V6 };
 
@@ -107,6 +107,8 @@ static int read_sets(struct impact_state *st, struct nl_sock *sk, const struct p
 		size_t n = 0;
 		int rc;
 
+		if (!(tmp ? want_tmp : want_seen))
+			continue;
 		rc = tmp ? seen_read_tmp(sk, p->table, s->name, f, &e, &n, q)
 			 : seen_read(sk, p->table, s->name, f, &e, &n, q);
 		if (!rc)
@@ -119,10 +121,38 @@ static int read_sets(struct impact_state *st, struct nl_sock *sk, const struct p
 	return 0;
 }
 
-int impact_state_read(struct impact_state *st, const struct policy *p, struct diag *d)
+static bool live_enforces(const struct nm_table *live, const char *svc, enum cidr_family f);
+
+/*
+ * Which services' sets are worth a read (a set of 65535 seen elements is
+ * one dump each): the temporary sets of the services some connection would
+ * be cut on without them; the seen sets of the services the new policy
+ * enforces and the live table does not (yet) for some family.
+ */
+static int sets_wanted(const struct policy *p, const struct nm_table *live,
+		       const struct impact_state *st, bool *seen, bool *tmp)
+{
+	struct impact pre;
+	int rc;
+
+	impact_init(&pre);
+	rc = impact_judge(p, live, st, &pre);
+	for (size_t i = 0; !rc && i < pre.nconns; i++)
+		tmp[pre.conns[i].svc] = true;
+	impact_fini(&pre);
+	for (size_t i = 0; i < p->nsvcs; i++)
+		seen[i] = p->svcs[i].mode == POLICY_MODE_ENFORCE &&
+			  (!live_enforces(live, p->svcs[i].name, CIDR_V4) ||
+			   !live_enforces(live, p->svcs[i].name, CIDR_V6));
+	return rc;
+}
+
+int impact_state_read(struct impact_state *st, const struct policy *p,
+		      const struct nm_table *live, struct diag *d)
 {
 	struct nl_sock *sk = NULL;
 	struct diag quiet;
+	bool *want = NULL;
 	int rc;
 
 	rc = listen_dump(&st->sockets, LISTEN_F_TCP | LISTEN_F_ESTABLISHED, d);
@@ -145,11 +175,23 @@ int impact_state_read(struct impact_state *st, const struct policy *p, struct di
 	}
 	diag_fini(&quiet);
 	/* the seen and temporary sets: what the packet path and `portlock allow` put there */
+	want = calloc(2 * p->nsvcs + 1, sizeof(*want));
+	if (!want || sets_wanted(p, live, st, want, want + p->nsvcs) < 0) {
+		free(want);
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "impact");
+	}
 	diag_init(&quiet);
-	rc = nl_open(&sk, &quiet);
-	for (size_t i = 0; i < p->nsvcs && !rc; i++)
-		rc = read_sets(st, sk, p, &p->svcs[i], &quiet);
+	rc = 0;
+	for (size_t i = 0; i < p->nsvcs && !rc; i++) {
+		if (!want[i] && !want[p->nsvcs + i])
+			continue;
+		if (!sk)
+			rc = nl_open(&sk, &quiet);
+		if (!rc)
+			rc = read_sets(st, sk, p, &p->svcs[i], want[i], want[p->nsvcs + i], &quiet);
+	}
 	nl_close(sk);
+	free(want);
 	if (rc == -ENOMEM) {
 		diag_fini(&quiet);
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "seen sets");
@@ -430,7 +472,7 @@ int impact_run(const struct policy *p, const struct nm_table *live, struct impac
 	int rc;
 
 	impact_state_init(&st);
-	rc = impact_state_read(&st, p, d);
+	rc = impact_state_read(&st, p, live, d);
 	if (!rc && impact_judge(p, live, &st, out) < 0)
 		rc = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "impact");
 	impact_state_fini(&st);

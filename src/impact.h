@@ -106,8 +106,11 @@ void impact_state_fini(struct impact_state *st);
  * Conntrack or sets that cannot be read are not an error (conntrack_ok /
  * seen_ok false, *_why says why; a set that does not exist is simply
  * empty); sockets that cannot be read are (-errno recorded in d).
+ * Only the sets that can matter are read (see impact.c, sets_wanted()):
+ * live (may be NULL) is the table in force.
  */
-int impact_state_read(struct impact_state *st, const struct policy *p, struct diag *d);
+int impact_state_read(struct impact_state *st, const struct policy *p,
+		      const struct nm_table *live, struct diag *d);
 
 void impact_init(struct impact *im);
 void impact_fini(struct impact *im);
