@@ -218,7 +218,9 @@ static int impact_guard(struct hook *h, struct sync_result *r)
 	for (size_t i = 0; i < p->nsvcs; i++)
 		critical |= p->svcs[i].critical;
 	diag_init(&q);
+	util_mark("txn: impact start");
 	ret = impact_run(p, &r->live.t, o->impact, &q);
+	util_mark("txn: impact judged");
 	if (ret) {
 		const char *why = q.nrecs ? q.recs[0].msg : "unknown error";
 
