@@ -232,6 +232,39 @@ step_15_confirm() {
 	run ip netns exec "$SRV" "$PORTLOCK" log -n 2
 }
 
+step_16_observe_learn() {
+	heading "observe, learn, enforce: who uses SMPP now? (mode = \"observe\": nothing is cut)"
+	local other=192.0.2.30
+	ip -n "$CLI" addr add $other/24 dev veth-c
+	sed -e 's|^  { name = "smpp";.*|  { name = "smpp";  expect = "smpp"; ports = [2775]; allow = ["@trusted"]; mode = "observe"; },|' \
+		"$CONF" >"$PL_TMP/observe.conf"
+	grep -n smpp "$PL_TMP/observe.conf"
+	run ip netns exec "$SRV" "$PORTLOCK" -q -c "$PL_TMP/observe.conf" apply
+	echo "-- a partner nobody listed, $UNTRUST4, binds; observe mode lets it through and records it:"
+	peek smpp "$UNTRUST4" "$SRV4" 2775
+	pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775 || { echo "demo: observe mode cut SMPP" >&2; return 1; }
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/observe.conf" observed smpp
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/observe.conf" observed smpp --learn "$PL_TMP/partners.txt"
+	run cat "$PL_TMP/partners.txt"
+	grep -qx "$UNTRUST4" "$PL_TMP/partners.txt" || { echo "demo: $UNTRUST4 not learned" >&2; return 1; }
+	echo "-- reviewed; enforce with the learned file (allow_file = \"partners.txt\"):"
+	sed -e 's|^  { name = "smpp";.*|  { name = "smpp";  expect = "smpp"; ports = [2775]; allow = ["@trusted"]; allow_file = "partners.txt"; },|' \
+		"$CONF" >"$PL_TMP/enforce.conf"
+	run ip netns exec "$SRV" "$PORTLOCK" -q -c "$PL_TMP/enforce.conf" apply
+	pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775 || { echo "demo: the learned partner is cut" >&2; return 1; }
+	echo "learned partner $UNTRUST4: connects"
+	if pl_connect "$CLI" "$other" "$SRV4" 2775; then echo "demo: $other reached SMPP" >&2; return 1; fi
+	echo "$other (never seen): blocked"
+	heading "temporary access: allow smpp $other --for 3s (the kernel ends it, no daemon)"
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/enforce.conf" allow smpp $other --for 3s
+	pl_connect "$CLI" "$other" "$SRV4" 2775 || { echo "demo: the grant did not let $other in" >&2; return 1; }
+	echo "$other: connects"
+	sleep 4
+	if pl_connect "$CLI" "$other" "$SRV4" 2775; then echo "demo: the grant did not expire" >&2; return 1; fi
+	echo "$other after 4 s: blocked again"
+	run ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/enforce.conf" show --stats
+}
+
 step_99_done() {
 	heading "done: namespaces and servers are removed on exit"
 }
@@ -239,7 +272,8 @@ step_99_done() {
 STEPS=(step_1_deps step_2_build step_3_namespaces step_4_servers step_5_exposed
 	step_6_check step_7_export step_8_nft_check step_8b_audit_before step_9_plan step_10_apply
 	step_11_verify step_11b_audit_after
-	step_12_in_sync step_13_drift step_14_log_revert step_15_confirm step_99_done)
+	step_12_in_sync step_13_drift step_14_log_revert step_15_confirm step_16_observe_learn
+	step_99_done)
 
 for s in "${STEPS[@]}"; do
 	"$s"

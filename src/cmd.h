@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "diag.h"
 
 #define PORTLOCK_DEFAULT_CONFIG "/etc/portlock/portlock.conf"
@@ -25,6 +27,7 @@ struct pl_ctx {
 	/* read commands: a transaction past its deadline, not reverted yet (txn_report_overdue()) */
 	unsigned long long overdue_id;
 	long long overdue_deadline;
+	bool usage_said;	/* a usage error is in diag already (cmd_getopt(), cmd_bad_usage()) */
 	struct diag diag;
 };
 
@@ -77,7 +80,37 @@ int cmd_load_policy(struct pl_ctx *ctx, struct policy *p);
  */
 void cmd_usage(const struct pl_ctx *ctx, const char *name, const char *options_help);
 
-/* Record "unknown option"/"unexpected argument" as a usage error; returns PL_EXIT_USAGE. */
+/*
+ * getopt_long() for a subcommand (argv[0] is its name), GNU style: options
+ * and operands mix in any order ("--" ends the options), and the global
+ * options (-c/--config, --state-dir, --wait, -j/--json, -v/--verbose,
+ * -q/--quiet) are accepted among the command's own and applied to ctx. A
+ * command's own option of the same name or letter wins. Returns the next
+ * option of the command, -1 at the end (optind: the first operand), or '?'
+ * after it recorded the usage error (unknown or ambiguous option, missing
+ * argument, bad global value): the command returns cmd_bad_usage(), which
+ * adds nothing then.
+ */
+struct option;
+int cmd_getopt(struct pl_ctx *ctx, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
+/*
+ * Record "unknown option"/"unexpected argument" as a usage error; returns
+ * PL_EXIT_USAGE. After an error cmd_getopt() recorded, it records nothing.
+ */
 int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...) __printf(3, 4);
+
+/*
+ * Print a command's JSON document on stdout: an object that begins with
+ * "schema": "portlock-<doc>/<PL_JSON_VERSION>" followed by o's keys (in
+ * their order), indented, and a newline. Consumes o. doc names the schema
+ * file schema/portlock-<doc>.schema.json: the command's name, or a variant
+ * of it ("audit-report"). Returns 0, or -1 when it could not be written.
+ * Versioning (portlock(8) JSON OUTPUT): adding a key keeps the version;
+ * removing or renaming one, or changing its type or meaning, raises it.
+ */
+#define PL_JSON_VERSION 1
+int cmd_json_print(const char *doc, json_t *o);
 
 #endif

@@ -130,7 +130,7 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 
 	opterr = 0;
 	/* GNU order: options and operands mix */
-	while ((opt = getopt_long(argc, argv, "hjf:lr", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjf:lr", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "allow",

@@ -140,7 +140,7 @@ int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv)
 	report_hosts_init(&hosts);
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjf:nsF:r:H:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjf:nsF:r:H:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "audit",

@@ -41,6 +41,8 @@ static json_t *policy_json(const struct policy *p, const char *hash)
 	json_object_set_new(o, "log", log);
 	json_object_set_new(o, "loopback", json_boolean(p->loopback));
 	json_object_set_new(o, "journal_keep", json_integer(p->journal_keep));
+	json_object_set_new(o, "mode", json_string(p->mode == POLICY_MODE_OBSERVE ? "observe" : "enforce"));
+	json_object_set_new(o, "retention", json_integer(p->retention));
 	for (size_t i = 0; i < p->nsvcs; i++) {
 		const struct policy_service *s = &p->svcs[i];
 		json_t *so = json_object(), *ports = json_array();
@@ -55,6 +57,9 @@ static json_t *policy_json(const struct policy *p, const char *hash)
 		json_object_set_new(so, "sources", json_integer((json_int_t)s->nsources));
 		json_object_set_new(so, "ipv4", ranges_json(CIDR_V4, &s->v4));
 		json_object_set_new(so, "ipv6", ranges_json(CIDR_V6, &s->v6));
+		json_object_set_new(so, "mode", json_string(s->mode == POLICY_MODE_OBSERVE ? "observe" : "enforce"));
+		json_object_set_new(so, "retention", json_integer(s->retention));
+		json_object_set_new(so, "critical", json_boolean(s->critical));
 		json_array_append_new(svcs, so);
 	}
 	json_object_set_new(o, "services", svcs);
@@ -119,7 +124,7 @@ int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "check", "  -j, --json   machine-readable output\n"
@@ -144,10 +149,8 @@ int cmd_check_main(struct pl_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		json_t *o = policy_json(&p, hash);
 
-		if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		if (!o || cmd_json_print("check", o) < 0)
 			rc = PL_EXIT_INTERNAL;
-		putchar('\n');
-		json_decref(o);
 	} else {
 		policy_print(&p, hash, ctx->verbose);
 	}

@@ -19,7 +19,7 @@ int cmd_export_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "h", opts)) != -1) {
 		if (opt == 'h') {
 			cmd_usage(ctx, "export", "  -h, --help   this help\n");
 			return PL_EXIT_OK;

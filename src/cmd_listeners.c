@@ -128,7 +128,7 @@ int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+ajtuh", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "ajtuh", opts)) != -1) {
 		switch (opt) {
 		case 'a': all = true; break;
 		case 'j': ctx->json = true; break;
@@ -162,10 +162,8 @@ int cmd_listeners_main(struct pl_ctx *ctx, int argc, char **argv)
 				json_array_append_new(a, entry_json(&s.v[i], &s));
 		json_object_set_new(o, "listeners", a);
 		json_object_set_new(o, "owners_complete", json_boolean(!s.owners_denied));
-		if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		if (cmd_json_print("listeners", o) < 0)
 			rc = PL_EXIT_INTERNAL;
-		putchar('\n');
-		json_decref(o);
 	} else {
 		print_table(&s, all);
 	}

@@ -23,6 +23,7 @@
 #include "nft_model.h"
 #include "render.h"
 #include "snapshot.h"
+#include "util.h"
 
 #define LOG_HASH_SHORT 12
 
@@ -38,11 +39,14 @@ static void fmt_time(int64_t t, bool utc_iso, char *out, size_t len)
 
 static int log_json(struct diag *d, struct journal_rec *recs, size_t first, size_t n)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *doc = json_object();
 	int rc = PL_EXIT_OK;
 
-	if (!a)
+	if (!a || !doc) {
+		json_decref(a);
+		json_decref(doc);
 		return PL_EXIT_INTERNAL;
+	}
 	for (size_t i = first; i < n; i++) {
 		json_t *o = journal_rec_to_json(&recs[i]);
 		char iso[64];
@@ -57,51 +61,103 @@ static int log_json(struct diag *d, struct journal_rec *recs, size_t first, size
 		json_object_set_new(o, "time_iso", json_string(iso));
 		json_array_append_new(a, o);
 	}
-	if (!rc && json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+	json_object_set_new(doc, "transactions", a);
+	if (rc)
+		json_decref(doc);
+	else if (cmd_json_print("log", doc) < 0)
 		rc = PL_EXIT_INTERNAL;
-	if (!rc)
-		putchar('\n');
-	json_decref(a);
 	return rc;
 }
 
-static void log_text(const char *jdir, struct journal_rec *recs, size_t first, size_t n)
+/* one line of `log`, its columns rendered */
+struct log_row {
+	char id[24], when[64], user[JOURNAL_USER_MAX * 4], table[JOURNAL_TABLE_MAX * 4], kind[48],
+		state[96], changes[48], policy[LOG_HASH_SHORT + 1], cmdline[1024];
+};
+
+enum { COL_ID, COL_TIME, COL_USER, COL_TABLE, COL_KIND, COL_STATE, COL_CHANGES, COL_POLICY, COL_N };
+
+static const char *log_col(const struct log_row *r, int c)
 {
+	switch (c) {
+	case COL_ID: return r->id;
+	case COL_TIME: return r->when;
+	case COL_USER: return r->user;
+	case COL_TABLE: return r->table;
+	case COL_KIND: return r->kind;
+	case COL_STATE: return r->state;
+	case COL_CHANGES: return r->changes;
+	default: return r->policy;
+	}
+}
+
+static void log_row(const struct journal_rec *r, struct log_row *o)
+{
+	snprintf(o->id, sizeof(o->id), "%" PRIu64, r->id);
+	fmt_time(r->time, false, o->when, sizeof(o->when));
+	if (r->reverts_id)
+		snprintf(o->kind, sizeof(o->kind), "%s #%" PRIu64, journal_kind_str(r->kind), r->reverts_id);
+	else
+		snprintf(o->kind, sizeof(o->kind), "%s", journal_kind_str(r->kind));
+	if (r->state == JOURNAL_STATE_PENDING && r->confirm_deadline) {
+		char dl[32];
+
+		util_fmt_clock(r->confirm_deadline, dl, sizeof(dl));	/* the date when not today */
+		snprintf(o->state, sizeof(o->state), "pending until %s", dl);
+	} else {
+		snprintf(o->state, sizeof(o->state), "%s", journal_state_str(r->state));
+	}
+	snprintf(o->changes, sizeof(o->changes), "+%" PRIu64 "/-%" PRIu64, r->added, r->removed);
+	snprintf(o->policy, sizeof(o->policy), "%.*s", LOG_HASH_SHORT,
+		 r->policy_sha256[0] ? r->policy_sha256 : "-");
+	/* a hand-edited record may hold anything: escape before printing */
+	util_escape(r->user, strlen(r->user), o->user, sizeof(o->user));
+	util_escape(r->table, strlen(r->table), o->table, sizeof(o->table));
+	util_escape(r->argv ? r->argv : "", r->argv ? strlen(r->argv) : 0, o->cmdline, sizeof(o->cmdline));
+}
+
+/*
+ * The table: each column as wide as its widest cell (at least the usual
+ * width), so that long kinds, states or names keep the columns aligned.
+ */
+static int log_text(struct diag *d, const char *jdir, struct journal_rec *recs, size_t first, size_t n)
+{
+	static const char *const head[COL_N] = { "ID", "TIME", "USER", "TABLE", "KIND", "STATE", "CHANGES",
+						  "POLICY" };
+	static const int minw[COL_N] = { 6, 19, 10, 12, 14, 24, 14, 12 };
+	int w[COL_N];
+	struct log_row *rows;
+
 	if (first >= n) {
 		printf("no transactions recorded in '%s'\n", jdir);
-		return;
+		return PL_EXIT_OK;
 	}
-	printf("%-6s %-19s  %-10s %-12s %-14s %-24s %-14s %-12s  %s\n", "ID", "TIME", "USER", "TABLE",
-	       "KIND", "STATE", "CHANGES", "POLICY", "COMMAND");
+	rows = calloc(n - first, sizeof(*rows));
+	if (!rows) {
+		diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "log");
+		return PL_EXIT_INTERNAL;
+	}
+	memcpy(w, minw, sizeof(w));
 	for (size_t i = first; i < n; i++) {
-		const struct journal_rec *r = &recs[i];
-		char when[64], kind[48], state[96], changes[48], user[JOURNAL_USER_MAX * 4],
-			table[JOURNAL_TABLE_MAX * 4], cmdline[1024];
+		log_row(&recs[i], &rows[i - first]);
+		for (int c = 0; c < COL_N; c++) {
+			size_t len = strlen(log_col(&rows[i - first], c));
 
-		fmt_time(r->time, false, when, sizeof(when));
-		if (r->reverts_id)
-			snprintf(kind, sizeof(kind), "%s #%" PRIu64, journal_kind_str(r->kind),
-				 r->reverts_id);
-		else
-			snprintf(kind, sizeof(kind), "%s", journal_kind_str(r->kind));
-		if (r->state == JOURNAL_STATE_PENDING && r->confirm_deadline) {
-			char dl[64];
-
-			fmt_time(r->confirm_deadline, false, dl, sizeof(dl));
-			snprintf(state, sizeof(state), "pending until %s", dl + 11);
-		} else {
-			snprintf(state, sizeof(state), "%s", journal_state_str(r->state));
+			if (len > (size_t)w[c])
+				w[c] = (int)len;
 		}
-		snprintf(changes, sizeof(changes), "+%" PRIu64 "/-%" PRIu64, r->added, r->removed);
-		/* a hand-edited record may hold anything: escape before printing */
-		util_escape(r->user, strlen(r->user), user, sizeof(user));
-		util_escape(r->table, strlen(r->table), table, sizeof(table));
-		util_escape(r->argv ? r->argv : "", r->argv ? strlen(r->argv) : 0, cmdline,
-			    sizeof(cmdline));
-		printf("%-6" PRIu64 " %-19s  %-10s %-12s %-14s %-24s %-14s %-12.*s  %s\n", r->id, when,
-		       user, table, kind, state, changes, LOG_HASH_SHORT,
-		       r->policy_sha256[0] ? r->policy_sha256 : "-", cmdline);
 	}
+	printf("%-*s %-*s  %-*s %-*s %-*s %-*s %-*s %-*s  %s\n", w[0], head[0], w[1], head[1], w[2], head[2],
+	       w[3], head[3], w[4], head[4], w[5], head[5], w[6], head[6], w[7], head[7], "COMMAND");
+	for (size_t i = 0; i < n - first; i++) {
+		const struct log_row *r = &rows[i];
+
+		printf("%-*s %-*s  %-*s %-*s %-*s %-*s %-*s %-*s  %s\n", w[0], r->id, w[1], r->when, w[2],
+		       r->user, w[3], r->table, w[4], r->kind, w[5], r->state, w[6], r->changes, w[7],
+		       r->policy, r->cmdline);
+	}
+	free(rows);
+	return PL_EXIT_OK;
 }
 
 /* The saved content of one transaction, as `show` would print that table. */
@@ -124,9 +180,8 @@ static int log_show(struct pl_ctx *ctx, struct journal *j, uint64_t id, bool pri
 
 		json_object_set_new(o, "transaction", json_integer((json_int_t)id));
 		json_object_set_new(o, "content", json_string(prior ? "prior" : "result"));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		/* the table as show prints it, and which transaction's it is */
+		cmd_json_print("show", o);
 	} else {
 		printf("# transaction %" PRIu64 ": the table %s it\n", id, prior ? "before" : "after");
 		render_live_text(&l, stdout);
@@ -158,13 +213,13 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjn:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjn:", opts)) != -1) {
 		char *end;
 
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "log",
-				  "  -j, --json      machine-readable output (a JSON array)\n"
+				  "  -j, --json      machine-readable output (schema portlock-log/1)\n"
 				  "  -n, --last N    only the newest N transactions\n"
 				  "      --verify    also check every saved table's sha256 (slow for\n"
 				  "                  large tables)\n"
@@ -225,7 +280,7 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 	if (ctx->json)
 		rc = log_json(&ctx->diag, recs, first, n);
 	else
-		log_text(journal_path(j), recs, first, n);
+		rc = log_text(&ctx->diag, journal_path(j), recs, first, n);
 	journal_recs_free(recs, n);
 	journal_close(j);
 	return rc;

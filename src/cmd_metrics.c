@@ -114,7 +114,7 @@ int cmd_metrics_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "ho:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "metrics",

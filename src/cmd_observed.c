@@ -15,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
-
 #include "cidr.h"
 #include "cmd.h"
 #include "diag.h"
@@ -112,65 +110,82 @@ static void print_text(const char *table, const struct svc_seen *v, size_t nv)
 	}
 }
 
-static json_t *time_json(int64_t t)
+/* A JSON string (service and table names are checked by config.c; escaped anyway). */
+static void jstr(FILE *f, const char *s)
 {
-	return t ? json_integer(t) : json_null();
+	putc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", (unsigned char)*s);
+		else
+			putc(*s, f);
+	}
+	putc('"', f);
 }
 
+static void jtime(FILE *f, int64_t t)
+{
+	if (t)
+		fprintf(f, "%lld", (long long)t);
+	else
+		fputs("null", f);
+}
+
+/*
+ * Written as it goes, not built as a jansson tree: 100,000 sources would
+ * cost seconds in objects (the layout is the one json_dumpf(JSON_INDENT(2))
+ * gives the other commands).
+ */
 static int print_json(const char *table, const struct svc_seen *v, size_t nv)
 {
-	json_t *o = json_object(), *svcs = json_array();
+	FILE *f = stdout;
 	char a[64], t[64];
-	int ret;
 
-	json_object_set_new(o, "schema", json_string(OBSERVED_SCHEMA));
-	json_object_set_new(o, "table", json_string(table));
-	json_object_set_new(o, "time", json_integer((json_int_t)time(NULL)));
+	fputs("{\n  \"schema\": \"" OBSERVED_SCHEMA "\",\n  \"table\": ", f);
+	jstr(f, table);
+	fprintf(f, ",\n  \"time\": %lld,\n  \"services\": [", (long long)time(NULL));
 	for (size_t i = 0; i < nv; i++) {
-		json_t *so = json_object(), *srcs = json_array();
-
-		json_object_set_new(so, "name", json_string(v[i].svc->name));
-		json_object_set_new(so, "protocol", json_string(policy_proto_str(v[i].svc->proto)));
-		json_object_set_new(so, "mode", json_string(v[i].svc->mode == POLICY_MODE_OBSERVE
-								   ? "observe" : "enforce"));
-		json_object_set_new(so, "recorded", json_boolean(v[i].recorded));
+		fprintf(f, "%s\n    {\n      \"name\": ", i ? "," : "");
+		jstr(f, v[i].svc->name);
+		fprintf(f, ",\n      \"protocol\": \"%s\",\n      \"mode\": \"%s\",\n      \"recorded\": %s,\n      \"sources\": [",
+			policy_proto_str(v[i].svc->proto),
+			v[i].svc->mode == POLICY_MODE_OBSERVE ? "observe" : "enforce",
+			v[i].recorded ? "true" : "false");
 		for (size_t k = 0; k < v[i].ng; k++) {
 			const struct seen_source *g = &v[i].g[k];
-			json_t *src = json_object(), *ports = json_array();
 
-			json_object_set_new(src, "source", json_string(cidr_addr_str(g->family, g->addr,
-										     a, sizeof(a))));
-			json_object_set_new(src, "family", json_string(fam_str(g->family)));
-			json_object_set_new(src, "allowed",
-					    json_boolean(policy_service_allows(v[i].svc, g->family, g->addr)));
-			json_object_set_new(src, "packets", json_integer((json_int_t)g->packets));
-			json_object_set_new(src, "bytes", json_integer((json_int_t)g->bytes));
-			json_object_set_new(src, "last_seen", time_json(g->last_seen));
-			json_object_set_new(src, "last_seen_iso",
-					    g->last_seen ? json_string(seen_time_str(g->last_seen, true, t, sizeof(t)))
-							 : json_null());
+			fprintf(f, "%s\n        {\n          \"source\": \"%s\",\n          \"family\": \"%s\",\n"
+				"          \"allowed\": %s,\n          \"packets\": %" PRIu64 ",\n          \"bytes\": %" PRIu64
+				",\n          \"last_seen\": ",
+				k ? "," : "", cidr_addr_str(g->family, g->addr, a, sizeof(a)), fam_str(g->family),
+				policy_service_allows(v[i].svc, g->family, g->addr) ? "true" : "false", g->packets,
+				g->bytes);
+			jtime(f, g->last_seen);
+			fputs(",\n          \"last_seen_iso\": ", f);
+			if (g->last_seen)
+				fprintf(f, "\"%s\"", seen_time_str(g->last_seen, true, t, sizeof(t)));
+			else
+				fputs("null", f);
+			fputs(",\n          \"ports\": [", f);
 			for (size_t p = 0; p < g->nports; p++) {
 				const struct seen_entry *e = &v[i].e[g->first + p];
-				json_t *po = json_object();
 
-				json_object_set_new(po, "port", json_integer(e->port));
-				json_object_set_new(po, "packets", json_integer((json_int_t)e->packets));
-				json_object_set_new(po, "bytes", json_integer((json_int_t)e->bytes));
-				json_object_set_new(po, "last_seen", time_json(e->last_seen));
-				json_object_set_new(po, "expires", time_json(e->expires_at));
-				json_array_append_new(ports, po);
+				fprintf(f, "%s\n            {\n              \"port\": %u,\n              \"packets\": %" PRIu64
+					",\n              \"bytes\": %" PRIu64 ",\n              \"last_seen\": ",
+					p ? "," : "", e->port, e->packets, e->bytes);
+				jtime(f, e->last_seen);
+				fputs(",\n              \"expires\": ", f);
+				jtime(f, e->expires_at);
+				fputs("\n            }", f);
 			}
-			json_object_set_new(src, "ports", ports);
-			json_array_append_new(srcs, src);
+			fputs(g->nports ? "\n          ]\n        }" : "]\n        }", f);
 		}
-		json_object_set_new(so, "sources", srcs);
-		json_array_append_new(svcs, so);
+		fputs(v[i].ng ? "\n      ]\n    }" : "]\n    }", f);
 	}
-	json_object_set_new(o, "services", svcs);
-	ret = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(o);
-	return ret < 0 ? PL_EXIT_INTERNAL : PL_EXIT_OK;
+	fputs(nv ? "\n  ]\n}\n" : "]\n}\n", f);
+	return ferror(f) ? PL_EXIT_INTERNAL : PL_EXIT_OK;
 }
 
 /* ---- --learn: allow_file lines ---- */
@@ -414,7 +429,7 @@ int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv)
 	size_t nv = 0;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "hjl:a:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjl:a:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "observed",
@@ -471,6 +486,7 @@ int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv)
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
+	util_mark("observed: policy loaded");
 	for (size_t i = 0; i < p.nsvcs; i++) {
 		if (service && strcmp(p.svcs[i].name, service))
 			continue;
@@ -480,6 +496,7 @@ int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
+	util_mark("observed: sets read");
 	if (learn_path) {
 		rc = learn(ctx, p.table, learn_path, &v[0], agg4, agg6);
 		if (rc || !ctx->json)
@@ -489,6 +506,7 @@ int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv)
 		rc = print_json(p.table, v, nv);
 	else
 		print_text(p.table, v, nv);
+	util_mark("observed: printed");
 out:
 	for (size_t i = 0; i < nv; i++)
 		svc_seen_fini(&v[i]);

@@ -57,9 +57,7 @@ static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, co
 	}
 	/* what the change would cut; null when there is no change */
 	json_object_set_new(o, "impact", impact ? impact : json_null());
-	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(o);
+	cmd_json_print("plan", o);
 }
 
 /* -v: what the compile cache did */
@@ -100,7 +98,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK, ret;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, apply ? "+hj" : "+hjeC", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, apply ? "hj" : "hjeC", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			if (apply)
@@ -236,11 +234,11 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjc:f", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjf", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "apply",
-				  "  -c, --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
+				  "      --confirm S  revert by itself after S seconds unless 'portlock confirm'\n"
 				  "  -f, --force      apply even if it cuts this SSH session, a transaction is pending,\n"
 				  "                   or this policy was just auto-reverted\n"
 				  "      --no-journal-ok  when the state dir cannot be written, apply anyway without\n"
@@ -328,7 +326,7 @@ static int simple_opts(struct pl_ctx *ctx, int argc, char **argv, const char *na
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		if (opt == 'h') {
 			cmd_usage(ctx, name, help);
 			return -1;
@@ -362,13 +360,13 @@ int cmd_revert_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjnec:f", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjnef", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "revert",
 				  "  -n, --dry-run    show the diff the revert would make; change nothing\n"
 				  "  -e, --exit-code  with --dry-run: exit 1 when the revert would change something\n"
-				  "  -c, --confirm S  undo the revert by itself after S seconds unless 'portlock confirm'\n"
+				  "      --confirm S  undo the revert by itself after S seconds unless 'portlock confirm'\n"
 				  "  -f, --force      revert even an auto-revert (re-installs the change nobody confirmed)\n"
 				  "  -j, --json       machine-readable output\n"
 				  "  -h, --help       this help\n");

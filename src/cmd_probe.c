@@ -322,7 +322,7 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 	unsigned conc;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "probe", PROBE_HELP);
@@ -387,8 +387,9 @@ int cmd_probe_main(struct pl_ctx *ctx, int argc, char **argv)
 			rc = PL_EXIT_INTERNAL;
 			goto out;
 		}
-		if (probe_target_parse(argv[i], &t[n]) < 0) {
-			rc = cmd_bad_usage(ctx, "probe",
+		if ((rc = probe_target_parse(argv[i], &t[n])) < 0) {
+			rc = cmd_bad_usage(ctx, "probe", rc == -ERANGE ?
+					   "target '%s': the port is out of range (1 to 65535)" :
 					   "target '%s' is not HOST:PORT, ADDRESS:PORT or [IPV6]:PORT",
 					   argv[i]);
 			goto out;

@@ -140,7 +140,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hjt:sT:", opts, NULL)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjt:sT:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "show", "  -t, --table NAME  read table inet NAME instead of the config's\n"
@@ -212,9 +212,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 		} else {
 			json_object_set_new(o, "overdue", json_null());
 		}
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		cmd_json_print("show", o);
 	} else {
 		render_live_text(&live, stdout);
 	}

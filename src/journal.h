@@ -245,7 +245,7 @@ struct journal_rec {
 	uint32_t gen_before, gen_after;	/* nftables generation ids */
 	enum journal_state state;
 	int64_t confirm_deadline;	/* pending: revert if not confirmed by then */
-	uint64_t added, removed;	/* change counts (elements/rules), for `log` */
+	uint64_t added, removed;	/* tables+chains+sets+elements+rules added/removed, for `log` */
 	bool prior_absent;		/* no table existed before */
 	bool has_result;		/* false only in state PREPARED */
 	bool result_absent;		/* no table exists after (revert of a first apply) */

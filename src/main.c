@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,9 @@ int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...)
 	char *msg = NULL;
 	va_list ap;
 
+	/* cmd_getopt() said what was wrong with the option already */
+	if (ctx->usage_said)
+		return PL_EXIT_USAGE;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
@@ -90,7 +94,164 @@ int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...)
 	diag_err(&ctx->diag, DIAG_USAGE, NULL, 0, "%s: %s (see 'portlock %s --help')", name,
 		 msg ? msg : "bad usage", name);
 	free(msg);
+	ctx->usage_said = true;
 	return PL_EXIT_USAGE;
+}
+
+/*
+ * The global options, before the command or among its own options. Codes
+ * above any character so that they never meet a command's option values.
+ */
+enum { GOPT_CONFIG = 0x10000, GOPT_STATE_DIR, GOPT_WAIT, GOPT_JSON, GOPT_VERBOSE, GOPT_QUIET };
+
+static const struct option global_opts[] = {
+	{ "config", required_argument, NULL, GOPT_CONFIG },
+	{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },
+	{ "wait", required_argument, NULL, GOPT_WAIT },
+	{ "json", no_argument, NULL, GOPT_JSON },
+	{ "verbose", no_argument, NULL, GOPT_VERBOSE },
+	{ "quiet", no_argument, NULL, GOPT_QUIET },
+};
+
+/* short letters of the global options, and their codes */
+static const struct {
+	char c;
+	int code;
+} global_short[] = {
+	{ 'c', GOPT_CONFIG }, { 'j', GOPT_JSON }, { 'v', GOPT_VERBOSE }, { 'q', GOPT_QUIET },
+};
+
+/* apply one global option; a bad value is a usage error in ctx->diag (returns -1) */
+static int global_opt(struct pl_ctx *ctx, int code, const char *arg)
+{
+	char *end;
+	long v;
+
+	switch (code) {
+	case GOPT_CONFIG: ctx->config_path = arg; break;
+	case GOPT_STATE_DIR: ctx->state_dir = arg; break;
+	case GOPT_WAIT:
+		v = strtol(arg, &end, 10);
+		if (*end || end == arg || v < -1 || v > 86400) {
+			diag_err(&ctx->diag, DIAG_USAGE, NULL, 0,
+				 "--wait '%s' is not a number of seconds (0 to 86400, -1: forever)", arg);
+			return -1;
+		}
+		ctx->wait_s = (int)v;
+		break;
+	case GOPT_JSON: ctx->json = true; break;
+	case GOPT_VERBOSE: ctx->verbose = ctx->verbose < 0 ? 1 : ctx->verbose + 1; break;
+	case GOPT_QUIET: ctx->verbose = -1; break;
+	}
+	return 0;
+}
+
+/* the long options in opts[0..n) that "--abbrev" (before any '=') abbreviates */
+static size_t abbrev_matches(const struct option *opts, size_t n, const char *arg, char *list, size_t len)
+{
+	size_t k = strcspn(arg, "="), hits = 0, off = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(opts[i].name, arg, k))
+			continue;
+		hits++;
+		if (off < len)
+			off += (size_t)snprintf(list + off, len - off, "%s--%s", hits > 1 ? ", " : "",
+					       opts[i].name);
+	}
+	return hits;
+}
+
+int cmd_getopt(struct pl_ctx *ctx, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	struct option lopts[64];
+	char sopts[96];
+	size_t nown = 0, n, slen;
+	int opt, idx;
+
+	/* GNU order: options and operands mix ('+' would stop at the first operand) */
+	if (*shortopts == '+')
+		shortopts++;
+	/* ':' first: a missing argument is told apart from an unknown option */
+	slen = (size_t)snprintf(sopts, sizeof(sopts), ":%s", shortopts);
+	for (size_t i = 0; i < ARRAY_SIZE(global_short); i++)
+		if (!strchr(shortopts, global_short[i].c) && slen + 3 < sizeof(sopts)) {
+			sopts[slen++] = global_short[i].c;
+			if (global_short[i].code == GOPT_CONFIG)
+				sopts[slen++] = ':';
+			sopts[slen] = '\0';
+		}
+	while (longopts[nown].name && nown < ARRAY_SIZE(lopts) - ARRAY_SIZE(global_opts) - 1) {
+		lopts[nown] = longopts[nown];
+		nown++;
+	}
+	n = nown;
+	for (size_t i = 0; i < ARRAY_SIZE(global_opts); i++) {
+		bool own = false;
+
+		for (size_t j = 0; j < nown; j++)
+			own = own || !strcmp(lopts[j].name, global_opts[i].name);
+		if (!own)
+			lopts[n++] = global_opts[i];
+	}
+	memset(&lopts[n], 0, sizeof(lopts[n]));
+	opterr = 0;
+	for (;;) {
+		const char *arg;
+		bool global;
+		char list[256];
+
+		idx = -1;
+		optopt = 0;
+		opt = getopt_long(argc, argv, sopts, lopts, &idx);
+		if (opt == -1)
+			return -1;
+		if (opt == '?' || opt == ':') {
+			arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+			if (opt == ':' && strncmp(arg, "--", 2))
+				cmd_bad_usage(ctx, argv[0], "option '-%c' needs an argument", optopt);
+			else if (opt == ':')
+				cmd_bad_usage(ctx, argv[0], "option '%s' needs an argument", arg);
+			else if (optopt && strncmp(arg, "--", 2))
+				cmd_bad_usage(ctx, argv[0], "unknown option '-%c'", optopt);
+			else if (!strncmp(arg, "--", 2) && strchr(arg, '=') && optopt)
+				cmd_bad_usage(ctx, argv[0], "option '%.*s' takes no argument",
+					      (int)strcspn(arg, "="), arg);
+			else if (!strncmp(arg, "--", 2) && abbrev_matches(lopts, n, arg + 2, list, sizeof(list)) > 1)
+				cmd_bad_usage(ctx, argv[0], "option '%s' is ambiguous (%s)", arg, list);
+			else
+				cmd_bad_usage(ctx, argv[0], "unknown option '%s'", arg);
+			return '?';
+		}
+		global = idx >= 0 ? (size_t)idx >= nown : !strchr(shortopts, opt);
+		if (!global)
+			return opt;
+		if (idx < 0)
+			for (size_t i = 0; i < ARRAY_SIZE(global_short); i++)
+				if (global_short[i].c == opt)
+					opt = global_short[i].code;
+		if (global_opt(ctx, opt, optarg) < 0) {
+			ctx->usage_said = true;
+			return '?';
+		}
+	}
+}
+
+int cmd_json_print(const char *doc, json_t *o)
+{
+	json_t *d = json_object();
+	char schema[64];
+	int rc = -1;
+
+	snprintf(schema, sizeof(schema), "portlock-%s/%d", doc, PL_JSON_VERSION);
+	if (d && o && !json_object_set_new(d, "schema", json_string(schema)) &&
+	    !json_object_update(d, o) && json_dumpf(d, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0)
+		rc = putchar('\n') == EOF ? -1 : 0;
+	json_decref(d);
+	json_decref(o);
+	return rc;
 }
 
 int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
@@ -103,12 +264,12 @@ int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ "wait", required_argument, NULL, 'W' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
+		{ "config", required_argument, NULL, GOPT_CONFIG },
+		{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },
+		{ "wait", required_argument, NULL, GOPT_WAIT },
+		{ "json", no_argument, NULL, GOPT_JSON },
+		{ "verbose", no_argument, NULL, GOPT_VERBOSE },
+		{ "quiet", no_argument, NULL, GOPT_QUIET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -128,33 +289,25 @@ int main(int argc, char **argv)
 	/* '+': stop at the first non-option, the subcommand parses the rest */
 	while ((opt = getopt_long(argc, argv, "+c:jvqhV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': ctx.config_path = optarg; break;
-		case 'S': ctx.state_dir = optarg; break;
-		case 'W': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || end == optarg || v < -1 || v > 86400) {
-				fprintf(stderr, "portlock: --wait '%s' is not a number of seconds (0 to 86400, -1: forever)\n",
-					optarg);
-				return PL_EXIT_USAGE;
-			}
-			ctx.wait_s = (int)v;
-			break;
-		}
-		case 'j': ctx.json = true; break;
-		case 'v': ctx.verbose = ctx.verbose < 0 ? 1 : ctx.verbose + 1; break;
-		case 'q': ctx.verbose = -1; break;
+		case 'c': opt = GOPT_CONFIG; break;
+		case 'j': opt = GOPT_JSON; break;
+		case 'v': opt = GOPT_VERBOSE; break;
+		case 'q': opt = GOPT_QUIET; break;
 		case 'h': usage(stdout); return PL_EXIT_OK;
 		case 'V': printf("portlock %s\n", PORTLOCK_VERSION); return PL_EXIT_OK;
-		default:
+		case '?':
 			if (optopt)
 				fprintf(stderr, "portlock: option '-%c' %s\n", optopt,
-					strchr("cS", optopt) ? "needs an argument" : "is unknown");
+					strchr("c", optopt) ? "needs an argument" : "is unknown");
 			else
 				fprintf(stderr, "portlock: option '%s' is unknown or needs an argument\n",
 					argv[optind - 1]);
 			fprintf(stderr, "portlock: see 'portlock --help'\n");
+			return PL_EXIT_USAGE;
+		}
+		if (global_opt(&ctx, opt, optarg) < 0) {
+			diag_print(&ctx.diag, stderr);
+			diag_fini(&ctx.diag);
 			return PL_EXIT_USAGE;
 		}
 	}

@@ -111,8 +111,10 @@ int probe_target_parse(const char *s, struct probe_target *t)
 		return -EINVAL;
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port < 1 || port > 65535)
+	if (*end)
 		return -EINVAL;
+	if (errno || port < 1 || port > 65535)
+		return -ERANGE;
 	memcpy(t->host, hs, (size_t)(he - hs));
 	for (const char *c = t->host; *c; c++)
 		if (*c <= 0x20 || *c >= 0x7f || *c == '[' || *c == ']' || *c == '/')

@@ -118,8 +118,9 @@ struct probe_target {
 };
 
 /*
- * Parse "host:port", "[v6addr]:port" or "v4addr:port". Returns 0 or -EINVAL
- * (missing or bad port, empty host, unbracketed IPv6, too long).
+ * Parse "host:port", "[v6addr]:port" or "v4addr:port". Returns 0, -ERANGE
+ * for a port that is a number outside 1 to 65535, or -EINVAL (missing or bad
+ * port, empty host, unbracketed IPv6, too long).
  */
 int probe_target_parse(const char *s, struct probe_target *t);
 

@@ -256,8 +256,8 @@ json_t *render_plan_json(const struct plan *pl)
 	json_object_set_new(o, "table", json_string(pl->table));
 	json_object_set_new(o, "changes", lines);
 	json_object_set_new(o, "changes_not_listed", json_integer((json_int_t)pl->elided));
-	json_object_set_new(o, "counts", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-		"tables", (json_int_t)n->tables, "chains_added", (json_int_t)n->chains_add,
+	json_object_set_new(o, "counts", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		"tables", (json_int_t)n->tables, "tables_removed", (json_int_t)n->tables_del, "chains_added", (json_int_t)n->chains_add,
 		"chains_removed", (json_int_t)n->chains_del, "sets_added", (json_int_t)n->sets_add,
 		"sets_removed", (json_int_t)n->sets_del, "elements_added", (json_int_t)n->elems_add,
 		"elements_removed", (json_int_t)n->elems_del, "rules_added", (json_int_t)n->rules_add,

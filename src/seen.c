@@ -300,6 +300,7 @@ static int read_set(struct nl_sock *s, const char *table, const char *service, e
 	}
 	if (!ret && r.err)
 		ret = diag_err(d, DIAG_INTERNAL, NULL, -r.err, "%s", what);
+	util_mark("seen: set dumped");
 	now = time(NULL);
 	if (!ret && r.nels) {
 		res = calloc(r.nels, sizeof(*res));

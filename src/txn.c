@@ -290,11 +290,7 @@ static int wait_seconds(const struct pl_ctx *ctx)
 
 static void fmt_time(int64_t t, char *buf, size_t len)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	localtime_r(&tt, &tm);
-	strftime(buf, len, "%H:%M:%S", &tm);
+	util_fmt_clock(t, buf, len);	/* with the date when not today */
 }
 
 /*
@@ -351,15 +347,14 @@ static bool ssh_would_be_cut(const struct pl_ctx *ctx, const struct policy *p, c
  * A refusal, for --json: jo (the command's own keys, consumed) gets an
  * "error" object and is printed. The reason is on stderr as well.
  */
-static void print_json_refusal(json_t *jo, const char *message, uint64_t applied_id, uint64_t auto_id)
+static void print_json_refusal(const char *doc, json_t *jo, const char *message, uint64_t applied_id,
+			       uint64_t auto_id)
 {
 	json_object_set_new(jo, "error", json_pack("{s:s,s:s,s:I,s:I,s:i}", "reason", "auto-reverted",
 						   "message", message, "transaction", (json_int_t)applied_id,
 						   "auto_revert", (json_int_t)auto_id, "exit_code",
 						   PL_EXIT_CONFLICT));
-	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(jo);
+	cmd_json_print(doc, jo);
 }
 
 /*
@@ -433,9 +428,7 @@ static void revert_print_json(const struct journal_rec *target, const struct hoo
 	json_object_set_new(jo, "diff", render_plan_json(&r->plan));
 	/* --dry-run: what restoring the table would cut (null: nothing judged) */
 	json_object_set_new(jo, "impact", impact ? impact : json_null());
-	json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(jo);
+	cmd_json_print("revert", jo);
 }
 
 /*
@@ -570,7 +563,7 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			json_object_set_new(jo, "transaction", json_null());
 			json_object_set_new(jo, "changed", json_false());
 			json_object_set_new(jo, "dry_run", json_boolean(dry_run));
-			print_json_refusal(jo, "reverting an auto-revert re-installs the change nobody confirmed",
+			print_json_refusal("revert", jo, "reverting an auto-revert re-installs the change nobody confirmed",
 					   target.reverts_id, target.id);
 		}
 		rc = PL_EXIT_CONFLICT;
@@ -812,9 +805,7 @@ static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct jo
 		json_object_set_new(jo, "transaction", r.committed && !h.unjournaled && h.prepared
 								? json_integer((json_int_t)h.rec.id)
 								: json_null());
-		json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(jo);
+		cmd_json_print("apply", jo);
 	}
 out:
 	if (h.prepared)
@@ -1560,7 +1551,7 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 				json_object_set_new(jo, "applied", json_false());
 				json_object_set_new(jo, "in_sync", json_false());
 				json_object_set_new(jo, "transaction", json_null());
-				print_json_refusal(jo, why, undone_id, auto_id);
+				print_json_refusal("apply", jo, why, undone_id, auto_id);
 			}
 			rc = PL_EXIT_CONFLICT;
 			goto out;
@@ -1632,7 +1623,8 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	j = NULL;
 	if (!r.committed) {
 		if (ctx->json)
-			printf("{\"applied\": false, \"in_sync\": true, \"generation\": %u}\n", r.gen_before);
+			printf("{\"schema\": \"portlock-apply/1\", \"applied\": false, \"in_sync\": true, \"generation\": %u}\n",
+			       r.gen_before);
 		else
 			printf("no changes: table inet %s matches %s (generation %u)\n", p->table, p->source,
 			       r.gen_before);
@@ -1660,9 +1652,7 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 			json_object_set_new(jo, "impact", o->impact && o->impact->judged
 								  ? render_impact_json(p, o->impact)
 								  : json_null());
-			json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(jo);
+			cmd_json_print("apply", jo);
 		} else {
 			if (ctx->verbose >= 0)
 				render_plan_text(&r.plan, stdout);
@@ -1755,7 +1745,7 @@ int txn_confirm(struct pl_ctx *ctx)
 		goto out;
 	}
 	if (ctx->json)
-		printf("{\"confirmed\": %llu}\n", (unsigned long long)rec.id);
+		printf("{\"schema\": \"portlock-confirm/1\", \"confirmed\": %llu}\n", (unsigned long long)rec.id);
 	else
 		printf("transaction %llu confirmed: it stays\n", (unsigned long long)rec.id);
 out:

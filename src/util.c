@@ -151,3 +151,15 @@ char *util_escape(const void *in, size_t len, char *out, size_t outmax)
 	out[o] = '\0';
 	return out;
 }
+
+void util_fmt_clock(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t, now = time(NULL);
+	struct tm tm, today;
+
+	localtime_r(&tt, &tm);
+	localtime_r(&now, &today);
+	if (!strftime(buf, len, tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday ?
+			 "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm) && len)
+		buf[0] = '\0';
+}

@@ -33,6 +33,13 @@ void util_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...) __pr
  */
 int util_parse_duration(const char *s, uint64_t *secs);
 
+/*
+ * A point in time for a message, local time: "13:17:28" when it is today,
+ * "2026-12-08 13:17:28" when not (a deadline two days off must not read as
+ * today's). len: at least 20.
+ */
+void util_fmt_clock(int64_t t, char *buf, size_t len);
+
 /* strdup that returns NULL for NULL. */
 char *util_strdup(const char *s);
 

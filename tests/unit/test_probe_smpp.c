@@ -90,8 +90,8 @@ static void test_target_parse(void **state)
 	assert_int_equal(probe_target_parse("host", &t), -EINVAL);
 	assert_int_equal(probe_target_parse("host:", &t), -EINVAL);
 	assert_int_equal(probe_target_parse(":25", &t), -EINVAL);
-	assert_int_equal(probe_target_parse("host:0", &t), -EINVAL);
-	assert_int_equal(probe_target_parse("host:65536", &t), -EINVAL);
+	assert_int_equal(probe_target_parse("host:0", &t), -ERANGE);
+	assert_int_equal(probe_target_parse("host:65536", &t), -ERANGE);
 	assert_int_equal(probe_target_parse("host:-1", &t), -EINVAL);
 	assert_int_equal(probe_target_parse("host:25x", &t), -EINVAL);
 	assert_int_equal(probe_target_parse("[::1]25", &t), -EINVAL);

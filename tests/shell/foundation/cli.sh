@@ -115,6 +115,88 @@ assert "192.0.2.0/24" in svc["smpp"]["ipv4"]
 assert "2001:db8:100::/48" in svc["smpp"]["ipv6"]
 PY
 
+# GNU options: the global options after the command too, options and
+# operands in any order, no short option with two meanings
+pl_expect_rc 0 "$PORTLOCK" check -c "$GOOD" --json
+"$PL_PY" -m json.tool "$PL_TMP/out" >/dev/null || pl_fail "'check -c FILE --json' output is not JSON"
+pl_expect_rc 0 "$PORTLOCK" check --config="$GOOD" -j -q
+"$PL_PY" -m json.tool "$PL_TMP/out" >/dev/null || pl_fail "'check --config=FILE -j -q' output is not JSON"
+# -v after the command: all ranges, not "(-v shows all)"
+big=$PL_TMP/big.conf
+{
+	printf 'services = ( { name = "a"; ports = [25]; allow = [\n'
+	for i in $(seq 1 11); do printf '  "192.0.%d.0/24",\n' $((i * 2)); done
+	printf '  "10.0.0.0/8"]; } );\n'
+} >"$big"
+pl_expect_rc 0 "$PORTLOCK" check -c "$big"
+pl_expect_grep '\(-v shows all\)' "$PL_TMP/out"
+pl_expect_rc 0 "$PORTLOCK" check -v -c "$big"
+grep -q 'shows all' "$PL_TMP/out" && pl_fail "'check -v' still cut the list: $(cat "$PL_TMP/out")"
+[ "$(grep -c '^    ipv4  ' "$PL_TMP/out")" -eq 12 ] || pl_fail "'check -v' did not list 12 ranges: $(cat "$PL_TMP/out")"
+pl_expect_rc 0 "$PORTLOCK" check -c "$big" --verbose
+[ "$(grep -c '^    ipv4  ' "$PL_TMP/out")" -eq 12 ] || pl_fail "'check --verbose' did not list 12 ranges"
+# -q after the command
+pl_expect_rc 0 "$PORTLOCK" check -c "$PL_TMP/warn.conf" -q
+[ -s "$PL_TMP/err" ] && pl_fail "'check -q' still printed: $(cat "$PL_TMP/err")"
+# --state-dir and --wait after the command
+pl_expect_rc 0 "$PORTLOCK" log --state-dir "$PL_TMP/nostate" --wait 1
+pl_expect_rc 2 "$PORTLOCK" log --wait soon
+pl_expect_grep "^portlock: --wait 'soon' is not a number of seconds" "$PL_TMP/err"
+# usage errors after the command name the command and say what is wrong
+pl_expect_rc 2 "$PORTLOCK" check --config
+pl_expect_grep "^portlock: check: option '--config' needs an argument" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" log -n
+pl_expect_grep "^portlock: log: option '-n' needs an argument" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" check --json=yes
+pl_expect_grep "^portlock: check: option '--json' takes no argument" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" apply --conf x
+pl_expect_grep "^portlock: apply: option '--conf' is ambiguous \(--confirm, --config\)" "$PL_TMP/err"
+[ "$(wc -l <"$PL_TMP/err")" -eq 1 ] || pl_fail "one usage error, one message: $(cat "$PL_TMP/err")"
+pl_expect_rc 2 "$PORTLOCK" check -- -v
+pl_expect_grep "^portlock: check: unexpected argument '-v'" "$PL_TMP/err"
+# -c after apply is --config, not --confirm (which has no short form): a
+# number is a config file that does not exist, and nothing is applied
+pl_expect_rc 3 "$PORTLOCK" apply -c 60
+pl_expect_grep "^portlock: 60: cannot read config" "$PL_TMP/err"
+"$PORTLOCK" apply --help >"$PL_TMP/out"
+grep -q -- '-c, --confirm' "$PL_TMP/out" && pl_fail "apply --help still offers -c for --confirm"
+pl_expect_grep '^ +--confirm S' "$PL_TMP/out"
+pl_expect_rc 2 "$PORTLOCK" apply --confirm 0
+pl_expect_grep "^portlock: apply: --confirm '0' is not a number of seconds \(1 to 604800\)" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" revert --confirm
+pl_expect_grep "^portlock: revert: option '--confirm' needs an argument" "$PL_TMP/err"
+# options after the operand (revert ID --dry-run): parsed as options
+pl_expect_rc 2 "$PORTLOCK" revert 7 --exit-code
+pl_expect_grep "^portlock: revert: --exit-code needs --dry-run" "$PL_TMP/err"
+# a port out of range says so
+pl_expect_rc 2 "$PORTLOCK" probe host.example:70000
+pl_expect_grep "^portlock: probe: target 'host.example:70000': the port is out of range \(1 to 65535\)" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" probe 192.0.2.1:0 --connect-timeout 100
+pl_expect_grep "the port is out of range" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" probe host.example:smtp
+pl_expect_grep "is not HOST:PORT" "$PL_TMP/err"
+
+# in a namespace: plan -v after the command, and a --confirm deadline that
+# is not today is printed with its date
+pl_require_root
+NS=plx$PL_TAG
+pl_netns "$NS"
+P() { ip netns exec "$NS" "$PORTLOCK" "$@"; }
+printf 'services = ( { name = "smtp"; ports = [2525]; allow = ["192.0.2.0/24"]; } );\n' >"$PL_TMP/p.conf"
+pl_expect_rc 0 P plan -c "$PL_TMP/p.conf" -v --json
+"$PL_PY" -m json.tool "$PL_TMP/out" >/dev/null || pl_fail "plan -v --json is not JSON"
+pl_expect_rc 1 P plan --exit-code -c "$PL_TMP/p.conf" -v
+pl_expect_grep '^plan for table inet portlock' "$PL_TMP/out"
+pl_expect_grep '^portlock: batch of [0-9]+ messages' "$PL_TMP/err"
+pl_expect_rc 0 P apply -c "$PL_TMP/p.conf" --confirm 200000
+day=$(date -d @$(($(date +%s) + 200000)) +%F)
+pl_expect_grep "reverts at $day [0-9]{2}:[0-9]{2}:[0-9]{2} unless" "$PL_TMP/out"
+pl_expect_rc 0 P confirm
+pl_expect_rc 0 P revert --confirm 30 -c "$PL_TMP/p.conf"
+pl_expect_grep "reverts at [0-9]{2}:[0-9]{2}:[0-9]{2} unless" "$PL_TMP/out"
+grep -q "reverts at $(date +%F)" "$PL_TMP/out" && pl_fail "a deadline of today printed its date"
+pl_expect_rc 0 P confirm
+
 # export prints a script nft can read (syntax only here; the kernel check
 # is rulesets_nft_check.sh)
 pl_expect_rc 0 "$PORTLOCK" -c "$GOOD" export

@@ -3,7 +3,19 @@
 # smtp_hold.py) and the schema every --json impact object is checked against.
 . "$(dirname "$0")/../lib/lib.sh"
 HERE=$PL_SOURCE_DIR/tests/shell/impact
-export PL_IMPACT_SCHEMA=$PL_SOURCE_DIR/schema/portlock-impact.schema.json
+# the impact object's schema: definitions/impact of the plan schema (apply's
+# and revert's hold the same copy: imp_schema_check says when they differ)
+PL_IMPACT_SCHEMA=$PL_TMP/impact.schema.json
+"$PL_PY" - "$PL_SOURCE_DIR/schema" "$PL_IMPACT_SCHEMA" <<'PY' || pl_die "the impact schemas differ"
+import json, sys
+d = {c: json.load(open("%s/portlock-%s.schema.json" % (sys.argv[1], c)))["definitions"]["impact"]
+     for c in ("plan", "apply", "revert")}
+if not d["plan"] == d["apply"] == d["revert"]:
+    sys.exit("definitions/impact differs between the plan, apply and revert schemas")
+d["plan"]["$schema"] = "http://json-schema.org/draft-07/schema#"
+json.dump(d["plan"], open(sys.argv[2], "w"))
+PY
+export PL_IMPACT_SCHEMA
 P() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
 
 # imp_hold NAME KIND NS SRC DST PORT: start a client (KIND smpp or smtp) that

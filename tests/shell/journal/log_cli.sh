@@ -46,7 +46,7 @@ EOF
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log
 pl_expect_grep "^no transactions recorded in '$J'" "$PL_TMP/out"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --json
-"$PL_PY" -c 'import json,sys; assert json.load(open(sys.argv[1])) == []' "$PL_TMP/out" ||
+"$PL_PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["transactions"] == []' "$PL_TMP/out" ||
 	pl_fail "log --json on a missing dir is not []"
 mkdir -m 0700 -p "$J"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log
@@ -65,7 +65,8 @@ cp "$PL_TMP/out" "$PL_TMP/log3"
 pl_expect_grep '^ID +TIME +USER +TABLE +KIND +STATE +CHANGES +POLICY +COMMAND' "$PL_TMP/log3"
 pl_expect_grep '^1 +[0-9-]+ [0-9:]+ +root +portlock +apply +confirmed +\+3/-1 +[0-9a-f]{12}  portlock apply$' "$PL_TMP/log3"
 pl_expect_grep '^2 .* applied +\+6/-2 .*portlock apply -c /etc/portlock/test.conf$' "$PL_TMP/log3"
-pl_expect_grep '^3 .* revert #2 +pending until [0-9:]+ +\+9/-3 +- +portlock revert$' "$PL_TMP/log3"
+# its deadline is not today: the date is shown
+pl_expect_grep '^3 .* revert #2 +pending until [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]+ +\+9/-3 +- +portlock revert$' "$PL_TMP/log3"
 # record 3 is pending past its (synthetic) deadline: log reports that, and nothing else
 grep -q 'transaction 3 .*auto-revert is overdue' "$PL_TMP/err" || pl_fail "log did not report the overdue transaction 3"
 grep -v 'auto-revert is overdue' "$PL_TMP/err" | grep -q . && pl_fail "intact journal gave warnings: $(cat "$PL_TMP/err")"
@@ -78,7 +79,7 @@ for args in "--json log" "log --json" "log -j"; do
 done
 "$PL_PY" - "$PL_TMP/out" <<'EOF' || pl_fail "log --json content"
 import json, sys
-a = json.load(open(sys.argv[1]))
+a = json.load(open(sys.argv[1]))["transactions"]
 assert [r["id"] for r in a] == [1, 2, 3], a
 r = a[2]
 assert r["kind"] == "revert" and r["reverts_id"] == 2 and r["state"] == "pending", r
@@ -104,7 +105,7 @@ pl_expect_grep '^1 ' "$PL_TMP/out"
 pl_expect_grep '^3 ' "$PL_TMP/out"
 pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --json
 "$PL_PY" -m json.tool "$PL_TMP/out" >/dev/null || pl_fail "log --json with a corrupt record is not JSON"
-"$PL_PY" -c 'import json,sys; assert [r["id"] for r in json.load(open(sys.argv[1]))] == [1, 3]' \
+"$PL_PY" -c 'import json,sys; assert [r["id"] for r in json.load(open(sys.argv[1]))["transactions"]] == [1, 3]' \
 	"$PL_TMP/out" || pl_fail "log --json should list records 1 and 3"
 pl_expect_grep "0000000002.json: warning: corrupt" "$PL_TMP/err"
 
@@ -154,7 +155,43 @@ pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log extra
 pl_expect_rc 0 "$PORTLOCK" log --help
 pl_expect_grep "Usage: portlock \[global options\] log" "$PL_TMP/out"
 
-# 8. a state dir that is a file
+# 8. long kinds, users and table names: every column stays aligned (each as
+# wide as its widest entry); CHANGES is +added/-removed as recorded
+J=$PL_TMP/state2/journal
+mkrec 1 apply applied
+mkrec 2 auto-revert applied 1 "portlock recover"
+mkrec 123456789012 revert pending 2 "portlock revert 2 --confirm 200000"
+mkrec 123456789013 auto-revert applied 123456789012 "portlock recover"
+sed -i 's/"user": "root"/"user": "a-rather-long-user-name"/; s/"table": "portlock"/"table": "portlock_a_long_table_name"/' \
+	"$J/0000000002.json"
+# a deadline two days from now: shown with its date (and generations that fit)
+"$PL_PY" - "$J"/12345678901[23].json <<'PY'
+import json, sys, time
+for f in sys.argv[1:]:
+    r = json.load(open(f))
+    r["gen_before"], r["gen_after"] = 20, 21
+    if r["state"] == "pending":
+        r["confirm_deadline"] = int(time.time()) + 200000
+    json.dump(r, open(f, "w"))
+PY
+pl_expect_rc 0 "$PORTLOCK" --state-dir "$PL_TMP/state2" log
+cp "$PL_TMP/out" "$PL_TMP/log8"
+pl_expect_grep "pending until $(date -d @$(($(date +%s) + 200000)) +%F) [0-9:]{8} " "$PL_TMP/log8"
+pl_expect_grep '^123456789013 .* auto-revert #123456789012 +applied +\+370370367039/-123456789013 ' "$PL_TMP/log8"
+"$PL_PY" - "$PL_TMP/log8" <<'PY' || pl_fail "log columns are not aligned: $(cat "$PL_TMP/log8")"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+head, rows = lines[0], lines[1:]
+cols = ["TIME", "USER", "TABLE", "KIND", "STATE", "CHANGES", "POLICY", "COMMAND"]
+starts = [head.index(" " + c + " " if c != "COMMAND" else " " + c) + 1 for c in cols]
+assert len(rows) == 4, lines
+for r in rows:
+    for c, st in zip(cols, starts):
+        # every cell begins at its header's column, after a space
+        assert r[st - 1] == " " and r[st] != " ", (c, st, r)
+PY
+
+# 9. a state dir that is a file
 echo "not a dir" >"$PL_TMP/afile"
 pl_expect_rc 3 "$PORTLOCK" --state-dir "$PL_TMP/afile" log
 pl_expect_grep "^portlock: state dir '$PL_TMP/afile' is not a directory$" "$PL_TMP/err"

@@ -23,17 +23,17 @@ PY
 obs_expect_smtp() { obs_smtp "$@" || pl_fail "SMTP session from $2 to [$3]:$4 failed, expected success"; }
 obs_expect_refused() { if obs_smtp "$@"; then pl_fail "SMTP session from $2 to [$3]:$4 succeeded, expected it refused"; fi; }
 
-# obs_count_setup NS: count packets per source in chains "in" (input) and "fwd"
+# obs_count_setup NS: count packets per source in chains "cin" (input) and "cfwd"
 # (forward) of a table of the test's own, hooked before portlock's chains.
 obs_count_setup() {
 	ip netns exec "$1" nft -f - <<NFT || pl_die "cannot create the counting table"
 table inet obscount {
-	chain in { type filter hook input priority -400; policy accept; }
-	chain fwd { type filter hook forward priority -400; policy accept; }
+	chain cin { type filter hook input priority -400; policy accept; }
+	chain cfwd { type filter hook forward priority -400; policy accept; }
 }
 NFT
 }
-# obs_count_rule NS CHAIN MATCH...: a counter rule (e.g. in ip saddr X tcp dport 25).
+# obs_count_rule NS CHAIN MATCH...: a counter rule (e.g. cin ip saddr X tcp dport 25).
 obs_count_rule() {
 	local ns=$1 chain=$2
 	shift 2

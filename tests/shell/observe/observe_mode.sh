@@ -33,9 +33,9 @@ services = (
 CONF
 pl_expect_rc 0 P apply
 obs_count_setup "$SRV"
-obs_count_rule "$SRV" in ip saddr $UNTRUST4 tcp dport 25
-obs_count_rule "$SRV" in ip6 saddr $UNTRUST6 tcp dport 25
-obs_count_rule "$SRV" fwd ip saddr $UNTRUST4 tcp dport 25
+obs_count_rule "$SRV" cin ip saddr $UNTRUST4 tcp dport 25
+obs_count_rule "$SRV" cin ip6 saddr $UNTRUST6 tcp dport 25
+obs_count_rule "$SRV" cfwd ip saddr $UNTRUST4 tcp dport 25
 
 # observe: everyone gets through
 obs_expect_smtp "$CLI" $UNTRUST4 $SRV4 25
@@ -50,9 +50,9 @@ sleep 0.3	# the last FIN/ACKs
 pl_expect_rc 0 P observed --json
 cp "$PL_TMP/out" "$PL_TMP/observed.json"
 obs_json_check "$PL_TMP/observed.json" portlock-observed
-in4=$(obs_count "$SRV" in $UNTRUST4)
-in6=$(obs_count "$SRV" in $UNTRUST6)
-fw4=$(obs_count "$SRV" fwd $UNTRUST4)
+in4=$(obs_count "$SRV" cin $UNTRUST4)
+in6=$(obs_count "$SRV" cin $UNTRUST6)
+fw4=$(obs_count "$SRV" cfwd $UNTRUST4)
 pl_log "independent counts: input v4 $in4, input v6 $in6, forward v4 $fw4"
 "$PL_PY" - "$PL_TMP/observed.json" "$UNTRUST4" "$UNTRUST6" "$in4" "$in6" "$fw4" <<'PY' || pl_fail "observed --json is not what the clients did: $(cat "$PL_TMP/observed.json")"
 import json, sys

@@ -62,13 +62,13 @@ pl_expect_rc 2 P allow mail $UNTRUST4
 pl_expect_rc 0 P log --json
 "$PL_PY" -c '
 import json, sys
-kinds = [r["kind"] for r in json.load(open(sys.argv[1])) if r["kind"] != "apply"]
+kinds = [r["kind"] for r in json.load(open(sys.argv[1]))["transactions"] if r["kind"] != "apply"]
 assert kinds == ["allow", "allow", "allow", "revoke"], kinds
 ' "$PL_TMP/out" || pl_fail "log --json kinds: $(cat "$PL_TMP/out")"
 pl_expect_rc 0 P log
 pl_expect_grep " allow +applied .*allow mail $UNTRUST4 --for 3s" "$PL_TMP/out"
 pl_expect_grep " revoke +applied " "$PL_TMP/out"
-allow_id=$("$PL_PY" -c 'import json,sys; print([r["id"] for r in json.load(open(sys.argv[1])) if r["kind"]=="revoke"][0])' <(P log --json))
+allow_id=$("$PL_PY" -c 'import json,sys; print([r["id"] for r in json.load(open(sys.argv[1]))["transactions"] if r["kind"]=="revoke"][0])' <(P log --json))
 pl_expect_rc 5 P revert "$allow_id"
 pl_expect_grep "is temporary access \(revoke\)" "$PL_TMP/err"
 pl_expect_rc 0 P revert	# the apply, not a grant: the table goes

@@ -102,6 +102,9 @@ pl_expect_grep '^\+ table inet portlock' "$PL_TMP/play"
 [ -e "$CONF" ] && pl_fail "check run wrote the policy file"
 grep -q 'Remove the dry run.s scratch file' "$PL_TMP/play" || pl_fail "check run did not remove its scratch file"
 table >/dev/null && pl_fail "check run created the table"
+[ -e "$REPORT" ] && pl_fail "check run wrote the audit report on the controller"
+# the diff is headed with the configured table, and the module read portlock's JSON
+pl_expect_grep '^--- kernel: table inet portlock$' "$PL_TMP/play"
 
 # 3. the real run
 play || pl_fail "run failed: $(tail -30 "$PL_TMP/play")"
@@ -115,7 +118,7 @@ pl_expect_blocked "$CLI" "$UNTRUST6" "$SRV6" 2775
 if [ "$confirm" -gt 0 ]; then
 	pl_expect_grep 'Confirm the transaction' "$PL_TMP/play"
 	"$PORTLOCK" --state-dir "$ST" log --json | "$PL_PY" -c \
-		'import json,sys; r=json.load(sys.stdin); sys.exit(not r or r[-1]["state"] != "confirmed")' ||
+		'import json,sys; r=json.load(sys.stdin)["transactions"]; sys.exit(not r or r[-1]["state"] != "confirmed")' ||
 		pl_fail "the last transaction is not confirmed: $("$PORTLOCK" --state-dir "$ST" log)"
 fi
 
@@ -125,7 +128,12 @@ play || pl_fail "second run failed: $(tail -30 "$PL_TMP/play")"
 
 # 5. the host's allowlist changes: plan diff in check mode, then applied
 inventory "$UNTRUST4/32" "$UNTRUST6/128"
+[ -e "$REPORT" ] && cp -p "$REPORT" "$PL_TMP/report.before"
 play --check --diff || pl_fail "check run failed: $(tail -30 "$PL_TMP/play")"
+if [ -e "$PL_TMP/report.before" ]; then
+	cmp -s "$REPORT" "$PL_TMP/report.before" && [ ! "$REPORT" -nt "$PL_TMP/report.before" ] ||
+		pl_fail "check run rewrote the audit report on the controller"
+fi
 pl_expect_grep '^- element inet portlock smpp_v4 \{ 192\.0\.2\.10 \}' "$PL_TMP/play"
 pl_expect_grep '^\+ element inet portlock smpp_v4 \{ 192\.0\.2\.20 \}' "$PL_TMP/play"
 pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
@@ -160,6 +168,14 @@ if [ "$confirm" -gt 0 ]; then
 	pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
 	pl_expect_blocked "$CLI" "$TRUST4" "$SRV4" 2775
 fi
+
+# 7b. another table: the check run's diff names it (not a fixed name)
+inventory "$TRUST4/32" "$TRUST6/128" '          portlock_table: pl_fleet'
+play --check --diff || pl_fail "check run with portlock_table failed: $(tail -30 "$PL_TMP/play")"
+pl_expect_grep '^--- kernel: table inet pl_fleet$' "$PL_TMP/play"
+pl_expect_grep '^\+ table inet pl_fleet' "$PL_TMP/play"
+grep -q 'kernel: table inet portlock' "$PL_TMP/play" && pl_fail "the diff names table portlock for pl_fleet"
+ip netns exec "$SRV" nft list table inet pl_fleet >/dev/null 2>&1 && pl_fail "check run created table pl_fleet"
 
 # 8. the audit report on the controller
 if [ "$audit" = true ]; then

@@ -72,8 +72,12 @@ for helpers in 1 0; do
 	done
 	expect_has 'portlock log --' --json --last --verify --show --prior
 	expect_words 'portlock log -n ' 5 10 20 50
-	# after the command, -c is apply's --confirm, not the global --config
-	expect_words 'portlock apply -c ' 60 120 300 600
+	# after the command, -c is still the global --config (apply's --confirm
+	# has no short letter): it completes files
+	mkdir -p "$PL_TMP/c2.d" && touch "$PL_TMP/c2.d/x.conf"
+	expect_words "portlock apply -c $PL_TMP/c2.d/" "$PL_TMP/c2.d/x.conf"
+	expect_words "portlock plan -v --state-dir $PL_TMP/c2" "$PL_TMP/c2.d"
+	expect_words 'portlock apply --confirm ' 60 120 300 600
 	expect_words 'portlock -c /x.conf apply --confirm 3' 300
 	expect_words 'portlock revert --confirm ' 60 120 300 600
 	expect_words 'portlock revert --d' --dry-run
@@ -133,7 +137,10 @@ for helpers in 1 0; do
 	expect_words "portlock --state-dir $PL_TMP/state revert --json " 3 7 12
 	# nor are the seconds of --confirm
 	expect_words "portlock --state-dir $PL_TMP/state revert --confirm 60 " 3 7 12
-	expect_words "portlock --state-dir $PL_TMP/state revert -c 60 --force 7 "
+	expect_words "portlock --state-dir $PL_TMP/state revert --confirm 60 --force 7 "
+	expect_words "portlock --state-dir $PL_TMP/state revert -c /x.conf --wait 5 " 3 7 12
+	# the global --state-dir after the command names the journal too
+	expect_words "portlock revert --state-dir $PL_TMP/state " 3 7 12
 	# an empty or missing journal: nothing to offer, no error
 	expect_words "portlock --state-dir $PL_TMP/nothing revert "
 done
@@ -147,7 +154,7 @@ printf 'services = ( { name = "smtp"; ports = [2525]; allow = ["198.51.100.0/24"
 pl_expect_rc 0 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/p.conf" --state-dir "$PL_TMP/real" apply
 pl_expect_rc 0 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/q.conf" --state-dir "$PL_TMP/real" apply
 ids=$("$PORTLOCK" --state-dir "$PL_TMP/real" log --json | "$PL_PY" -c \
-	'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))')
+	'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)["transactions"]))')
 if [ -z "$ids" ]; then
 	# apply does not write the journal yet (the lead's transaction work)
 	pl_log "note: apply wrote no journal records; real-journal completion not exercised"

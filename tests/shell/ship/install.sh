@@ -2,7 +2,7 @@
 # "cmake --install" puts every file where an operator (and dpkg) expects it:
 # a build configured for prefix /usr is installed into a DESTDIR and its file
 # list compared with the expected one (binary in sbin, man5/man8, examples in
-# the doc dir, fingerprint data in share/portlock, systemd units and bash
+# the doc dir, fingerprint data and JSON schemas in share/portlock, systemd units and bash
 # completion where pkg-config says); the installed units name the installed
 # binary; a second configure for another prefix moves everything under it
 # (units and completion too) and the installed man pages render there.
@@ -31,6 +31,9 @@ compdir=$(pkg-config --variable=completionsdir bash-completion)
 	if [ -d "$PL_SOURCE_DIR/data" ]; then
 		(cd "$PL_SOURCE_DIR/data" && find . -type f | sed 's|^\./|/usr/share/portlock/|')
 	fi
+	for f in "$PL_SOURCE_DIR"/schema/portlock-*.schema.json; do
+		echo "/usr/share/portlock/schema/${f##*/}"
+	done
 	echo "$unitdir/portlock.service"
 	echo "$unitdir/portlock-audit.service"
 	echo "$unitdir/portlock-audit.timer"

@@ -152,14 +152,14 @@ CONF
 	ip netns pids "$OLD" | xargs -r kill -9
 	sleep 3
 	pending=$("$PORTLOCK" --state-dir "$PL_TMP/state" log --json | "$PL_PY" -c \
-		'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin) if r["state"] == "pending"))')
+		'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)["transactions"] if r["state"] == "pending"))')
 	[ -n "$pending" ] || pl_fail "no pending transaction after apply --confirm and a lost watcher"
 	BOOT=plb$PL_TAG
 	pl_netns "$BOOT"
 	run_key "$BOOT" ExecStartPre
 	"$PORTLOCK" --state-dir "$PL_TMP/state" log --json >"$PL_TMP/log.json"
 	for id in $pending; do
-		"$PL_PY" -c 'import json,sys; r=[r for r in json.load(open(sys.argv[1])) if r["id"]==int(sys.argv[2])][0]; sys.exit(r["state"] != "reverted")' \
+		"$PL_PY" -c 'import json,sys; r=[r for r in json.load(open(sys.argv[1]))["transactions"] if r["id"]==int(sys.argv[2])][0]; sys.exit(r["state"] != "reverted")' \
 			"$PL_TMP/log.json" "$id" || pl_fail "transaction $id is not reverted after recover at boot"
 	done
 	run_key "$BOOT" ExecStart

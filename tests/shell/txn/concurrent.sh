@@ -18,7 +18,7 @@ p2=$!
 wait $p1 || pl_fail "first apply failed: $(cat "$PL_TMP/o1")"
 wait $p2 || pl_fail "second apply failed: $(cat "$PL_TMP/o2")"
 ip netns exec "$NS" "$PORTLOCK" log --json >"$PL_TMP/log"
-"$PL_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["id"] for r in d] == [1, 2], d' "$PL_TMP/log" ||
+"$PL_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["transactions"]; assert [r["id"] for r in d] == [1, 2], d' "$PL_TMP/log" ||
 	pl_fail "expected transactions 1 and 2: $(cat "$PL_TMP/log")"
 
 ip netns exec "$NS" "$PORTLOCK" -c "$PL_TMP/1.conf" apply >"$PL_TMP/o3" 2>&1 &

@@ -34,11 +34,11 @@ printf 'services = ( { name = "smpp"; ports = [2775]; allow_file = "%s/b.txt"; }
 P() { ip netns exec "$NS" "$PORTLOCK" "$@"; }
 # the table without its marker comment (case 7 makes a new state dir: another id)
 tbl() { ip netns exec "${1:-$NS}" nft -s list table inet portlock 2>&1 | grep -v '^	comment "portlock'; }
-last_id() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
+last_id() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)["transactions"][-1]["id"])'; }
 rec() { # ID FIELD: a field of record ID (log --json)
 	P log --json 2>/dev/null | "$PL_PY" -c '
 import json, sys
-for r in json.load(sys.stdin):
+for r in json.load(sys.stdin)["transactions"]:
     if r["id"] == int(sys.argv[1]): print(r.get(sys.argv[2])); break
 else: print("MISSING")' "$1" "$2"
 }

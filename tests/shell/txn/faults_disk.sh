@@ -38,11 +38,11 @@ services = ( { name = "smpp"; ports = [2775]; allow = ["198.51.100.0/24"]; } );
 CONF
 P() { ip netns exec "$NS" "$PORTLOCK" "$@"; }
 tbl() { ip netns exec "${1:-$NS}" nft -s list table inet portlock 2>&1; }
-last_id() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
+last_id() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)["transactions"][-1]["id"])'; }
 rec() {
 	P log --json 2>/dev/null | "$PL_PY" -c '
 import json, sys
-for r in json.load(sys.stdin):
+for r in json.load(sys.stdin)["transactions"]:
     if r["id"] == int(sys.argv[1]): print(r.get(sys.argv[2])); break
 else: print("MISSING")' "$1" "$2"
 }

@@ -64,7 +64,7 @@ cmp -s "$PL_TMP/other.before" "$PL_TMP/other.after" || pl_fail "another table ch
 # log shows the whole story
 pl_expect_rc 0 P log --json
 "$PL_PY" -c 'import json,sys
-d = json.load(open(sys.argv[1]))
+d = json.load(open(sys.argv[1]))["transactions"]
 st = {r["id"]: (r["kind"], r["state"]) for r in d}
 assert st[1] == ("apply", "reverted") and st[2] == ("apply", "reverted"), st
 assert st[3][0] == "revert" and st[5] == ("revert", "applied"), st' "$PL_TMP/out" || pl_fail "log --json: $(cat "$PL_TMP/out")"

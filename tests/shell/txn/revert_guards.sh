@@ -27,14 +27,14 @@ unchanged() {	# the ruleset is byte-identical to the one saved in $1
 	ruleset "$PL_TMP/now"
 	cmp -s "$1" "$PL_TMP/now" || pl_fail "$2: the ruleset changed: $(diff "$1" "$PL_TMP/now" | head -10)"
 }
-nrecs() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+nrecs() { P log --json 2>/dev/null | "$PL_PY" -c 'import json,sys; print(len(json.load(sys.stdin)["transactions"]))'; }
 # wait_auto N: until the journal holds N auto-revert records (at most 10 s)
 # (log takes no lock and never reverts by itself)
 wait_auto() {
 	local i n
 	for i in $(seq 1 100); do
 		n=$(P log --json 2>/dev/null | "$PL_PY" -c \
-			'import json,sys; print(sum(r["kind"] == "auto-revert" for r in json.load(sys.stdin)))')
+			'import json,sys; print(sum(r["kind"] == "auto-revert" for r in json.load(sys.stdin)["transactions"]))')
 		[ "$n" -ge "$1" ] && return 0
 		sleep 0.1
 	done

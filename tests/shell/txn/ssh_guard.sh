@@ -160,7 +160,7 @@ pl_expect_grep "would be cut" "$PL_TMP/err"
 # revert gets the guard: with trusted.conf as the config, reverting the
 # all.conf apply that followed a trusted.conf apply restores trusted.conf's
 # table, which cuts the untrusted sessions: refused, --force reverts
-last_id() { S all.conf log --json | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
+last_id() { S all.conf log --json | "$PL_PY" -c 'import json,sys; print(json.load(sys.stdin)["transactions"][-1]["id"])'; }
 pl_expect_rc 0 S trusted.conf apply --force
 pl_expect_rc 0 S all.conf apply
 id=$(last_id)

@@ -49,7 +49,7 @@ pl_expect_grep '^ID +TIME +USER +TABLE +KIND' "$PL_TMP/out"
 pl_expect_grep '^1 .* root +pl_a +apply ' "$PL_TMP/out"
 pl_expect_grep '^2 .* root +pl_b +apply ' "$PL_TMP/out"
 pl_expect_rc 0 P log --json
-"$PL_PY" -c 'import json,sys; t=[r["table"] for r in json.load(open(sys.argv[1]))]; assert t==["pl_a","pl_b","pl_a"], t' \
+"$PL_PY" -c 'import json,sys; t=[r["table"] for r in json.load(open(sys.argv[1]))["transactions"]]; assert t==["pl_a","pl_b","pl_a"], t' \
 	"$PL_TMP/out" || pl_fail "log --json tables are not pl_a, pl_b, pl_a"
 
 # a bare revert takes the newest transaction of the current config's table
