@@ -50,6 +50,20 @@ PY
 pl_expect_rc 5 P apply
 pl_expect_grep "service 'published' .*: $UNTRUST4:$PORT_U -> 8025; refusing to apply" "$PL_TMP/err"
 pl_expect_connect "$CLI" $UNTRUST4 $SRV4 8025
+# --force: applied; apply --json says what it cut
+pl_expect_rc 0 P apply --force --json
+"$PL_PY" - "$PL_TMP/out" "$UNTRUST4" "$PORT_U" <<'PY' || pl_fail "apply --json impact: $(cat "$PL_TMP/out")"
+import json, sys, os, jsonschema
+doc = json.load(open(sys.argv[1]))
+assert doc["applied"] is True, doc
+im = doc["impact"]
+jsonschema.validate(im, json.load(open(os.environ["PL_IMPACT_SCHEMA"])))
+assert im["critical_connections_cut"] == 1, im
+assert [(c["source"], c["source_port"], c["path"]) for c in im["services"][0]["connections"]] == \
+    [(sys.argv[2], int(sys.argv[3]), "forward")], im
+PY
+pl_expect_blocked "$CLI" $UNTRUST4 $SRV4 8025
+pl_expect_connect "$CLI" $TRUST4 $SRV4 8025
 
 # hooks = ["input"]: the forward path is not filtered, nothing is cut there
 sed -i '1i portlock = { hooks = ["input"]; };' "$PL_TMP/p.conf"
