@@ -61,21 +61,48 @@ static void conns_text(const struct policy *p, const struct impact *im, size_t i
 	fputc('\n', f);
 }
 
+/* One observed source: its entries (one per port) from im->seen[i], n of them. */
+static void source_text(const struct impact *im, size_t i, size_t n, int64_t now, FILE *f)
+{
+	const struct impact_seen *e = &im->seen[i];
+	char a[INET6_ADDRSTRLEN], when[48];
+	uint64_t packets = 0;
+	int64_t last = 0;
+
+	cidr_addr_str(e->family, e->src, a, sizeof(a));
+	fprintf(f, " %s (port%s", a, n == 1 ? "" : "s");
+	for (size_t k = i; k < i + n; k++) {
+		fprintf(f, "%s %u", k == i ? "" : ",", im->seen[k].port);
+		packets += im->seen[k].packets;
+		if (im->seen[k].last_seen > last)
+			last = im->seen[k].last_seen;
+	}
+	ago(now, last, when, sizeof(when));
+	fprintf(f, ", last seen %s, %" PRIu64 " packet%s)", when, packets, packets == 1 ? "" : "s");
+}
+
+/* A service's observed sources, from im->seen[i], n entries (sorted by source, then port). */
 static void seen_text(const struct policy *p, const struct impact *im, size_t i, size_t n,
 		      int64_t now, bool done, FILE *f)
 {
 	const struct policy_service *s = &p->svcs[im->seen[i].svc];
+	size_t nsrc = 0;
 
+	for (size_t k = i; k < i + n; k++)
+		nsrc += k == i || im->seen[k].family != im->seen[k - 1].family ||
+			im->seen[k].src != im->seen[k - 1].src;
 	fprintf(f, "  %s: %s observed source%s:", s->name,
-		done ? "now refuses" : "would start refusing", n == 1 ? "" : "s");
-	for (size_t k = i; k < i + n; k++) {
-		const struct impact_seen *e = &im->seen[k];
-		char a[INET6_ADDRSTRLEN], when[48];
+		done ? "now refuses" : "would start refusing", nsrc == 1 ? "" : "s");
+	for (size_t k = i; k < i + n;) {
+		size_t m = 1;
 
-		cidr_addr_str(e->family, e->src, a, sizeof(a));
-		ago(now, e->last_seen, when, sizeof(when));
-		fprintf(f, "%s %s (port %u, last seen %s, %" PRIu64 " packet%s)", k == i ? "" : ",", a,
-			e->port, when, e->packets, e->packets == 1 ? "" : "s");
+		while (k + m < i + n && im->seen[k + m].family == im->seen[k].family &&
+		       im->seen[k + m].src == im->seen[k].src)
+			m++;
+		if (k > i)
+			fputc(',', f);
+		source_text(im, k, m, now, f);
+		k += m;
 	}
 	fputc('\n', f);
 }
