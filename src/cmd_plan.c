@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -14,9 +15,11 @@
 #include "compile.h"
 #include "config.h"
 #include "diag.h"
+#include "impact.h"
 #include "policy.h"
 #include "render.h"
 #include "render_txn.h"
+#include "render_impact.h"
 #include "snapshot.h"
 #include "sync.h"
 #include "txn.h"
@@ -24,7 +27,7 @@
 #define PLAN_ELEM_LINES 20
 
 static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, const char *mode,
-		       json_t *auto_reverted)
+		       json_t *auto_reverted, json_t *impact)
 {
 	json_t *o = render_plan_json(&r->plan);
 
@@ -53,6 +56,8 @@ static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, co
 	} else {
 		json_object_set_new(o, "overdue", json_null());
 	}
+	/* what the change would cut; null when there is no change */
+	json_object_set_new(o, "impact", impact ? impact : json_null());
 	cmd_json_print("plan", o);
 }
 
@@ -89,6 +94,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	struct policy p;
 	struct compile *cc = NULL;
 	json_t *auto_reverted = NULL;
+	struct impact im;
 	bool exit_code = false;
 	int opt, rc = PL_EXIT_OK, ret;
 
@@ -122,6 +128,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	livecache_load(ctx->state_dir, p.table, &cache);
 	cache.lazy_ok = true;
 	so.cache = &cache;
+	impact_init(&im);
 	ret = sync_run(&p, &so, &r, &ctx->diag);
 	if (ret) {
 		if (so.mode == SYNC_CHECK && r.plan.batch && !ctx->json)
@@ -133,6 +140,14 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 	}
 	if (!plan_empty(&r.plan)) {
 		char hash[65], why[256];
+		struct diag q;
+
+		/* what the change would cut: judged against the table read for the plan */
+		diag_init(&q);
+		if (impact_run(&p, &r.live.t, &im, &q) < 0)
+			diag_warn(&ctx->diag, NULL, "cannot list the established connections: %s",
+				  q.nrecs ? q.recs[0].msg : "unknown error");
+		diag_fini(&q);
 		uint64_t applied_id = 0, auto_id = 0;
 
 		/* say why the policy is not in force when apply would refuse it */
@@ -146,7 +161,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (ctx->json) {
-		print_json(ctx, &r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted);
+		print_json(ctx, &r, apply ? "apply" : so.mode == SYNC_CHECK ? "check" : "plan", auto_reverted,
+			   im.judged ? render_impact_json(&p, &im) : NULL);
 		auto_reverted = NULL;
 	} else if (plan_empty(&r.plan)) {
 		printf("no changes: table inet %s matches %s (generation %u)\n", p.table, p.source,
@@ -163,6 +179,8 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		printf("plan for table inet %s from %s (generation %u):\n", p.table, p.source,
 		       r.gen_before);
 		render_plan_text(&r.plan, stdout);
+		if (im.judged)
+			render_impact_text(&p, &im, (int64_t)time(NULL), false, stdout);
 		if (so.mode == SYNC_CHECK)
 			printf("the kernel validated the batch; nothing was changed\n");
 	}
@@ -173,6 +191,7 @@ static int run(struct pl_ctx *ctx, int argc, char **argv)
 		rc = PL_EXIT_PENDING;
 out:
 	json_decref(auto_reverted);
+	impact_fini(&im);
 	sync_result_fini(&r);
 	livecache_fini(&cache);
 	policy_fini(&p);
@@ -211,6 +230,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	struct txn_opts o = { 0 };
 	struct policy p;
 	struct compile *cc = NULL;
+	struct impact im;
 	bool damaged = false;
 	struct txn_result res;
 	int opt, rc;
@@ -255,6 +275,8 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	util_mark("policy compiled");
 	print_compile_stats(ctx, cc);
 	o.cache_damaged = &damaged;
+	impact_init(&im);
+	o.impact = &im;
 	rc = txn_apply(ctx, &p, &o, &res);
 	if (damaged && cc) {
 		/*
@@ -273,8 +295,10 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 		compile_free(cc);
 		cc = NULL;
 		policy_fini(&p);
-		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0)
+		if (compile_load(ctx->config_path, NULL, 0, &p, &cc, &ctx->diag) < 0) {
+			impact_fini(&im);
 			return diag_exit_code(&ctx->diag);
+		}
 		o.cache_damaged = NULL;
 		txn_result_fini(&res);
 		rc = txn_apply(ctx, &p, &o, &res);
@@ -282,6 +306,7 @@ int cmd_apply_main(struct pl_ctx *ctx, int argc, char **argv)
 	render_txn(ctx, &res);
 	txn_result_fini(&res);
 	util_mark("txn done");
+	impact_fini(&im);
 	/* the cache is what this policy compiles to, whatever the kernel said */
 	compile_save(cc, &ctx->diag);
 	util_mark("compile cache saved");

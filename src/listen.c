@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/inet_diag.h>
@@ -42,6 +41,7 @@
 #include <libmnl/libmnl.h>
 
 #include "diag.h"
+#include "nl.h"
 #include "util.h"
 
 /* A dump reply fits in 32 KiB per recv(); ss and libmnl (MNL_SOCKET_DUMP_SIZE) use the same. */
@@ -391,70 +391,59 @@ int listen_parse_established(const void *buf, size_t len, uint32_t seq, uint32_t
 /* ------------------------------------------------------------------------- */
 /* kernel dump */
 
+struct dump_arg {
+	enum listen_proto proto;
+	uint8_t state;
+	struct listen_set *out;
+	struct diag *d;
+};
+
+static int dump_chunk(const void *buf, size_t len, uint32_t seq, uint32_t portid, void *data)
+{
+	struct dump_arg *a = data;
+
+	return parse_state(buf, len, a->proto, a->state, seq, portid, a->out, a->d);
+}
+
 /*
- * One dump on a fresh socket. A fresh socket per attempt means an
- * interrupted dump needs no draining: its remaining parts die with the socket.
+ * One dump over nl.c. An interrupted dump leaves its remaining parts queued
+ * on the socket: the socket is then replaced by a fresh one (*sp) for the
+ * retry, so that they die with it.
  */
-static int dump_once(enum listen_proto proto, uint8_t state, int af, char *buf,
+static int dump_once(struct nl_sock **sp, enum listen_proto proto, uint8_t state, int af,
 		     struct listen_set *out, struct diag *d)
 {
+	char buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))] = { 0 };
+	struct dump_arg a = { proto, state, out, d };
 	struct inet_diag_req_v2 *req;
-	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
-	uint32_t seq, portid;
-	ssize_t n;
+	char what[64];
 	int rc;
 
-	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	if (!nl) {
-		rc = errno;
-		return diag_err(d, DIAG_NETLINK, NULL, rc, "cannot open a sock_diag netlink socket%s",
-				rc == EPROTONOSUPPORT ? " (kernel without CONFIG_INET_DIAG?)" : "");
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = diag_err(d, DIAG_NETLINK, NULL, errno, "cannot bind the sock_diag socket");
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	seq = (uint32_t)time(NULL) ^ ((uint32_t)state << 16) ^ ((uint32_t)proto << 8) ^ (uint32_t)af;
-	if (!seq)
-		seq = 1;
-
+	if (!*sp && (rc = nl_open_bus(sp, NETLINK_SOCK_DIAG, d)) < 0)
+		return rc;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = (uint8_t)af;
 	req->sdiag_protocol = proto == LISTEN_PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 	req->idiag_states = 1u << state;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		rc = diag_err(d, DIAG_NETLINK, NULL, errno, "sock_diag: cannot send the %s dump request",
-			      listen_proto_str(proto));
-		goto out;
+	snprintf(what, sizeof(what), "sock_diag: the %s dump", listen_proto_str(proto));
+	rc = nl_dump_chunks(*sp, nlh, dump_chunk, &a, what, d);
+	if (rc == -EINTR) {
+		nl_close(*sp);
+		*sp = NULL;
 	}
-	do {
-		n = mnl_socket_recvfrom(nl, buf, LISTEN_RECV_SIZE);
-		if (n < 0) {
-			rc = errno == EINTR ? -EINTR
-					    : diag_err(d, DIAG_NETLINK, NULL, errno,
-						       "sock_diag: receiving the %s dump",
-						       listen_proto_str(proto));
-			goto out;
-		}
-		rc = parse_state(buf, (size_t)n, proto, state, seq, portid, out, d);
-	} while (rc == 1);
-out:
-	mnl_socket_close(nl);
 	return rc;
 }
 
-static int dump_one(enum listen_proto proto, uint8_t state, int af, char *buf,
+static int dump_one(struct nl_sock **sp, enum listen_proto proto, uint8_t state, int af,
 		    struct listen_set *out, struct diag *d)
 {
 	for (int i = 0; i < LISTEN_DUMP_TRIES; i++) {
 		size_t mark = out->n;
-		int rc = dump_once(proto, state, af, buf, out, d);
+		int rc = dump_once(sp, proto, state, af, out, d);
 
 		if (rc != -EINTR)
 			return rc;
@@ -469,24 +458,21 @@ static int dump_one(enum listen_proto proto, uint8_t state, int af, char *buf,
 int listen_dump(struct listen_set *out, unsigned int flags, struct diag *d)
 {
 	static const int afs[] = { AF_INET, AF_INET6 };
-	char *buf;
+	struct nl_sock *sk = NULL;
 	int rc = 0;
 
 	if (!(flags & (LISTEN_F_TCP | LISTEN_F_UDP)))
 		flags |= LISTEN_F_TCP | LISTEN_F_UDP;
-	buf = malloc(LISTEN_RECV_SIZE);
-	if (!buf)
-		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "sock_diag: receive buffer");
 	for (int p = 0; p < LISTEN_PROTO_MAX && !rc; p++) {
 		if (!(flags & (p == LISTEN_PROTO_TCP ? LISTEN_F_TCP : LISTEN_F_UDP)))
 			continue;
 		for (size_t i = 0; i < ARRAY_SIZE(afs) && !rc; i++)
-			rc = dump_one((enum listen_proto)p, listener_state((enum listen_proto)p),
-				      afs[i], buf, out, d);
+			rc = dump_one(&sk, (enum listen_proto)p, listener_state((enum listen_proto)p),
+				      afs[i], out, d);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(afs) && !rc && (flags & LISTEN_F_ESTABLISHED); i++)
-		rc = dump_one(LISTEN_PROTO_TCP, LISTEN_STATE_ESTABLISHED, afs[i], buf, out, d);
-	free(buf);
+		rc = dump_one(&sk, LISTEN_PROTO_TCP, LISTEN_STATE_ESTABLISHED, afs[i], out, d);
+	nl_close(sk);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < out->n; i++)

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * nf_tables netlink transport: socket setup with extended ACK, generation id,
- * dumps with interruption detection, and batches sent in one sendmsg() with
- * every error mapped back to the label of the message that caused it. Every
- * netlink socket is opened here (mnl_socket_*; listen.c's sock_diag socket
- * until it moves here, src/README.md). It never prints.
+ * Netlink transport: socket setup with extended ACK, generation id, dumps
+ * with interruption detection, and nf_tables batches sent in one sendmsg()
+ * with every error mapped back to the label of the message that caused it.
+ * Every netlink family portlock speaks goes through here (nfnetlink:
+ * nf_tables and ctnetlink; NETLINK_SOCK_DIAG for listen.c): this is the only
+ * file that calls mnl_socket_*. It never prints.
  */
 #include "nl.h"
 
@@ -48,6 +49,7 @@
 
 struct nl_sock {
 	struct mnl_socket *mnl;
+	int bus;		/* NETLINK_NETFILTER, NETLINK_SOCK_DIAG */
 	uint32_t portid;
 	uint32_t seq;
 	int sndbuf;
@@ -58,7 +60,6 @@ struct nl_batch {
 	struct nftnl_batch *nb;
 	char **labels;		/* label per message, index = message number */
 	size_t n, cap;
-	size_t bytes;
 	struct nlmsghdr *cur;
 };
 
@@ -84,7 +85,12 @@ static const char *errno_hint(int err)
 	return "";
 }
 
-int nl_open(struct nl_sock **out, struct diag *d)
+static const char *bus_name(int bus)
+{
+	return bus == NETLINK_SOCK_DIAG ? "sock_diag" : "nfnetlink";
+}
+
+int nl_open_bus(struct nl_sock **out, int bus, struct diag *d)
 {
 	struct nl_sock *s;
 	int one = 1;
@@ -92,24 +98,27 @@ int nl_open(struct nl_sock **out, struct diag *d)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "netlink socket");
+	s->bus = bus;
 	s->rbuf = malloc(NL_RECV_BUF);
 	if (!s->rbuf)
 		goto err_nomem;
-	s->mnl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	s->mnl = mnl_socket_open2(bus, SOCK_CLOEXEC);
 	if (!s->mnl) {
 		int err = errno;
+		const char *why = "";
 
+		if (err == EPROTONOSUPPORT)
+			why = bus == NETLINK_SOCK_DIAG ? " (kernel without CONFIG_INET_DIAG?)"
+						       : " (nf_tables/nfnetlink is not available in this kernel)";
 		free(s->rbuf);
 		free(s);
-		return diag_err(d, DIAG_NETLINK, NULL, err,
-				"cannot open nfnetlink socket%s",
-				err == EPROTONOSUPPORT ? " (nf_tables/nfnetlink is not available in this kernel)" : "");
+		return diag_err(d, DIAG_NETLINK, NULL, err, "cannot open %s socket%s", bus_name(bus), why);
 	}
 	if (mnl_socket_bind(s->mnl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		int err = errno;
 
 		nl_close(s);
-		return diag_err(d, DIAG_NETLINK, NULL, err, "cannot bind nfnetlink socket");
+		return diag_err(d, DIAG_NETLINK, NULL, err, "cannot bind %s socket", bus_name(bus));
 	}
 	/* best effort: old kernels lack them, messages are then just shorter */
 	mnl_socket_setsockopt(s->mnl, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -122,6 +131,11 @@ int nl_open(struct nl_sock **out, struct diag *d)
 err_nomem:
 	free(s);
 	return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "netlink socket");
+}
+
+int nl_open(struct nl_sock **out, struct diag *d)
+{
+	return nl_open_bus(out, NETLINK_NETFILTER, d);
 }
 
 /*
@@ -230,11 +244,6 @@ void nl_close(struct nl_sock *s)
 	free(s);
 }
 
-uint32_t nl_portid(const struct nl_sock *s)
-{
-	return s->portid;
-}
-
 /* Extended-ACK text of an error message, or NULL. */
 static const char *extack_msg(const struct nlmsghdr *nlh)
 {
@@ -331,6 +340,30 @@ int nl_request(struct nl_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 	return rc.intr ? -EINTR : 0;
 }
 
+int nl_dump_chunks(struct nl_sock *s, struct nlmsghdr *req, nl_chunk_cb cb, void *data,
+		   const char *what, struct diag *d)
+{
+	uint32_t seq = ++s->seq;
+	int ret;
+
+	req->nlmsg_seq = seq;
+	if (mnl_socket_sendto(s->mnl, req, req->nlmsg_len) < 0)
+		return diag_err(d, DIAG_NETLINK, NULL, errno, "%s: cannot send the dump request", what);
+	do {
+		ssize_t n = mnl_socket_recvfrom(s->mnl, s->rbuf, NL_RECV_BUF);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS)
+				return -EINTR;	/* the dump overran the socket: retry */
+			return diag_err(d, DIAG_NETLINK, NULL, errno, "%s: receiving the dump", what);
+		}
+		ret = cb(s->rbuf, (size_t)n, seq, s->portid, data);
+	} while (ret > 0);
+	return ret;
+}
+
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nftnl_gen *gen = nftnl_gen_alloc();
@@ -404,7 +437,6 @@ struct nlmsghdr *nl_batch_msg(struct nl_batch *b, uint16_t type, uint16_t family
 
 int nl_batch_end_msg(struct nl_batch *b)
 {
-	b->bytes += b->cur->nlmsg_len;
 	b->n++;
 	b->cur = NULL;
 	if (nftnl_batch_update(b->nb) < 0)
@@ -415,11 +447,6 @@ int nl_batch_end_msg(struct nl_batch *b)
 size_t nl_batch_count(const struct nl_batch *b)
 {
 	return b->n;
-}
-
-size_t nl_batch_size(const struct nl_batch *b)
-{
-	return b->bytes;
 }
 
 static struct nlmsghdr *batch_marker(char *buf, uint16_t type, uint32_t seq, uint32_t genid,

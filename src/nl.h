@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The only libmnl socket code for nf_tables: open, generation id, dumps,
- * batches. Never prints; errors go to the diag sink with the label of the
+ * The only libmnl socket code, for every netlink family portlock uses
+ * (nf_tables and ctnetlink over nfnetlink, sock_diag): open, generation id,
+ * dumps, nf_tables batches. Never prints; errors go to the diag sink with the label of the
  * object each failing message was built for.
  *
  * Batches. A batch is BATCH_BEGIN (carrying NFNL_BATCH_GENID when a
@@ -43,6 +44,11 @@ struct nl_batch;
  * is unavailable).
  */
 int nl_open(struct nl_sock **out, struct diag *d);
+/*
+ * The same for another netlink bus: NETLINK_SOCK_DIAG (listen.c), or
+ * NETLINK_NETFILTER (nl_open()). Closed with nl_close().
+ */
+int nl_open_bus(struct nl_sock **out, int bus, struct diag *d);
 void nl_close(struct nl_sock *s);
 /*
  * nl_close() keeps the descriptor until exit (see nl.c); a forked child that
@@ -69,6 +75,22 @@ int nl_getgen(struct nl_sock *s, uint32_t *gen, struct diag *d);
 int nl_request(struct nl_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 	       const char *what, struct diag *d);
 
+/*
+ * A dump read by a parser of whole datagrams (listen.c's sock_diag parser,
+ * which the unit tests and the fuzzer feed with bytes): send req (nlmsg_seq
+ * filled here) and call cb with every datagram received, the request's
+ * sequence number and the socket's port id, until cb returns <= 0 (0: the
+ * dump is done; < 0: an error cb recorded, or -EINTR for an interrupted
+ * dump). Returns what cb returned last; -EINTR when the dump overran the
+ * socket (ENOBUFS: retry on a fresh socket, the rest of the dump is still
+ * queued on this one); another -errno for send/receive errors, recorded in
+ * d with the label `what`.
+ */
+typedef int (*nl_chunk_cb)(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+			   void *data);
+int nl_dump_chunks(struct nl_sock *s, struct nlmsghdr *req, nl_chunk_cb cb, void *data,
+		   const char *what, struct diag *d);
+
 /* A batch under construction. */
 int nl_batch_new(struct nl_batch **out);
 void nl_batch_free(struct nl_batch *b);
@@ -84,9 +106,8 @@ struct nlmsghdr *nl_batch_msg(struct nl_batch *b, uint16_t type, uint16_t family
 			      uint16_t flags, const char *label);
 int nl_batch_end_msg(struct nl_batch *b);
 
-/* Number of messages in the batch (without BEGIN/END) and its size in bytes. */
+/* Number of messages in the batch (without BEGIN/END). */
 size_t nl_batch_count(const struct nl_batch *b);
-size_t nl_batch_size(const struct nl_batch *b);
 
 struct nl_batch_result {
 	size_t nmsgs;		/* messages sent, without BEGIN/END */
@@ -106,8 +127,5 @@ struct nl_batch_result {
  */
 int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool check_only,
 		  struct nl_batch_result *res, struct diag *d);
-
-/* Socket pid, for matching NEWGEN owners. */
-uint32_t nl_portid(const struct nl_sock *s);
 
 #endif

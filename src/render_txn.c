@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "diag.h"
 #include "render.h"
+#include "render_impact.h"
 #include "txn.h"
 #include "util.h"
 
@@ -49,6 +50,12 @@ static void refusal_json(const char *doc, json_t *jo, const struct txn_result *r
 	put_json(doc, jo);
 }
 
+/* what the change cuts (null: nothing was judged) */
+static json_t *impact_json(const struct txn_result *res)
+{
+	return res->impact ? render_impact_json(res->impact_policy, res->impact) : json_null();
+}
+
 /* apply, applied or in sync: the same keys either way */
 static void apply_json(const struct txn_result *res)
 {
@@ -67,6 +74,7 @@ static void apply_json(const struct txn_result *res)
 	json_object_set_new(jo, "attempts", json_integer(r->attempts));
 	json_object_set_new(jo, "confirm_deadline",
 			    res->confirm_deadline ? json_integer(res->confirm_deadline) : json_null());
+	json_object_set_new(jo, "impact", impact_json(res));
 	put_json("apply", jo);
 }
 
@@ -91,6 +99,8 @@ static void apply_text(const struct pl_ctx *ctx, const struct txn_result *res)
 		       res->table, counts, r->gen_before, r->gen_after);
 	if (res->confirm_deadline)
 		deadline_line(res->id, res->confirm_deadline);
+	if (res->impact && ctx->verbose >= 0)
+		render_impact_text(res->impact_policy, res->impact, (int64_t)time(NULL), true, stdout);
 }
 
 static void restored(const struct pl_ctx *ctx, const struct txn_result *res)
@@ -125,6 +135,8 @@ static void revert_json(const struct txn_result *res)
 			    res->changed && res->confirm_deadline ? json_integer(res->confirm_deadline)
 								  : json_null());
 	json_object_set_new(jo, "diff", render_plan_json(&res->sync.plan));
+	/* --dry-run: what restoring the table would cut */
+	json_object_set_new(jo, "impact", impact_json(res));
 	put_json("revert", jo);
 }
 
@@ -140,6 +152,8 @@ static void revert_dry_run_text(const struct txn_result *res)
 	printf("revert of transaction %llu on table inet %s (generation %u), dry run:\n",
 	       (unsigned long long)res->target_id, res->table, res->sync.gen_before);
 	render_plan_text(pl, stdout);
+	if (res->impact)
+		render_impact_text(res->impact_policy, res->impact, (int64_t)time(NULL), false, stdout);
 	printf("nothing was changed (dry run)\n");
 }
 

@@ -7,7 +7,6 @@
 #include "sshguard.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,22 +164,6 @@ static const struct policy_service *cut_by(const struct policy *p,
 	return s;
 }
 
-/* snprintf at *pos, never past len; *pos stops at len - 1 once the buffer is full. */
-static void __printf(4, 5) append(char *msg, size_t len, size_t *pos, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*pos + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(msg + *pos, len - *pos, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	*pos = (size_t)n >= len - *pos ? len - 1 : *pos + (size_t)n;
-}
-
 /* "from X to port N[ would be cut]: service 'S' (file:line) does not allow X" */
 static void describe(char *msg, size_t len, size_t *pos, const struct sshguard_session *ss,
 		     const struct policy_service *s, const char *verb)
@@ -188,7 +171,7 @@ static void describe(char *msg, size_t len, size_t *pos, const struct sshguard_s
 	char a[INET6_ADDRSTRLEN];
 
 	cidr_addr_str(ss->family, ss->client, a, sizeof(a));
-	append(msg, len, pos, "from %s to port %u%s: service '%s' (%s:%d) does not allow %s", a,
+	util_appendf(msg, len, pos, "from %s to port %u%s: service '%s' (%s:%d) does not allow %s", a,
 	       ss->port, verb, s->name, s->file ? s->file : "?", s->line, a);
 }
 
@@ -208,13 +191,13 @@ size_t sshguard_cut(const struct policy *p, const struct sshguard_list *l, char 
 			const struct policy_service *s = cut_by(p, &l->v[i]);
 
 			if (s) {
-				append(msg, len, &pos, "your SSH session ");
+				util_appendf(msg, len, &pos, "your SSH session ");
 				describe(msg, len, &pos, &l->v[i], s, " would be cut");
 			}
 		}
 		return ncut;
 	}
-	append(msg, len, &pos, "%zu SSH sessions would be cut: ", ncut);
+	util_appendf(msg, len, &pos, "%zu SSH sessions would be cut: ", ncut);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct policy_service *s = cut_by(p, &l->v[i]);
 		const struct sshguard_session *ss = &l->v[i];
@@ -234,15 +217,15 @@ size_t sshguard_cut(const struct policy *p, const struct sshguard_list *l, char 
 			    ss->port == l->v[k].port)
 				same++;
 		if (shown)
-			append(msg, len, &pos, "; ");
+			util_appendf(msg, len, &pos, "; ");
 		if (same > 1)
-			append(msg, len, &pos, "%zu sessions ", same);
+			util_appendf(msg, len, &pos, "%zu sessions ", same);
 		describe(msg, len, &pos, ss, s, "");
 		shown++;
 		described += same;
 	}
 	if (described < ncut)
-		append(msg, len, &pos, "; and %zu more", ncut - described);
+		util_appendf(msg, len, &pos, "; and %zu more", ncut - described);
 	return ncut;
 }
 

@@ -22,6 +22,7 @@
 #include "cidr.h"
 #include "cmd.h"
 #include "diag.h"
+#include "impact.h"
 #include "journal.h"
 #include "nft_model.h"
 #include "nft_read.h"
@@ -59,7 +60,11 @@ struct hook {
 	bool unjournaled;	/* this batch went without a record */
 	enum diag_class jcls;	/* !j: the class of the journal's failure (an untrusted dir: config) */
 	char why[256];		/* why the journal could not be written */
+	const struct policy *policy;	/* apply: judged for its impact (o->impact) */
+	const struct txn_opts *o;
 };
+
+static int impact_guard(struct hook *h, struct sync_result *r);
 
 /* The first error (else warning) of d, for a one-line reason. */
 static const char *diag_first(const struct diag *d)
@@ -78,6 +83,9 @@ static int hook_before(void *arg, struct sync_result *r)
 	int ret;
 
 	h->unjournaled = false;
+	ret = impact_guard(h, r);
+	if (ret)
+		return ret;
 	diag_init(&q);
 	if (!h->j) {
 		ret = -EROFS;
@@ -191,6 +199,59 @@ static int hook_commit(struct hook *h, struct sync_result *r, struct nm_table *w
 	return ret;
 }
 
+/*
+ * apply: what the change would cut (impact.h), against the table in force
+ * right now; a cut connection of a critical service refuses the change
+ * without --force, like the SSH guard (exit 5).
+ */
+static int impact_guard(struct hook *h, struct sync_result *r)
+{
+	const struct txn_opts *o = h->o;
+	const struct policy *p = h->policy;
+	bool critical = false;
+	struct diag q;
+	char msg[1024];
+	int ret;
+
+	if (!o || !o->impact || !p)
+		return 0;
+	impact_fini(o->impact);	/* a re-plan judges again */
+	for (size_t i = 0; i < p->nsvcs; i++)
+		critical |= p->svcs[i].critical;
+	diag_init(&q);
+	util_mark("txn: impact start");
+	ret = impact_run(p, &r->live.t, o->impact, &q);
+	util_mark("txn: impact judged");
+	if (ret) {
+		const char *why = q.nrecs ? q.recs[0].msg : "unknown error";
+
+		if (critical && !o->force && !o->boot) {
+			diag_err(h->d, DIAG_CONFLICT, NULL, 0,
+				 "cannot list the established connections (%s), and a service is critical: refusing to apply (use --force)",
+				 why);
+			diag_fini(&q);
+			return -EPERM;
+		}
+		diag_warn(h->d, NULL, "cannot list the established connections: %s", why);
+		diag_fini(&q);
+		return 0;
+	}
+	diag_fini(&q);
+	if (!impact_critical_msg(p, o->impact, msg, sizeof(msg)))
+		return 0;
+	if (o->boot) {
+		diag_warn(h->d, NULL, "%s; enforcing the policy anyway (--boot)", msg);
+	} else if (!o->force) {
+		diag_err(h->d, DIAG_CONFLICT, NULL, 0,
+			 "%s; refusing to apply (add the sources to the allowlist, grant them 'portlock allow', or use --force)",
+			 msg);
+		return -EPERM;
+	} else {
+		diag_warn(h->d, NULL, "%s; applying anyway (--force)", msg);
+	}
+	return 0;
+}
+
 /* ---- syslog: what the auto-revert did, also when nobody watches stderr ---- */
 
 static void slog(int prio, const char *fmt, ...) __printf(2, 3);
@@ -281,6 +342,14 @@ void txn_result_fini(struct txn_result *res)
 	if (!res)
 		return;
 	sync_result_fini(&res->sync);
+	if (res->own_impact) {
+		impact_fini(res->own_impact);
+		free(res->own_impact);
+	}
+	if (res->own_policy) {
+		policy_fini(res->own_policy);
+		free(res->own_policy);
+	}
 	memset(res, 0, sizeof(*res));
 }
 
@@ -528,6 +597,38 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		goto out;
 	}
 	if (dry_run) {
+		struct policy *tp = calloc(1, sizeof(*tp));
+		struct impact *im = calloc(1, sizeof(*im));
+		struct diag q;
+
+		/* the impact of restoring the table: judged by its own allowlists */
+		if (!tp || !im) {
+			free(tp);
+			free(im);
+			rc = PL_EXIT_INTERNAL;
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "revert");
+			goto out;
+		}
+		impact_init(im);
+		diag_init(&q);
+		if (!plan_empty(&r.plan)) {
+			if (impact_policy_from_table(&want, o ? o->policy : NULL, tp) < 0) {
+				free(tp);
+				tp = NULL;
+			} else if (impact_run(tp, &r.live.t, im, &q) < 0) {
+				;
+			}
+			if (!tp || !im->judged)
+				diag_warn(&ctx->diag, NULL, "cannot judge what the revert would cut: %s",
+					  q.nrecs ? q.recs[0].msg : "the restored table cannot be read");
+		}
+		diag_fini(&q);
+		res->own_policy = tp;
+		res->own_impact = im;
+		if (tp && im->judged) {
+			res->impact = im;
+			res->impact_policy = tp;
+		}
 		if (o->exit_code && !plan_empty(&r.plan))
 			rc = PL_EXIT_PENDING;
 		res->dry_run = true;
@@ -1516,6 +1617,8 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 		goto out;
 	h.j = j;
 	h.policy_hash = hash;
+	h.policy = p;
+	h.o = o;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : 20;
 	so.before_send = hook_before;
 	so.after_send = hook_after;
@@ -1556,6 +1659,10 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	res->id = res->journaled ? h.rec.id : 0;
 	res->confirm_deadline = deadline;
 	result_take(res, r.committed ? TXN_APPLIED : TXN_IN_SYNC, p->table, &r);
+	if (o->impact && o->impact->judged) {
+		res->impact = o->impact;
+		res->impact_policy = p;
+	}
 out:
 	if (h.prepared)
 		journal_rec_fini(&h.rec);

@@ -37,6 +37,8 @@
 #include "journal.h"
 #include "sync.h"
 
+struct impact;
+
 struct pl_ctx;
 struct policy;
 
@@ -72,6 +74,16 @@ struct txn_result {
 	bool show_plan;			/* revert: the plan goes with the text (not for auto-reverts) */
 	bool dry_run;
 	char why[256];			/* refusals: the reason */
+	/*
+	 * apply, revert --dry-run: what the change cuts (impact.h), judged
+	 * against the policy impact_policy; NULL when nothing was judged. apply:
+	 * borrowed from txn_opts.impact and the policy applied; revert --dry-run:
+	 * the restored table's, owned (own_*, freed by txn_result_fini()).
+	 */
+	const struct impact *impact;
+	const struct policy *impact_policy;
+	struct impact *own_impact;
+	struct policy *own_policy;
 };
 
 void txn_result_fini(struct txn_result *res);
@@ -126,6 +138,15 @@ struct txn_opts {
 	 * (the compile cache's objects): compile without the cache and retry.
 	 */
 	bool *cache_damaged;
+	/*
+	 * apply, out (may be NULL): the impact of the change (impact.h),
+	 * judged right before the batch is sent, against the table then in
+	 * force; impact->judged tells whether it was (not for an empty plan).
+	 * Without force, a change that cuts an established connection of a
+	 * critical service is refused (PL_EXIT_CONFLICT, nothing applied),
+	 * also when the connections cannot be listed and a service is critical.
+	 */
+	struct impact *impact;
 };
 
 /*

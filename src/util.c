@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,21 @@ void util_mark(const char *what)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	fprintf(stderr, "portlock: time %8.3f %s\n",
 		(double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6, what);
+}
+
+void util_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*pos = (size_t)n >= len - *pos ? len - 1 : *pos + (size_t)n;
 }
 
 int util_grow(void **arr, size_t *cap, size_t need, size_t elsz)

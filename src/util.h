@@ -20,6 +20,12 @@
 int util_grow(void **arr, size_t *cap, size_t need, size_t elsz);
 
 /*
+ * snprintf at buf + *pos, never past len; *pos stops at len - 1 once the
+ * buffer is full (a message built piece by piece is cut, never overrun).
+ */
+void util_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...) __printf(4, 5);
+
+/*
  * Parse a duration: a number of seconds ("90"), or numbers with units s, m,
  * h, d, w, as nft writes them ("30d", "1h30m"). Returns 0 with *secs set,
  * -EINVAL for anything else (empty, a bad unit, a unit twice), -ERANGE past

@@ -6,24 +6,7 @@
 #   client ---- server (DNAT 8025 -> 198.51.100.2:25) ---- container
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
-CTR=plk$PL_TAG
-pl_netns "$CTR"
-ip link add veth-k netns "$SRV" type veth peer name veth-i netns "$CTR" || pl_die "veth"
-ip -n "$SRV" addr add 198.51.100.1/24 dev veth-k
-ip -n "$CTR" addr add 198.51.100.2/24 dev veth-i
-ip -n "$SRV" link set veth-k up
-ip -n "$CTR" link set veth-i up
-ip -n "$CTR" route add default via 198.51.100.1
-ip netns exec "$SRV" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$CLI" route add 198.51.100.0/24 via $SRV4
-ip netns exec "$SRV" nft -f - <<'NFT'
-table ip nat {
-	chain prerouting {
-		type nat hook prerouting priority dstnat; policy accept;
-		tcp dport 8025 dnat to 198.51.100.2:25
-	}
-}
-NFT
+pl_dnat_container
 pl_bg "$CTR" "$PL_PY" "$PL_SOURCE_DIR/tests/shell/lib/tcp_listen.py" 25
 pl_wait_port "$CTR" 25
 

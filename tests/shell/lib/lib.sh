@@ -91,9 +91,10 @@ pl_topology() {
 	ip -n "$CLI" link set veth-c up
 }
 
-# pl_dnat_container FROM TO: a "container" namespace $CTR (198.51.100.2/24)
-# behind the server, which forwards and DNATs TCP port FROM to
-# 198.51.100.2:TO; the client routes 198.51.100.0/24 through the server.
+# pl_dnat_container [FROM [TO]]: a "container" namespace $CTR (198.51.100.2/24)
+# behind the server, which forwards and DNATs TCP port FROM (default 8025) to
+# 198.51.100.2:TO (default 25); the client routes 198.51.100.0/24 through the
+# server.
 pl_dnat_container() {
 	CTR=plk$PL_TAG
 	pl_netns "$CTR"
@@ -109,7 +110,7 @@ pl_dnat_container() {
 table ip nat {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		tcp dport $1 dnat to 198.51.100.2:$2
+		tcp dport ${1:-8025} dnat to 198.51.100.2:${2:-25}
 	}
 }
 NFT
