@@ -56,6 +56,39 @@ static void render_set(FILE *f, const struct nm_set *s)
 			fprintf(f, "\t\t}\n");
 		}
 		break;
+	case NM_SET_PORTMAP:
+		fprintf(f, "\tmap %s {\n\t\ttype inet_service : verdict\n", s->name);
+		if (s->nvmap) {
+			fprintf(f, "\t\telements = {\n");
+			for (size_t i = 0; i < s->nvmap; i++)
+				fprintf(f, "\t\t\t%u : jump %s%s\n", (unsigned)s->vmap[i].r.lo,
+					s->vmap[i].chain, i + 1 < s->nvmap ? "," : "");
+			fprintf(f, "\t\t}\n");
+		}
+		break;
+	case NM_SET_TMP4:
+	case NM_SET_TMP6:
+		/* elements are portlock allow's: the export declares the set only */
+		fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval,timeout\n", s->name, kt);
+		break;
+	case NM_SET_SEEN4:
+	case NM_SET_SEEN6: {
+		char def[200], *p;
+
+		/* "type ...; flags ...; timeout ...; size ...; counter;" one statement a line */
+		nm_set_def_str(s, def, sizeof(def));
+		fprintf(f, "\tset %s {\n\t\t", s->name);
+		for (p = def; *p; p++) {
+			if (*p == ';' && p[1] == ' ') {
+				fprintf(f, "\n\t\t");
+				p++;
+			} else if (*p != ';') {
+				fputc(*p, f);
+			}
+		}
+		fprintf(f, "\n");
+		break;
+	}
 	default:
 		break;
 	}

@@ -26,6 +26,8 @@
 #include "statestore.h"
 #include "util.h"
 
+static uint32_t hook_of(const char *chain);
+
 struct bctx {
 	const struct policy *p;
 	struct nm_table *t;
@@ -70,17 +72,12 @@ static void e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t 
 	add(r, e, err);
 }
 
+static void e_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
+			 uint32_t dreg, int *err);
+
 static void e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, int *err)
 {
-	struct nftnl_expr *e = ex("payload");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	}
-	add(r, e, err);
+	e_payload_to(r, base, off, len, NFT_REG_1, err);
 }
 
 static void e_lookup(struct nftnl_rule *r, const char *set, bool inv, bool vmap, int *err)
@@ -136,121 +133,246 @@ static void match_nfproto(struct nftnl_rule *r, enum cidr_family f, int *err)
 	e_cmp(r, NFT_CMP_EQ, &nfp, 1, err);
 }
 
-/* "tcp dport @S_ports" (input) or "ct status dnat meta l4proto tcp ct original proto-dst @S_ports" */
-static void match_ports(struct nftnl_rule *r, const struct policy_service *s, bool forward,
-			int *err)
+static void e_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
+			 uint32_t dreg, int *err)
 {
-	uint8_t l4 = (uint8_t)s->proto;
-	char set[64];
-
-	snprintf(set, sizeof(set), "%s_ports", s->name);
-	if (forward) {
-		struct nftnl_expr *e = ex("ct");
-		uint32_t mask = IPS_DST_NAT, zero = 0;
-		uint8_t dir = IP_CT_DIR_ORIGINAL;
-
-		/*
-		 * Only the client->server direction: replies of a published
-		 * connection carry the same original proto-dst and the
-		 * container's source address, and must pass.
-		 */
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		}
-		add(r, e, err);
-		e_cmp(r, NFT_CMP_EQ, &dir, 1, err);
-		e = ex("ct");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		}
-		add(r, e, err);
-		e = ex("bitwise");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-		}
-		add(r, e, err);
-		e_cmp(r, NFT_CMP_NEQ, &zero, 4, err);
-		e_meta(r, NFT_META_L4PROTO, err);
-		e_cmp(r, NFT_CMP_EQ, &l4, 1, err);
-		e = ex("ct");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_PROTO_DST);
-			nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		}
-		add(r, e, err);
-	} else {
-		e_meta(r, NFT_META_L4PROTO, err);
-		e_cmp(r, NFT_CMP_EQ, &l4, 1, err);
-		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, err);
-	}
-	e_lookup(r, set, false, false, err);
-}
-
-static void act_log(struct nftnl_rule *r, const struct policy *p, const struct policy_service *s,
-		    int *err)
-{
-	static const uint64_t unit_s[] = { 1, 60, 3600, 86400 };
-	struct nftnl_expr *e = ex("limit");
-	char prefix[160];
+	struct nftnl_expr *e = ex("payload");
 
 	if (e) {
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, p->log_rate);
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, unit_s[p->log_unit]);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	}
+	add(r, e, err);
+}
+
+static void e_ct(struct nftnl_rule *r, uint32_t key, int dir, uint32_t dreg, int *err)
+{
+	struct nftnl_expr *e = ex("ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		if (dir >= 0)
+			nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, (uint8_t)dir);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	}
+	add(r, e, err);
+}
+
+static void match_l4proto(struct nftnl_rule *r, uint8_t l4, int *err)
+{
+	e_meta(r, NFT_META_L4PROTO, err);
+	e_cmp(r, NFT_CMP_EQ, &l4, 1, err);
+}
+
+/* "ct direction original ct status dnat meta l4proto P": a DNAT-published connection, client side */
+static void match_dnat(struct nftnl_rule *r, uint8_t l4, int *err)
+{
+	struct nftnl_expr *e;
+	uint32_t mask = IPS_DST_NAT, zero = 0;
+	uint8_t dir = IP_CT_DIR_ORIGINAL;
+
+	/*
+	 * Only the client->server direction: replies of a published
+	 * connection carry the same original proto-dst and the container's
+	 * source address, and must pass.
+	 */
+	e_ct(r, NFT_CT_DIRECTION, -1, NFT_REG_1, err);
+	e_cmp(r, NFT_CMP_EQ, &dir, 1, err);
+	e_ct(r, NFT_CT_STATUS, -1, NFT_REG_1, err);
+	e = ex("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	}
+	add(r, e, err);
+	e_cmp(r, NFT_CMP_NEQ, &zero, 4, err);
+	match_l4proto(r, l4, err);
+}
+
+static void e_dynset_update(struct nftnl_rule *r, const char *set, int *err)
+{
+	struct nftnl_expr *e = ex("dynset");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+		/* 0: the set's timeout; the kernel reports it, say it so that dumps compare */
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, 0);
+	}
+	add(r, e, err);
+}
+
+static void act_log(struct nftnl_rule *r, const struct nm_fact *f, int *err)
+{
+	struct nftnl_expr *e = ex("limit");
+
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, f->log_rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, f->log_unit);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 5);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 	}
 	add(r, e, err);
 	e = ex("log");
-	snprintf(prefix, sizeof(prefix), "%s[%s] ", p->log_prefix, s->name);
 	if (e) {
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, f->log_prefix);
 		/* the kernel reports its default level (4, warning) in dumps: say it */
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_LEVEL, 4);
 	}
 	add(r, e, err);
 }
 
-static void act_block(struct nftnl_rule *r, const struct policy *p, const struct policy_service *s,
-		      int *err)
+/* "[meta l4proto tcp] meta nfproto F counter drop|reject ...", as nft makes it */
+static void act_refuse(struct nftnl_rule *r, const struct nm_fact *f, int *err)
 {
-	e_counter(r, err);
-	if (p->action == POLICY_DROP) {
-		e_verdict(r, NF_DROP, NULL, err);
-	} else {
-		struct nftnl_expr *e = ex("reject");
+	struct nftnl_expr *e;
 
-		if (e) {
-			if (s->proto == POLICY_TCP) {
-				nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
-				nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
-			} else {
-				nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
-				nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_PORT_UNREACH);
-			}
-		}
-		add(r, e, err);
+	if (!f->reject) {
+		match_nfproto(r, f->family, err);
+		e_counter(r, err);
+		e_verdict(r, NF_DROP, NULL, err);
+		return;
 	}
+	/* a TCP reset needs the protocol (nft adds it); ICMP needs the family */
+	if (f->l4proto == IPPROTO_TCP)
+		match_l4proto(r, IPPROTO_TCP, err);
+	match_nfproto(r, f->family, err);
+	e_counter(r, err);
+	e = ex("reject");
+	if (e) {
+		if (f->l4proto == IPPROTO_TCP) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+			nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+		} else {
+			/* port unreachable: ICMP code 3, ICMPv6 code 4 */
+			nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH);
+			nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, f->family == CIDR_V4 ? 3 : 4);
+		}
+	}
+	add(r, e, err);
 }
 
-static struct nftnl_rule *new_rule(struct bctx *b, const char *chain)
+void nft_svc_chain(char *buf, size_t len, const char *svc, uint32_t hook)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	snprintf(buf, len, "%s_%s", svc, hook == NF_INET_FORWARD ? "fwd" : "in");
+}
 
-	if (!r) {
-		b->err = -ENOMEM;
+const char *nft_dispatch_map(uint32_t hook, uint8_t l4proto)
+{
+	if (hook == NF_INET_FORWARD)
+		return l4proto == IPPROTO_UDP ? "fwd_udp" : "fwd_tcp";
+	return l4proto == IPPROTO_UDP ? "in_udp" : "in_tcp";
+}
+
+struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const struct nm_fact *f)
+{
+	struct nftnl_rule *r;
+	int err = 0;
+	bool fwd = f->hook == NF_INET_FORWARD;
+	uint32_t portreg = f->family == CIDR_V4 ? NFT_REG32_01 : NFT_REG_2;
+
+	/* what each role needs */
+	switch (f->role) {
+	case NM_ROLE_FOREIGN:
+		return NULL;
+	case NM_ROLE_LOOPBACK:
+		break;
+	case NM_ROLE_LOG:
+		if (!f->log_prefix || !f->log_rate || !f->log_unit)
+			return NULL;
+		break;
+	case NM_ROLE_REFUSE:
+		if (!f->has_family || (f->reject && f->l4proto != IPPROTO_TCP && f->l4proto != IPPROTO_UDP))
+			return NULL;
+		break;
+	case NM_ROLE_OBSERVE:
+		if (!f->has_family)
+			return NULL;
+		break;
+	case NM_ROLE_DISPATCH:
+		if (!f->set || (f->l4proto != IPPROTO_TCP && f->l4proto != IPPROTO_UDP))
+			return NULL;
+		break;
+	default:
+		if (!f->set || !f->has_family)
+			return NULL;
+		if (f->role == NM_ROLE_SEEN && fwd && f->l4proto != IPPROTO_TCP &&
+		    f->l4proto != IPPROTO_UDP)
+			return NULL;
+		break;
+	}
+	r = nftnl_rule_alloc();
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	switch (f->role) {
+	case NM_ROLE_FOREIGN:
+		break;
+	case NM_ROLE_LOOPBACK: {
+		uint32_t lo = 1;	/* "lo" is ifindex 1 in every network namespace */
+
+		e_meta(r, NFT_META_IIF, &err);
+		e_cmp(r, NFT_CMP_EQ, &lo, 4, &err);
+		e_verdict(r, NF_ACCEPT, NULL, &err);
+		break;
+	}
+	case NM_ROLE_DISPATCH:
+		if (fwd) {
+			match_dnat(r, f->l4proto, &err);
+			e_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, NFT_REG_1, &err);
+		} else {
+			match_l4proto(r, f->l4proto, &err);
+			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, &err);
+		}
+		e_lookup(r, f->set, false, true, &err);
+		break;
+	case NM_ROLE_ALLOW:
+	case NM_ROLE_SHARD:
+	case NM_ROLE_TEMP:
+		match_saddr(r, f->family, &err);
+		e_lookup(r, f->set, false, false, &err);
+		e_counter(r, &err);
+		e_verdict(r, NF_ACCEPT, NULL, &err);
+		break;
+	case NM_ROLE_ALLOW_MAP:
+		match_saddr(r, f->family, &err);
+		e_lookup(r, f->set, false, true, &err);
+		break;
+	case NM_ROLE_SEEN:
+		if (fwd)
+			match_l4proto(r, f->l4proto, &err);
+		match_saddr(r, f->family, &err);
+		if (fwd)
+			e_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, portreg, &err);
+		else
+			e_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, portreg, &err);
+		e_dynset_update(r, f->set, &err);
+		break;
+	case NM_ROLE_LOG:
+		act_log(r, f, &err);
+		break;
+	case NM_ROLE_REFUSE:
+		act_refuse(r, f, &err);
+		break;
+	case NM_ROLE_OBSERVE:
+		match_nfproto(r, f->family, &err);
+		e_counter(r, &err);
+		e_verdict(r, NF_ACCEPT, NULL, &err);
+		break;
+	}
+	if (err) {
+		nftnl_rule_free(r);
 		return NULL;
 	}
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->t->name);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	return r;
 }
 
@@ -263,25 +385,43 @@ static char *svc_label(const struct policy_service *s)
 	return l;
 }
 
-/* Append a finished rule to the model. Takes ownership of r. */
-static void push_rule(struct bctx *b, struct nftnl_rule *r, const char *chain,
+static int fact_copy(struct nm_fact *dst, const struct nm_fact *src)
+{
+	*dst = *src;
+	dst->service = src->service ? strdup(src->service) : NULL;
+	dst->set = src->set ? strdup(src->set) : NULL;
+	dst->log_prefix = src->log_prefix ? strdup(src->log_prefix) : NULL;
+	if ((src->service && !dst->service) || (src->set && !dst->set) ||
+	    (src->log_prefix && !dst->log_prefix))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Append the rule of fact f to chain (s: the service, for messages; NULL: the table's own). */
+static void push_rule(struct bctx *b, const char *chain, const struct nm_fact *f,
 		      const struct policy_service *s)
 {
+	struct nftnl_rule *r;
 	struct nm_rule *mr;
 
-	if (!r)
+	if (b->err)
 		return;
-	mr = nm_table_add_rule(b->t);
+	r = nft_build_rule(b->t->name, chain, f);
+	mr = r ? nm_table_add_rule(b->t) : NULL;
 	if (!mr) {
-		nftnl_rule_free(r);
+		if (r)
+			nftnl_rule_free(r);
 		b->err = -ENOMEM;
 		return;
 	}
 	mr->nr = r;
 	mr->chain = strdup(chain);
-	mr->key = nm_rule_key(r);
+	if (fact_copy(&mr->fact, f) < 0)
+		b->err = -ENOMEM;
+	mr->key = nm_fact_key(&mr->fact);
 	mr->text = nm_rule_text(r, NM_TEXT_NO_COUNTERS);
-	mr->label = s ? svc_label(s) : strdup("loopback exemption");
+	mr->label = s ? svc_label(s)
+		      : strdup(f->role == NM_ROLE_LOOPBACK ? "loopback exemption" : "port dispatch");
 	if (!mr->chain || !mr->key || !mr->text || !mr->label)
 		b->err = -ENOMEM;
 }
@@ -302,28 +442,48 @@ static struct nm_set *push_set(struct bctx *b, const char *name, enum nm_set_kin
 		ms->key_type = NM_TYPE_INET_SERVICE;
 		ms->key_len = 2;
 		break;
+	case NM_SET_PORTMAP:
+		ms->key_type = NM_TYPE_INET_SERVICE;
+		ms->key_len = 2;
+		ms->flags = NFT_SET_MAP;
+		ms->data_type = NM_TYPE_VERDICT;
+		break;
 	case NM_SET_V4:
 	case NM_SET_VMAP4:
+	case NM_SET_TMP4:
 		ms->key_type = NM_TYPE_IPADDR;
 		ms->key_len = 4;
 		ms->flags = NFT_SET_INTERVAL;
 		break;
 	case NM_SET_V6:
 	case NM_SET_VMAP6:
+	case NM_SET_TMP6:
 		ms->key_type = NM_TYPE_IP6ADDR;
 		ms->key_len = 16;
 		ms->flags = NFT_SET_INTERVAL;
 		break;
+	case NM_SET_SEEN4:
+	case NM_SET_SEEN6:
+		/* "ipv4_addr . inet_service": the port takes a whole 32-bit register */
+		ms->key_type = kind == NM_SET_SEEN4 ? NM_TYPE_SEEN4 : NM_TYPE_SEEN6;
+		ms->key_len = kind == NM_SET_SEEN4 ? 8 : 20;
+		ms->flags = NFT_SET_EVAL | NFT_SET_TIMEOUT;
+		ms->timeout = (uint64_t)s->retention * 1000;
+		ms->size = NFT_BUILD_SEEN_SIZE;
+		ms->counter = true;
+		break;
 	default:
 		break;
 	}
+	if (kind == NM_SET_TMP4 || kind == NM_SET_TMP6)
+		ms->flags |= NFT_SET_TIMEOUT;
 	if (kind == NM_SET_VMAP4 || kind == NM_SET_VMAP6) {
 		ms->flags |= NFT_SET_MAP;
 		ms->data_type = NM_TYPE_VERDICT;
 		ms->data_len = 0;
 	}
 	rangeset_init(&ms->ranges);
-	ms->label = svc_label(s);
+	ms->label = s ? svc_label(s) : strdup("port dispatch");
 	if (!ms->name || !ms->label)
 		b->err = -ENOMEM;
 	return ms;
@@ -390,6 +550,8 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 	struct layout l = { 0 };
 	bool sharded;
 	char set[96];
+	struct nm_fact allow = { .role = NM_ROLE_ALLOW, .service = s->name, .has_family = true,
+				 .family = f, .verdict = NF_ACCEPT, .has_counter = true };
 
 	snprintf(set, sizeof(set), "%s_%s", s->name, fam);
 	if (pc) {
@@ -428,28 +590,10 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		if (ms && nleaves)
 			leaf_content(b, ms, f, &leaves[0], false);
 		free(leaves);
+		allow.set = set;
 		for (size_t c = 0; c < nchains; c++) {
-			bool fwd = !strcmp(chains[c], "forward");
-			struct nftnl_rule *r;
-
-			if (b->p->log) {
-				r = new_rule(b, chains[c]);
-				if (r) {
-					match_ports(r, s, fwd, &b->err);
-					match_saddr(r, f, &b->err);
-					e_lookup(r, set, true, false, &b->err);
-					act_log(r, b->p, s, &b->err);
-				}
-				push_rule(b, r, chains[c], s);
-			}
-			r = new_rule(b, chains[c]);
-			if (r) {
-				match_ports(r, s, fwd, &b->err);
-				match_saddr(r, f, &b->err);
-				e_lookup(r, set, true, false, &b->err);
-				act_block(r, b->p, s, &b->err);
-			}
-			push_rule(b, r, chains[c], s);
+			allow.hook = hook_of(chains[c]);
+			push_rule(b, chains[c], &allow, s);
 		}
 		return;
 	}
@@ -472,7 +616,7 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		struct leaf_src *sh = &leaves[i];
 		char name[96];
 		struct nm_set *ms;
-		struct nftnl_rule *r;
+		struct nm_fact shard = allow;
 
 		layout_shard_name(name, sizeof(name), s->name, fam, sh->prefix, sh->len, bits);
 		map = &b->t->sets[mapidx];
@@ -484,42 +628,137 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		if (ms)
 			leaf_content(b, ms, f, sh, true);
 		push_chain(b, name);
-		r = new_rule(b, name);
-		if (r) {
-			match_saddr(r, f, &b->err);
-			e_lookup(r, name, false, false, &b->err);
-			e_verdict(r, NF_ACCEPT, NULL, &b->err);
-		}
-		push_rule(b, r, name, s);
+		shard.role = NM_ROLE_SHARD;
+		shard.set = name;
+		shard.hook = NM_HOOK_ANY;
+		push_rule(b, name, &shard, s);
 	}
 	free(leaves);
+	allow.role = NM_ROLE_ALLOW_MAP;
+	allow.set = mapname;
+	allow.verdict = NFT_JUMP;
+	allow.has_counter = false;
 	for (size_t c = 0; c < nchains; c++) {
-		bool fwd = !strcmp(chains[c], "forward");
-		struct nftnl_rule *r = new_rule(b, chains[c]);
-
-		if (r) {
-			match_ports(r, s, fwd, &b->err);
-			match_saddr(r, f, &b->err);
-			e_lookup(r, mapname, false, true, &b->err);
-		}
-		push_rule(b, r, chains[c], s);
-		if (b->p->log) {
-			r = new_rule(b, chains[c]);
-			if (r) {
-				match_ports(r, s, fwd, &b->err);
-				match_nfproto(r, f, &b->err);
-				act_log(r, b->p, s, &b->err);
-			}
-			push_rule(b, r, chains[c], s);
-		}
-		r = new_rule(b, chains[c]);
-		if (r) {
-			match_ports(r, s, fwd, &b->err);
-			match_nfproto(r, f, &b->err);
-			act_block(r, b->p, s, &b->err);
-		}
-		push_rule(b, r, chains[c], s);
+		allow.hook = hook_of(chains[c]);
+		push_rule(b, chains[c], &allow, s);
 	}
+}
+
+/* The rules of the service chains after the allowlist: temporary, seen, log, refuse. */
+static void build_tail(struct bctx *b, const struct policy_service *s, const char *const *chains,
+		       size_t nchains, enum nm_role stage)
+{
+	static const enum cidr_family fams[] = { CIDR_V4, CIDR_V6 };
+	static const uint64_t unit_s[] = { 1, 60, 3600, 86400 };
+	char set[96], prefix[160];
+
+	snprintf(prefix, sizeof(prefix), "%s[%s] ", b->p->log_prefix, s->name);
+	for (size_t c = 0; c < nchains; c++) {
+		uint32_t hook = hook_of(chains[c]);
+		/* l4proto only where the expressions depend on it (the fact is the key) */
+		struct nm_fact f = { .role = stage, .service = s->name, .hook = hook, .verdict = -1 };
+
+		if (stage == NM_ROLE_LOG) {
+			if (!b->p->log)
+				continue;
+			f.log_prefix = prefix;
+			f.log_rate = b->p->log_rate;
+			f.log_unit = unit_s[b->p->log_unit];
+			push_rule(b, chains[c], &f, s);
+			continue;
+		}
+		for (size_t k = 0; k < ARRAY_SIZE(fams); k++) {
+			const char *fam = fams[k] == CIDR_V4 ? "4" : "6";
+
+			f.has_family = true;
+			f.family = fams[k];
+			switch (stage) {
+			case NM_ROLE_TEMP:
+				snprintf(set, sizeof(set), "%s_tmp%s", s->name, fam);
+				f.set = set;
+				f.verdict = NF_ACCEPT;
+				f.has_counter = true;
+				break;
+			case NM_ROLE_SEEN:
+				snprintf(set, sizeof(set), "%s_seen%s", s->name, fam);
+				f.set = set;
+				f.l4proto = hook == NF_INET_FORWARD ? (uint8_t)s->proto : 0;
+				break;
+			default:
+				f.has_counter = true;
+				if (s->mode == POLICY_MODE_OBSERVE) {
+					f.role = NM_ROLE_OBSERVE;
+					f.verdict = NF_ACCEPT;
+				} else {
+					f.role = NM_ROLE_REFUSE;
+					f.verdict = NF_DROP;
+					f.reject = b->p->action != POLICY_DROP;
+					f.l4proto = f.reject ? (uint8_t)s->proto : 0;
+				}
+				break;
+			}
+			push_rule(b, chains[c], &f, s);
+		}
+	}
+}
+
+/* The hook of a base chain ("input", "forward") or of a service chain ("S_in", "S_fwd"). */
+static uint32_t hook_of(const char *chain)
+{
+	size_t n = strlen(chain);
+
+	return !strcmp(chain, "forward") || (n > 4 && !strcmp(chain + n - 4, "_fwd"))
+		       ? NF_INET_FORWARD : NF_INET_LOCAL_IN;
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	const struct nm_vmap_elem *x = a, *y = b;
+
+	return x->r.lo < y->r.lo ? -1 : x->r.lo > y->r.lo;
+}
+
+/* The dispatch map of hook/proto and the base chain's rule that looks it up. */
+static void build_dispatch(struct bctx *b, const char *base, uint8_t proto)
+{
+	uint32_t hook = hook_of(base);
+	const char *name = nft_dispatch_map(hook, proto);
+	struct nm_fact f = { .role = NM_ROLE_DISPATCH, .hook = hook, .set = (char *)name,
+			     .verdict = -1, .l4proto = proto };
+	struct nm_set *map;
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->p->nsvcs; i++)
+		if ((uint8_t)b->p->svcs[i].proto == proto)
+			n += b->p->svcs[i].nports;
+	if (!n)
+		return;
+	map = push_set(b, name, NM_SET_PORTMAP, NULL);
+	if (!map)
+		return;
+	map->vmap = calloc(n, sizeof(*map->vmap));
+	if (!map->vmap) {
+		b->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < b->p->nsvcs; i++) {
+		const struct policy_service *s = &b->p->svcs[i];
+		char chain[96];
+
+		if ((uint8_t)s->proto != proto)
+			continue;
+		nft_svc_chain(chain, sizeof(chain), s->name, hook);
+		for (size_t k = 0; k < s->nports; k++) {
+			struct nm_vmap_elem *e = &map->vmap[map->nvmap++];
+
+			e->r.lo = e->r.hi = s->ports[k];
+			e->chain = strdup(chain);
+			if (!e->chain)
+				b->err = -ENOMEM;
+		}
+	}
+	qsort(map->vmap, map->nvmap, sizeof(*map->vmap), port_cmp);
+	push_rule(b, base, &f, NULL);
 }
 
 int nft_build(const struct policy *p, struct nm_table *t)
@@ -546,41 +785,48 @@ int nft_build(const struct policy *p, struct nm_table *t)
 			break;
 		ch->base = true;
 		ch->type = strdup("filter");
-		ch->hooknum = !strcmp(chains[c], "input") ? NF_INET_LOCAL_IN : NF_INET_FORWARD;
+		ch->hooknum = hook_of(chains[c]);
 		ch->prio = NFT_BUILD_PRIORITY;
 		ch->policy = NF_ACCEPT;
 		if (!ch->type)
 			b.err = -ENOMEM;
 	}
 	if ((p->hooks & POLICY_HOOK_INPUT) && p->loopback) {
-		struct nftnl_rule *r = new_rule(&b, "input");
-		uint32_t lo = 1;	/* "lo" is ifindex 1 in every network namespace */
+		struct nm_fact lo = { .role = NM_ROLE_LOOPBACK, .hook = NF_INET_LOCAL_IN,
+				      .verdict = NF_ACCEPT };
 
-		if (r) {
-			e_meta(r, NFT_META_IIF, &b.err);
-			e_cmp(r, NFT_CMP_EQ, &lo, 4, &b.err);
-			e_verdict(r, NF_ACCEPT, NULL, &b.err);
-		}
-		push_rule(&b, r, "input", NULL);
+		push_rule(&b, "input", &lo, NULL);
 	}
 	for (size_t i = 0; i < p->nsvcs && !b.err; i++) {
 		const struct policy_service *s = &p->svcs[i];
-		struct nm_set *ports;
+		const char *svc_chains[2];
+		char names[2][96];
 		char name[96];
 
-		snprintf(name, sizeof(name), "%s_ports", s->name);
-		ports = push_set(&b, name, NM_SET_PORTS, s);
-		if (ports) {
-			ports->ports = calloc(s->nports + 1, sizeof(*ports->ports));
-			if (!ports->ports) {
-				b.err = -ENOMEM;
-				break;
-			}
-			memcpy(ports->ports, s->ports, s->nports * sizeof(*s->ports));
-			ports->nports = s->nports;
+		for (size_t c = 0; c < nchains; c++) {
+			nft_svc_chain(names[c], sizeof(names[c]), s->name, hook_of(chains[c]));
+			svc_chains[c] = names[c];
+			push_chain(&b, names[c]);
 		}
-		build_family(&b, s, CIDR_V4, chains, nchains);
-		build_family(&b, s, CIDR_V6, chains, nchains);
+		build_family(&b, s, CIDR_V4, svc_chains, nchains);
+		build_family(&b, s, CIDR_V6, svc_chains, nchains);
+		snprintf(name, sizeof(name), "%s_tmp4", s->name);
+		push_set(&b, name, NM_SET_TMP4, s);
+		snprintf(name, sizeof(name), "%s_tmp6", s->name);
+		push_set(&b, name, NM_SET_TMP6, s);
+		snprintf(name, sizeof(name), "%s_seen4", s->name);
+		push_set(&b, name, NM_SET_SEEN4, s);
+		snprintf(name, sizeof(name), "%s_seen6", s->name);
+		push_set(&b, name, NM_SET_SEEN6, s);
+		build_tail(&b, s, svc_chains, nchains, NM_ROLE_TEMP);
+		build_tail(&b, s, svc_chains, nchains, NM_ROLE_SEEN);
+		build_tail(&b, s, svc_chains, nchains, NM_ROLE_LOG);
+		build_tail(&b, s, svc_chains, nchains, NM_ROLE_REFUSE);
+	}
+	/* dispatch after the services: its maps jump to their chains */
+	for (size_t c = 0; c < nchains && !b.err; c++) {
+		build_dispatch(&b, chains[c], IPPROTO_TCP);
+		build_dispatch(&b, chains[c], IPPROTO_UDP);
 	}
 	if (b.err) {
 		nm_table_fini(t);

@@ -27,6 +27,8 @@
 #include <libnftnl/set.h>
 
 #include "setobj.h"
+
+#define IFNAMSIZ_ 16	/* IFNAMSIZ: the name field of iifname/oifname */
 #include "util.h"
 
 void nm_table_init(struct nm_table *t, const char *name)
@@ -123,6 +125,7 @@ void nm_table_fini(struct nm_table *t)
 		free(t->rules[i].key);
 		free(t->rules[i].text);
 		free(t->rules[i].label);
+		nm_fact_fini(&t->rules[i].fact);
 		if (t->rules[i].nr)
 			nftnl_rule_free(t->rules[i].nr);
 	}
@@ -253,6 +256,44 @@ struct nm_chain *nm_table_find_chain(const struct nm_table *t, const char *name)
 					     &m->chain_ix, &m->nchain_ix, name);
 }
 
+void nm_fact_fini(struct nm_fact *f)
+{
+	free(f->service);
+	free(f->set);
+	free(f->log_prefix);
+	f->service = f->set = f->log_prefix = NULL;
+}
+
+const char *nm_role_str(enum nm_role r)
+{
+	static const char *const names[] = {
+		[NM_ROLE_FOREIGN] = "foreign", [NM_ROLE_LOOPBACK] = "loopback",
+		[NM_ROLE_DISPATCH] = "dispatch", [NM_ROLE_ALLOW] = "allow",
+		[NM_ROLE_ALLOW_MAP] = "allow-map", [NM_ROLE_SHARD] = "shard",
+		[NM_ROLE_TEMP] = "temp", [NM_ROLE_SEEN] = "seen", [NM_ROLE_LOG] = "log",
+		[NM_ROLE_REFUSE] = "refuse", [NM_ROLE_OBSERVE] = "observe",
+	};
+
+	return (size_t)r < ARRAY_SIZE(names) && names[r] ? names[r] : "?";
+}
+
+char *nm_fact_key(const struct nm_fact *f)
+{
+	char *k = NULL;
+	char esc[300] = "";
+
+	if (f->log_prefix)
+		util_escape(f->log_prefix, strlen(f->log_prefix), esc, sizeof(esc));
+	/* everything nft_build_rule() reads, nothing else (not the counters) */
+	if (asprintf(&k, "portlock %s svc=%s fam=%d hook=%u set=%s verdict=%d reject=%d l4=%u log=\"%s\"/%llu/%llu",
+		     nm_role_str(f->role), f->service ? f->service : "-",
+		     f->has_family ? (f->family == CIDR_V4 ? 4 : 6) : 0, f->hook,
+		     f->set ? f->set : "-", f->verdict, f->reject, f->l4proto, esc,
+		     (unsigned long long)f->log_rate, (unsigned long long)f->log_unit) < 0)
+		return NULL;
+	return k;
+}
+
 const char *nm_hook_str(uint32_t hooknum)
 {
 	switch (hooknum) {
@@ -303,12 +344,37 @@ static const char *type_str(uint32_t t)
 	return NULL;
 }
 
+/* "30d", "12h30m", "45s", "1500ms": nft's duration notation */
+static void duration_str(uint64_t ms, char *buf, size_t len)
+{
+	static const struct { uint64_t ms; const char *u; } units[] = {
+		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" }, { 1, "ms" },
+	};
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(units) && o < len; i++) {
+		if (ms < units[i].ms)
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%llu%s", (unsigned long long)(ms / units[i].ms),
+				      units[i].u);
+		ms %= units[i].ms;
+	}
+	if (!o)
+		snprintf(buf, len, "0s");
+}
+
 void nm_set_def_str(const struct nm_set *s, char *buf, size_t len)
 {
 	const char *kt = type_str(s->key_type);
-	char ktbuf[32];
+	char ktbuf[32], flags[64] = "";
+	size_t fo = 0;
 	int n;
 
+	if (s->key_type == NM_TYPE_SEEN4)
+		kt = "ipv4_addr . inet_service";
+	else if (s->key_type == NM_TYPE_SEEN6)
+		kt = "ipv6_addr . inet_service";
 	if (!kt) {
 		snprintf(ktbuf, sizeof(ktbuf), "type-%u/%u", s->key_type, s->key_len);
 		kt = ktbuf;
@@ -318,116 +384,353 @@ void nm_set_def_str(const struct nm_set *s, char *buf, size_t len)
 			     type_str(s->data_type) ? type_str(s->data_type) : "?");
 	else
 		n = snprintf(buf, len, "type %s;", kt);
-	if (n > 0 && (size_t)n < len && (s->flags & (NFT_SET_INTERVAL | NFT_SET_CONSTANT)))
-		snprintf(buf + n, len - (size_t)n, " flags%s%s;",
-			 s->flags & NFT_SET_CONSTANT ? " constant" : "",
-			 s->flags & NFT_SET_INTERVAL ? " interval" : "");
+	if (s->flags & NFT_SET_CONSTANT)
+		fo += (size_t)snprintf(flags + fo, sizeof(flags) - fo, "%sconstant", fo ? "," : "");
+	if (s->flags & NFT_SET_INTERVAL)
+		fo += (size_t)snprintf(flags + fo, sizeof(flags) - fo, "%sinterval", fo ? "," : "");
+	if (s->flags & NFT_SET_EVAL)
+		fo += (size_t)snprintf(flags + fo, sizeof(flags) - fo, "%sdynamic", fo ? "," : "");
+	if (s->flags & NFT_SET_TIMEOUT)
+		fo += (size_t)snprintf(flags + fo, sizeof(flags) - fo, "%stimeout", fo ? "," : "");
+	if (n > 0 && (size_t)n < len && fo)
+		n += snprintf(buf + n, len - (size_t)n, " flags %s;", flags);
+	if (n > 0 && (size_t)n < len && s->timeout) {
+		char d[64];
+
+		duration_str(s->timeout, d, sizeof(d));
+		n += snprintf(buf + n, len - (size_t)n, " timeout %s;", d);
+	}
+	if (n > 0 && (size_t)n < len && s->size)
+		n += snprintf(buf + n, len - (size_t)n, " size %u;", s->size);
+	if (n > 0 && (size_t)n < len && s->counter)
+		snprintf(buf + n, len - (size_t)n, " counter;");
+}
+
+/* One expression in libnftnl's notation, whole (grown until it fits). Caller frees. */
+static char *expr_raw(struct nftnl_expr *e)
+{
+	size_t cap = 1024;
+
+	for (;;) {
+		char *buf = malloc(cap);
+		int n;
+
+		if (!buf)
+			return NULL;
+		n = nftnl_expr_snprintf(buf, cap, e, NFTNL_OUTPUT_DEFAULT, 0);
+		if (n >= 0 && (size_t)n + 1 < cap)
+			return buf;
+		free(buf);
+		if (cap >= (1u << 24))
+			return NULL;
+		cap *= 4;
+	}
+}
+
+struct sbuf {
+	char *out;
+	size_t len, cap;
+	bool err;
+};
+
+static void sb_add(struct sbuf *b, bool space, const char *fmt, ...) __printf(3, 4);
+static void sb_add(struct sbuf *b, bool space, const char *fmt, ...)
+{
+	va_list ap;
+	char *t = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&t, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->err = true;
+		return;
+	}
+	if (util_grow((void **)&b->out, &b->cap, b->len + (size_t)n + 2, 1) < 0) {
+		b->err = true;
+		free(t);
+		return;
+	}
+	if (space && b->len)
+		b->out[b->len++] = ' ';
+	memcpy(b->out + b->len, t, (size_t)n + 1);
+	b->len += (size_t)n;
+	free(t);
 }
 
 char *nm_rule_key(struct nftnl_rule *r)
 {
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
 	struct nftnl_expr *e;
-	char *out = NULL;
-	size_t len = 0, cap = 0;
+	struct sbuf b = { 0 };
 
 	if (!it)
 		return NULL;
 	while ((e = nftnl_expr_iter_next(it))) {
 		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-		char buf[1024];
-		int n;
+		char *inner;
 
-		if (!strcmp(name, "counter"))
-			n = snprintf(buf, sizeof(buf), "[ counter ]");
-		else {
-			char inner[1000];
-
-			nftnl_expr_snprintf(inner, sizeof(inner), e, NFTNL_OUTPUT_DEFAULT, 0);
-			n = snprintf(buf, sizeof(buf), "[ %s %s ]", name, inner);
-		}
-		if (n < 0)
+		if (!strcmp(name, "counter")) {
+			sb_add(&b, false, "[ counter ]");
 			continue;
-		if (util_grow((void **)&out, &cap, len + (size_t)n + 1, 1) < 0) {
-			free(out);
-			out = NULL;
+		}
+		inner = expr_raw(e);
+		if (!inner) {
+			b.err = true;
 			break;
 		}
-		memcpy(out + len, buf, (size_t)n + 1);
-		len += (size_t)n;
+		sb_add(&b, false, "[ %s %s ]", name, inner);
+		free(inner);
 	}
 	nftnl_expr_iter_destroy(it);
-	if (!out)
-		out = strdup("");
-	return out;
+	if (b.err) {
+		free(b.out);
+		return NULL;
+	}
+	if (!b.out)
+		b.out = strdup("");
+	return b.out;
 }
 
 /* ---- printer ---- */
 
-struct pr {
-	char *out;
-	size_t len, cap;
-	char src[96];		/* what register 1 holds, in nft words */
-	int src_kind;		/* 0 none, 1 meta l4proto, 2 meta nfproto, 3 meta iif, 4 port, 5 addr4, 6 addr6, 7 ct status */
-	int l4dep;		/* pending "meta l4proto X" not printed yet (IPPROTO_*) */
-	int nfdep;		/* pending "meta nfproto X" not printed yet */
-	uint32_t mask;		/* bitwise mask applied to src */
-	bool masked;
+enum ld_kind {
+	K_RAW,		/* printed in libnftnl notation; values in hex */
+	K_L4,		/* meta l4proto */
+	K_NFP,		/* meta nfproto */
+	K_IIF,		/* iif/oif: index */
+	K_IFNAME,	/* iifname/oifname: string */
+	K_PORT,		/* th/tcp/udp port, ct proto-dst */
+	K_ADDR4,
+	K_ADDR6,
+	K_CTDIR,
+	K_CTSTATUS,
+	K_CTSTATE,
+	K_HEX,		/* known source, value shown in hex */
 };
 
-static void pr_add(struct pr *p, const char *fmt, ...) __printf(2, 3);
-static void pr_add(struct pr *p, const char *fmt, ...)
-{
-	char buf[1200];
-	va_list ap;
-	int n;
+/* What a register holds: one load (a register may hold part of a concatenation). */
+struct ld {
+	bool used;
+	unsigned seq;
+	enum ld_kind kind;
+	uint32_t len;		/* bytes loaded */
+	int bits;		/* addresses: prefix length (a short load or a mask) */
+	uint32_t mask;		/* ct state/status */
+	bool masked;
+	char text[160];
+};
 
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n <= 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	if (util_grow((void **)&p->out, &p->cap, p->len + (size_t)n + 2, 1) < 0)
-		return;
-	if (p->len)
-		p->out[p->len++] = ' ';
-	memcpy(p->out + p->len, buf, (size_t)n + 1);
-	p->len += (size_t)n;
+#define PR_REGS 16	/* 32-bit registers */
+
+struct pr {
+	struct sbuf b;
+	struct ld reg[PR_REGS];
+	unsigned seq;
+	/* "meta l4proto X" / "meta nfproto X" not printed yet: folded if a match implies them */
+	struct { bool nf; uint8_t v; } dep[4];
+	size_t ndep;
+	int fam;		/* NFPROTO_IPV4/6 of the last "meta nfproto", for reject */
+	/* a "cmp gte" waiting for its "cmp lte" (a range) */
+	bool gte;
+	int gte_reg;
+	char gte_val[160];
+};
+
+static int reg_index(uint32_t reg)
+{
+	if (reg >= NFT_REG_1 && reg <= NFT_REG_4)
+		return (int)(reg - NFT_REG_1) * 4;
+	if (reg >= NFT_REG32_00 && reg < NFT_REG32_00 + PR_REGS)
+		return (int)(reg - NFT_REG32_00);
+	return -1;
 }
 
 static void flush_deps(struct pr *p)
 {
-	if (p->l4dep) {
-		if (p->l4dep == IPPROTO_TCP)
-			pr_add(p, "meta l4proto tcp");
-		else if (p->l4dep == IPPROTO_UDP)
-			pr_add(p, "meta l4proto udp");
+	for (size_t i = 0; i < p->ndep; i++) {
+		uint8_t v = p->dep[i].v;
+
+		if (p->dep[i].nf)
+			sb_add(&p->b, true, "meta nfproto %s", v == NFPROTO_IPV4 ? "ipv4" :
+				  v == NFPROTO_IPV6 ? "ipv6" : "?");
+		else if (v == IPPROTO_TCP || v == IPPROTO_UDP)
+			sb_add(&p->b, true, "meta l4proto %s", v == IPPROTO_TCP ? "tcp" : "udp");
 		else
-			pr_add(p, "meta l4proto %d", p->l4dep);
-		p->l4dep = 0;
+			sb_add(&p->b, true, "meta l4proto %u", v);
 	}
-	if (p->nfdep) {
-		pr_add(p, "meta nfproto %s", p->nfdep == NFPROTO_IPV4 ? "ipv4" : "ipv6");
-		p->nfdep = 0;
-	}
+	p->ndep = 0;
 }
 
-static void fmt_value(const struct pr *p, const void *data, uint32_t len, char *buf, size_t blen)
+/* Remove a pending dependency the next match implies; returns its value or 0. */
+static uint8_t fold_dep(struct pr *p, bool nf, int only)
+{
+	for (size_t i = 0; i < p->ndep; i++) {
+		if (p->dep[i].nf != nf || (only >= 0 && p->dep[i].v != only))
+			continue;
+		uint8_t v = p->dep[i].v;
+
+		memmove(&p->dep[i], &p->dep[i + 1], (p->ndep - i - 1) * sizeof(p->dep[0]));
+		p->ndep--;
+		return v;
+	}
+	return 0;
+}
+
+static void flush_gte(struct pr *p);
+
+/* Text into the output: pending dependencies and half ranges go first. */
+static void emit(struct pr *p, const char *fmt, ...) __printf(2, 3);
+static void emit(struct pr *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *t = NULL;
+	int n;
+
+	flush_gte(p);
+	flush_deps(p);
+	va_start(ap, fmt);
+	n = vasprintf(&t, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		p->b.err = true;
+		return;
+	}
+	sb_add(&p->b, true, "%s", t);
+	free(t);
+}
+
+static void emit_raw(struct pr *p, struct nftnl_expr *e)
+{
+	char *inner = expr_raw(e);
+
+	emit(p, "[ %s %s ]", nftnl_expr_get_str(e, NFTNL_EXPR_NAME), inner ? inner : "?");
+	free(inner);
+}
+
+static struct ld *load(struct pr *p, uint32_t dreg, enum ld_kind kind, uint32_t len,
+		       const char *fmt, ...) __printf(5, 6);
+static struct ld *load(struct pr *p, uint32_t dreg, enum ld_kind kind, uint32_t len,
+		       const char *fmt, ...)
+{
+	int i = reg_index(dreg);
+	struct ld *l;
+	va_list ap;
+
+	if (i < 0)
+		return NULL;
+	l = &p->reg[i];
+	memset(l, 0, sizeof(*l));
+	l->used = true;
+	l->seq = ++p->seq;
+	l->kind = kind;
+	l->len = len;
+	l->bits = -1;
+	va_start(ap, fmt);
+	vsnprintf(l->text, sizeof(l->text), fmt, ap);
+	va_end(ap);
+	return l;
+}
+
+static struct ld *reg_of(struct pr *p, uint32_t reg)
+{
+	int i = reg_index(reg);
+
+	return i >= 0 && p->reg[i].used ? &p->reg[i] : NULL;
+}
+
+/* "a . b . c": the loads from reg on, in registers that follow each other, loaded in order. */
+static void concat_text(struct pr *p, uint32_t reg, char *buf, size_t len)
+{
+	int i = reg_index(reg);
+	unsigned seq = 0;
+	size_t o = 0;
+
+	buf[0] = '\0';
+	while (i >= 0 && i < PR_REGS && p->reg[i].used && p->reg[i].seq > seq) {
+		int n = snprintf(buf + o, len - o, "%s%s", o ? " . " : "", p->reg[i].text);
+
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+		seq = p->reg[i].seq;
+		i += (int)((p->reg[i].len + 3) / 4);
+	}
+	if (!o)
+		snprintf(buf, len, "reg %u", reg);
+}
+
+static int leading_ones(const uint8_t *m, uint32_t len)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < len; i++) {
+		for (int b = 7; b >= 0; b--) {
+			if (!(m[i] >> b & 1)) {
+				/* the rest must be zero for a prefix */
+				for (int c = b; c >= 0; c--)
+					if (m[i] >> c & 1)
+						return -1;
+				for (uint32_t j = i + 1; j < len; j++)
+					if (m[j])
+						return -1;
+				return n;
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
+static void ct_state_str(uint32_t mask, char *buf, size_t len)
+{
+	static const struct { uint32_t bit; const char *n; } st[] = {
+		{ 1, "invalid" }, { 2, "established" }, { 4, "related" }, { 8, "new" }, { 64, "untracked" },
+	};
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(st); i++) {
+		if (!(mask & st[i].bit))
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "", st[i].n);
+		mask &= ~st[i].bit;
+		if (o >= len)
+			return;
+	}
+	if (mask && o < len)
+		snprintf(buf + o, len - o, "%s0x%x", o ? "," : "", mask);
+}
+
+static void fmt_value(const struct ld *l, const void *data, uint32_t len, char *buf, size_t blen)
 {
 	const uint8_t *d = data;
 
-	switch (p->src_kind) {
-	case 1:
-		if (len >= 1 && d[0] == IPPROTO_TCP) { snprintf(buf, blen, "tcp"); return; }
-		if (len >= 1 && d[0] == IPPROTO_UDP) { snprintf(buf, blen, "udp"); return; }
-		if (len >= 1) { snprintf(buf, blen, "%u", d[0]); return; }
+	switch (l->kind) {
+	case K_L4:
+		if (len == 1) {
+			static const struct { uint8_t v; const char *n; } pr[] = {
+				{ IPPROTO_TCP, "tcp" }, { IPPROTO_UDP, "udp" }, { IPPROTO_ICMP, "icmp" },
+				{ IPPROTO_ICMPV6, "ipv6-icmp" }, { IPPROTO_SCTP, "sctp" },
+			};
+
+			for (size_t i = 0; i < ARRAY_SIZE(pr); i++)
+				if (pr[i].v == d[0]) {
+					snprintf(buf, blen, "%s", pr[i].n);
+					return;
+				}
+			snprintf(buf, blen, "%u", d[0]);
+			return;
+		}
 		break;
-	case 2:
-		if (len >= 1) { snprintf(buf, blen, "%s", d[0] == NFPROTO_IPV4 ? "ipv4" : d[0] == NFPROTO_IPV6 ? "ipv6" : "?"); return; }
+	case K_NFP:
+		if (len == 1) {
+			snprintf(buf, blen, "%s", d[0] == NFPROTO_IPV4 ? "ipv4" : d[0] == NFPROTO_IPV6 ? "ipv6" : "?");
+			return;
+		}
 		break;
-	case 3:
+	case K_IIF:
 		if (len == 4) {
 			uint32_t idx;
 
@@ -439,17 +742,47 @@ static void fmt_value(const struct pr *p, const void *data, uint32_t len, char *
 			return;
 		}
 		break;
-	case 8:
-		if (len == 1) { snprintf(buf, blen, "%s", d[0] == 0 ? "original" : "reply"); return; }
+	case K_IFNAME: {
+		char name[IFNAMSIZ_ + 2], esc[80];
+		size_t n = strnlen((const char *)d, len < IFNAMSIZ_ ? len : IFNAMSIZ_);
+
+		memcpy(name, d, n);
+		name[n] = '\0';
+		util_escape(name, n, esc, sizeof(esc));
+		/* a comparison shorter than the name field without its NUL: a wildcard */
+		snprintf(buf, blen, "\"%s%s\"", esc, n == len && len < IFNAMSIZ_ ? "*" : "");
+		return;
+	}
+	case K_CTDIR:
+		if (len == 1) {
+			snprintf(buf, blen, "%s", d[0] == 0 ? "original" : "reply");
+			return;
+		}
 		break;
-	case 4:
-		if (len == 2) { snprintf(buf, blen, "%u", (d[0] << 8) | d[1]); return; }
+	case K_PORT:
+		if (len == 2) {
+			snprintf(buf, blen, "%u", (d[0] << 8) | d[1]);
+			return;
+		}
 		break;
-	case 5:
-		if (len == 4) { inet_ntop(AF_INET, d, buf, (socklen_t)blen); return; }
-		break;
-	case 6:
-		if (len == 16) { inet_ntop(AF_INET6, d, buf, (socklen_t)blen); return; }
+	case K_ADDR4:
+	case K_ADDR6: {
+		uint32_t full = l->kind == K_ADDR4 ? 4 : 16;
+		uint8_t a[16] = { 0 };
+		char tmp[INET6_ADDRSTRLEN];
+		int bits = l->bits >= 0 ? l->bits : (int)(len * 8);
+
+		if (len > full)
+			break;
+		memcpy(a, d, len);
+		inet_ntop(full == 4 ? AF_INET : AF_INET6, a, tmp, sizeof(tmp));
+		if (bits < (int)full * 8)
+			snprintf(buf, blen, "%s/%d", tmp, bits);
+		else
+			snprintf(buf, blen, "%s", tmp);
+		return;
+	}
+	default:
 		break;
 	}
 	{
@@ -460,15 +793,12 @@ static void fmt_value(const struct pr *p, const void *data, uint32_t len, char *
 	}
 }
 
-static void pr_raw(struct pr *p, struct nftnl_expr *e)
+static void flush_gte(struct pr *p)
 {
-	char inner[1000];
-
-	flush_deps(p);
-	nftnl_expr_snprintf(inner, sizeof(inner), e, NFTNL_OUTPUT_DEFAULT, 0);
-	pr_add(p, "[ %s %s ]", nftnl_expr_get_str(e, NFTNL_EXPR_NAME), inner);
-	p->src_kind = 0;
-	p->src[0] = '\0';
+	if (!p->gte)
+		return;
+	p->gte = false;
+	emit(p, "%s >= %s", p->reg[p->gte_reg].text, p->gte_val);
 }
 
 static void pr_payload(struct pr *p, struct nftnl_expr *e)
@@ -476,239 +806,375 @@ static void pr_payload(struct pr *p, struct nftnl_expr *e)
 	uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
 	uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
 	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
 
 	if (base == NFT_PAYLOAD_TRANSPORT_HEADER && len == 2 && (off == 0 || off == 2)) {
-		const char *l4 = p->l4dep == IPPROTO_TCP ? "tcp" : p->l4dep == IPPROTO_UDP ? "udp" : "th";
+		uint8_t l4 = fold_dep(p, false, IPPROTO_TCP);
 
-		if (p->l4dep == IPPROTO_TCP || p->l4dep == IPPROTO_UDP)
-			p->l4dep = 0;
-		flush_deps(p);
-		snprintf(p->src, sizeof(p->src), "%s %s", l4, off ? "dport" : "sport");
-		p->src_kind = 4;
+		if (!l4)
+			l4 = fold_dep(p, false, IPPROTO_UDP);
+		load(p, dreg, K_PORT, 2, "%s %s", l4 == IPPROTO_TCP ? "tcp" : l4 == IPPROTO_UDP ? "udp" : "th",
+		     off ? "dport" : "sport");
 		return;
 	}
-	if (base == NFT_PAYLOAD_NETWORK_HEADER && ((len == 4 && (off == 12 || off == 16)) ||
-						   (len == 16 && (off == 8 || off == 24)))) {
-		int v6 = len == 16;
-		int dst = v6 ? off == 24 : off == 16;
+	if (base == NFT_PAYLOAD_NETWORK_HEADER && len >= 1 &&
+	    (((off == 12 || off == 16) && len <= 4) || ((off == 8 || off == 24) && len <= 16 && len > 4) ||
+	     ((off == 8 || off == 24) && len <= 4 && p->fam == NFPROTO_IPV6))) {
+		/* a short load is a prefix on a byte boundary: "ip saddr 10.77.0.0/16" loads 2 bytes */
+		bool v6 = (off == 8 || off == 24) && (len > 4 || p->fam == NFPROTO_IPV6);
+		struct ld *l;
 
-		if (p->nfdep == (v6 ? NFPROTO_IPV6 : NFPROTO_IPV4))
-			p->nfdep = 0;
-		flush_deps(p);
-		snprintf(p->src, sizeof(p->src), "%s %s", v6 ? "ip6" : "ip", dst ? "daddr" : "saddr");
-		p->src_kind = v6 ? 6 : 5;
+		fold_dep(p, true, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+		l = load(p, dreg, v6 ? K_ADDR6 : K_ADDR4, len, "%s %s", v6 ? "ip6" : "ip",
+			 off == 16 || off == 24 ? "daddr" : "saddr");
+		if (l && len < (v6 ? 16u : 4u))
+			l->bits = (int)len * 8;
 		return;
 	}
-	pr_raw(p, e);
+	{
+		char *inner = expr_raw(e);
+
+		load(p, dreg, K_RAW, len, "[ payload %s ]", inner ? inner : "?");
+		free(inner);
+	}
 }
 
 static void pr_meta(struct pr *p, struct nftnl_expr *e)
 {
 	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG);
 
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG)) {
-		pr_raw(p, e);
-		return;
-	}
 	switch (key) {
-	case NFT_META_L4PROTO:
-		snprintf(p->src, sizeof(p->src), "meta l4proto");
-		p->src_kind = 1;
-		return;
-	case NFT_META_NFPROTO:
-		snprintf(p->src, sizeof(p->src), "meta nfproto");
-		p->src_kind = 2;
-		return;
-	case NFT_META_IIF:
-		flush_deps(p);
-		snprintf(p->src, sizeof(p->src), "iif");
-		p->src_kind = 3;
-		return;
+	case NFT_META_L4PROTO: load(p, dreg, K_L4, 1, "meta l4proto"); return;
+	case NFT_META_NFPROTO: load(p, dreg, K_NFP, 1, "meta nfproto"); return;
+	case NFT_META_IIF: load(p, dreg, K_IIF, 4, "iif"); return;
+	case NFT_META_OIF: load(p, dreg, K_IIF, 4, "oif"); return;
+	case NFT_META_IIFNAME: load(p, dreg, K_IFNAME, IFNAMSIZ_, "iifname"); return;
+	case NFT_META_OIFNAME: load(p, dreg, K_IFNAME, IFNAMSIZ_, "oifname"); return;
+	case NFT_META_MARK: load(p, dreg, K_HEX, 4, "meta mark"); return;
 	}
-	pr_raw(p, e);
+	{
+		char *inner = expr_raw(e);
+
+		load(p, dreg, K_RAW, 4, "[ meta %s ]", inner ? inner : "?");
+		free(inner);
+	}
 }
 
 static void pr_ct(struct pr *p, struct nftnl_expr *e)
 {
 	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG);
+	bool dir = nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR);
+	const char *dn = dir && nftnl_expr_get_u8(e, NFTNL_EXPR_CT_DIR) == IP_CT_DIR_REPLY ? "reply" : "original";
 
-	flush_deps(p);
-	if (key == NFT_CT_DIRECTION && !nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
-		snprintf(p->src, sizeof(p->src), "ct direction");
-		p->src_kind = 8;
+	if (!dir && key == NFT_CT_DIRECTION) {
+		load(p, dreg, K_CTDIR, 1, "ct direction");
 		return;
 	}
-	if (key == NFT_CT_STATUS && !nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
-		snprintf(p->src, sizeof(p->src), "ct status");
-		p->src_kind = 7;
+	if (!dir && key == NFT_CT_STATUS) {
+		load(p, dreg, K_CTSTATUS, 4, "ct status");
 		return;
 	}
-	if (key == NFT_CT_PROTO_DST && nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
-		snprintf(p->src, sizeof(p->src), "ct %s proto-dst",
-			 nftnl_expr_get_u8(e, NFTNL_EXPR_CT_DIR) == IP_CT_DIR_ORIGINAL ? "original" : "reply");
-		p->src_kind = 4;
+	if (!dir && key == NFT_CT_STATE) {
+		load(p, dreg, K_CTSTATE, 4, "ct state");
 		return;
 	}
-	pr_raw(p, e);
+	if (!dir && key == NFT_CT_MARK) {
+		load(p, dreg, K_HEX, 4, "ct mark");
+		return;
+	}
+	if (dir && (key == NFT_CT_PROTO_DST || key == NFT_CT_PROTO_SRC)) {
+		load(p, dreg, K_PORT, 2, "ct %s proto-%s", dn, key == NFT_CT_PROTO_DST ? "dst" : "src");
+		return;
+	}
+	{
+		char *inner = expr_raw(e);
+
+		load(p, dreg, K_RAW, 4, "[ ct %s ]", inner ? inner : "?");
+		free(inner);
+	}
+}
+
+static void pr_bitwise(struct pr *p, struct nftnl_expr *e)
+{
+	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG);
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG);
+	uint32_t mlen = 0, xlen = 0;
+	const uint8_t *m = nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_MASK)
+				   ? nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &mlen) : NULL;
+	const uint8_t *x = nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_XOR)
+				   ? nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen) : NULL;
+	struct ld *l = reg_of(p, sreg);
+	bool xzero = true;
+
+	for (uint32_t i = 0; x && i < xlen; i++)
+		xzero &= !x[i];
+	if (l && sreg == dreg && m && xzero && !(nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
+						  nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL)) {
+		if ((l->kind == K_ADDR4 || l->kind == K_ADDR6) && mlen == l->len) {
+			int bits = leading_ones(m, mlen);
+
+			if (bits >= 0) {
+				l->bits = bits;
+				return;
+			}
+		}
+		if ((l->kind == K_CTSTATE || l->kind == K_CTSTATUS) && mlen == 4) {
+			memcpy(&l->mask, m, 4);
+			l->masked = true;
+			return;
+		}
+	}
+	{
+		char *inner = expr_raw(e);
+
+		load(p, dreg, K_RAW, mlen ? mlen : 4, "[ bitwise %s ]", inner ? inner : "?");
+		free(inner);
+	}
 }
 
 static void pr_cmp(struct pr *p, struct nftnl_expr *e)
 {
-	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP), len;
+	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP), len = 0;
+	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG);
 	const void *data = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
-	char val[128];
+	struct ld *l = reg_of(p, sreg);
+	static const char *const ops[] = {
+		[NFT_CMP_EQ] = "", [NFT_CMP_NEQ] = " !=", [NFT_CMP_LT] = " <",
+		[NFT_CMP_LTE] = " <=", [NFT_CMP_GT] = " >", [NFT_CMP_GTE] = " >=",
+	};
+	char val[160];
 
-	if (!p->src_kind || !data) {
-		pr_raw(p, e);
+	if (!l || !data || op > NFT_CMP_GTE) {
+		emit_raw(p, e);
 		return;
 	}
-	if (p->src_kind == 7 && p->masked && op == NFT_CMP_NEQ && len == 4 &&
-	    !memcmp(data, "\0\0\0\0", 4)) {
-		if (p->mask == IPS_DST_NAT)
-			pr_add(p, "ct status dnat");
-		else if (p->mask == IPS_SRC_NAT)
-			pr_add(p, "ct status snat");
-		else
-			pr_add(p, "ct status & 0x%x != 0", p->mask);
-		p->masked = false;
-		p->src_kind = 0;
+	if (l->masked && op == NFT_CMP_NEQ && len == 4 && !memcmp(data, "\0\0\0\0", 4)) {
+		char st[96];
+
+		if (l->kind == K_CTSTATE) {
+			ct_state_str(l->mask, st, sizeof(st));
+			emit(p, "ct state %s", st);
+		} else if (l->mask == IPS_DST_NAT) {
+			emit(p, "ct status dnat");
+		} else if (l->mask == IPS_SRC_NAT) {
+			emit(p, "ct status snat");
+		} else {
+			emit(p, "ct status & 0x%x != 0", l->mask);
+		}
 		return;
 	}
-	if (op == NFT_CMP_EQ && p->src_kind == 1 && len == 1) {
-		p->l4dep = ((const uint8_t *)data)[0];	/* printed only if nothing folds it */
-		p->src_kind = 0;
+	if (op == NFT_CMP_EQ && (l->kind == K_L4 || l->kind == K_NFP) && len == 1 &&
+	    p->ndep < ARRAY_SIZE(p->dep)) {
+		/* printed only if no later match implies it (nft folds them the same way) */
+		p->dep[p->ndep].nf = l->kind == K_NFP;
+		p->dep[p->ndep].v = ((const uint8_t *)data)[0];
+		if (l->kind == K_NFP)
+			p->fam = p->dep[p->ndep].v;
+		p->ndep++;
 		return;
 	}
-	if (op == NFT_CMP_EQ && p->src_kind == 2 && len == 1) {
-		p->nfdep = ((const uint8_t *)data)[0];
-		p->src_kind = 0;
+	fmt_value(l, data, len, val, sizeof(val));
+	if (op == NFT_CMP_LTE && p->gte && p->gte_reg == reg_index(sreg)) {
+		p->gte = false;
+		emit(p, "%s %s-%s", l->text, p->gte_val, val);
 		return;
 	}
-	flush_deps(p);
-	fmt_value(p, data, len, val, sizeof(val));
-	pr_add(p, "%s%s %s", p->src, op == NFT_CMP_EQ ? "" : op == NFT_CMP_NEQ ? " !=" :
-		op == NFT_CMP_LT ? " <" : op == NFT_CMP_LTE ? " <=" : op == NFT_CMP_GT ? " >" : " >=", val);
-	p->src_kind = 0;
+	flush_gte(p);
+	if (op == NFT_CMP_GTE) {
+		p->gte = true;
+		p->gte_reg = reg_index(sreg);
+		snprintf(p->gte_val, sizeof(p->gte_val), "%s", val);
+		return;
+	}
+	emit(p, "%s%s %s", l->text, ops[op], val);
 }
 
 static void pr_verdict(struct pr *p, int32_t v, const char *chain)
 {
-	flush_deps(p);
 	switch (v) {
-	case NF_ACCEPT: pr_add(p, "accept"); break;
-	case NF_DROP: pr_add(p, "drop"); break;
-	case NFT_CONTINUE: pr_add(p, "continue"); break;
-	case NFT_RETURN: pr_add(p, "return"); break;
-	case NFT_JUMP: pr_add(p, "jump %s", chain ? chain : "?"); break;
-	case NFT_GOTO: pr_add(p, "goto %s", chain ? chain : "?"); break;
-	default: pr_add(p, "verdict %d", v); break;
+	case NF_ACCEPT: emit(p, "accept"); break;
+	case NF_DROP: emit(p, "drop"); break;
+	case NFT_CONTINUE: emit(p, "continue"); break;
+	case NFT_RETURN: emit(p, "return"); break;
+	case NFT_JUMP: emit(p, "jump %s", chain ? chain : "?"); break;
+	case NFT_GOTO: emit(p, "goto %s", chain ? chain : "?"); break;
+	default: emit(p, "verdict %d", v); break;
 	}
+}
+
+static void pr_reject(struct pr *p, struct nftnl_expr *e)
+{
+	static const char *const icmp[] = { [0] = "net-unreachable", [1] = "host-unreachable",
+					    [2] = "prot-unreachable", [3] = "port-unreachable",
+					    [9] = "net-prohibited", [10] = "host-prohibited",
+					    [13] = "admin-prohibited" };
+	static const char *const icmp6[] = { [0] = "no-route", [1] = "admin-prohibited",
+					     [3] = "addr-unreachable", [4] = "port-unreachable",
+					     [5] = "policy-fail", [6] = "reject-route" };
+	static const char *const icmpx[] = { [0] = "no-route", [1] = "port-unreachable",
+					     [2] = "host-unreachable", [3] = "admin-prohibited" };
+	uint32_t type = nftnl_expr_get_u32(e, NFTNL_EXPR_REJECT_TYPE);
+	uint8_t code = nftnl_expr_get_u8(e, NFTNL_EXPR_REJECT_CODE);
+	const char *n = NULL;
+
+	if (type == NFT_REJECT_TCP_RST) {
+		emit(p, "reject with tcp reset");
+		return;
+	}
+	if (type == NFT_REJECT_ICMPX_UNREACH && code == NFT_REJECT_ICMPX_PORT_UNREACH) {
+		emit(p, "reject");
+		return;
+	}
+	if (type == NFT_REJECT_ICMPX_UNREACH && code < ARRAY_SIZE(icmpx))
+		n = icmpx[code];
+	else if (type == NFT_REJECT_ICMP_UNREACH && p->fam == NFPROTO_IPV4 && code < ARRAY_SIZE(icmp))
+		n = icmp[code];
+	else if (type == NFT_REJECT_ICMP_UNREACH && p->fam == NFPROTO_IPV6 && code < ARRAY_SIZE(icmp6))
+		n = icmp6[code];
+	if (n)
+		emit(p, "reject with %s %s", type == NFT_REJECT_ICMPX_UNREACH ? "icmpx" :
+		     p->fam == NFPROTO_IPV4 ? "icmp" : "icmpv6", n);
+	else
+		emit_raw(p, e);
+}
+
+static void pr_limit(struct pr *p, struct nftnl_expr *e)
+{
+	static const struct { uint64_t s; const char *n; } units[] = {
+		{ 1, "second" }, { 60, "minute" }, { 3600, "hour" }, { 86400, "day" }, { 604800, "week" },
+	};
+	uint64_t unit = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT);
+	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_LIMIT_FLAGS)
+				 ? nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_FLAGS) : 0;
+	uint32_t burst = nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_BURST);
+	const char *un = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (units[i].s == unit)
+			un = units[i].n;
+	if (!un || nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_TYPE) != NFT_LIMIT_PKTS ||
+	    (flags & ~NFT_LIMIT_F_INV)) {
+		emit_raw(p, e);
+		return;
+	}
+	emit(p, "limit rate %s%llu/%s", flags & NFT_LIMIT_F_INV ? "over " : "",
+	     (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE), un);
+	if (burst != 5)
+		emit(p, "burst %u packets", burst);
+}
+
+static void pr_log(struct pr *p, struct nftnl_expr *e)
+{
+	emit(p, "log");
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)) {
+		char esc[300];
+		const char *pre = nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX);
+
+		util_escape(pre, strlen(pre), esc, sizeof(esc));
+		emit(p, "prefix \"%s\"", esc);
+	}
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_LEVEL) && nftnl_expr_get_u32(e, NFTNL_EXPR_LOG_LEVEL) != 4)
+		emit(p, "level %u", nftnl_expr_get_u32(e, NFTNL_EXPR_LOG_LEVEL));
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_GROUP))
+		emit(p, "group %u", nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_GROUP));
+}
+
+static void pr_lookup(struct pr *p, struct nftnl_expr *e)
+{
+	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS)
+				 ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) : 0;
+	const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+	char key[400];
+
+	if (!reg_of(p, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG)) ||
+	    (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) &&
+	     nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) != NFT_REG_VERDICT)) {
+		emit_raw(p, e);
+		return;
+	}
+	concat_text(p, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG), key, sizeof(key));
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG))
+		emit(p, "%s vmap @%s", key, set);
+	else
+		emit(p, "%s%s @%s", key, flags & NFT_LOOKUP_F_INV ? " !=" : "", set);
+}
+
+static void pr_dynset(struct pr *p, struct nftnl_expr *e)
+{
+	static const char *const ops[] = { "add", "update", "delete" };
+	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_DYNSET_OP);
+	char key[400];
+
+	if (op >= ARRAY_SIZE(ops) || nftnl_expr_is_set(e, NFTNL_EXPR_DYNSET_SREG_DATA) ||
+	    nftnl_expr_is_set(e, NFTNL_EXPR_DYNSET_EXPR) ||
+	    !reg_of(p, nftnl_expr_get_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY))) {
+		emit_raw(p, e);
+		return;
+	}
+	concat_text(p, nftnl_expr_get_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY), key, sizeof(key));
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_DYNSET_TIMEOUT) && nftnl_expr_get_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT))
+		emit(p, "%s @%s { %s timeout %llums }", ops[op], nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME),
+		     key, (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT));
+	else
+		emit(p, "%s @%s { %s }", ops[op], nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME), key);
 }
 
 char *nm_rule_text(struct nftnl_rule *r, unsigned flags)
 {
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
 	struct nftnl_expr *e;
-	struct pr p = { 0 };
+	struct pr p;
 
 	if (!it)
 		return NULL;
+	memset(&p, 0, sizeof(p));
 	while ((e = nftnl_expr_iter_next(it))) {
 		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
 
-		if (!strcmp(name, "payload") && nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG)) {
+		if (!strcmp(name, "payload") && nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG))
 			pr_payload(&p, e);
-		} else if (!strcmp(name, "meta")) {
+		else if (!strcmp(name, "meta") && nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG))
 			pr_meta(&p, e);
-		} else if (!strcmp(name, "ct") && nftnl_expr_is_set(e, NFTNL_EXPR_CT_DREG)) {
+		else if (!strcmp(name, "ct") && nftnl_expr_is_set(e, NFTNL_EXPR_CT_DREG))
 			pr_ct(&p, e);
-		} else if (!strcmp(name, "cmp")) {
+		else if (!strcmp(name, "bitwise"))
+			pr_bitwise(&p, e);
+		else if (!strcmp(name, "cmp"))
 			pr_cmp(&p, e);
-		} else if (!strcmp(name, "bitwise") && p.src_kind == 7 &&
-			   nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_MASK)) {
-			uint32_t len;
-			const void *m = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
-
-			if (len == 4) {
-				memcpy(&p.mask, m, 4);
-				p.masked = true;
-			} else {
-				pr_raw(&p, e);
-			}
-		} else if (!strcmp(name, "lookup") && p.src_kind) {
-			uint32_t lflags = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS)
-						  ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) : 0;
-			const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
-
-			flush_deps(&p);
-			if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG))
-				pr_add(&p, "%s vmap @%s", p.src, set);
-			else
-				pr_add(&p, "%s%s @%s", p.src, lflags & NFT_LOOKUP_F_INV ? " !=" : "", set);
-			p.src_kind = 0;
-		} else if (!strcmp(name, "counter")) {
-			flush_deps(&p);
-			if (flags & NM_TEXT_NO_COUNTERS)
-				pr_add(&p, "counter");
-			else
-				pr_add(&p, "counter packets %llu bytes %llu",
-			       (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
-			       (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES));
-		} else if (!strcmp(name, "limit") &&
-			   nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_TYPE) == NFT_LIMIT_PKTS) {
-			static const struct { uint64_t s; const char *n; } units[] = {
-				{ 1, "second" }, { 60, "minute" }, { 3600, "hour" }, { 86400, "day" },
-			};
-			uint64_t unit = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT);
-			const char *un = NULL;
-
-			for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-				if (units[i].s == unit)
-					un = units[i].n;
-			flush_deps(&p);
-			if (un)
-				pr_add(&p, "limit rate %llu/%s",
-				       (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE), un);
-			else
-				pr_raw(&p, e);
-			if (un && nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_BURST) != 5)
-				pr_add(&p, "burst %u packets", nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_BURST));
-		} else if (!strcmp(name, "log")) {
-			flush_deps(&p);
-			pr_add(&p, "log");
-			if (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)) {
-				char esc[300];
-				const char *pre = nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX);
-
-				util_escape(pre, strlen(pre), esc, sizeof(esc));
-				pr_add(&p, "prefix \"%s\"", esc);
-			}
-			if (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_LEVEL) &&
-			    nftnl_expr_get_u32(e, NFTNL_EXPR_LOG_LEVEL) != 4)
-				pr_add(&p, "level %u", nftnl_expr_get_u32(e, NFTNL_EXPR_LOG_LEVEL));
-		} else if (!strcmp(name, "immediate") &&
-			   nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
+		else if (!strcmp(name, "lookup"))
+			pr_lookup(&p, e);
+		else if (!strcmp(name, "dynset"))
+			pr_dynset(&p, e);
+		else if (!strcmp(name, "counter") && (flags & NM_TEXT_NO_COUNTERS))
+			emit(&p, "counter");
+		else if (!strcmp(name, "counter"))
+			emit(&p, "counter packets %llu bytes %llu",
+			     (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
+			     (unsigned long long)nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES));
+		else if (!strcmp(name, "limit"))
+			pr_limit(&p, e);
+		else if (!strcmp(name, "log"))
+			pr_log(&p, e);
+		else if (!strcmp(name, "immediate") &&
+			 nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT)
 			pr_verdict(&p, (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT),
 				   nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)
 					   ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL);
-		} else if (!strcmp(name, "reject")) {
-			uint32_t type = nftnl_expr_get_u32(e, NFTNL_EXPR_REJECT_TYPE);
-			uint8_t code = nftnl_expr_get_u8(e, NFTNL_EXPR_REJECT_CODE);
-
-			flush_deps(&p);
-			if (type == NFT_REJECT_TCP_RST)
-				pr_add(&p, "reject with tcp reset");
-			else if (type == NFT_REJECT_ICMPX_UNREACH && code == NFT_REJECT_ICMPX_PORT_UNREACH)
-				pr_add(&p, "reject");
-			else
-				pr_raw(&p, e);
-		} else {
-			pr_raw(&p, e);
-		}
+		else if (!strcmp(name, "reject"))
+			pr_reject(&p, e);
+		else
+			emit_raw(&p, e);
 	}
+	flush_gte(&p);
 	flush_deps(&p);
 	nftnl_expr_iter_destroy(it);
-	if (!p.out)
-		p.out = strdup("");
-	return p.out;
+	if (p.b.err) {
+		free(p.b.out);
+		return NULL;
+	}
+	if (!p.b.out)
+		p.b.out = strdup("");
+	return p.b.out;
 }

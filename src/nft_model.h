@@ -23,6 +23,12 @@ struct diag;
 #define NM_TYPE_IPADDR 7
 #define NM_TYPE_IP6ADDR 8
 #define NM_TYPE_INET_SERVICE 13
+/* concatenations as nft numbers them: (a << 6) | b */
+#define NM_TYPE_CONCAT(a, b) (((a) << 6) | (b))
+#define NM_TYPE_SEEN4 NM_TYPE_CONCAT(NM_TYPE_IPADDR, NM_TYPE_INET_SERVICE)
+#define NM_TYPE_SEEN6 NM_TYPE_CONCAT(NM_TYPE_IP6ADDR, NM_TYPE_INET_SERVICE)
+/* fact.hook of a shard rule: reached from the service chains of both hooks */
+#define NM_HOOK_ANY 0xffffffffu
 
 enum nm_set_kind {
 	NM_SET_OTHER,	/* anything portlock did not create: compared by definition only */
@@ -31,7 +37,18 @@ enum nm_set_kind {
 	NM_SET_V6,	/* ipv6_addr interval */
 	NM_SET_VMAP4,	/* ipv4_addr interval -> verdict (shard map) */
 	NM_SET_VMAP6,	/* ipv6_addr interval -> verdict (shard map) */
+	NM_SET_PORTMAP,	/* inet_service -> verdict (dispatch map in_tcp...): vmap, r.lo = r.hi = port */
+	NM_SET_TMP4,	/* ipv4_addr interval,timeout (S_tmp4): elements are portlock allow's, never drift */
+	NM_SET_TMP6,	/* ipv6_addr interval,timeout (S_tmp6) */
+	NM_SET_SEEN4,	/* ipv4_addr . inet_service dynamic,timeout, counter (S_seen4): filled by the packet path */
+	NM_SET_SEEN6,	/* ipv6_addr . inet_service dynamic,timeout, counter (S_seen6) */
 };
+
+/* Sets whose elements are not portlock's to compare: never flushed, never re-added. */
+static inline bool nm_set_kind_volatile(enum nm_set_kind k)
+{
+	return k == NM_SET_TMP4 || k == NM_SET_TMP6 || k == NM_SET_SEEN4 || k == NM_SET_SEEN6;
+}
 
 /* One element of a shard map: range -> jump <chain>. */
 struct nm_vmap_elem {
@@ -50,6 +67,9 @@ struct nm_set {
 	size_t nports;
 	struct nm_vmap_elem *vmap;	/* VMAP4/6: sorted by range */
 	size_t nvmap;
+	uint64_t timeout;		/* NFTNL_SET_TIMEOUT in ms (SEEN: the retention), 0 none */
+	uint32_t size;			/* NFTNL_SET_DESC_SIZE, 0 none */
+	bool counter;			/* one set expression: counter (per-element counters) */
 	size_t nelems;			/* elements as the kernel counts them */
 	bool unparsed;			/* had elements portlock could not interpret */
 	bool anonymous;			/* NFT_SET_ANONYMOUS (bound to one rule) */
@@ -107,12 +127,27 @@ struct nm_fact {
 	bool has_family;	/* the rule is for one family only */
 	enum cidr_family family;
 	uint32_t hook;		/* NF_INET_LOCAL_IN or NF_INET_FORWARD: where the rule is reached from */
-	char *set;		/* the set or map looked up, NULL if none */
+	char *set;		/* the set or map looked up (SEEN: updated), NULL if none */
 	int verdict;		/* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, or -1 (none) */
 	bool reject;		/* NF_DROP by a reject expression */
-	bool has_counter;	/* live rules: the counter's values */
+	bool has_counter;	/* the rule has a counter; live rules: its values */
 	uint64_t packets, bytes;
+	/*
+	 * The parameters that make the rule's expressions (nft_build_rule()):
+	 * l4proto (IPPROTO_TCP/UDP) for DISPATCH, SEEN on the forward hook and
+	 * a REFUSE by reject; the LOG rule's prefix and rate (limit rate
+	 * log_rate per log_unit seconds).
+	 */
+	uint8_t l4proto;
+	char *log_prefix;
+	uint64_t log_rate, log_unit;
 };
+
+/* Release the strings of f (not f itself). */
+void nm_fact_fini(struct nm_fact *f);
+/* Canonical text of what the fact builds (the planner's key). Caller frees. */
+char *nm_fact_key(const struct nm_fact *f);
+const char *nm_role_str(enum nm_role r);
 
 struct nm_rule {
 	char *chain;
@@ -208,7 +243,7 @@ static inline enum cidr_family nm_set_family(const struct nm_set *s)
 /* Hook names for display. */
 const char *nm_hook_str(uint32_t hooknum);
 
-/* Text of a rule's expressions, libnftnl notation; counters zeroed. Caller frees. */
+/* Text of a rule's expressions, libnftnl notation, whole; counters zeroed. Caller frees. */
 char *nm_rule_key(struct nftnl_rule *r);
 
 /* nft-like text of a rule. NM_TEXT_NO_COUNTERS prints a bare "counter". Caller frees. */

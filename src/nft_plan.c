@@ -21,6 +21,7 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -200,11 +201,11 @@ static void ew_range(struct elem_writer *w, enum cidr_family f, const struct ran
 	}
 }
 
-static void ew_port(struct elem_writer *w, uint16_t port)
+static void ew_port(struct elem_writer *w, uint16_t port, const char *jump)
 {
 	uint8_t b[2] = { (uint8_t)(port >> 8), (uint8_t)port };
 
-	ew_put(w, b, 2, false, NULL);
+	ew_put(w, b, 2, false, jump);
 }
 
 static enum cidr_family set_family(const struct nm_set *s)
@@ -246,13 +247,16 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 	size_t i = 0, j = 0, shown_add = 0, shown_del = 0;
 	char buf[256];
 
+	/* temporary grants and seen sources: the kernel's and portlock allow's, never drift */
+	if (nm_set_kind_volatile(want->kind))
+		return;
 	if (want->kind == NM_SET_PORTS) {
 		while (i < want->nports || (have && j < have->nports)) {
 			if (have && j < have->nports && (i >= want->nports || have->ports[j] < want->ports[i])) {
 				snprintf(buf, sizeof(buf), "%u", have->ports[j]);
 				if (phase == 0) {
 					elem_line(c, '-', want, buf, &shown_del);
-					ew_port(del, have->ports[j]);
+					ew_port(del, have->ports[j], NULL);
 					c->pl->n.elems_del++;
 				}
 				j++;
@@ -260,7 +264,7 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 				snprintf(buf, sizeof(buf), "%u", want->ports[i]);
 				if (phase == 1) {
 					elem_line(c, '+', want, buf, &shown_add);
-					ew_port(add, want->ports[i]);
+					ew_port(add, want->ports[i], NULL);
 					c->pl->n.elems_add++;
 				}
 				i++;
@@ -298,6 +302,38 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 				if (phase == 1) {
 					range_line(c, '+', want, f, &w->r[i], &shown_add);
 					ew_range(add, f, &w->r[i], NULL);
+					c->pl->n.elems_add++;
+				}
+				i++;
+			} else {
+				i++;
+				j++;
+			}
+		}
+		return;
+	}
+	if (want->kind == NM_SET_PORTMAP) {
+		while (i < want->nvmap || (have && j < have->nvmap)) {
+			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
+			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
+			int cmp = !he ? -1 : !we ? 1 : we->r.lo < he->r.lo ? -1 : we->r.lo > he->r.lo;
+
+			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
+				cmp = 1;	/* same port, other service: replace */
+			if (cmp > 0) {
+				if (phase == 0) {
+					snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)he->r.lo,
+						 he->chain ? he->chain : "?");
+					elem_line(c, '-', want, buf, &shown_del);
+					ew_port(del, (uint16_t)he->r.lo, NULL);
+					c->pl->n.elems_del++;
+				}
+				j++;
+			} else if (cmp < 0) {
+				if (phase == 1) {
+					snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)we->r.lo, we->chain);
+					elem_line(c, '+', want, buf, &shown_add);
+					ew_port(add, (uint16_t)we->r.lo, we->chain);
 					c->pl->n.elems_add++;
 				}
 				i++;
@@ -350,7 +386,10 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 static bool set_def_equal(const struct nm_set *a, const struct nm_set *b)
 {
 	return a->kind == b->kind && a->flags == b->flags && a->key_type == b->key_type &&
-	       a->key_len == b->key_len && a->data_type == b->data_type && !b->unparsed;
+	       a->key_len == b->key_len && a->data_type == b->data_type &&
+	       a->timeout == b->timeout && a->counter == b->counter &&
+	       (a->size == b->size || !nm_set_kind_volatile(a->kind)) &&
+	       (!b->unparsed || nm_set_kind_volatile(b->kind));
 }
 
 static bool chain_def_equal(const struct nm_chain *a, const struct nm_chain *b)
@@ -467,9 +506,22 @@ static void put_set(struct pctx *c, const struct nm_set *s, uint16_t type)
 		 * limit that makes the kernel refuse a batch with ENFILE, so that
 		 * tests can prove a refused batch changes nothing.
 		 */
-		if (getenv("PORTLOCK_TEST_SET_SIZE"))
+		if (s->size)
+			nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, s->size);
+		else if (getenv("PORTLOCK_TEST_SET_SIZE"))
 			nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE,
 					  (uint32_t)atoi(getenv("PORTLOCK_TEST_SET_SIZE")));
+		if (s->timeout)
+			nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, s->timeout);
+		if (s->counter) {
+			/* per-element counters: the set's expression, cloned into each element */
+			struct nftnl_expr *e = nftnl_expr_alloc("counter");
+
+			if (!e)
+				c->err = -ENOMEM;
+			else
+				nftnl_set_add_expr(ns, e);
+		}
 		if (s->flags & NFT_SET_MAP) {
 			nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, s->data_type);
 			nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, s->data_len);
@@ -570,11 +622,17 @@ static void add_rule(struct pctx *c, const struct nm_rule *r, uint64_t anchor, b
 
 static bool rule_match(const struct pctx *c, const struct nm_rule *w, const struct nm_rule *h)
 {
+	/* portlock's rules by their facts (nft_fact_key()), foreign ones by all their expressions */
 	if (strcmp(w->key, h->key))
 		return false;
 	for (size_t i = 0; i < c->nrecreate; i++) {
 		char pat[300];
 
+		if (h->fact.role != NM_ROLE_FOREIGN) {
+			if (h->fact.set && !strcmp(h->fact.set, c->recreate[i]))
+				return false;
+			continue;
+		}
 		snprintf(pat, sizeof(pat), " set %s ", c->recreate[i]);
 		if (strstr(h->key, pat))
 			return false;

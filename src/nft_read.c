@@ -21,12 +21,14 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
 #include "diag.h"
+#include "nft_build.h"
 #include "nft_model.h"
 #include "nl.h"
 #include "setobj.h"
@@ -207,9 +209,20 @@ static enum nm_set_kind classify(uint32_t flags, uint32_t kt, uint32_t kl, uint3
 {
 	bool interval = flags & NFT_SET_INTERVAL, map = flags & NFT_SET_MAP;
 
+	/* the temporary and seen sets, by definition (the planner compares the rest) */
+	if (flags == (NFT_SET_INTERVAL | NFT_SET_TIMEOUT) && kt == NM_TYPE_IPADDR && kl == 4)
+		return NM_SET_TMP4;
+	if (flags == (NFT_SET_INTERVAL | NFT_SET_TIMEOUT) && kt == NM_TYPE_IP6ADDR && kl == 16)
+		return NM_SET_TMP6;
+	if (flags == (NFT_SET_EVAL | NFT_SET_TIMEOUT) && kt == NM_TYPE_SEEN4 && kl == 8)
+		return NM_SET_SEEN4;
+	if (flags == (NFT_SET_EVAL | NFT_SET_TIMEOUT) && kt == NM_TYPE_SEEN6 && kl == 20)
+		return NM_SET_SEEN6;
 	if (flags & (NFT_SET_ANONYMOUS | NFT_SET_TIMEOUT | NFT_SET_EVAL | NFT_SET_OBJECT |
 		     NFT_SET_CONCAT))
 		return NM_SET_OTHER;
+	if (map && !interval && kt == NM_TYPE_INET_SERVICE && kl == 2 && dt == NM_TYPE_VERDICT)
+		return NM_SET_PORTMAP;
 	if (!map && !interval && kt == NM_TYPE_INET_SERVICE && kl == 2)
 		return NM_SET_PORTS;
 	if (interval && kt == NM_TYPE_IPADDR && kl == 4)
@@ -217,6 +230,24 @@ static enum nm_set_kind classify(uint32_t flags, uint32_t kt, uint32_t kl, uint3
 	if (interval && kt == NM_TYPE_IP6ADDR && kl == 16)
 		return map ? (dt == NM_TYPE_VERDICT ? NM_SET_VMAP6 : NM_SET_OTHER) : NM_SET_V6;
 	return NM_SET_OTHER;
+}
+
+static int count_expr(struct nftnl_expr *e, void *data)
+{
+	int *n = data;
+
+	*n = !strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") && *n == 0 ? 1 : -1;
+	return 0;
+}
+
+/* The set's expressions are exactly one counter (per-element counters). */
+static bool set_has_counter(struct nftnl_set *s)
+{
+	int n = 0;
+
+	if (nftnl_set_expr_foreach(s, count_expr, &n) < 0)
+		return false;
+	return n == 1;
 }
 
 static int keep_raw(struct nm_set *ms, const struct nlmsghdr *nlh)
@@ -254,6 +285,11 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 		ms->data_len = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
 	}
 	ms->kind = classify(ms->flags, ms->key_type, ms->key_len, ms->data_type);
+	if (nftnl_set_is_set(s, NFTNL_SET_TIMEOUT))
+		ms->timeout = nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT);
+	if (nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE))
+		ms->size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
+	ms->counter = set_has_counter(s);
 	ms->anonymous = ms->flags & NFT_SET_ANONYMOUS;
 	rangeset_init(&ms->ranges);
 	if (capture(r, nlh) < 0)
@@ -305,13 +341,14 @@ static void parse_elem(struct rd *r, const struct nlattr *el)
 		    mnl_attr_get_payload_len(a) == ms->key_len) {
 			const uint8_t *p = mnl_attr_get_payload(a);
 
-			re->key = ms->kind == NM_SET_PORTS ? (u128)((p[0] << 8) | p[1])
+			re->key = ms->kind == NM_SET_PORTS || ms->kind == NM_SET_PORTMAP ? (u128)((p[0] << 8) | p[1])
 				  : cidr_from_bytes(ms->key_len == 4 ? CIDR_V4 : CIDR_V6, p);
 			re->end = flags & NFT_SET_ELEM_INTERVAL_END;
 			r->nels++;
 		}
 	}
-	if (dat && (ms->kind == NM_SET_VMAP4 || ms->kind == NM_SET_VMAP6) && !re->end) {
+	if (dat && (ms->kind == NM_SET_VMAP4 || ms->kind == NM_SET_VMAP6 || ms->kind == NM_SET_PORTMAP) &&
+	    !re->end) {
 		const struct nlattr *v, *w;
 
 		mnl_attr_for_each_nested(v, dat) {
@@ -398,6 +435,11 @@ static int finish_set(struct rd *r)
 			ms->ports[ms->nports++] = (uint16_t)r->els[i].key;
 		return 0;
 	}
+	if (ms->kind == NM_SET_PORTMAP) {
+		for (size_t i = 0; i < r->nels && !ret; i++)
+			ret = emit_range(ms, r->els[i].key, r->els[i].key, &r->els[i].chain);
+		return ret;
+	}
 	for (size_t i = 0; i < r->nels && !ret; i++) {
 		struct rawel *e = &r->els[i];
 
@@ -423,6 +465,240 @@ static int finish_set(struct rd *r)
 	return ret;
 }
 
+/* What a rule's expressions say, as far as portlock's shapes need it. */
+struct seen_exprs {
+	int nfproto, l4proto;	/* "meta nfproto/l4proto X" compared, or -1 */
+	const char *lookup;	/* set looked up */
+	bool vmap, inv;
+	const char *dynset;	/* set updated */
+	bool iif, ct_dst, counter, log, limit, reject, other;
+	uint64_t packets, bytes, rate, unit;
+	const char *prefix;
+	int verdict;
+	int meta_key;		/* the last meta loaded, for the cmp after it */
+};
+
+static void scan_exprs(struct nftnl_rule *nr, struct seen_exprs *x)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(nr);
+	struct nftnl_expr *e;
+
+	memset(x, 0, sizeof(*x));
+	x->nfproto = x->l4proto = x->verdict = -1;
+	x->meta_key = -1;
+	if (!it) {
+		x->other = true;
+		return;
+	}
+	while ((e = nftnl_expr_iter_next(it))) {
+		const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+		if (!strcmp(n, "meta") && nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
+			x->meta_key = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+			x->iif |= x->meta_key == NFT_META_IIF;
+			continue;
+		}
+		if (!strcmp(n, "cmp")) {
+			uint32_t len = 0;
+			const uint8_t *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+
+			if (d && len == 1 && x->meta_key == NFT_META_NFPROTO)
+				x->nfproto = d[0];
+			else if (d && len == 1 && x->meta_key == NFT_META_L4PROTO)
+				x->l4proto = d[0];
+			x->meta_key = -1;
+			continue;
+		}
+		x->meta_key = -1;
+		if (!strcmp(n, "ct")) {
+			x->ct_dst |= nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_PROTO_DST;
+		} else if (!strcmp(n, "lookup")) {
+			x->lookup = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+			x->vmap = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG);
+			x->inv = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) &&
+				 (nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV);
+		} else if (!strcmp(n, "dynset")) {
+			x->dynset = nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME);
+		} else if (!strcmp(n, "counter")) {
+			x->counter = true;
+			x->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+			x->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		} else if (!strcmp(n, "limit")) {
+			x->limit = true;
+			x->rate = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE);
+			x->unit = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT);
+		} else if (!strcmp(n, "log")) {
+			x->log = true;
+			x->prefix = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
+					    ? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX) : NULL;
+		} else if (!strcmp(n, "reject")) {
+			x->reject = true;
+		} else if (!strcmp(n, "immediate") &&
+			   nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
+			x->verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+		}
+	}
+	nftnl_expr_iter_destroy(it);
+}
+
+/* "S_in" / "S_fwd": the service and hook of a service chain. */
+static bool svc_chain(const char *chain, char *svc, size_t len, uint32_t *hook)
+{
+	size_t n = strlen(chain);
+
+	if (n > 3 && !strcmp(chain + n - 3, "_in"))
+		*hook = NF_INET_LOCAL_IN, n -= 3;
+	else if (n > 4 && !strcmp(chain + n - 4, "_fwd"))
+		*hook = NF_INET_FORWARD, n -= 4;
+	else
+		return false;
+	if (n >= len)
+		return false;
+	memcpy(svc, chain, n);
+	svc[n] = '\0';
+	return true;
+}
+
+/* "S_v4_<hex>_<len>": the service and family of a shard chain. */
+static bool shard_chain(const char *chain, char *svc, size_t len, enum cidr_family *f)
+{
+	const char *m = NULL;
+
+	for (const char *p = strstr(chain, "_v"); p; p = strstr(p + 1, "_v"))
+		if ((p[2] == '4' || p[2] == '6') && p[3] == '_')
+			m = p;
+	if (!m || m == chain || (size_t)(m - chain) >= len)
+		return false;
+	memcpy(svc, chain, (size_t)(m - chain));
+	svc[m - chain] = '\0';
+	*f = m[2] == '4' ? CIDR_V4 : CIDR_V6;
+	return true;
+}
+
+/*
+ * The facts of one of portlock's rule shapes, guessed from the expressions
+ * and proven by building the rule again from them (nft_build_rule()): the
+ * same expressions, or the rule is foreign. Returns true when recognised.
+ */
+static bool guess_fact(const struct nm_table *t, const char *chain, const struct seen_exprs *x,
+		       struct nm_fact *f, char *svc, size_t svclen)
+{
+	const struct nm_chain *c = nm_table_find_chain(t, chain);
+	uint32_t hook = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->verdict = -1;
+	if (x->nfproto == NFPROTO_IPV4 || x->nfproto == NFPROTO_IPV6) {
+		f->has_family = true;
+		f->family = x->nfproto == NFPROTO_IPV4 ? CIDR_V4 : CIDR_V6;
+	}
+	if (c && c->base) {
+		f->hook = c->hooknum;
+		if (x->iif && x->verdict == NF_ACCEPT) {
+			f->role = NM_ROLE_LOOPBACK;
+			f->verdict = NF_ACCEPT;
+			return true;
+		}
+		if (x->lookup && x->vmap && x->l4proto >= 0) {
+			f->role = NM_ROLE_DISPATCH;
+			f->set = (char *)x->lookup;
+			f->l4proto = (uint8_t)x->l4proto;
+			return true;
+		}
+		return false;
+	}
+	if (svc_chain(chain, svc, svclen, &hook)) {
+		f->service = svc;
+		f->hook = hook;
+		if (x->lookup && x->vmap) {
+			f->role = NM_ROLE_ALLOW_MAP;
+			f->set = (char *)x->lookup;
+			f->verdict = NFT_JUMP;
+		} else if (x->lookup && x->verdict == NF_ACCEPT) {
+			size_t n = strlen(x->lookup);
+
+			f->role = n > 5 && !strncmp(x->lookup + n - 5, "_tmp", 4) ? NM_ROLE_TEMP : NM_ROLE_ALLOW;
+			f->set = (char *)x->lookup;
+			f->verdict = NF_ACCEPT;
+		} else if (x->dynset) {
+			f->role = NM_ROLE_SEEN;
+			f->set = (char *)x->dynset;
+			f->l4proto = x->l4proto >= 0 ? (uint8_t)x->l4proto : 0;
+		} else if (x->log && x->limit) {
+			f->role = NM_ROLE_LOG;
+			f->log_prefix = (char *)x->prefix;
+			f->log_rate = x->rate;
+			f->log_unit = x->unit;
+		} else if (x->verdict == NF_DROP || x->reject) {
+			f->role = NM_ROLE_REFUSE;
+			f->verdict = NF_DROP;
+			f->reject = x->reject;
+			f->l4proto = x->reject && x->l4proto >= 0 ? (uint8_t)x->l4proto
+				     : x->reject ? IPPROTO_UDP : 0;
+		} else if (x->verdict == NF_ACCEPT) {
+			f->role = NM_ROLE_OBSERVE;
+			f->verdict = NF_ACCEPT;
+		} else {
+			return false;
+		}
+		return true;
+	}
+	if (x->lookup && !x->vmap && x->verdict == NF_ACCEPT && !strcmp(x->lookup, chain) &&
+	    shard_chain(chain, svc, svclen, &f->family)) {
+		f->role = NM_ROLE_SHARD;
+		f->service = svc;
+		f->set = (char *)x->lookup;
+		f->hook = NM_HOOK_ANY;
+		f->verdict = NF_ACCEPT;
+		return true;
+	}
+	return false;
+}
+
+/* Fill mr->fact (and its key) from the rule's expressions. Returns 0 or -ENOMEM. */
+static int recognise(const struct nm_table *t, struct nm_rule *mr, struct nftnl_rule *nr)
+{
+	struct seen_exprs x;
+	struct nm_fact f;
+	struct nftnl_rule *again;
+	char svc[256];
+	char *key;
+	bool same;
+
+	memset(&mr->fact, 0, sizeof(mr->fact));
+	mr->fact.verdict = -1;
+	scan_exprs(nr, &x);
+	if (!mr->chain || !guess_fact(t, mr->chain, &x, &f, svc, sizeof(svc)))
+		return 0;
+	f.has_counter = x.counter;
+	again = nft_build_rule(t->name, mr->chain, &f);
+	if (!again)
+		return 0;	/* a fact the builder refuses: not portlock's */
+	key = nm_rule_key(again);
+	nftnl_rule_free(again);
+	if (!key)
+		return -ENOMEM;
+	same = !strcmp(key, mr->key);
+	free(key);
+	if (!same)
+		return 0;
+	mr->fact = f;
+	mr->fact.service = f.service ? strdup(f.service) : NULL;
+	mr->fact.set = f.set ? strdup(f.set) : NULL;
+	mr->fact.log_prefix = f.log_prefix ? strdup(f.log_prefix) : NULL;
+	mr->fact.packets = x.packets;
+	mr->fact.bytes = x.bytes;
+	key = nm_fact_key(&mr->fact);
+	if ((f.service && !mr->fact.service) || (f.set && !mr->fact.set) ||
+	    (f.log_prefix && !mr->fact.log_prefix) || !key) {
+		free(key);
+		return -ENOMEM;
+	}
+	free(mr->key);
+	mr->key = key;
+	return 0;
+}
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd *r = data;
@@ -444,7 +720,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	mr->handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
 	mr->key = nm_rule_key(nr);
 	mr->text = nm_rule_text(nr, 0);
-	if (!mr->key || !mr->text)
+	if (!mr->key || !mr->text || recognise(&r->l->t, mr, nr) < 0)
 		r->err = -ENOMEM;
 	if (capture(r, nlh) < 0)
 		r->err = -ENOMEM;
@@ -558,6 +834,9 @@ static int read_once(struct nl_sock *s, const char *table, bool cap, struct nft_
 				l->ncached++;
 				continue;
 			}
+			/* grants and seen sources: not portlock's to compare or restore */
+			if (nm_set_kind_volatile(r.cur->kind))
+				continue;
 			ret = dump(s, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, table,
 				   r.cur->name, elem_cb, &r, "read set elements", d);
 			if (!ret && r.cur->kind != NM_SET_OTHER)

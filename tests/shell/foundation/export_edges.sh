@@ -44,15 +44,26 @@ expect_elems() {
 }
 expect_elems all_v4 "0.0.0.0/0"
 expect_elems all_v6 "::/0"
-expect_elems all_ports "1, 65535"
+map_elems() {	# map_elems MAP: the dispatch map's elements on one line
+	ip netns exec "$ns" nft list map inet pl_edges "$1" | tr -d '\n\t' |
+		sed -n 's/.*elements = { \(.*\) }.*/\1/p' | sed 's/,  */, /g'
+}
+got=$(map_elems fwd_tcp)
+[ "$got" = "1 : jump all_fwd, 2525 : jump closed_fwd, 2775 : jump merged_fwd, 65535 : jump all_fwd" ] ||
+	pl_fail "map fwd_tcp: got '$got'"
+got=$(map_elems fwd_udp)
+[ "$got" = "53 : jump ends_fwd" ] || pl_fail "map fwd_udp: got '$got'"
 expect_elems ends_v4 "0.0.0.0/31, 255.255.255.254/31"
 expect_elems ends_v6 "::/127, ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 expect_elems merged_v4 "192.0.2.0-192.0.4.255, 198.51.100.0/24"
 expect_elems merged_v6 "2001:db8::/32"
 expect_elems closed_v4 ""
 pl_expect_grep 'type filter hook forward priority filter - 10; policy accept;' "$PL_TMP/live"
-pl_expect_grep 'meta l4proto udp ct original proto-dst @ends_ports ip saddr != @ends_v4 counter packets 0 bytes 0 reject' "$PL_TMP/live"
-pl_expect_grep 'ct original proto-dst @all_ports .* reject with tcp reset' "$PL_TMP/live"
+pl_expect_grep 'ct direction original ct status dnat meta l4proto udp ct original proto-dst vmap @fwd_udp' "$PL_TMP/live"
+pl_expect_grep 'meta nfproto ipv4 counter packets 0 bytes 0 reject with icmp port-unreachable' "$PL_TMP/live"
+pl_expect_grep 'meta nfproto ipv6 counter packets 0 bytes 0 reject with icmpv6 port-unreachable' "$PL_TMP/live"
+pl_expect_grep 'meta l4proto tcp meta nfproto ipv4 counter packets 0 bytes 0 reject with tcp reset' "$PL_TMP/live"
+pl_expect_grep 'meta l4proto udp update @ends_seen4 { ip saddr . ct original proto-dst }' "$PL_TMP/live"
 pl_expect_grep 'limit rate 1000000/second log prefix "edge\[merged\] "' "$PL_TMP/live"
 grep -q 'chain input' "$PL_TMP/live" && pl_fail "hooks = [\"forward\"] but an input chain was loaded"
 grep -q 'iif "lo"' "$PL_TMP/live" && pl_fail "loopback = false but loopback is accepted"
