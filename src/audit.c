@@ -221,20 +221,33 @@ static void fix_restrict(char *buf, size_t len, const struct audit_facts *in, co
  * The finding `id` (severity sev while reachable) of port x, or, when no
  * family is open or not evaluated, the remediated finding that replaces it.
  */
+enum audit_reach audit_port_reach(const struct audit_port *st, const bool fam[2])
+{
+	static const int rank[] = {
+		[AUDIT_REACH_CLOSED] = 0, [AUDIT_REACH_RESTRICTED] = 1, [AUDIT_REACH_UNKNOWN] = 2,
+		[AUDIT_REACH_OPEN] = 3, [AUDIT_REACH_ALL] = 3,
+	};
+	enum audit_reach worst = AUDIT_REACH_CLOSED;
+
+	for (int fi = 0; fi < 2; fi++) {
+		enum audit_reach s = st->reach[fi].state == AUDIT_REACH_ALL ? AUDIT_REACH_OPEN : st->reach[fi].state;
+
+		if (fam[fi] && st->listening[fi] && rank[s] > rank[worst])
+			worst = s;
+	}
+	return worst;
+}
+
 static struct audit_finding *judged(struct audit_report *r, const struct audit_port_fact *x, const char *id,
 				    enum audit_sev sev, unsigned chk, const char *what)
 {
-	bool open = false, unk = false, restricted = false;
+	static const bool both[2] = { true, true };
+	enum audit_reach st = audit_port_reach(&x->st, both);
+	bool open = st == AUDIT_REACH_OPEN, unk = st == AUDIT_REACH_UNKNOWN;
+	bool restricted = st == AUDIT_REACH_RESTRICTED;
 	struct audit_finding *f;
 	char b[1400];
 
-	for (int fi = 0; fi < 2; fi++) {
-		if (!x->st.listening[fi])
-			continue;
-		open |= reach_open(x->st.reach[fi].state);
-		unk |= x->st.reach[fi].state == AUDIT_REACH_UNKNOWN;
-		restricted |= x->st.reach[fi].state == AUDIT_REACH_RESTRICTED;
-	}
 	reach_both(x, b, sizeof(b));
 	if (open || unk) {
 		/* not evaluated is never "open", nor closed: reported, one step lower */
@@ -364,25 +377,29 @@ void audit_derive(const struct audit_facts *in, struct audit_report *r)
 
 /* ---- gather: reachability from the evaluator ---- */
 
-/* the service a portlock set name belongs to: "smtp_v4" / "smtp_v6_map" -> "smtp" */
-static void service_of_set(const char *set, char *out, size_t len)
+/* portlock's own tables as nft_read() sees them: the facts of their rules */
+struct own_tables {
+	struct nm_live *v;
+	size_t n;
+};
+
+/* the service of the rule with this handle in portlock's table `table`, from its facts */
+static const char *service_of_rule(const struct own_tables *own, const char *table, uint64_t handle)
 {
-	static const char *const sfx[] = { "_v4_map", "_v6_map", "_v4", "_v6", "_tmp4", "_tmp6" };
-	size_t n = strlen(set);
+	for (size_t i = 0; own && handle && i < own->n; i++) {
+		const struct nm_table *t = &own->v[i].t;
 
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		size_t k = strlen(sfx[i]);
-
-		if (n > k && !strcmp(set + n - k, sfx[i])) {
-			snprintf(out, len, "%.*s", (int)(n - k), set);
-			return;
-		}
+		if (!t->exists || strcmp(t->name, table))
+			continue;
+		for (size_t k = 0; k < t->nrules; k++)
+			if (t->rules[k].handle == handle)
+				return t->rules[k].fact.service;
 	}
+	return NULL;
 }
 
-static int reach_fact(const struct ne_world *w, bool udp, uint16_t port, enum cidr_family f,
-		      struct audit_reach_fact *out)
+static int reach_fact(const struct ne_world *w, const struct own_tables *own, bool udp, uint16_t port,
+		      enum cidr_family f, struct audit_reach_fact *out)
 {
 	struct ne_packet pk = { .family = f, .udp = udp, .dport = port };
 	struct ne_result res;
@@ -402,8 +419,11 @@ static int reach_fact(const struct ne_world *w, bool udp, uint16_t port, enum ci
 	if (res.drop_table[0])
 		snprintf(out->by, sizeof(out->by), "table %s %s chain %s: %.200s", res.drop_family, res.drop_table,
 			 res.drop_chain, res.drop_rule);
-	if (res.drop_portlock && res.drop_set[0])
-		service_of_set(res.drop_set, out->service, sizeof(out->service));
+	if (res.drop_portlock) {
+		const char *svc = service_of_rule(own, res.drop_table, res.drop_handle);
+
+		snprintf(out->service, sizeof(out->service), "%s", svc ? svc : "");
+	}
 	snprintf(out->unknown, sizeof(out->unknown), "%s", res.unknown);
 	if (out->state == AUDIT_REACH_RESTRICTED) {
 		size_t o = 0;
@@ -458,7 +478,7 @@ static void mark_portlock(struct ne_world *w, struct nl_sock *s, const char *sta
 
 /* ---- the state of requested ports (audit --report) ---- */
 
-static int port_states(const struct ne_world *w, const struct listen_set *ls, const size_t *tmap,
+static int port_states(const struct ne_world *w, const struct own_tables *own, const struct listen_set *ls, const size_t *tmap,
 		       const struct probe_result *results, const struct audit_opts *o, struct audit_report *r)
 {
 	r->ports = calloc(o->nports ? o->nports : 1, sizeof(*r->ports));
@@ -472,7 +492,7 @@ static int port_states(const struct ne_world *w, const struct listen_set *ls, co
 
 		ap->key = o->ports[i];
 		for (int fi = 0; fi < 2; fi++)
-			if (reach_fact(w, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
+			if (reach_fact(w, own, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
 				return -ENOMEM;
 		for (size_t m = 0; m < ls->n; m++) {
 			const struct listen_entry *l = &ls->v[m];
@@ -630,7 +650,8 @@ static int sev_cmp(const void *a, const void *b)
 }
 
 /* one fact per exposed (proto, port): its listeners, what answered, what the tables let through */
-static int gather_ports(const struct ne_world *w, const struct policy *p, const struct listen_set *ls,
+static int gather_ports(const struct ne_world *w, const struct own_tables *own, const struct policy *p,
+			const struct listen_set *ls,
 			const size_t *tmap, const struct probe_result *results, struct audit_port_fact **out,
 			size_t *nout)
 {
@@ -662,7 +683,7 @@ static int gather_ports(const struct ne_world *w, const struct policy *p, const 
 			listen_addr_str(l, x->address, sizeof(x->address));
 			listen_endpoint_str(l, x->where, sizeof(x->where));
 			for (int fi = 0; fi < 2; fi++)
-				if (reach_fact(w, udp, l->port, fi ? CIDR_V6 : CIDR_V4, &x->st.reach[fi]) < 0)
+				if (reach_fact(w, own, udp, l->port, fi ? CIDR_V6 : CIDR_V4, &x->st.reach[fi]) < 0)
 					return -ENOMEM;
 			ps = p ? policy_find_port(p, udp ? POLICY_UDP : POLICY_TCP, l->port) : NULL;
 			if (ps) {
@@ -710,6 +731,8 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	struct listen_set ls;
 	struct nm_live live = { 0 };
 	struct ne_world world = { 0 };
+	struct own_tables own = { 0 };
+	size_t owncap = 0, nread = SIZE_MAX;
 	struct nl_sock *s = NULL;
 	struct probe_target *targets = NULL;
 	struct probe_result *results = NULL;
@@ -797,8 +820,36 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		}
 	}
 
-	if (gather_ports(&world, p, &ls, tmap, results, &facts, &nfacts) < 0 ||
-	    (o->nports && port_states(&world, &ls, tmap, results, o, r) < 0)) {
+	/* the facts of portlock's other tables' rules (the config's is `live`) */
+	for (size_t i = 0; i < world.n; i++) {
+		struct nm_live *one;
+		struct diag quiet;
+
+		if (!world.t[i].portlock || !strcmp(world.t[i].name, table))
+			continue;
+		if (util_grow((void **)&own.v, &owncap, own.n + 1, sizeof(*own.v)) < 0) {
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+			rc = PL_EXIT_INTERNAL;
+			goto out;
+		}
+		one = &own.v[own.n];
+		memset(one, 0, sizeof(*one));
+		diag_init(&quiet);
+		if (nft_read(s, world.t[i].name, false, NULL, one, &quiet) == 0)
+			own.n++;
+		else
+			nm_live_fini(one);
+		diag_fini(&quiet);
+	}
+	if (util_grow((void **)&own.v, &owncap, own.n + 1, sizeof(*own.v)) < 0) {
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+		rc = PL_EXIT_INTERNAL;
+		goto out;
+	}
+	nread = own.n;
+	own.v[own.n++] = live;	/* borrowed: not released through own */
+	if (gather_ports(&world, &own, p, &ls, tmap, results, &facts, &nfacts) < 0 ||
+	    (o->nports && port_states(&world, &own, &ls, tmap, results, o, r) < 0)) {
 		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
 		rc = PL_EXIT_INTERNAL;
 		goto out;
@@ -896,6 +947,9 @@ out:
 	if (have_fp)
 		fingerprint_db_fini(&fp);
 	free(facts);
+	for (size_t i = 0; i < (nread == SIZE_MAX ? own.n : nread); i++)	/* not `live`, released below */
+		nm_live_fini(&own.v[i]);
+	free(own.v);
 	free(targets);
 	free(results);
 	free(tmap);

@@ -118,6 +118,14 @@ struct audit_facts {
 	const char *config_path;	/* where the policy is (or would be) */
 };
 
+/*
+ * What holds for a port over the families fam[] considered ([0] IPv4, [1]
+ * IPv6), the worst of them: OPEN, then UNKNOWN (not evaluated), then
+ * RESTRICTED, then CLOSED; a family nothing listens on counts as CLOSED.
+ * The audit's findings and audit --report's states both come from it.
+ */
+enum audit_reach audit_port_reach(const struct audit_port *st, const bool fam[2]);
+
 struct audit_report;
 /* Findings from the facts, appended to r (pure: no I/O). */
 void audit_derive(const struct audit_facts *in, struct audit_report *r);

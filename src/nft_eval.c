@@ -699,8 +699,8 @@ struct rule_out {
 	bool act;		/* a statement it could not evaluate (nat, queue, ...): acts even without a verdict */
 	char why[160];
 	const char *set;	/* the last source set looked up */
-	struct branch br[8];
-	size_t nbr;
+	struct branch *br;	/* verdict map on the source: one way per element */
+	size_t nbr, cbr;
 	int verdict;
 	const char *chain;
 };
@@ -911,11 +911,6 @@ static int eval_lookup(const struct ev *ev, const struct rv *regs, struct nftnl_
 			struct rangeset x, y;
 			struct branch *b;
 
-			if (o->nbr == sizeof(o->br) / sizeof(o->br[0])) {
-				/* more targets than it follows: the rest is not evaluated */
-				unknown(o, "verdict map %s with many targets", name);
-				break;
-			}
 			rangeset_init(&x);
 			if (rangeset_add(&x, s->el[i].lo, s->el[i].hi) < 0 || rs_intersect(&o->m, &x, &y) < 0) {
 				rangeset_fini(&x);
@@ -925,6 +920,10 @@ static int eval_lookup(const struct ev *ev, const struct rv *regs, struct nftnl_
 			if (!y.n) {
 				rangeset_fini(&y);
 				continue;
+			}
+			if (util_grow((void **)&o->br, &o->cbr, o->nbr + 1, sizeof(*o->br)) < 0) {
+				rangeset_fini(&y);
+				return -ENOMEM;
 			}
 			b = &o->br[o->nbr++];
 			b->m = y;
@@ -1099,6 +1098,7 @@ static void note_drop(struct ev *ev, const struct ne_chain *c, struct nftnl_rule
 	snprintf(res->drop_chain, sizeof(res->drop_chain), "%s", c->name);
 	snprintf(res->drop_set, sizeof(res->drop_set), "%s", set ? set : "");
 	res->drop_portlock = ev->t->portlock;
+	res->drop_handle = r && nftnl_rule_is_set(r, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE) : 0;
 	txt = r ? nm_rule_text(r, NM_TEXT_NO_COUNTERS) : NULL;
 	snprintf(res->drop_rule, sizeof(res->drop_rule), "%s", txt ? txt : (r ? "?" : "policy drop"));
 	free(txt);
@@ -1243,6 +1243,7 @@ next:
 		rangeset_fini(&o.m);
 		for (size_t b = 0; b < o.nbr; b++)
 			rangeset_fini(&o.br[b].m);
+		free(o.br);
 	}
 	if (!ret)
 		ret = rs_union(ret_out, &s);

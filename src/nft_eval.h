@@ -124,6 +124,7 @@ struct ne_result {
 	char drop_family[8], drop_table[64], drop_chain[64];
 	char drop_set[64];	/* the source set that rule looked up, or "" */
 	char drop_rule[256];	/* its text */
+	uint64_t drop_handle;	/* its handle (0: the chain's policy, or a rule built by hand) */
 	bool drop_portlock;	/* in one of portlock's tables */
 	/* the first rule it could not evaluate that decides for some sources */
 	char unknown[320];

@@ -748,14 +748,18 @@ static enum audit_sev open_sev(const struct report_entry *e)
 	return AUDIT_LOW;
 }
 
+/* the audit's derivation (audit_port_reach()) for one family */
 static enum report_state fam_state(const struct audit_port *now, int fi)
 {
-	if (!now->listening[fi] || now->reach[fi].state == AUDIT_REACH_CLOSED)
-		return REPORT_CLOSED;
-	if (now->reach[fi].state == AUDIT_REACH_RESTRICTED)
-		return REPORT_RESTRICTED;
-	if (now->reach[fi].state == AUDIT_REACH_UNKNOWN)
-		return REPORT_NOT_EVALUATED;
+	bool fam[2] = { fi == 0, fi == 1 };
+
+	switch (audit_port_reach(now, fam)) {
+	case AUDIT_REACH_CLOSED: return REPORT_CLOSED;
+	case AUDIT_REACH_RESTRICTED: return REPORT_RESTRICTED;
+	case AUDIT_REACH_UNKNOWN: return REPORT_NOT_EVALUATED;
+	case AUDIT_REACH_OPEN:
+	case AUDIT_REACH_ALL: break;
+	}
 	return REPORT_STILL_OPEN;
 }
 

@@ -73,8 +73,10 @@ expect_finding "$PL_TMP/after.json" drift - none
 pl_expect_rc 0 A audit --fail-on medium --no-probe
 
 # hand edit: drop the IPv6 rule of smtp -> unrestricted-v6 on 25 and drift
-h=$(ip netns exec "$SRV" nft -a list chain inet portlock input | grep 'ip6 saddr != @smtp_v6 counter' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
-ip netns exec "$SRV" nft delete rule inet portlock input handle "$h"
+# (the refusing rule of the service chain smtp_in for IPv6: IPv6 then falls through to accept)
+h=$(ip netns exec "$SRV" nft -a list chain inet portlock smtp_in | grep -E 'meta nfproto ipv6 .*(drop|reject)' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
+[ -n "$h" ] || pl_fail "no IPv6 refusing rule in smtp_in: $(ip netns exec "$SRV" nft -a list chain inet portlock smtp_in)"
+ip netns exec "$SRV" nft delete rule inet portlock smtp_in handle "$h"
 pl_expect_rc 0 A audit --json
 cp "$PL_TMP/out" "$PL_TMP/v6.json"
 expect_finding "$PL_TMP/v6.json" unrestricted-v6 25 high
