@@ -403,6 +403,74 @@ static void test_eval(void **state)
 	ne_world_fini(&w);
 }
 
+static struct nftnl_expr *e_vmap(const char *set)
+{
+	struct nftnl_expr *e = e_lookup(set, false);
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	return e;
+}
+
+/* the ruleset's shape: port dispatch map -> service chain -> source shard map -> shard chains */
+static void test_eval_maps(void **state)
+{
+	struct ne_world w = { 0 };
+	struct ne_table *t = ne_world_add_table(&w, NFPROTO_INET, "portlock");
+	struct ne_chain *in = base(t, "input", NF_ACCEPT), *svc = ne_table_add_chain(t, "smpp_in");
+	struct ne_chain *s0 = ne_table_add_chain(t, "smpp_s0"), *s1 = ne_table_add_chain(t, "smpp_s1");
+	struct ne_set *disp = ne_table_add_set(t, "in_tcp", 2), *map = ne_table_add_set(t, "smpp_v4_map", 4);
+	struct ne_set *a0 = ne_table_add_set(t, "smpp_v4_0", 4);
+	struct nftnl_rule *r;
+	uint8_t tcp = IPPROTO_TCP, nfp4 = NFPROTO_IPV4;
+	struct ne_packet pk = { .family = CIDR_V4, .dport = 2775 };
+	struct ne_result res;
+
+	(void)state;
+	assert_int_equal(ne_set_add(disp, 2775, 2775, NFT_JUMP, "smpp_in"), 0);
+	assert_int_equal(ne_set_add(map, 0x0a000000U, 0x0affffffU, NFT_JUMP, "smpp_s0"), 0);	/* 10/8 */
+	assert_int_equal(ne_set_add(map, 0xc0000200U, 0xc00002ffU, NFT_JUMP, "smpp_s1"), 0);	/* 192.0.2/24 */
+	assert_int_equal(ne_set_add(a0, 0x0a000001U, 0x0a000001U, 0, NULL), 0);
+	/* input: meta l4proto tcp th dport vmap @in_tcp */
+	r = rule();
+	nftnl_rule_add_expr(r, e_meta(NFT_META_L4PROTO, NFT_REG_1));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, &tcp, 1));
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
+	nftnl_rule_add_expr(r, e_vmap("in_tcp"));
+	ne_chain_add_rule(in, r);
+	/* smpp_in: meta nfproto ipv4 ip saddr vmap @smpp_v4_map; drop */
+	r = rule();
+	nftnl_rule_add_expr(r, e_meta(NFT_META_NFPROTO, NFT_REG_1));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, &nfp4, 1));
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4));
+	nftnl_rule_add_expr(r, e_vmap("smpp_v4_map"));
+	ne_chain_add_rule(svc, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_verdict(NF_DROP, NULL));
+	ne_chain_add_rule(svc, r);
+	/* shard 0: ip saddr @smpp_v4_0 accept (falls back otherwise); shard 1: accept */
+	r = rule();
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4));
+	nftnl_rule_add_expr(r, e_lookup("smpp_v4_0", false));
+	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT, NULL));
+	ne_chain_add_rule(s0, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT, NULL));
+	ne_chain_add_rule(s1, r);
+
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_RESTRICTED);
+	assert_int_equal(res.reach.n, 2);
+	assert_true(res.reach.r[0].lo == 0x0a000001U && res.reach.r[0].hi == 0x0a000001U);
+	assert_true(res.reach.r[1].lo == 0xc0000200U && res.reach.r[1].hi == 0xc00002ffU);
+	assert_string_equal(res.drop_chain, "smpp_in");
+	ne_result_fini(&res);
+	pk.dport = 2776;	/* not in the dispatch map */
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	ne_world_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_derive_unknown),
 		cmocka_unit_test(test_snippets),
 		cmocka_unit_test(test_eval),
+		cmocka_unit_test(test_eval_maps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
