@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Table model housekeeping and the rule printer. The printer renders the
- * expression patterns portlock generates in nft syntax (folding protocol
- * dependencies the way nft does: "meta l4proto tcp th dport" prints as
- * "tcp dport") and anything else in libnftnl's notation "[ expr ... ]", so a
- * hand-added rule is always shown, never hidden. This is the only file
- * besides nft_read.c/nft_build.c that touches libnftnl/expr.h.
+ * Table model housekeeping, facts and the rule printer. The printer follows
+ * what each register holds (loads, masks, concatenations) and renders the
+ * common expressions in nft syntax, folding protocol dependencies the way
+ * nft does ("meta l4proto tcp th dport" prints as "tcp dport", a 2-byte load
+ * of the source address compared to 10.77 as "ip saddr 10.77.0.0/16"); an
+ * expression it does not know is shown alone in libnftnl's notation
+ * "[ expr ... ]", so a hand-added rule is always shown, never hidden. Besides
+ * nft_read.c, nft_build.c and nft_plan.c (a set's counter expression), the
+ * only file that touches libnftnl/expr.h.
  */
 #include "nft_model.h"
 

@@ -655,8 +655,34 @@ static bool guess_fact(const struct nm_table *t, const char *chain, const struct
 	return false;
 }
 
-/* Fill mr->fact (and its key) from the rule's expressions. Returns 0 or -ENOMEM. */
-static int recognise(const struct nm_table *t, struct nm_rule *mr, struct nftnl_rule *nr)
+/* The set a fact looks up has the name portlock gives it (nft_build.h). */
+static bool fact_names_ok(const struct nm_fact *f)
+{
+	const char *fam = f->family == CIDR_V4 ? "4" : "6";
+	char want[300];
+
+	switch (f->role) {
+	case NM_ROLE_DISPATCH:
+		return !strcmp(f->set, nft_dispatch_map(f->hook, f->l4proto));
+	case NM_ROLE_ALLOW:
+		snprintf(want, sizeof(want), "%s_v%s", f->service, fam);
+		break;
+	case NM_ROLE_ALLOW_MAP:
+		snprintf(want, sizeof(want), "%s_v%s_map", f->service, fam);
+		break;
+	case NM_ROLE_TEMP:
+		snprintf(want, sizeof(want), "%s_tmp%s", f->service, fam);
+		break;
+	case NM_ROLE_SEEN:
+		snprintf(want, sizeof(want), "%s_seen%s", f->service, fam);
+		break;
+	default:
+		return true;	/* no set, or (SHARD) the chain's own */
+	}
+	return !strcmp(f->set, want);
+}
+
+int nft_read_rule_facts(const struct nm_table *t, struct nm_rule *mr, struct nftnl_rule *nr)
 {
 	struct seen_exprs x;
 	struct nm_fact f;
@@ -668,7 +694,7 @@ static int recognise(const struct nm_table *t, struct nm_rule *mr, struct nftnl_
 	memset(&mr->fact, 0, sizeof(mr->fact));
 	mr->fact.verdict = -1;
 	scan_exprs(nr, &x);
-	if (!mr->chain || !guess_fact(t, mr->chain, &x, &f, svc, sizeof(svc)))
+	if (!mr->chain || !guess_fact(t, mr->chain, &x, &f, svc, sizeof(svc)) || !fact_names_ok(&f))
 		return 0;
 	f.has_counter = x.counter;
 	again = nft_build_rule(t->name, mr->chain, &f);
@@ -720,7 +746,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	mr->handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
 	mr->key = nm_rule_key(nr);
 	mr->text = nm_rule_text(nr, 0);
-	if (!mr->key || !mr->text || recognise(&r->l->t, mr, nr) < 0)
+	if (!mr->key || !mr->text || nft_read_rule_facts(&r->l->t, mr, nr) < 0)
 		r->err = -ENOMEM;
 	if (capture(r, nlh) < 0)
 		r->err = -ENOMEM;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 struct nl_sock;
+struct nm_rule;
+struct nftnl_rule;
 struct nm_live;
 struct nm_table;
 struct nm_set;
@@ -111,5 +113,16 @@ int nft_ranges_parse(const void *buf, size_t len, const char *objdir, struct nm_
  */
 int nft_parse_raw(const void *raw, size_t len, const void *ranges, size_t rlen, const char *objdir,
 		  const char *table, struct nm_table *t, const char *what, struct diag *d);
+
+/*
+ * What rule nr of chain mr->chain means: one of portlock's shapes when
+ * building it again from the facts its expressions suggest
+ * (nft_build_rule()) gives the same expressions (counters aside), else
+ * NM_ROLE_FOREIGN. t: the table being read (its chains tell base chains).
+ * Sets mr->fact (with the counter's values) and, for portlock's shapes,
+ * replaces mr->key (nm_rule_key() of nr on entry) by nm_fact_key().
+ * Returns 0 or -ENOMEM.
+ */
+int nft_read_rule_facts(const struct nm_table *t, struct nm_rule *mr, struct nftnl_rule *nr);
 
 #endif

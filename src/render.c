@@ -17,7 +17,7 @@ static void set_elems_text(const struct nm_set *s, FILE *f)
 	char buf[100];
 	size_t n = s->kind == NM_SET_PORTS ? s->nports
 		   : (s->kind == NM_SET_V4 || s->kind == NM_SET_V6) ? s->ranges.n
-		   : (s->kind == NM_SET_VMAP4 || s->kind == NM_SET_VMAP6) ? s->nvmap : 0;
+		   : (s->kind == NM_SET_VMAP4 || s->kind == NM_SET_VMAP6 || s->kind == NM_SET_PORTMAP) ? s->nvmap : 0;
 
 	if (s->kind == NM_SET_OTHER) {
 		if (s->nelems)
@@ -34,6 +34,9 @@ static void set_elems_text(const struct nm_set *s, FILE *f)
 			fprintf(f, "%s %u", sep, s->ports[i]);
 		else if (s->kind == NM_SET_V4 || s->kind == NM_SET_V6)
 			fprintf(f, "%s\n\t\t\t%s", sep, range_str(fam, &s->ranges.r[i], buf, sizeof(buf)));
+		else if (s->kind == NM_SET_PORTMAP)
+			fprintf(f, "%s\n\t\t\t%u : jump %s", sep, (unsigned)s->vmap[i].r.lo,
+				s->vmap[i].chain ? s->vmap[i].chain : "?");
 		else
 			fprintf(f, "%s\n\t\t\t%s : jump %s", sep,
 				range_str(fam, &s->vmap[i].r, buf, sizeof(buf)),
@@ -123,6 +126,11 @@ json_t *render_live_json(const struct nm_live *l)
 			for (size_t k = 0; k < s->nvmap; k++)
 				json_array_append_new(el, json_pack("{s:s,s:s}", "range",
 					range_str(fam, &s->vmap[k].r, buf, sizeof(buf)), "jump",
+					s->vmap[k].chain ? s->vmap[k].chain : "?"));
+		else if (s->kind == NM_SET_PORTMAP)
+			for (size_t k = 0; k < s->nvmap; k++)
+				json_array_append_new(el, json_pack("{s:I,s:s}", "port",
+					(json_int_t)s->vmap[k].r.lo, "jump",
 					s->vmap[k].chain ? s->vmap[k].chain : "?"));
 		json_object_set_new(so, "elements", el);
 		json_array_append_new(sets, so);

@@ -39,8 +39,15 @@ pl_expect_blocked "$CLI" $UNTRUST4 $SRV4 8025
 # the container's own address, routed without DNAT, is not a published port
 pl_expect_connect "$CLI" $UNTRUST4 198.51.100.2 25
 ip netns exec "$SRV" nft list chain inet portlock forward >"$PL_TMP/fwd"
-grep -Eq 'ct original proto-dst @published_ports ip saddr != @published_v4 counter packets [1-9]' "$PL_TMP/fwd" ||
+pl_expect_grep 'ct direction original ct status dnat meta l4proto tcp ct original proto-dst vmap @fwd_tcp' "$PL_TMP/fwd"
+ip netns exec "$SRV" nft list chain inet portlock published_fwd >"$PL_TMP/fwd"
+grep -Eq 'meta nfproto ipv4 counter packets [1-9][0-9]* bytes [0-9]+ drop' "$PL_TMP/fwd" ||
 	pl_fail "forward drop counter did not move: $(cat "$PL_TMP/fwd")"
+grep -Eq 'ip saddr @published_v4 counter packets [1-9]' "$PL_TMP/fwd" ||
+	pl_fail "forward allow counter did not move: $(cat "$PL_TMP/fwd")"
+# the untrusted source is recorded with the published port (8025), not the container's (25)
+ip netns exec "$SRV" nft list set inet portlock published_seen4 >"$PL_TMP/seen"
+pl_expect_grep "$UNTRUST4 . 8025 counter packets [1-9]" "$PL_TMP/seen"
 
 # hooks = ["input"] only: the published port is open again (documents why forward matters)
 sed -i '1i portlock = { hooks = ["input"]; };' "$PL_TMP/p.conf"

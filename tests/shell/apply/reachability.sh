@@ -64,14 +64,22 @@ pl_expect_connect "$SRV" $SRV4 $SRV4 2525
 # in sync now; applying again sends nothing
 pl_expect_rc 0 P plan --exit-code
 pl_expect_grep '^no changes' "$PL_TMP/out"
-ip netns exec "$SRV" nft list table inet portlock >"$PL_TMP/t1"
+# (the seen sources' expiry times tick: compared without them)
+ip netns exec "$SRV" nft list table inet portlock | sed -E 's/ expires [0-9a-z]+//g' >"$PL_TMP/t1"
 pl_expect_rc 0 P apply
 pl_expect_grep '^no changes' "$PL_TMP/out"
-ip netns exec "$SRV" nft list table inet portlock >"$PL_TMP/t2"
+ip netns exec "$SRV" nft list table inet portlock | sed -E 's/ expires [0-9a-z]+//g' >"$PL_TMP/t2"
 cmp -s "$PL_TMP/t1" "$PL_TMP/t2" || pl_fail "second apply changed the table"
 
-# the drop counters saw the untrusted attempts
-grep -q 'counter packets [1-9]' "$PL_TMP/t1" || pl_fail "no drop counter moved: $(cat "$PL_TMP/t1")"
+# the drop counters saw the untrusted attempts, the seen sets recorded them
+grep -Eq 'meta nfproto ipv4 counter packets [1-9][0-9]* bytes [0-9]+ drop' "$PL_TMP/t1" ||
+	pl_fail "no drop counter moved: $(cat "$PL_TMP/t1")"
+ip netns exec "$SRV" nft list set inet portlock smpp_seen4 >"$PL_TMP/seen"
+pl_expect_grep "$UNTRUST4 . 2775 counter packets [1-9]" "$PL_TMP/seen"
+pl_expect_grep "$UNTRUST4 . 3550 counter packets [1-9]" "$PL_TMP/seen"
+grep -q "$TRUST4 " "$PL_TMP/seen" && pl_fail "a trusted source was recorded as seen: $(cat "$PL_TMP/seen")"
+ip netns exec "$SRV" nft list set inet portlock smpp_seen6 >"$PL_TMP/seen"
+pl_expect_grep "$UNTRUST6 . 2775 counter packets [1-9]" "$PL_TMP/seen"
 
 # the foreign table is untouched, byte for byte
 ip netns exec "$SRV" nft list table ip filter >"$PL_TMP/foreign.after"
