@@ -94,7 +94,10 @@ for e in d["entries"]:
     assert e["entry"]["address"] == sys.argv[3], e
     assert e["state"] in ("closed", "restricted", "not evaluated", "still open"), e
     assert e["finding"]["severity"] in ("info", "low", "medium", "high"), e
-    assert e["entry"]["line"] > 0, e' "$@" || pl_fail "audit --report --json schema ($1)"
+    assert e["entry"]["line"] > 0, e
+import jsonschema
+jsonschema.validate(d, json.load(open(sys.argv[4])))' "$@" "$PL_SOURCE_DIR/schema/portlock-audit-report.schema.json" ||
+		pl_fail "audit --report --json schema ($1)"
 }
 
 # ---- before apply: every finding still open ----
