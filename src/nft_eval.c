@@ -473,7 +473,7 @@ static int ld_dump(struct nl_sock *s, uint16_t type, uint16_t family, const char
 	return ret;
 }
 
-int ne_world_load(struct nl_sock *s, struct ne_world *w, struct diag *d)
+static int load_once(struct nl_sock *s, struct ne_world *w, struct diag *d)
 {
 	struct ld l = { .w = w };
 	int ret;
@@ -518,12 +518,23 @@ int ne_world_load(struct nl_sock *s, struct ne_world *w, struct diag *d)
 			if (!set_used(t, l.cur->name))
 				continue;
 			l.nels = 0;
-			ret = ld_dump(s, NFT_MSG_GETSETELEM, (uint16_t)t->family, t->name, l.cur->name,
-				      ld_elem_cb, &l, "read set elements", d);
-			if (!ret && (ret = finish_set(&l)) < 0)
-				ret = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "read set elements");
-			if (!ret)
-				l.cur->loaded = true;
+			{
+				/* a set it cannot read stays unloaded: its lookups are not evaluated */
+				struct diag quiet;
+				int r2;
+
+				diag_init(&quiet);
+				r2 = ld_dump(s, NFT_MSG_GETSETELEM, (uint16_t)t->family, t->name, l.cur->name,
+					     ld_elem_cb, &l, "read set elements", &quiet);
+				diag_fini(&quiet);
+				if (r2 == -ENOMEM || l.err == -ENOMEM)
+					ret = -ENOMEM;
+				else if (!r2 && finish_set(&l) < 0)
+					ret = -ENOMEM;
+				else if (!r2)
+					l.cur->loaded = true;
+				l.err = 0;
+			}
 			for (size_t e = 0; e < l.nels; e++)
 				free(l.els[e].chain);
 		}
@@ -531,6 +542,29 @@ int ne_world_load(struct nl_sock *s, struct ne_world *w, struct diag *d)
 	free(l.els);
 	if (ret == -ENOMEM)
 		ret = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "read ruleset");
+	return ret;
+}
+
+/* consistently: the generation before and after, read again when it moved or a dump was interrupted */
+int ne_world_load(struct nl_sock *s, struct ne_world *w, struct diag *d)
+{
+	int ret = -EINTR;
+
+	memset(w, 0, sizeof(*w));
+	for (int i = 0; i < 5 && ret == -EINTR; i++) {
+		uint32_t g1, g2;
+
+		ne_world_fini(w);
+		ret = nl_getgen(s, &g1, d);
+		if (!ret)
+			ret = load_once(s, w, d);
+		if (!ret)
+			ret = nl_getgen(s, &g2, d);
+		if (!ret && g1 != g2)
+			ret = -EINTR;
+	}
+	if (ret == -EINTR)
+		ret = diag_err(d, DIAG_CONFLICT, NULL, EINTR, "the ruleset kept changing while it was read");
 	return ret;
 }
 
