@@ -999,6 +999,27 @@ void audit_print_text(const struct audit_report *r, FILE *f)
 			fprintf(f, "        fix:      %s\n", x->remediation);
 		fprintf(f, "\n");
 	}
+	if (r->listeners && r->nexposed) {
+		size_t i;
+		json_t *l;
+
+		fprintf(f, "exposed listeners, who reaches them:\n");
+		json_array_foreach(r->listeners, i, l) {
+			const char *v4 = json_string_value(json_object_get(l, "ipv4"));
+			const char *v6 = json_string_value(json_object_get(l, "ipv6"));
+
+			if (!json_is_true(json_object_get(l, "exposed")))
+				continue;
+			fprintf(f, "  %s %s", json_string_value(json_object_get(l, "proto")),
+				json_string_value(json_object_get(l, "address")));
+			if (v4)
+				fprintf(f, "  IPv4: %s", v4);
+			if (v6)
+				fprintf(f, "%sIPv6: %s", v4 ? "; " : "  ", v6);
+			fprintf(f, "\n");
+		}
+		fprintf(f, "\n");
+	}
 	if (r->foreign && json_array_size(r->foreign)) {
 		size_t i;
 		json_t *h;
