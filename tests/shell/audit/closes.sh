@@ -76,7 +76,14 @@ r2525=$(snippet "$PL_TMP/before.json" 2525 smtp-nonstandard-port)
 r2775=$(snippet "$PL_TMP/before.json" 2775 smpp-exposed)
 insert "$r2775" "$PL_TMP/p.conf"
 pl_expect_rc 0 A check
+# applied, the snippet clears its finding (2775 closed to every remote source)
+pl_expect_rc 0 A apply
+pl_expect_rc 0 A audit --json
+expect_q "$PL_TMP/out" 'f("smpp-exposed", 2775)' "[]"
+expect_q "$PL_TMP/out" '[(x["closes"], x["checks"]) for x in f("remediated", 2775)]' "[('smpp-exposed', ['nessus:31132'])]"
+expect_q "$PL_TMP/out" 'reach(2775, "ipv4")' "['closed']"
 cp "$PL_TMP/p.orig" "$PL_TMP/p.conf"
+pl_expect_rc 0 A apply	# 2775 open again for what follows
 insert "$r2525" "$PL_TMP/p.conf"
 pl_expect_rc 0 A check
 grep -q 'name = "stray_smtp_2525"; ports = \[2525\]; allow = \[\]; }' "$PL_TMP/p.conf" || pl_fail "2525 snippet: $(cat "$PL_TMP/p.conf")"
@@ -94,6 +101,7 @@ PY
 pl_expect_rc 0 ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/none.conf" check
 
 # applied: 2525 closed, 25 restricted -> remediated, naming the check it closes
+# (and 2775, whose snippet is no longer in the policy, open again)
 pl_expect_rc 0 A apply
 pl_expect_rc 0 A audit --json
 cp "$PL_TMP/out" "$PL_TMP/after.json"
