@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "listen.h"
 #include "nft_build.h"
+#include "nft_eval.h"
 #include "nft_model.h"
 #include "nft_plan.h"
 #include "nft_read.h"
@@ -30,6 +31,7 @@
 #include "policy.h"
 #include "probe.h"
 #include "snapshot.h"
+#include "statestore.h"
 #include "util.h"
 
 static const char *const sev_names[] = { "info", "low", "medium", "high" };
@@ -47,11 +49,25 @@ int audit_sev_parse(const char *s)
 	return -1;
 }
 
-/* The scanner checks each finding corresponds to (names first; plugin ids as published). */
-#define CHK_SMPP "Nessus 'SMPP Server Detection' (31132); nmap has no SMPP probe (softmatch on generic_nack only)"
-#define CHK_SMTP "Nessus 'SMTP Server Detection' (10263); nmap -sV smtp"
-#define CHK_SMTP_NS "Nessus 'SMTP Server Non-standard Port Detection' (18391); nmap NSE smtp-strangeport"
-#define CHK_SMTP_FP "Nessus 'smtpscan SMTP Fingerprinting' (11421); nmap -sV version detection"
+static const struct {
+	const char *id, *name;
+} checks[AUDIT_NCHECKS] = {
+	{ "nessus:31132", "SMPP Server Detection" },
+	{ "nessus:10263", "SMTP Server Detection" },
+	{ "nessus:18391", "SMTP Server Non-standard Port Detection" },
+	{ "nessus:11421", "smtpscan SMTP Fingerprinting" },
+	{ "nmap:open-port", "open port" },
+};
+
+const char *audit_check_id(unsigned i)
+{
+	return i < AUDIT_NCHECKS ? checks[i].id : "?";
+}
+
+const char *audit_check_name(unsigned i)
+{
+	return i < AUDIT_NCHECKS ? checks[i].name : "?";
+}
 
 static struct audit_finding *add(struct audit_report *r, const char *id, enum audit_sev sev)
 {
@@ -64,129 +80,6 @@ static struct audit_finding *add(struct audit_report *r, const char *id, enum au
 	snprintf(f->id, sizeof(f->id), "%s", id);
 	f->sev = sev;
 	return f;
-}
-
-/* ---- reachability from the live table ---- */
-
-enum reach {
-	REACH_OPEN,		/* no rule of ours restricts it */
-	REACH_RESTRICTED,	/* restricted to some prefixes */
-	REACH_CLOSED,		/* restricted to no prefix at all */
-	REACH_ALL,		/* "restricted" to a prefix that covers everything */
-};
-
-struct reachability {
-	enum reach r;
-	char service[64];	/* live set name prefix */
-	uint64_t nranges;
-};
-
-/* Is s the allowlist set <svc>_<fam> of a service, or one of its shards <svc>_<fam>_*? */
-static bool allow_set_of(const struct nm_set *s, const char *svc, const char *fam)
-{
-	size_t sl = strlen(svc), fl = strlen(fam);
-
-	if (s->kind != NM_SET_V4 && s->kind != NM_SET_V6)
-		return false;
-	if (strncmp(s->name, svc, sl) || s->name[sl] != '_' || strncmp(s->name + sl + 1, fam, fl))
-		return false;
-	return s->name[sl + 1 + fl] == '\0' || s->name[sl + 1 + fl] == '_';
-}
-
-/* Sum the ranges of <svc>_<fam> or of its shards <svc>_<fam>_*; detect 0/0. */
-static uint64_t live_ranges(const struct nm_table *t, const char *svc, const char *fam,
-			    bool *all)
-{
-	uint64_t n = 0;
-
-	*all = false;
-	for (size_t i = 0; i < t->nsets; i++) {
-		const struct nm_set *s = &t->sets[i];
-
-		if (!allow_set_of(s, svc, fam))
-			continue;
-		n += s->ranges.n;
-		for (size_t k = 0; k < s->ranges.n; k++)
-			if (s->ranges.r[k].lo == 0 &&
-			    s->ranges.r[k].hi == cidr_max(s->key_len == 4 ? CIDR_V4 : CIDR_V6))
-				*all = true;
-	}
-	return n;
-}
-
-/*
- * Is (proto, port) restricted for family f by a rule of chain in the live
- * table? Our rules read "<l4> dport @S_ports ... ip saddr != @S_v4 ... drop"
- * (or the sharded form with "meta nfproto ipv4 ... drop").
- */
-static struct reachability live_reach(const struct nm_table *t, const char *chain,
-				      enum listen_proto proto, uint16_t port, enum cidr_family f)
-{
-	struct reachability out = { .r = REACH_OPEN };
-	const char *famtok = f == CIDR_V4 ? "v4" : "v6";
-	const char *l4 = proto == LISTEN_PROTO_TCP ? "tcp" : "udp";
-
-	if (!t->exists || !nm_table_find_chain(t, chain))
-		return out;
-	for (size_t i = 0; i < t->nsets; i++) {
-		const struct nm_set *s = &t->sets[i];
-		size_t len = strlen(s->name);
-		bool member = false;
-		char svc[64], ref[80], fam1[100], fam2[40], dep[32];
-
-		if (s->kind != NM_SET_PORTS || len < 7 || strcmp(s->name + len - 6, "_ports"))
-			continue;
-		for (size_t k = 0; k < s->nports; k++)
-			member |= s->ports[k] == port;
-		if (!member)
-			continue;
-		snprintf(svc, sizeof(svc), "%.*s", (int)(len - 6), s->name);
-		snprintf(ref, sizeof(ref), "@%s ", s->name);
-		snprintf(fam1, sizeof(fam1), "saddr != @%s_%s ", svc, famtok);
-		snprintf(fam2, sizeof(fam2), "meta nfproto %s ", f == CIDR_V4 ? "ipv4" : "ipv6");
-		snprintf(dep, sizeof(dep), "%s ", l4);
-		for (size_t k = 0; k < t->nrules; k++) {
-			const struct nm_rule *r = &t->rules[k];
-			const char *txt = r->text;
-			size_t tl = strlen(txt);
-			bool blocks = (tl >= 4 && !strcmp(txt + tl - 4, "drop")) || strstr(txt, " reject");
-
-			if (strcmp(r->chain, chain) || !blocks || !strstr(txt, ref))
-				continue;
-			if (!strstr(txt, dep) && !strstr(txt, proto == LISTEN_PROTO_TCP ? "l4proto tcp" : "l4proto udp"))
-				continue;
-			if (!strstr(txt, fam1) && !strstr(txt, fam2))
-				continue;
-			{
-				bool all;
-
-				out.nranges = live_ranges(t, svc, famtok, &all);
-				out.r = all ? REACH_ALL : out.nranges ? REACH_RESTRICTED : REACH_CLOSED;
-				snprintf(out.service, sizeof(out.service), "%s", svc);
-				return out;
-			}
-		}
-	}
-	return out;
-}
-
-static bool open_reach(enum reach r)
-{
-	return r == REACH_OPEN || r == REACH_ALL;
-}
-
-static const char *reach_str(const struct reachability *x, char *buf, size_t len)
-{
-	switch (x->r) {
-	case REACH_OPEN: return "open to every source";
-	case REACH_ALL: snprintf(buf, len, "allowlist of service '%s' covers every address", x->service); return buf;
-	case REACH_CLOSED: snprintf(buf, len, "closed to every remote source (service '%s')", x->service); return buf;
-	case REACH_RESTRICTED:
-		snprintf(buf, len, "restricted to %llu range%s (service '%s')",
-			 (unsigned long long)x->nranges, x->nranges == 1 ? "" : "s", x->service);
-		return buf;
-	}
-	return "?";
 }
 
 /* ---- helpers ---- */
@@ -206,65 +99,391 @@ static void owners_str(const struct listen_entry *l, char *buf, size_t len)
 	}
 }
 
-static void fill_where(struct audit_finding *f, const struct listen_entry *l)
+static bool is_smtp(uint32_t svc)
 {
-	snprintf(f->proto, sizeof(f->proto), "%s", listen_proto_str(l->proto));
-	listen_addr_str(l, f->address, sizeof(f->address));
-	f->port = l->port;
-	owners_str(l, f->process, sizeof(f->process));
+	return svc == PROBE_SVC_SMTP || svc == PROBE_SVC_SMTPS;
 }
 
-static void fix_restrict(char *buf, size_t len, const struct policy *p, const char *svc,
-			 const char *expect, enum listen_proto proto, uint16_t port)
+static bool is_smpp(uint32_t svc)
 {
-	const struct policy_service *s = p ? policy_find_port(p, proto == LISTEN_PROTO_TCP ? POLICY_TCP
-											   : POLICY_UDP, port)
-					     : NULL;
+	return svc == PROBE_SVC_SMPP || svc == PROBE_SVC_SMPP_TLS;
+}
 
-	if (s)
+static bool reach_open(enum audit_reach r)
+{
+	return r == AUDIT_REACH_OPEN || r == AUDIT_REACH_ALL;
+}
+
+static const char *reach_state_str(enum audit_reach r)
+{
+	switch (r) {
+	case AUDIT_REACH_OPEN:
+	case AUDIT_REACH_ALL: return "open";
+	case AUDIT_REACH_RESTRICTED: return "restricted";
+	case AUDIT_REACH_CLOSED: return "closed";
+	case AUDIT_REACH_UNKNOWN: return "not evaluated";
+	}
+	return "?";
+}
+
+/* "closed to every remote source (table inet portlock, service 'smtp')" */
+static const char *reach_str(const struct audit_reach_fact *x, char *buf, size_t len)
+{
+	char by[520];
+
+	if (x->service[0])
+		snprintf(by, sizeof(by), " (%s; service '%s')", x->by, x->service);
+	else if (x->by[0])
+		snprintf(by, sizeof(by), " (%s)", x->by);
+	else
+		by[0] = '\0';
+	switch (x->state) {
+	case AUDIT_REACH_OPEN:
+	case AUDIT_REACH_ALL:
+		snprintf(buf, len, "open to every source");
+		break;
+	case AUDIT_REACH_CLOSED:
+		snprintf(buf, len, "closed to every remote source%s", by);
+		break;
+	case AUDIT_REACH_RESTRICTED:
+		snprintf(buf, len, "restricted to %llu range%s of sources%s%s%s",
+			 (unsigned long long)x->nranges, x->nranges == 1 ? "" : "s",
+			 x->partial ? " at most" : "", by,
+			 x->partial ? "; part of them not evaluated" : "");
+		break;
+	case AUDIT_REACH_UNKNOWN:
+		snprintf(buf, len, "not evaluated: %s", x->unknown);
+		break;
+	}
+	return buf;
+}
+
+void audit_snippet(char *buf, size_t len, bool have_policy, const char *config_path, const char *base,
+		   const char *expect, bool udp, uint16_t port)
+{
+	char entry[256];
+
+	snprintf(entry, sizeof(entry), "{ name = \"%s\";%s%s%s%s ports = [%u]; allow = []; }", base,
+		 expect ? " expect = \"" : "", expect ? expect : "", expect ? "\";" : "",
+		 udp ? " proto = \"udp\";" : "", port);
+	if (have_policy)
 		snprintf(buf, len,
-			 "the policy already restricts it (service '%s', %s:%d): run 'portlock apply --confirm 120', check access, then 'portlock confirm'",
-			 s->name, s->file ? s->file : "?", s->line);
+			 "insert %s, right after \"services = (\" in %s (allow = [] closes it to every remote source; list trusted prefixes in allow to restrict it instead), then 'portlock apply --confirm 120' and 'portlock confirm'",
+			 entry, config_path ? config_path : "the policy");
 	else
 		snprintf(buf, len,
-			 "add to the policy: services += ( { name = \"%s_%u\";%s%s%s ports = [%u];%s allow = [\"<trusted prefixes>\"]; } ); then 'portlock apply --confirm 120' and 'portlock confirm'",
-			 svc, port, expect ? " expect = \"" : "", expect ? expect : "", expect ? "\";" : "",
-			 port, proto == LISTEN_PROTO_UDP ? " proto = \"udp\";" : "");
+			 "write services = ( %s ); to %s (allow = [] closes it to every remote source; list trusted prefixes in allow to restrict it instead), then 'portlock apply --confirm 120' and 'portlock confirm'",
+			 entry, config_path ? config_path : "the policy");
 }
 
-/* ---- the state of requested ports (audit --report) ---- */
+/* ---- derive: facts -> findings (pure) ---- */
 
-/* "a/n, b/m, ..." of <svc>_<fam> or its shards, as much as fits */
-static void live_sources(const struct nm_table *t, const char *svc, const char *fam,
-			 enum cidr_family f, char *buf, size_t len)
+static void fill_where(struct audit_finding *f, const struct audit_port_fact *x)
 {
-	char one[100];
+	snprintf(f->proto, sizeof(f->proto), "%s", x->st.key.udp ? "udp" : "tcp");
+	snprintf(f->address, sizeof(f->address), "%s", x->address);
+	f->port = x->st.key.port;
+	snprintf(f->process, sizeof(f->process), "%s", x->st.process);
+}
+
+/* "IPv4 closed ...; IPv6 restricted ..." over the families that listen */
+static void reach_both(const struct audit_port_fact *x, char *buf, size_t len)
+{
+	char one[700];
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < t->nsets; i++) {
-		const struct nm_set *s = &t->sets[i];
-
-		if (!allow_set_of(s, svc, fam))
+	for (int fi = 0; fi < 2; fi++) {
+		if (!x->st.listening[fi])
 			continue;
-		for (size_t k = 0; k < s->ranges.n; k++) {
-			range_str(f, &s->ranges.r[k], one, sizeof(one));
-			if (o + strlen(one) + 7 >= len) {
-				snprintf(buf + o, len - o, "%s...", o ? ", " : "");
-				return;
+		reach_str(&x->st.reach[fi], one, sizeof(one));
+		if (o + 2 < len)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s %s", o ? "; " : "", fi ? "IPv6" : "IPv4", one);
+	}
+}
+
+static void fix_restrict(char *buf, size_t len, const struct audit_facts *in, const struct audit_port_fact *x,
+			 const char *base, const char *expect)
+{
+	char name[64];
+
+	if (x->in_policy) {
+		snprintf(buf, len,
+			 "the policy already restricts it (service '%s', %s:%d): run 'portlock apply --confirm 120', check access, then 'portlock confirm'",
+			 x->psvc, x->pfile[0] ? x->pfile : "?", x->pline);
+		return;
+	}
+	snprintf(name, sizeof(name), "%s_%u", base, x->st.key.port);
+	audit_snippet(buf, len, in->have_policy, in->config_path, name, expect, x->st.key.udp, x->st.key.port);
+}
+
+/*
+ * The finding `id` (severity sev while reachable) of port x, or, when no
+ * family is open or not evaluated, the remediated finding that replaces it.
+ */
+enum audit_reach audit_port_reach(const struct audit_port *st, const bool fam[2])
+{
+	static const int rank[] = {
+		[AUDIT_REACH_CLOSED] = 0, [AUDIT_REACH_RESTRICTED] = 1, [AUDIT_REACH_UNKNOWN] = 2,
+		[AUDIT_REACH_OPEN] = 3, [AUDIT_REACH_ALL] = 3,
+	};
+	enum audit_reach worst = AUDIT_REACH_CLOSED;
+
+	for (int fi = 0; fi < 2; fi++) {
+		enum audit_reach s = st->reach[fi].state == AUDIT_REACH_ALL ? AUDIT_REACH_OPEN : st->reach[fi].state;
+
+		if (fam[fi] && st->listening[fi] && rank[s] > rank[worst])
+			worst = s;
+	}
+	return worst;
+}
+
+static struct audit_finding *judged(struct audit_report *r, const struct audit_port_fact *x, const char *id,
+				    enum audit_sev sev, unsigned chk, const char *what)
+{
+	static const bool both[2] = { true, true };
+	enum audit_reach st = audit_port_reach(&x->st, both);
+	bool open = st == AUDIT_REACH_OPEN, unk = st == AUDIT_REACH_UNKNOWN;
+	bool restricted = st == AUDIT_REACH_RESTRICTED;
+	struct audit_finding *f;
+	char b[1400];
+
+	reach_both(x, b, sizeof(b));
+	if (open || unk) {
+		/* not evaluated is never "open", nor closed: reported, one step lower */
+		f = add(r, id, open ? sev : (sev > AUDIT_LOW ? sev - 1 : sev));
+		if (f) {
+			fill_where(f, x);
+			f->checks = chk;
+			snprintf(f->summary, sizeof(f->summary), "%s on %s; %s", what, x->where, b);
+		}
+		return f;
+	}
+	f = add(r, "remediated", AUDIT_INFO);
+	if (f) {
+		fill_where(f, x);
+		f->checks = chk;
+		snprintf(f->closes, sizeof(f->closes), "%s", id);
+		snprintf(f->summary, sizeof(f->summary), "%s on %s, %s: %s", what, x->where,
+			 restricted ? "restricted to its allowlist" : "closed to every remote source", b);
+		snprintf(f->remediation, sizeof(f->remediation),
+			 "none: a scan from %s no longer reaches %u/%s; rescan to close the scanner's finding",
+			 restricted ? "outside the allowlist" : "outside", x->st.key.port, x->st.key.udp ? "udp" : "tcp");
+	}
+	return NULL;	/* nothing more to fill: the caller's evidence and fix are for open findings */
+}
+
+static bool expect_ok(const char *expect, uint32_t svc)
+{
+	if (!strncmp(expect, "smtp", 4))
+		return is_smtp(svc);
+	if (!strncmp(expect, "smpp", 4))
+		return is_smpp(svc);
+	return true;
+}
+
+static void derive_port(const struct audit_facts *in, const struct audit_port_fact *x, struct audit_report *r)
+{
+	const struct audit_port *st = &x->st;
+	uint16_t port = st->key.port;
+	char b1[700], b2[700];
+
+	/* one family restricted, the other open */
+	if (st->listening[0] && st->listening[1] &&
+	    reach_open(st->reach[0].state) != reach_open(st->reach[1].state) &&
+	    st->reach[0].state != AUDIT_REACH_UNKNOWN && st->reach[1].state != AUDIT_REACH_UNKNOWN) {
+		struct audit_finding *f = add(r, "unrestricted-v6", AUDIT_HIGH);
+		bool v6open = reach_open(st->reach[1].state);
+
+		if (f) {
+			fill_where(f, x);
+			snprintf(f->summary, sizeof(f->summary), "port %u/%s is %s for %s but %s for %s", port,
+				 st->key.udp ? "udp" : "tcp", reach_str(&st->reach[v6open ? 0 : 1], b1, sizeof(b1)),
+				 v6open ? "IPv4" : "IPv6", reach_str(&st->reach[v6open ? 1 : 0], b2, sizeof(b2)),
+				 v6open ? "IPv6" : "IPv4");
+			fix_restrict(f->remediation, sizeof(f->remediation), in, x, "port", NULL);
+		}
+	}
+	if (x->probed && is_smpp(x->service)) {
+		struct audit_finding *f = judged(r, x, "smpp-exposed", AUDIT_HIGH, AUDIT_CHK_SMPP,
+						 x->service == PROBE_SVC_SMPP_TLS ? "SMPP over TLS" : "SMPP");
+
+		if (f) {
+			snprintf(f->evidence, sizeof(f->evidence), "%s", x->evidence);
+			fix_restrict(f->remediation, sizeof(f->remediation), in, x, "smpp", "smpp");
+		}
+	} else if (x->probed && is_smtp(x->service)) {
+		bool standard = port == 25 || port == 465 || port == 587;
+		const char *what = x->service == PROBE_SVC_SMTPS ? "SMTP over TLS" : "SMTP";
+		struct audit_finding *f;
+		char w[96];
+
+		snprintf(w, sizeof(w), "%s on %s", what,
+			 standard ? "its well-known port" : "a non-standard port (possible backdoor relay)");
+		f = judged(r, x, standard ? "smtp-standard-port" : "smtp-nonstandard-port",
+			   standard ? AUDIT_MEDIUM : AUDIT_HIGH, standard ? AUDIT_CHK_SMTP : AUDIT_CHK_SMTP_NS, w);
+		if (f) {
+			snprintf(f->evidence, sizeof(f->evidence), "%s", x->evidence);
+			if (standard)
+				fix_restrict(f->remediation, sizeof(f->remediation), in, x, "smtp",
+					     x->service == PROBE_SVC_SMTPS ? "smtps" : "smtp");
+			else if (x->in_policy)
+				fix_restrict(f->remediation, sizeof(f->remediation), in, x, "stray_smtp", "smtp");
+			else {
+				char fix[700];
+
+				snprintf(w, sizeof(w), "stray_smtp_%u", port);
+				audit_snippet(fix, sizeof(fix), in->have_policy, in->config_path, w, NULL, st->key.udp, port);
+				snprintf(f->remediation, sizeof(f->remediation),
+					 "find out why %s runs an SMTP server on %u and stop it; or close the port: %s",
+					 st->process[0] ? st->process : "a process", port, fix);
 			}
-			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", one);
+		}
+		if (st->software[0]) {
+			char sw[160];
+
+			snprintf(sw, sizeof(sw), "identifiable SMTP software (%s, confidence %u%%)",
+				 st->software, x->confidence);
+			f = judged(r, x, "smtp-fingerprint", AUDIT_MEDIUM, AUDIT_CHK_SMTP_FP, sw);
+			if (f) {
+				snprintf(f->evidence, sizeof(f->evidence), "basis: %s; codes %s",
+					 x->basis[0] ? x->basis : "-", x->codes[0] ? x->codes : "-");
+				snprintf(f->remediation, sizeof(f->remediation),
+					 "hiding the banner does not defeat behavioural fingerprints; restrict the port to its relays (source filtering)");
+			}
+		}
+	}
+	if (x->in_policy && x->pexpect[0] && x->probed && !expect_ok(x->pexpect, x->service)) {
+		struct audit_finding *f = add(r, "expect-mismatch", AUDIT_MEDIUM);
+
+		if (f) {
+			fill_where(f, x);
+			snprintf(f->summary, sizeof(f->summary),
+				 "service '%s' expects %s on port %u, but %s answers", x->psvc, x->pexpect, port,
+				 probe_service_name(x->service));
+			snprintf(f->evidence, sizeof(f->evidence), "%s", x->evidence);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "check what listens on %u (process %s) and fix the service or the policy (%s:%d)",
+				 port, st->process[0] ? st->process : "?", x->pfile[0] ? x->pfile : "?", x->pline);
 		}
 	}
 }
 
-static void port_states(const struct nm_table *t, const struct listen_set *ls,
-			const size_t *tmap, const struct probe_result *results,
-			const struct audit_opts *o, struct audit_report *r)
+void audit_derive(const struct audit_facts *in, struct audit_report *r)
+{
+	for (size_t i = 0; i < in->n; i++)
+		derive_port(in, &in->v[i], r);
+}
+
+/* ---- gather: reachability from the evaluator ---- */
+
+/* portlock's own tables as nft_read() sees them: the facts of their rules */
+struct own_tables {
+	struct nm_live *v;
+	size_t n;
+};
+
+/* the service of the rule with this handle in portlock's table `table`, from its facts */
+static const char *service_of_rule(const struct own_tables *own, const char *table, uint64_t handle)
+{
+	for (size_t i = 0; own && handle && i < own->n; i++) {
+		const struct nm_table *t = &own->v[i].t;
+
+		if (!t->exists || strcmp(t->name, table))
+			continue;
+		for (size_t k = 0; k < t->nrules; k++)
+			if (t->rules[k].handle == handle)
+				return t->rules[k].fact.service;
+	}
+	return NULL;
+}
+
+static int reach_fact(const struct ne_world *w, const struct own_tables *own, bool udp, uint16_t port,
+		      enum cidr_family f, struct audit_reach_fact *out)
+{
+	struct ne_packet pk = { .family = f, .udp = udp, .dport = port };
+	struct ne_result res;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = ne_eval(w, &pk, &res);
+	if (ret < 0) {
+		ne_result_fini(&res);
+		return ret;
+	}
+	out->state = res.state == NE_OPEN ? AUDIT_REACH_OPEN : res.state == NE_CLOSED ? AUDIT_REACH_CLOSED
+		     : res.state == NE_RESTRICTED ? AUDIT_REACH_RESTRICTED : AUDIT_REACH_UNKNOWN;
+	out->partial = res.partial;
+	out->nranges = res.reach.n;
+	out->by_portlock = res.drop_portlock;
+	if (res.drop_table[0])
+		snprintf(out->by, sizeof(out->by), "table %s %s chain %s: %.200s", res.drop_family, res.drop_table,
+			 res.drop_chain, res.drop_rule);
+	if (res.drop_portlock) {
+		const char *svc = service_of_rule(own, res.drop_table, res.drop_handle);
+
+		snprintf(out->service, sizeof(out->service), "%s", svc ? svc : "");
+	}
+	snprintf(out->unknown, sizeof(out->unknown), "%s", res.unknown);
+	if (out->state == AUDIT_REACH_RESTRICTED) {
+		size_t o = 0;
+		char one[100];
+
+		for (size_t k = 0; k < res.reach.n; k++) {
+			range_str(f, &res.reach.r[k], one, sizeof(one));
+			if (o + strlen(one) + 7 >= sizeof(out->sources)) {
+				snprintf(out->sources + o, sizeof(out->sources) - o, "%s...", o ? ", " : "");
+				break;
+			}
+			o += (size_t)snprintf(out->sources + o, sizeof(out->sources) - o, "%s%s", o ? ", " : "", one);
+		}
+	}
+	ne_result_fini(&res);
+	return 0;
+}
+
+/* mark the tables portlock made: the config's, those the state dir lists, those with its marker */
+static void mark_portlock(struct ne_world *w, struct nl_sock *s, const char *state_dir, const char *table)
+{
+	char path[4096], line[256];
+	FILE *fp;
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct ne_table *t = &w->t[i];
+		bool exists = false;
+		char *comment = NULL;
+		struct diag quiet;
+
+		if (t->family != NFPROTO_INET)
+			continue;
+		t->portlock = !strcmp(t->name, table);
+		diag_init(&quiet);
+		if (!t->portlock && nft_read_table_comment(s, t->name, &exists, &comment, &quiet) == 0 && comment)
+			t->portlock = !strncmp(comment, STATESTORE_MARKER, strlen(STATESTORE_MARKER));
+		free(comment);
+		diag_fini(&quiet);
+	}
+	snprintf(path, sizeof(path), "%s/%s", state_dir ? state_dir : ".", STATESTORE_TABLES_FILE);
+	fp = fopen(path, "re");
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		line[strcspn(line, "\n")] = '\0';
+		for (size_t i = 0; i < w->n; i++)
+			if (w->t[i].family == NFPROTO_INET && !strcmp(w->t[i].name, line))
+				w->t[i].portlock = true;
+	}
+	fclose(fp);
+}
+
+/* ---- the state of requested ports (audit --report) ---- */
+
+static int port_states(const struct ne_world *w, const struct own_tables *own, const struct listen_set *ls, const size_t *tmap,
+		       const struct probe_result *results, const struct audit_opts *o, struct audit_report *r)
 {
 	r->ports = calloc(o->nports ? o->nports : 1, sizeof(*r->ports));
 	if (!r->ports)
-		return;
+		return -ENOMEM;
 	r->nports = o->nports;
 	for (size_t i = 0; i < o->nports; i++) {
 		struct audit_port *ap = &r->ports[i];
@@ -272,22 +491,9 @@ static void port_states(const struct nm_table *t, const struct listen_set *ls,
 		size_t po = 0;
 
 		ap->key = o->ports[i];
-		for (int fi = 0; fi < 2; fi++) {
-			enum cidr_family f = fi ? CIDR_V6 : CIDR_V4;
-			struct reachability x = live_reach(t, "input", proto, ap->key.port, f);
-
-			ap->reach[fi] = x.r == REACH_RESTRICTED ? AUDIT_REACH_RESTRICTED
-				       : x.r == REACH_CLOSED   ? AUDIT_REACH_CLOSED
-				       : x.r == REACH_ALL      ? AUDIT_REACH_ALL
-							       : AUDIT_REACH_OPEN;
-			ap->nranges[fi] = x.nranges;
-			if (x.service[0]) {
-				snprintf(ap->service, sizeof(ap->service), "%s", x.service);
-				if (x.r == REACH_RESTRICTED)
-					live_sources(t, x.service, fi ? "v6" : "v4", f, ap->sources[fi],
-						     sizeof(ap->sources[fi]));
-			}
-		}
+		for (int fi = 0; fi < 2; fi++)
+			if (reach_fact(w, own, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
+				return -ENOMEM;
 		for (size_t m = 0; m < ls->n; m++) {
 			const struct listen_entry *l = &ls->v[m];
 			const struct probe_result *pr;
@@ -309,10 +515,10 @@ static void port_states(const struct nm_table *t, const struct listen_set *ls,
 			}
 		}
 	}
+	return 0;
 }
 
 /* ---- the audit ---- */
-
 
 static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const struct nm_live *live,
 			   struct audit_report *r)
@@ -443,23 +649,80 @@ static int sev_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-static bool is_smtp(uint32_t svc)
+/* one fact per exposed (proto, port): its listeners, what answered, what the tables let through */
+static int gather_ports(const struct ne_world *w, const struct own_tables *own, const struct policy *p,
+			const struct listen_set *ls,
+			const size_t *tmap, const struct probe_result *results, struct audit_port_fact **out,
+			size_t *nout)
 {
-	return svc == PROBE_SVC_SMTP || svc == PROBE_SVC_SMTPS;
+	struct audit_port_fact *v = calloc(ls->n + 1, sizeof(*v));
+	size_t n = 0;
+
+	*out = v;
+	*nout = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ls->n; i++) {
+		const struct listen_entry *l = &ls->v[i];
+		const struct probe_result *pr = tmap && tmap[i] ? &results[tmap[i] - 1] : NULL;
+		bool udp = l->proto == LISTEN_PROTO_UDP;
+		struct audit_port_fact *x = NULL;
+		char who[128];
+
+		if (!listen_is_exposed(l))
+			continue;
+		for (size_t k = 0; k < n && !x; k++)
+			if (v[k].st.key.port == l->port && v[k].st.key.udp == udp)
+				x = &v[k];
+		if (!x) {
+			const struct policy_service *ps;
+
+			x = &v[n++];
+			x->st.key.port = l->port;
+			x->st.key.udp = udp;
+			listen_addr_str(l, x->address, sizeof(x->address));
+			listen_endpoint_str(l, x->where, sizeof(x->where));
+			for (int fi = 0; fi < 2; fi++)
+				if (reach_fact(w, own, udp, l->port, fi ? CIDR_V6 : CIDR_V4, &x->st.reach[fi]) < 0)
+					return -ENOMEM;
+			ps = p ? policy_find_port(p, udp ? POLICY_UDP : POLICY_TCP, l->port) : NULL;
+			if (ps) {
+				x->in_policy = true;
+				snprintf(x->psvc, sizeof(x->psvc), "%s", ps->name);
+				snprintf(x->pfile, sizeof(x->pfile), "%s", ps->file ? ps->file : "");
+				snprintf(x->pexpect, sizeof(x->pexpect), "%s", ps->expect ? ps->expect : "");
+				x->pline = ps->line;
+			}
+		}
+		x->st.listening[0] |= listen_covers_family(l, CIDR_V4);
+		x->st.listening[1] |= listen_covers_family(l, CIDR_V6);
+		owners_str(l, who, sizeof(who));
+		if (who[0] && !strstr(x->st.process, who) &&
+		    strlen(x->st.process) + strlen(who) + 2 < sizeof(x->st.process))
+			snprintf(x->st.process + strlen(x->st.process), sizeof(x->st.process) - strlen(x->st.process),
+				 "%s%s", x->st.process[0] ? "," : "", who);
+		if (pr && !x->probed) {
+			x->probed = true;
+			x->service = pr->service;
+			x->confidence = pr->confidence;
+			snprintf(x->st.probed, sizeof(x->st.probed), "%s", probe_service_name(pr->service));
+			snprintf(x->st.software, sizeof(x->st.software), "%s", pr->software);
+			snprintf(x->st.banner, sizeof(x->st.banner), "%.*s", (int)sizeof(x->st.banner) - 1, pr->evidence);
+			snprintf(x->basis, sizeof(x->basis), "%s", pr->software_basis);
+			snprintf(x->codes, sizeof(x->codes), "%s", pr->fp_codes);
+			snprintf(x->evidence, sizeof(x->evidence), "%s", pr->evidence);
+		}
+	}
+	*nout = n;
+	return 0;
 }
 
-static bool is_smpp(uint32_t svc)
+static const struct audit_port_fact *fact_of(const struct audit_port_fact *v, size_t n, const struct listen_entry *l)
 {
-	return svc == PROBE_SVC_SMPP || svc == PROBE_SVC_SMPP_TLS;
-}
-
-static bool expect_ok(const char *expect, uint32_t svc)
-{
-	if (!strncmp(expect, "smtp", 4))
-		return is_smtp(svc);
-	if (!strncmp(expect, "smpp", 4))
-		return is_smpp(svc);
-	return true;
+	for (size_t k = 0; k < n; k++)
+		if (v[k].st.key.port == l->port && v[k].st.key.udp == (l->proto == LISTEN_PROTO_UDP))
+			return &v[k];
+	return NULL;
 }
 
 int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opts *o,
@@ -467,10 +730,14 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 {
 	struct listen_set ls;
 	struct nm_live live = { 0 };
+	struct ne_world world = { 0 };
+	struct own_tables own = { 0 };
+	size_t owncap = 0, nread = SIZE_MAX;
 	struct nl_sock *s = NULL;
 	struct probe_target *targets = NULL;
 	struct probe_result *results = NULL;
-	size_t *tmap = NULL, nt = 0;
+	struct audit_port_fact *facts = NULL;
+	size_t *tmap = NULL, nt = 0, nfacts = 0;
 	struct fp_db fp;
 	bool have_fp = false;
 	const char *table = p ? p->table : POLICY_DEFAULT_TABLE;
@@ -482,12 +749,19 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	memset(&fp, 0, sizeof(fp));
 	snprintf(r->table, sizeof(r->table), "%s", table);
 	r->listeners = json_array();
+	r->tables = json_array();
 	listen_set_init(&ls);
 	if (listen_dump(&ls, LISTEN_F_ALL, &ctx->diag) < 0 || nl_open(&s, &ctx->diag) < 0 ||
-	    nft_read(s, table, false, &cache, &live, &ctx->diag) < 0) {
+	    nft_read(s, table, false, &cache, &live, &ctx->diag) < 0 ||
+	    ne_world_load(s, &world, &ctx->diag) < 0) {
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
+	mark_portlock(&world, s, ctx->state_dir, table);
+	for (size_t i = 0; i < world.n; i++)
+		json_array_append_new(r->tables, json_pack("{s:s,s:s,s:b}", "family",
+			world.t[i].family == NFPROTO_IPV4 ? "ip" : world.t[i].family == NFPROTO_IPV6 ? "ip6" : "inet",
+			"name", world.t[i].name, "portlock", world.t[i].portlock));
 	r->generation = live.genid;
 	r->table_exists = live.t.exists;
 	r->foreign = json_array();
@@ -546,172 +820,77 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		}
 	}
 
+	/* the facts of portlock's other tables' rules (the config's is `live`) */
+	for (size_t i = 0; i < world.n; i++) {
+		struct nm_live *one;
+		struct diag quiet;
+
+		if (!world.t[i].portlock || !strcmp(world.t[i].name, table))
+			continue;
+		if (util_grow((void **)&own.v, &owncap, own.n + 1, sizeof(*own.v)) < 0) {
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+			rc = PL_EXIT_INTERNAL;
+			goto out;
+		}
+		one = &own.v[own.n];
+		memset(one, 0, sizeof(*one));
+		diag_init(&quiet);
+		if (nft_read(s, world.t[i].name, false, NULL, one, &quiet) == 0)
+			own.n++;
+		else
+			nm_live_fini(one);
+		diag_fini(&quiet);
+	}
+	if (util_grow((void **)&own.v, &owncap, own.n + 1, sizeof(*own.v)) < 0) {
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+		rc = PL_EXIT_INTERNAL;
+		goto out;
+	}
+	nread = own.n;
+	own.v[own.n++] = live;	/* borrowed: not released through own */
+	if (gather_ports(&world, &own, p, &ls, tmap, results, &facts, &nfacts) < 0 ||
+	    (o->nports && port_states(&world, &own, &ls, tmap, results, o, r) < 0)) {
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+		rc = PL_EXIT_INTERNAL;
+		goto out;
+	}
+
+	/* listeners, for --json */
 	for (size_t i = 0; i < ls.n; i++) {
 		const struct listen_entry *l = &ls.v[i];
 		const struct probe_result *pr = tmap && tmap[i] ? &results[tmap[i] - 1] : NULL;
-		struct reachability rv4 = { .r = REACH_OPEN }, rv6 = { .r = REACH_OPEN };
-		bool v4 = listen_covers_family(l, CIDR_V4), v6 = listen_covers_family(l, CIDR_V6);
-		bool exposed = listen_is_exposed(l), any_open = false, all_restricted = true;
-		const struct policy_service *ps = p ? policy_find_port(p, l->proto == LISTEN_PROTO_TCP
-									   ? POLICY_TCP : POLICY_UDP, l->port)
-						    : NULL;
-		char where[96], b1[200], b2[200];
+		const struct audit_port_fact *x = fact_of(facts, nfacts, l);
+		bool exposed = listen_is_exposed(l);
+		char where[96], b1[700];
 		json_t *lj;
 
 		listen_endpoint_str(l, where, sizeof(where));
-		if (v4)
-			rv4 = live_reach(&live.t, "input", l->proto, l->port, CIDR_V4);
-		if (v6)
-			rv6 = live_reach(&live.t, "input", l->proto, l->port, CIDR_V6);
-		if (v4) {
-			any_open |= open_reach(rv4.r);
-			all_restricted &= !open_reach(rv4.r);
-		}
-		if (v6) {
-			any_open |= open_reach(rv6.r);
-			all_restricted &= !open_reach(rv6.r);
-		}
-		lj = json_pack("{s:s,s:s,s:i,s:b,s:s}", "proto", listen_proto_str(l->proto), "address",
-			       where, "port", l->port, "exposed", exposed, "process", "");
+		lj = json_pack("{s:s,s:s,s:i,s:b}", "proto", listen_proto_str(l->proto), "address",
+			       where, "port", l->port, "exposed", exposed);
 		owners_str(l, b1, sizeof(b1));
 		json_object_set_new(lj, "process", json_string(b1));
-		if (v4)
-			json_object_set_new(lj, "ipv4", json_string(reach_str(&rv4, b1, sizeof(b1))));
-		if (v6)
-			json_object_set_new(lj, "ipv6", json_string(reach_str(&rv6, b1, sizeof(b1))));
+		for (int fi = 0; x && exposed && fi < 2; fi++) {
+			if (!listen_covers_family(l, fi ? CIDR_V6 : CIDR_V4))
+				continue;
+			json_object_set_new(lj, fi ? "ipv6" : "ipv4", json_string(reach_str(&x->st.reach[fi], b1, sizeof(b1))));
+			json_object_set_new(lj, fi ? "ipv6_reach" : "ipv4_reach",
+					    json_string(reach_state_str(x->st.reach[fi].state)));
+		}
 		if (pr) {
 			json_object_set_new(lj, "service", json_string(probe_service_name(pr->service)));
 			if (pr->software[0])
 				json_object_set_new(lj, "software", json_string(pr->software));
 		}
 		json_array_append_new(r->listeners, lj);
-		if (!exposed)
-			continue;
-		r->nexposed++;
+		if (exposed)
+			r->nexposed++;
+	}
 
-		/* one family restricted, the other open: judged per port over all its listeners */
-		{
-			bool cov4 = false, cov6 = false, seen = false;
+	{
+		struct audit_facts in = { .v = facts, .n = nfacts, .have_policy = p != NULL,
+					  .config_path = ctx->config_path };
 
-			for (size_t m = 0; m < ls.n; m++) {
-				const struct listen_entry *o2 = &ls.v[m];
-
-				if (o2->proto != l->proto || o2->port != l->port || !listen_is_exposed(o2))
-					continue;
-				if (m < i) {
-					seen = true;	/* reported with the first listener of the port */
-					break;
-				}
-				cov4 |= listen_covers_family(o2, CIDR_V4);
-				cov6 |= listen_covers_family(o2, CIDR_V6);
-			}
-			if (!seen && cov4 && cov6) {
-				struct reachability p4 = live_reach(&live.t, "input", l->proto, l->port, CIDR_V4);
-				struct reachability p6 = live_reach(&live.t, "input", l->proto, l->port, CIDR_V6);
-
-				if (open_reach(p4.r) != open_reach(p6.r)) {
-					struct audit_finding *f = add(r, "unrestricted-v6", AUDIT_HIGH);
-					bool v6open = open_reach(p6.r);
-
-					if (f) {
-						fill_where(f, l);
-						snprintf(f->summary, sizeof(f->summary),
-							 "port %u/%s is %s for %s but %s for %s", l->port,
-							 listen_proto_str(l->proto),
-							 reach_str(v6open ? &p4 : &p6, b1, sizeof(b1)),
-							 v6open ? "IPv4" : "IPv6",
-							 reach_str(v6open ? &p6 : &p4, b2, sizeof(b2)),
-							 v6open ? "IPv6" : "IPv4");
-						fix_restrict(f->remediation, sizeof(f->remediation), p, "port", NULL,
-							     l->proto, l->port);
-					}
-				}
-			}
-		}
-		if (!pr)
-			goto expect;
-		if (is_smpp(pr->service) && any_open) {
-			/* SMPP reachable only from its allowlist is what the policy wants: no finding */
-			struct audit_finding *f = add(r, "smpp-exposed", AUDIT_HIGH);
-
-			if (f) {
-				fill_where(f, l);
-				snprintf(f->summary, sizeof(f->summary), "%s answers on %s; %s%s%s",
-					 pr->service == PROBE_SVC_SMPP_TLS ? "SMPP over TLS" : "SMPP", where,
-					 v4 ? "IPv4 " : "", v4 ? reach_str(&rv4, b1, sizeof(b1)) : "",
-					 v6 ? (v4 ? ", IPv6 " : "IPv6 ") : "");
-				if (v6)
-					snprintf(f->summary + strlen(f->summary), sizeof(f->summary) - strlen(f->summary),
-						 "%s", reach_str(&rv6, b2, sizeof(b2)));
-				snprintf(f->evidence, sizeof(f->evidence), "%s", pr->evidence);
-				snprintf(f->checks, sizeof(f->checks), "%s", CHK_SMPP);
-				fix_restrict(f->remediation, sizeof(f->remediation), p, "smpp", "smpp",
-					     l->proto, l->port);
-			}
-		} else if (is_smtp(pr->service)) {
-			bool standard = l->port == 25 || l->port == 465 || l->port == 587;
-			struct audit_finding *f;
-
-			if (standard)
-				f = add(r, "smtp-standard-port", all_restricted ? AUDIT_INFO : AUDIT_MEDIUM);
-			else
-				f = add(r, "smtp-nonstandard-port", AUDIT_HIGH);
-			if (f) {
-				fill_where(f, l);
-				snprintf(f->summary, sizeof(f->summary), "%s on %s port %s; %s",
-					 pr->service == PROBE_SVC_SMTPS ? "SMTP over TLS" : "SMTP",
-					 standard ? "the well-known" : "a non-standard (possible backdoor relay)",
-					 where,
-					 all_restricted ? "restricted" : "reachable from sources outside any allowlist");
-				snprintf(f->evidence, sizeof(f->evidence), "%s", pr->evidence);
-				snprintf(f->checks, sizeof(f->checks), "%s", standard ? CHK_SMTP : CHK_SMTP_NS);
-				if (standard && all_restricted)
-					snprintf(f->remediation, sizeof(f->remediation),
-						 "none needed: restricted to the relays in the policy");
-				else if (standard)
-					fix_restrict(f->remediation, sizeof(f->remediation), p, "smtp", "smtp",
-						     l->proto, l->port);
-				else if (all_restricted && ps)
-					snprintf(f->remediation, sizeof(f->remediation),
-						 "the port is already restricted by service '%s' (%s:%d); find out why %s runs an SMTP server on %u and stop it if it is not needed",
-						 ps->name, ps->file ? ps->file : "?", ps->line,
-						 f->process[0] ? f->process : "a process", l->port);
-				else
-					snprintf(f->remediation, sizeof(f->remediation),
-						 "find out why %s runs an SMTP server on %u; stop it, or close the port: services += ( { name = \"stray_%u\"; ports = [%u]; allow = []; } ); then 'portlock apply'",
-						 f->process[0] ? f->process : "a process", l->port, l->port, l->port);
-			}
-			if (pr->software[0]) {
-				f = add(r, "smtp-fingerprint", any_open ? AUDIT_MEDIUM : AUDIT_LOW);
-				if (f) {
-					fill_where(f, l);
-					snprintf(f->summary, sizeof(f->summary),
-						 "the SMTP software on %s is identifiable: %s (confidence %u%%)", where,
-						 pr->software, pr->confidence);
-					snprintf(f->evidence, sizeof(f->evidence), "basis: %s; codes %s",
-						 pr->software_basis, pr->fp_codes[0] ? pr->fp_codes : "-");
-					snprintf(f->checks, sizeof(f->checks), "%s", CHK_SMTP_FP);
-					snprintf(f->remediation, sizeof(f->remediation),
-						 "hiding the banner does not defeat behavioural fingerprints; restrict the port to its relays (source filtering)");
-				}
-			}
-		}
-expect:
-		if (ps && ps->expect && pr && !expect_ok(ps->expect, pr->service)) {
-			struct audit_finding *f = add(r, "expect-mismatch", AUDIT_MEDIUM);
-
-			if (f) {
-				fill_where(f, l);
-				snprintf(f->summary, sizeof(f->summary),
-					 "service '%s' expects %s on port %u, but %s answers", ps->name, ps->expect,
-					 l->port, probe_service_name(pr->service));
-				snprintf(f->evidence, sizeof(f->evidence), "%s", pr->evidence);
-				snprintf(f->remediation, sizeof(f->remediation),
-					 "check what listens on %u (process %s) and fix the service or the policy (%s:%d)",
-					 l->port, f->process[0] ? f->process : "?", ps->file ? ps->file : "?",
-					 ps->line);
-			}
-		}
+		audit_derive(&in, r);
 	}
 
 	/* declared services whose ports nothing answers on */
@@ -762,16 +941,19 @@ expect:
 		}
 	}
 	drift_findings(ctx, p, &live, r);
-	if (o->nports)
-		port_states(&live.t, &ls, tmap, results, o, r);
 	if (r->n)
 		qsort(r->f, r->n, sizeof(*r->f), sev_cmp);
 out:
 	if (have_fp)
 		fingerprint_db_fini(&fp);
+	free(facts);
+	for (size_t i = 0; i < (nread == SIZE_MAX ? own.n : nread); i++)	/* not `live`, released below */
+		nm_live_fini(&own.v[i]);
+	free(own.v);
 	free(targets);
 	free(results);
 	free(tmap);
+	ne_world_fini(&world);
 	nm_live_fini(&live);
 	livecache_fini(&cache);
 	nl_close(s);
@@ -785,6 +967,7 @@ void audit_report_fini(struct audit_report *r)
 	free(r->ports);
 	json_decref(r->listeners);
 	json_decref(r->foreign);
+	json_decref(r->tables);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -806,17 +989,42 @@ void audit_print_text(const struct audit_report *r, FILE *f)
 		fprintf(f, "\n        %s\n", x->summary);
 		if (x->evidence[0])
 			fprintf(f, "        evidence: %s\n", x->evidence);
-		if (x->checks[0])
-			fprintf(f, "        scanner:  %s\n", x->checks);
+		if (x->closes[0])
+			fprintf(f, "        was:      %s\n", x->closes);
+		for (unsigned c = 0; c < AUDIT_NCHECKS; c++)
+			if (x->checks & (1u << c))
+				fprintf(f, "        scanner:  %s (%s)%s\n", checks[c].name, checks[c].id,
+					x->closes[0] ? ": closed" : "");
 		if (x->remediation[0])
 			fprintf(f, "        fix:      %s\n", x->remediation);
+		fprintf(f, "\n");
+	}
+	if (r->listeners && r->nexposed) {
+		size_t i;
+		json_t *l;
+
+		fprintf(f, "exposed listeners, who reaches them:\n");
+		json_array_foreach(r->listeners, i, l) {
+			const char *v4 = json_string_value(json_object_get(l, "ipv4"));
+			const char *v6 = json_string_value(json_object_get(l, "ipv6"));
+
+			if (!json_is_true(json_object_get(l, "exposed")))
+				continue;
+			fprintf(f, "  %s %s", json_string_value(json_object_get(l, "proto")),
+				json_string_value(json_object_get(l, "address")));
+			if (v4)
+				fprintf(f, "  IPv4: %s", v4);
+			if (v6)
+				fprintf(f, "%sIPv6: %s", v4 ? "; " : "  ", v6);
+			fprintf(f, "\n");
+		}
 		fprintf(f, "\n");
 	}
 	if (r->foreign && json_array_size(r->foreign)) {
 		size_t i;
 		json_t *h;
 
-		fprintf(f, "other tables with base chains on prerouting/input/forward (their drops may restrict further; portlock does not evaluate them):\n");
+		fprintf(f, "other tables with base chains on prerouting/input/forward (their rules on prerouting and input are evaluated with portlock's):\n");
 		json_array_foreach(r->foreign, i, h)
 			fprintf(f, "  table %s %s chain %s: %s hook %s priority %lld policy %s\n",
 				json_string_value(json_object_get(h, "family")),
@@ -852,7 +1060,15 @@ json_t *audit_json(const struct audit_report *r)
 		json_object_set_new(fo, "process", x->process[0] ? json_string(x->process) : json_null());
 		json_object_set_new(fo, "summary", json_string(x->summary));
 		json_object_set_new(fo, "evidence", json_string(x->evidence));
-		json_object_set_new(fo, "checks", json_string(x->checks));
+		{
+			json_t *ca = json_array();
+
+			for (unsigned c = 0; c < AUDIT_NCHECKS; c++)
+				if (x->checks & (1u << c))
+					json_array_append_new(ca, json_string(checks[c].id));
+			json_object_set_new(fo, "checks", ca);
+		}
+		json_object_set_new(fo, "closes", x->closes[0] ? json_string(x->closes) : json_null());
 		json_object_set_new(fo, "remediation", json_string(x->remediation));
 		json_array_append_new(fa, fo);
 	}
@@ -866,6 +1082,7 @@ json_t *audit_json(const struct audit_report *r)
 	json_object_set_new(o, "summary", sum);
 	json_object_set_new(o, "listeners", json_incref(r->listeners));
 	json_object_set_new(o, "other_tables", r->foreign ? json_incref(r->foreign) : json_array());
+	json_object_set_new(o, "tables_evaluated", r->tables ? json_incref(r->tables) : json_array());
 	json_object_set_new(o, "findings", fa);
 	return o;
 }

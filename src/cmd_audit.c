@@ -39,7 +39,7 @@ static int render_report(struct pl_ctx *ctx, const char *path, const struct repo
 			 const struct policy *p, int fail_on)
 {
 	char file[1024];	/* the path as given, escaped (JSON wants UTF-8) */
-	size_t count[3] = { 0 };
+	size_t count[REPORT_NSTATES] = { 0 };
 	json_t *arr = ctx->json ? json_array() : NULL;
 	int rc = PL_EXIT_OK;
 
@@ -53,7 +53,8 @@ static int render_report(struct pl_ctx *ctx, const char *path, const struct repo
 		report_judge(e, port_state(r, e), live_finding(r, report_finding_id(e), e), p,
 			     ctx->config_path, r->table, &oc);
 		count[oc.state]++;
-		if (oc.state == REPORT_STILL_OPEN && fail_on >= 0 && (int)oc.sev >= fail_on)
+		if ((oc.state == REPORT_STILL_OPEN || oc.state == REPORT_NOT_EVALUATED) && fail_on >= 0 &&
+		    (int)oc.sev >= fail_on)
 			rc = PL_EXIT_PENDING;
 		snprintf(check, sizeof(check), "%s%s%s%s", e->check, e->plugin_id[0] ? " (" : "",
 			 e->plugin_id, e->plugin_id[0] ? ")" : "");
@@ -86,7 +87,7 @@ static int render_report(struct pl_ctx *ctx, const char *path, const struct repo
 
 		for (size_t i = 0; i < hosts->n; i++)
 			json_array_append_new(hj, json_string(hosts->v[i]));
-		o = json_pack("{s:s,s:{s:s,s:s,s:I,s:I,s:o},s:s,s:b,s:I,s:{s:I,s:I,s:I},s:o}",
+		o = json_pack("{s:s,s:{s:s,s:s,s:I,s:I,s:o},s:s,s:b,s:I,s:{s:I,s:I,s:I,s:I},s:o}",
 			      "schema", "portlock-audit-report/1",
 			      "report", "file", file, "format", report_format_str(rep->format),
 			      "hosts_in_file", (json_int_t)rep->nhosts,
@@ -96,6 +97,7 @@ static int render_report(struct pl_ctx *ctx, const char *path, const struct repo
 			      "summary", "still_open", (json_int_t)count[REPORT_STILL_OPEN],
 			      "restricted", (json_int_t)count[REPORT_RESTRICTED],
 			      "closed", (json_int_t)count[REPORT_CLOSED],
+			      "not_evaluated", (json_int_t)count[REPORT_NOT_EVALUATED],
 			      "entries", arr);
 		if (!o) {
 			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit --report --json");
@@ -105,9 +107,10 @@ static int render_report(struct pl_ctx *ctx, const char *path, const struct repo
 		putchar('\n');
 		json_decref(o);
 	} else {
-		printf("%zu report entr%s for this host: %zu still open, %zu restricted, %zu closed (%s export %s, %zu host%s, %zu entr%s of other hosts skipped; table inet %s %s)\n",
+		printf("%zu report entr%s for this host: %zu still open, %zu restricted, %zu closed, %zu not evaluated (%s export %s, %zu host%s, %zu entr%s of other hosts skipped; table inet %s %s)\n",
 		       rep->n, rep->n == 1 ? "y" : "ies", count[REPORT_STILL_OPEN],
-		       count[REPORT_RESTRICTED], count[REPORT_CLOSED], report_format_str(rep->format), file,
+		       count[REPORT_RESTRICTED], count[REPORT_CLOSED], count[REPORT_NOT_EVALUATED],
+		       report_format_str(rep->format), file,
 		       rep->nhosts, rep->nhosts == 1 ? "" : "s", rep->nskipped,
 		       rep->nskipped == 1 ? "y" : "ies", r->table, r->table_exists ? "present" : "absent");
 	}

@@ -717,6 +717,8 @@ const char *report_state_str(enum report_state s)
 	case REPORT_CLOSED: return "closed";
 	case REPORT_RESTRICTED: return "restricted";
 	case REPORT_STILL_OPEN: return "still open";
+	case REPORT_NOT_EVALUATED: return "not evaluated";
+	case REPORT_NSTATES: break;
 	}
 	return "?";
 }
@@ -746,12 +748,18 @@ static enum audit_sev open_sev(const struct report_entry *e)
 	return AUDIT_LOW;
 }
 
+/* the audit's derivation (audit_port_reach()) for one family */
 static enum report_state fam_state(const struct audit_port *now, int fi)
 {
-	if (!now->listening[fi] || now->reach[fi] == AUDIT_REACH_CLOSED)
-		return REPORT_CLOSED;
-	if (now->reach[fi] == AUDIT_REACH_RESTRICTED)
-		return REPORT_RESTRICTED;
+	bool fam[2] = { fi == 0, fi == 1 };
+
+	switch (audit_port_reach(now, fam)) {
+	case AUDIT_REACH_CLOSED: return REPORT_CLOSED;
+	case AUDIT_REACH_RESTRICTED: return REPORT_RESTRICTED;
+	case AUDIT_REACH_UNKNOWN: return REPORT_NOT_EVALUATED;
+	case AUDIT_REACH_OPEN:
+	case AUDIT_REACH_ALL: break;
+	}
 	return REPORT_STILL_OPEN;
 }
 
@@ -762,48 +770,39 @@ static enum report_state fam_state(const struct audit_port *now, int fi)
 			snprintf((buf) + o_, sizeof(buf) - o_, __VA_ARGS__);                 \
 	} while (0)
 
-static void why_family(const struct audit_port *now, int fi, const char *proto, const char *table,
-		       char *buf, size_t len)
+static void why_family(const struct audit_port *now, int fi, const char *proto, char *buf, size_t len)
 {
 	const char *fam = fi ? "IPv6" : "IPv4";
+	const struct audit_reach_fact *x = &now->reach[fi];
 	uint16_t port = now->key.port;
+	char svc[100];
 
+	if (x->service[0])
+		snprintf(svc, sizeof(svc), "; service '%s'", x->service);
+	else
+		svc[0] = '\0';
 	if (!now->listening[fi] && !now->listening[!fi])
 		snprintf(buf, len, "%s: nothing listens on %u/%s from the network", fam, port, proto);
 	else if (!now->listening[fi])
 		snprintf(buf, len, "%s: no listener takes %u/%s over %s", fam, port, proto, fam);
-	else if (now->reach[fi] == AUDIT_REACH_CLOSED)
-		snprintf(buf, len, "%s: table inet %s drops %u/%s from every remote source (service '%s')",
-			 fam, table, port, proto, now->service);
-	else if (now->reach[fi] == AUDIT_REACH_RESTRICTED)
-		snprintf(buf, len, "%s: table inet %s accepts %u/%s only from %llu source%s (%s; service '%s')",
-			 fam, table, port, proto, (unsigned long long)now->nranges[fi],
-			 now->nranges[fi] == 1 ? "" : "s", now->sources[fi], now->service);
-	else if (now->reach[fi] == AUDIT_REACH_ALL)
-		snprintf(buf, len, "%s: the allowlist of service '%s' covers every address", fam, now->service);
+	else if (x->state == AUDIT_REACH_CLOSED)
+		snprintf(buf, len, "%s: %u/%s is dropped for every remote source (%s%s)", fam, port, proto,
+			 x->by, svc);
+	else if (x->state == AUDIT_REACH_RESTRICTED)
+		snprintf(buf, len, "%s: %u/%s is accepted only from %llu source range%s%s (%s; %s%s)", fam, port,
+			 proto, (unsigned long long)x->nranges, x->nranges == 1 ? "" : "s",
+			 x->partial ? " at most" : "", x->sources, x->by, svc);
+	else if (x->state == AUDIT_REACH_UNKNOWN)
+		snprintf(buf, len, "%s: not evaluated: %s", fam, x->unknown);
 	else
-		snprintf(buf, len, "%s: nothing in table inet %s restricts %u/%s", fam, table, port, proto);
-}
-
-static void snippet(const struct report_entry *e, char *buf, size_t len)
-{
-	const char *expect = e->kind == REPORT_KIND_SMPP ? "smpp"
-			     : e->kind == REPORT_KIND_OPEN ? NULL
-							    : (e->port == 465 ? "smtps" : "smtp");
-	const char *base = e->kind == REPORT_KIND_SMPP		       ? "smpp"
-			   : e->kind == REPORT_KIND_OPEN		       ? "port"
-			   : standard_smtp(e->port) && e->kind != REPORT_KIND_SMTP_NS ? "smtp"
-										      : "stray_smtp";
-
-	snprintf(buf, len, "{ name = \"%s_%u\";%s%s%s%s ports = [%u]; allow = []; }", base, e->port,
-		 expect ? " expect = \"" : "", expect ? expect : "", expect ? "\";" : "",
-		 e->udp ? " proto = \"udp\";" : "", e->port);
+		snprintf(buf, len, "%s: no table drops %u/%s", fam, port, proto);
 }
 
 void report_judge(const struct report_entry *e, const struct audit_port *now,
 		  const struct audit_finding *live, const struct policy *p, const char *config_path,
 		  const char *table, struct report_outcome *out)
 {
+	(void)table;
 	const char *proto = e->udp ? "udp" : "tcp";
 	struct cidr c;
 	bool fam[2] = { true, true };
@@ -830,9 +829,9 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 			s = fam_state(now, fi);
 			if (s > out->state)
 				out->state = s;
-			if (s == REPORT_RESTRICTED && now->nranges[fi] > out->nsources)
-				out->nsources = now->nranges[fi];
-			why_family(now, fi, proto, table, why, sizeof(why));
+			if (s == REPORT_RESTRICTED && now->reach[fi].nranges > out->nsources)
+				out->nsources = now->reach[fi].nranges;
+			why_family(now, fi, proto, why, sizeof(why));
 			APPEND(out->evidence, "%s%s", out->evidence[0] ? "; " : "", why);
 		}
 		if (now->process[0])
@@ -845,7 +844,7 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 				APPEND(out->evidence, ": %s", now->banner);
 		}
 	}
-	if (out->state != REPORT_STILL_OPEN) {
+	if (out->state == REPORT_CLOSED || out->state == REPORT_RESTRICTED) {
 		out->sev = AUDIT_INFO;
 		if (out->state == REPORT_CLOSED)
 			snprintf(out->fix, sizeof(out->fix),
@@ -859,6 +858,8 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 		return;
 	}
 	out->sev = live ? live->sev : open_sev(e);
+	if (out->state == REPORT_NOT_EVALUATED && !live && out->sev > AUDIT_LOW)
+		out->sev--;	/* as the audit does: never judged open, nor closed */
 	if (live && live->evidence[0] && !strstr(out->evidence, live->evidence))
 		APPEND(out->evidence, "; audit: %s", live->evidence);
 	ps = p ? policy_find_port(p, e->udp ? POLICY_UDP : POLICY_TCP, e->port) : NULL;
@@ -867,13 +868,17 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 			 "the policy already covers %u/%s (service '%s', %s:%d) but the live table does not restrict it: 'portlock apply --confirm 120', check access, then 'portlock confirm'",
 			 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
 	} else {
-		char entry[200];
+		const char *expect = e->kind == REPORT_KIND_SMPP ? "smpp"
+				     : e->kind == REPORT_KIND_OPEN ? NULL
+								    : (e->port == 465 ? "smtps" : "smtp");
+		const char *base = e->kind == REPORT_KIND_SMPP ? "smpp"
+				   : e->kind == REPORT_KIND_OPEN ? "port"
+				   : standard_smtp(e->port) && e->kind != REPORT_KIND_SMTP_NS ? "smtp"
+											      : "stray_smtp";
+		char name[64];
 
-		snippet(e, entry, sizeof(entry));
-		snprintf(out->fix, sizeof(out->fix),
-			 "%s %s: %s%s%s (allow = [] closes it to every remote source; list the trusted prefixes in allow to restrict it instead), then 'portlock apply --confirm 120' and 'portlock confirm'",
-			 p ? "add to the services list of" : "create", config_path ? config_path : "the policy",
-			 p ? "" : "services = ( ", entry, p ? "" : " );");
+		snprintf(name, sizeof(name), "%s_%u", base, e->port);
+		audit_snippet(out->fix, sizeof(out->fix), p != NULL, config_path, name, expect, e->udp, e->port);
 	}
 	if (e->kind == REPORT_KIND_SMTP_FP)
 		APPEND(out->fix, "; a hidden banner does not defeat behavioural fingerprints: only source filtering does");

@@ -123,7 +123,9 @@ const struct audit_port *report_port_find(const struct audit_port *v, size_t n,
 enum report_state {
 	REPORT_CLOSED,		/* nothing listens, or closed to every remote source */
 	REPORT_RESTRICTED,	/* only the allowlist's sources reach it */
+	REPORT_NOT_EVALUATED,	/* a rule the evaluator cannot judge decides (never "open", nor closed) */
 	REPORT_STILL_OPEN,	/* reachable from any source */
+	REPORT_NSTATES,
 };
 
 const char *report_state_str(enum report_state s);

@@ -383,8 +383,8 @@ static struct audit_port port_now(uint16_t port, bool l4, bool l6, enum audit_re
 
 	p.listening[0] = l4;
 	p.listening[1] = l6;
-	p.reach[0] = r4;
-	p.reach[1] = r6;
+	p.reach[0].state = r4;
+	p.reach[1].state = r6;
 	return p;
 }
 
@@ -434,22 +434,24 @@ static void test_judge(void **state)
 	report_judge(&smpp, &now, &live, NULL, "/etc/portlock/portlock.conf", "portlock", &o);
 	assert_int_equal(o.state, REPORT_STILL_OPEN);
 	assert_int_equal(o.sev, AUDIT_HIGH);
-	assert_non_null(strstr(o.evidence, "nothing in table inet portlock restricts 2775/tcp"));
+	assert_non_null(strstr(o.evidence, "no table drops 2775/tcp"));
 	assert_non_null(strstr(o.evidence, "smpp answers now"));
 	assert_non_null(strstr(o.evidence, "audit: SMPP generic_nack"));
-	assert_non_null(strstr(o.fix, "create /etc/portlock/portlock.conf: services = ( { name = \"smpp_2775\"; expect = \"smpp\";"));
+	assert_non_null(strstr(o.fix, "write services = ( { name = \"smpp_2775\"; expect = \"smpp\";"));
+	assert_non_null(strstr(o.fix, " ); to /etc/portlock/portlock.conf"));
 	fix_checks(o.fix);
 
 	/* restricted for IPv4; the IPv6 state does not matter for an IPv4 entry */
 	now = port_now(2775, true, true, AUDIT_REACH_RESTRICTED, AUDIT_REACH_OPEN);
-	now.nranges[0] = 2;
-	snprintf(now.sources[0], sizeof(now.sources[0]), "192.0.2.10, 192.0.2.11");
-	snprintf(now.service, sizeof(now.service), "smpp");
+	now.reach[0].nranges = 2;
+	snprintf(now.reach[0].sources, sizeof(now.reach[0].sources), "192.0.2.10, 192.0.2.11");
+	snprintf(now.reach[0].by, sizeof(now.reach[0].by), "table inet portlock chain input: x");
+	snprintf(now.reach[0].service, sizeof(now.reach[0].service), "smpp");
 	report_judge(&smpp, &now, &live, NULL, NULL, "portlock", &o);
 	assert_int_equal(o.state, REPORT_RESTRICTED);
 	assert_int_equal(o.nsources, 2);
 	assert_int_equal(o.sev, AUDIT_INFO);
-	assert_non_null(strstr(o.evidence, "accepts 2775/tcp only from 2 sources (192.0.2.10, 192.0.2.11; service 'smpp')"));
+	assert_non_null(strstr(o.evidence, "accepted only from 2 source ranges (192.0.2.10, 192.0.2.11; table inet portlock chain input: x; service 'smpp')"));
 	assert_non_null(strstr(o.fix, "none, as long as the allowlist (2 sources) holds only the partners"));
 	/* ... but a name-only entry takes both families: still open over IPv6 */
 	smpp.address[0] = '\0';
@@ -459,12 +461,20 @@ static void test_judge(void **state)
 
 	/* closed by the table */
 	now = port_now(2525, true, true, AUDIT_REACH_CLOSED, AUDIT_REACH_CLOSED);
-	snprintf(now.service, sizeof(now.service), "legacy");
+	snprintf(now.reach[0].service, sizeof(now.reach[0].service), "legacy");
+	snprintf(now.reach[0].by, sizeof(now.reach[0].by), "table inet portlock chain input: y");
 	report_judge(&ns, &now, NULL, NULL, NULL, "portlock", &o);
 	assert_int_equal(o.state, REPORT_CLOSED);
-	assert_non_null(strstr(o.evidence, "drops 2525/tcp from every remote source (service 'legacy')"));
+	assert_non_null(strstr(o.evidence, "2525/tcp is dropped for every remote source (table inet portlock chain input: y; service 'legacy')"));
+	/* not evaluated: never open, never closed */
+	now.reach[0].state = AUDIT_REACH_UNKNOWN;
+	snprintf(now.reach[0].unknown, sizeof(now.reach[0].unknown), "table inet fw chain in: meta iifname \"eth0\"");
+	report_judge(&ns, &now, NULL, NULL, NULL, "portlock", &o);
+	assert_int_equal(o.state, REPORT_NOT_EVALUATED);
+	assert_int_equal(o.sev, AUDIT_MEDIUM);
+	assert_non_null(strstr(o.evidence, "IPv4: not evaluated: table inet fw"));
 	/* an allowlist that covers everything is open */
-	now.reach[0] = AUDIT_REACH_ALL;
+	now.reach[0].state = AUDIT_REACH_ALL;
 	report_judge(&ns, &now, NULL, NULL, NULL, "portlock", &o);
 	assert_int_equal(o.state, REPORT_STILL_OPEN);
 	assert_int_equal(o.sev, AUDIT_HIGH);
@@ -512,7 +522,7 @@ static void test_judge_policy(void **state)
 	assert_non_null(strstr(o.fix, "portlock apply"));
 	now.key.port = 2776;
 	report_judge(&other, &now, NULL, &p, "p.conf", "portlock", &o);
-	assert_non_null(strstr(o.fix, "add to the services list of p.conf: { name = \"port_2776\"; ports = [2776]; allow = []; }"));
+	assert_non_null(strstr(o.fix, "insert { name = \"port_2776\"; ports = [2776]; allow = []; }, right after \"services = (\" in p.conf"));
 	fix_checks(o.fix);
 	policy_fini(&p);
 	diag_fini(&d);

@@ -43,7 +43,8 @@ d = json.load(open(sys.argv[1]))
 assert d["schema"] == "portlock-audit/1"
 for k in ("table", "generation", "summary", "listeners", "findings"): assert k in d, k
 for f in d["findings"]:
-    for k in ("id", "severity", "proto", "address", "port", "process", "summary", "evidence", "checks", "remediation"): assert k in f, (k, f)
+    for k in ("id", "severity", "proto", "address", "port", "process", "summary", "evidence", "checks", "closes", "remediation"): assert k in f, (k, f)
+    assert isinstance(f["checks"], list) and all(":" in c for c in f["checks"]), f
 ports = {l["port"] for l in d["listeners"]}
 assert {25, 2525, 2775, 2776, 2599, 2600} <= ports, ports
 lo = [l for l in d["listeners"] if l["port"] == 2599][0]
@@ -54,7 +55,7 @@ expect_finding "$PL_TMP/before.json" smtp-standard-port 25 medium
 expect_finding "$PL_TMP/before.json" smpp-exposed 2776 none
 expect_finding "$PL_TMP/before.json" smtp-nonstandard-port 2776 none
 expect_finding "$PL_TMP/before.json" smtp-nonstandard-port 2599 none
-grep -q '31132' "$PL_TMP/before.json" || pl_fail "no SMPP scanner check id"
+grep -q '"nessus:31132"' "$PL_TMP/before.json" || pl_fail "no SMPP scanner check id"
 pl_expect_rc 1 A audit --fail-on high
 pl_expect_grep '^high +smpp-exposed +tcp' "$PL_TMP/out"
 pl_expect_rc 0 A audit --no-probe --fail-on high
@@ -64,14 +65,18 @@ pl_expect_rc 0 A apply
 pl_expect_rc 0 A audit --json
 cp "$PL_TMP/out" "$PL_TMP/after.json"
 expect_finding "$PL_TMP/after.json" smpp-exposed 2775 none
-expect_finding "$PL_TMP/after.json" smtp-standard-port 25 info
+expect_finding "$PL_TMP/after.json" smtp-standard-port 25 none
+expect_finding "$PL_TMP/after.json" remediated 25 info
+expect_finding "$PL_TMP/after.json" remediated 2775 info
 expect_finding "$PL_TMP/after.json" smtp-nonstandard-port 2525 high
 expect_finding "$PL_TMP/after.json" drift - none
 pl_expect_rc 0 A audit --fail-on medium --no-probe
 
 # hand edit: drop the IPv6 rule of smtp -> unrestricted-v6 on 25 and drift
-h=$(ip netns exec "$SRV" nft -a list chain inet portlock input | grep 'ip6 saddr != @smtp_v6 counter' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
-ip netns exec "$SRV" nft delete rule inet portlock input handle "$h"
+# (the refusing rule of the service chain smtp_in for IPv6: IPv6 then falls through to accept)
+h=$(ip netns exec "$SRV" nft -a list chain inet portlock smtp_in | grep -E 'meta nfproto ipv6 .*(drop|reject)' | grep -o 'handle [0-9]*' | cut -d' ' -f2)
+[ -n "$h" ] || pl_fail "no IPv6 refusing rule in smtp_in: $(ip netns exec "$SRV" nft -a list chain inet portlock smtp_in)"
+ip netns exec "$SRV" nft delete rule inet portlock smtp_in handle "$h"
 pl_expect_rc 0 A audit --json
 cp "$PL_TMP/out" "$PL_TMP/v6.json"
 expect_finding "$PL_TMP/v6.json" unrestricted-v6 25 high
