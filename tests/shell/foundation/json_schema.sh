@@ -73,6 +73,10 @@ TABLE=$(
 0 | allow     | -c $A allow --revoke smtp 198.51.100.9 --json
 0 | probe     | probe 127.0.0.1:2525 --json --timeout 300 --deadline 3000
 0 | probe     | --json probe --fingerprint 127.0.0.1:2525 [::1]:2775 --timeout 300
+0 | audit     | -c $A audit --json
+0 | audit     | audit --json --fail-on high -c $A
+0 | audit-report | -c $A audit --report $D/report_nmap.xml --json
+0 | audit-report | audit --json --report $D/report_seed.nessus -c $A
 TABLE
 )
 
@@ -85,6 +89,7 @@ while IFS='|' read -r want doc args; do
 	args=${args# }
 	args=${args//\$A/$A}
 	args=${args//\$B/$B}
+	args=${args//\$D/$PL_SOURCE_DIR/tests/unit/data}
 	n=$((n + 1))
 	echo "$doc" >>"$PL_TMP/used"
 	# shellcheck disable=SC2086
