@@ -17,7 +17,7 @@
 /* The value of the hook's environment variable (its full name), NULL when unset. */
 const char *testhook(const char *env);
 /* PORTLOCK_TEST_SYSLOG: append a copy of a syslog message to that file. */
-void testhook_syslog(int prio, const char *fmt, va_list ap);
+void testhook_syslog(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 #else
 static inline const char *testhook(const char *env)
 {

@@ -42,9 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			now.listening[0] = i & 1;
 			now.listening[1] = i & 2;
-			now.reach[0] = (enum audit_reach)(i % 4);
-			now.reach[1] = (enum audit_reach)((i / 4) % 4);
-			now.nranges[0] = now.nranges[1] = i;
+			now.reach[0].state = (enum audit_reach)(i % (AUDIT_REACH_UNKNOWN + 1));
+			now.reach[1].state = (enum audit_reach)((i / (AUDIT_REACH_UNKNOWN + 1)) % (AUDIT_REACH_UNKNOWN + 1));
+			now.reach[0].nranges = now.reach[1].nranges = i;
+			now.reach[0].partial = i & 8;
+			now.reach[1].by_portlock = i & 16;
 			report_judge(&r.v[i], i % 5 ? &now : NULL, i & 4 ? &live : NULL, NULL,
 				     "fuzz.conf", "portlock", &o);
 			snprintf(line, sizeof(line), "%s %s %s %s %s %s", r.v[i].address, r.v[i].host,
