@@ -2,8 +2,8 @@
 /*
  * Subcommand registry and the context every subcommand receives. Each
  * cmd_<name>.c holds the option parsing, calls and rendering of one
- * subcommand, or of a family of them (cmd_plan.c: plan, apply, revert,
- * confirm, recover); the work is done by the modules below (src/README.md).
+ * subcommand, or of a family of them (cmd_revert.c: revert, confirm,
+ * recover); the work is done by the modules below (src/README.md).
  */
 #ifndef PORTLOCK_CMD_H
 #define PORTLOCK_CMD_H
@@ -102,6 +102,16 @@ int cmd_getopt(struct pl_ctx *ctx, int argc, char **argv, const char *shortopts,
  * PL_EXIT_USAGE. After an error cmd_getopt() recorded, it records nothing.
  */
 int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...) __printf(3, 4);
+
+/*
+ * --confirm S (apply, revert): 1 s to a week, into *out. Returns
+ * PL_EXIT_OK, or cmd_bad_usage()'s PL_EXIT_USAGE.
+ */
+int cmd_parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, unsigned *out);
+
+/* -v (plan, apply): what the compile cache did, on stderr; cc may be NULL */
+struct compile;
+void cmd_print_compile_stats(const struct pl_ctx *ctx, const struct compile *cc);
 
 /*
  * Print a command's JSON document on stdout: an object that begins with

@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "util.h"
+#include "compile.h"
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
@@ -98,6 +99,32 @@ int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...)
 	free(msg);
 	ctx->usage_said = true;
 	return PL_EXIT_USAGE;
+}
+
+void cmd_print_compile_stats(const struct pl_ctx *ctx, const struct compile *cc)
+{
+	const struct compile_stats *st;
+
+	if (ctx->verbose <= 0 || !cc)
+		return;
+	st = compile_stats(cc);
+	fprintf(stderr,
+		"portlock: compile: %zu service%s (%zu from scratch); allow_files: %zu unchanged, %zu changed, "
+		"%zu read whole; %zu line%s read; %zu shard%s, %zu computed\n",
+		st->services, st->services == 1 ? "" : "s", st->services_full, st->files_unchanged,
+		st->files_delta, st->files_full, st->lines_parsed, st->lines_parsed == 1 ? "" : "s",
+		st->shards, st->shards == 1 ? "" : "s", st->shards_fresh);
+}
+
+int cmd_parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, unsigned *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || end == arg || v < 1 || v > 7 * 86400)
+		return cmd_bad_usage(ctx, name, "--confirm '%s' is not a number of seconds (1 to 604800)", arg);
+	*out = (unsigned)v;
+	return PL_EXIT_OK;
 }
 
 /*
