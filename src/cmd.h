@@ -125,4 +125,10 @@ void cmd_print_compile_stats(const struct pl_ctx *ctx, const struct compile *cc)
 #define PL_JSON_VERSION 1
 int cmd_json_print(const char *doc, json_t *o);
 
+/*
+ * The "overdue" value of a read command's JSON: {"transaction": ID,
+ * "confirm_deadline": T or null} for ctx->overdue_id, or JSON null.
+ */
+json_t *cmd_overdue_json(const struct pl_ctx *ctx);
+
 #endif

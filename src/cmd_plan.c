@@ -42,17 +42,7 @@ static void print_json(const struct pl_ctx *ctx, const struct sync_result *r, co
 	/* the policy was applied and auto-reverted as unconfirmed: apply refuses it (exit 5) */
 	json_object_set_new(o, "auto_reverted", auto_reverted ? auto_reverted : json_null());
 	/* a --confirm transaction past its deadline, not reverted yet (nothing here reverts it) */
-	if (ctx->overdue_id) {
-		json_t *od = json_object();
-
-		json_object_set_new(od, "transaction", json_integer((json_int_t)ctx->overdue_id));
-		json_object_set_new(od, "confirm_deadline", ctx->overdue_deadline
-								    ? json_integer(ctx->overdue_deadline)
-								    : json_null());
-		json_object_set_new(o, "overdue", od);
-	} else {
-		json_object_set_new(o, "overdue", json_null());
-	}
+	json_object_set_new(o, "overdue", cmd_overdue_json(ctx));
 	/* what the change would cut; null when there is no change */
 	json_object_set_new(o, "impact", impact ? impact : json_null());
 	cmd_json_print("plan", o);

@@ -283,6 +283,19 @@ int cmd_json_print(const char *doc, json_t *o)
 	return rc;
 }
 
+json_t *cmd_overdue_json(const struct pl_ctx *ctx)
+{
+	json_t *od;
+
+	if (!ctx->overdue_id)
+		return json_null();
+	od = json_object();
+	json_object_set_new(od, "transaction", json_integer((json_int_t)ctx->overdue_id));
+	json_object_set_new(od, "confirm_deadline",
+			    ctx->overdue_deadline ? json_integer(ctx->overdue_deadline) : json_null());
+	return od;
+}
+
 int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
 {
 	if (config_load_file(ctx->config_path, p, &ctx->diag) < 0)
