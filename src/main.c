@@ -133,14 +133,15 @@ int cmd_parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, uns
  */
 enum { GOPT_CONFIG = 0x10000, GOPT_STATE_DIR, GOPT_WAIT, GOPT_JSON, GOPT_VERBOSE, GOPT_QUIET };
 
-static const struct option global_opts[] = {
-	{ "config", required_argument, NULL, GOPT_CONFIG },
-	{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },
-	{ "wait", required_argument, NULL, GOPT_WAIT },
-	{ "json", no_argument, NULL, GOPT_JSON },
-	{ "verbose", no_argument, NULL, GOPT_VERBOSE },
-	{ "quiet", no_argument, NULL, GOPT_QUIET },
-};
+#define GLOBAL_OPTIONS							\
+	{ "config", required_argument, NULL, GOPT_CONFIG },		\
+	{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },	\
+	{ "wait", required_argument, NULL, GOPT_WAIT },			\
+	{ "json", no_argument, NULL, GOPT_JSON },			\
+	{ "verbose", no_argument, NULL, GOPT_VERBOSE },			\
+	{ "quiet", no_argument, NULL, GOPT_QUIET }
+
+static const struct option global_opts[] = { GLOBAL_OPTIONS };
 
 /* short letters of the global options, and their codes */
 static const struct {
@@ -306,12 +307,7 @@ int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, GOPT_CONFIG },
-		{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },
-		{ "wait", required_argument, NULL, GOPT_WAIT },
-		{ "json", no_argument, NULL, GOPT_JSON },
-		{ "verbose", no_argument, NULL, GOPT_VERBOSE },
-		{ "quiet", no_argument, NULL, GOPT_QUIET },
+		GLOBAL_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
