@@ -725,6 +725,96 @@ static const struct audit_port_fact *fact_of(const struct audit_port_fact *v, si
 	return NULL;
 }
 
+/* the listeners, for --json, and how many are exposed */
+static void listeners_json(struct audit_report *r, const struct listen_set *ls, const size_t *tmap,
+			   const struct probe_result *results, const struct audit_port_fact *facts,
+			   size_t nfacts)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		const struct listen_entry *l = &ls->v[i];
+		const struct probe_result *pr = tmap && tmap[i] ? &results[tmap[i] - 1] : NULL;
+		const struct audit_port_fact *x = fact_of(facts, nfacts, l);
+		bool exposed = listen_is_exposed(l);
+		char where[96], b1[700];
+		json_t *lj;
+
+		listen_endpoint_str(l, where, sizeof(where));
+		lj = json_pack("{s:s,s:s,s:i,s:b}", "proto", listen_proto_str(l->proto), "address",
+			       where, "port", l->port, "exposed", exposed);
+		owners_str(l, b1, sizeof(b1));
+		json_object_set_new(lj, "process", json_string(b1));
+		for (int fi = 0; x && exposed && fi < 2; fi++) {
+			if (!listen_covers_family(l, fi ? CIDR_V6 : CIDR_V4))
+				continue;
+			json_object_set_new(lj, fi ? "ipv6" : "ipv4", json_string(reach_str(&x->st.reach[fi], b1, sizeof(b1))));
+			json_object_set_new(lj, fi ? "ipv6_reach" : "ipv4_reach",
+					    json_string(reach_state_str(x->st.reach[fi].state)));
+		}
+		if (pr) {
+			json_object_set_new(lj, "service", json_string(probe_service_name(pr->service)));
+			if (pr->software[0])
+				json_object_set_new(lj, "software", json_string(pr->software));
+		}
+		json_array_append_new(r->listeners, lj);
+		if (exposed)
+			r->nexposed++;
+	}
+}
+
+/* declared services whose ports nothing answers on */
+static void expect_findings(struct audit_report *r, const struct policy *p, const struct listen_set *ls)
+{
+	for (size_t i = 0; i < p->nsvcs; i++) {
+		const struct policy_service *ps = &p->svcs[i];
+
+		if (!ps->expect || ps->proto != POLICY_TCP)
+			continue;
+		for (size_t k = 0; k < ps->nports; k++) {
+			bool found = false;
+
+			for (size_t m = 0; m < ls->n && !found; m++)
+				found = ls->v[m].proto == LISTEN_PROTO_TCP && ls->v[m].port == ps->ports[k];
+			if (!found) {
+				struct audit_finding *f = add(r, "expect-mismatch", AUDIT_MEDIUM);
+
+				if (f) {
+					snprintf(f->proto, sizeof(f->proto), "tcp");
+					f->port = ps->ports[k];
+					snprintf(f->summary, sizeof(f->summary),
+						 "service '%s' expects %s on port %u, but nothing listens there",
+						 ps->name, ps->expect, ps->ports[k]);
+					snprintf(f->remediation, sizeof(f->remediation),
+						 "start the service, or remove the port from the policy (%s:%d)",
+						 ps->file ? ps->file : "?", ps->line);
+				}
+			}
+		}
+	}
+}
+
+/* ports published through DNAT bypass input: is forward covered? */
+static void forward_findings(struct audit_report *r, const struct nm_live *live, const char *table)
+{
+	if (live->t.exists && nm_table_find_chain(&live->t, "forward"))
+		return;
+	for (size_t i = 0; i < live->nforeign; i++) {
+		const struct nm_foreign_hook *h = &live->foreign[i];
+
+		if (h->hooknum != NF_INET_PRE_ROUTING || !h->type || strcmp(h->type, "nat"))
+			continue;
+		struct audit_finding *f = add(r, "forward-exposed", AUDIT_HIGH);
+
+		if (f) {
+			snprintf(f->summary, sizeof(f->summary),
+				 "table %s %s has a DNAT chain (%s) but table inet %s has no forward chain: ports published to containers bypass the input rules",
+				 h->family, h->table, h->chain, table);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "set hooks = [\"input\", \"forward\"]; in the portlock group, then 'portlock apply'");
+		}
+		break;
+	}
+}
+
 int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opts *o,
 	      struct audit_report *r)
 {
@@ -855,36 +945,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		goto out;
 	}
 
-	/* listeners, for --json */
-	for (size_t i = 0; i < ls.n; i++) {
-		const struct listen_entry *l = &ls.v[i];
-		const struct probe_result *pr = tmap && tmap[i] ? &results[tmap[i] - 1] : NULL;
-		const struct audit_port_fact *x = fact_of(facts, nfacts, l);
-		bool exposed = listen_is_exposed(l);
-		char where[96], b1[700];
-		json_t *lj;
-
-		listen_endpoint_str(l, where, sizeof(where));
-		lj = json_pack("{s:s,s:s,s:i,s:b}", "proto", listen_proto_str(l->proto), "address",
-			       where, "port", l->port, "exposed", exposed);
-		owners_str(l, b1, sizeof(b1));
-		json_object_set_new(lj, "process", json_string(b1));
-		for (int fi = 0; x && exposed && fi < 2; fi++) {
-			if (!listen_covers_family(l, fi ? CIDR_V6 : CIDR_V4))
-				continue;
-			json_object_set_new(lj, fi ? "ipv6" : "ipv4", json_string(reach_str(&x->st.reach[fi], b1, sizeof(b1))));
-			json_object_set_new(lj, fi ? "ipv6_reach" : "ipv4_reach",
-					    json_string(reach_state_str(x->st.reach[fi].state)));
-		}
-		if (pr) {
-			json_object_set_new(lj, "service", json_string(probe_service_name(pr->service)));
-			if (pr->software[0])
-				json_object_set_new(lj, "software", json_string(pr->software));
-		}
-		json_array_append_new(r->listeners, lj);
-		if (exposed)
-			r->nexposed++;
-	}
+	listeners_json(r, &ls, tmap, results, facts, nfacts);
 
 	{
 		struct audit_facts in = { .v = facts, .n = nfacts, .have_policy = p != NULL,
@@ -893,53 +954,11 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		audit_derive(&in, r);
 	}
 
-	/* declared services whose ports nothing answers on */
-	for (size_t i = 0; p && o->probe && i < p->nsvcs; i++) {
-		const struct policy_service *ps = &p->svcs[i];
+	if (p && o->probe)
+		expect_findings(r, p, &ls);
 
-		if (!ps->expect || ps->proto != POLICY_TCP)
-			continue;
-		for (size_t k = 0; k < ps->nports; k++) {
-			bool found = false;
-
-			for (size_t m = 0; m < ls.n && !found; m++)
-				found = ls.v[m].proto == LISTEN_PROTO_TCP && ls.v[m].port == ps->ports[k];
-			if (!found) {
-				struct audit_finding *f = add(r, "expect-mismatch", AUDIT_MEDIUM);
-
-				if (f) {
-					snprintf(f->proto, sizeof(f->proto), "tcp");
-					f->port = ps->ports[k];
-					snprintf(f->summary, sizeof(f->summary),
-						 "service '%s' expects %s on port %u, but nothing listens there",
-						 ps->name, ps->expect, ps->ports[k]);
-					snprintf(f->remediation, sizeof(f->remediation),
-						 "start the service, or remove the port from the policy (%s:%d)",
-						 ps->file ? ps->file : "?", ps->line);
-				}
-			}
-		}
-	}
-
-	/* ports published through DNAT bypass input: is forward covered? */
-	if (p && (!live.t.exists || !nm_table_find_chain(&live.t, "forward"))) {
-		for (size_t i = 0; i < live.nforeign; i++) {
-			const struct nm_foreign_hook *h = &live.foreign[i];
-
-			if (h->hooknum != NF_INET_PRE_ROUTING || !h->type || strcmp(h->type, "nat"))
-				continue;
-			struct audit_finding *f = add(r, "forward-exposed", AUDIT_HIGH);
-
-			if (f) {
-				snprintf(f->summary, sizeof(f->summary),
-					 "table %s %s has a DNAT chain (%s) but table inet %s has no forward chain: ports published to containers bypass the input rules",
-					 h->family, h->table, h->chain, table);
-				snprintf(f->remediation, sizeof(f->remediation),
-					 "set hooks = [\"input\", \"forward\"]; in the portlock group, then 'portlock apply'");
-			}
-			break;
-		}
-	}
+	if (p)
+		forward_findings(r, &live, table);
 	drift_findings(ctx, p, &live, r);
 	if (r->n)
 		qsort(r->f, r->n, sizeof(*r->f), sev_cmp);

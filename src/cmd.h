@@ -2,8 +2,8 @@
 /*
  * Subcommand registry and the context every subcommand receives. Each
  * cmd_<name>.c holds the option parsing, calls and rendering of one
- * subcommand, or of a family of them (cmd_plan.c: plan, apply, revert,
- * confirm, recover); the work is done by the modules below (src/README.md).
+ * subcommand, or of a family of them (cmd_revert.c: revert, confirm,
+ * recover); the work is done by the modules below (src/README.md).
  */
 #ifndef PORTLOCK_CMD_H
 #define PORTLOCK_CMD_H
@@ -104,6 +104,16 @@ int cmd_getopt(struct pl_ctx *ctx, int argc, char **argv, const char *shortopts,
 int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...) __printf(3, 4);
 
 /*
+ * --confirm S (apply, revert): 1 s to a week, into *out. Returns
+ * PL_EXIT_OK, or cmd_bad_usage()'s PL_EXIT_USAGE.
+ */
+int cmd_parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, unsigned *out);
+
+/* -v (plan, apply): what the compile cache did, on stderr; cc may be NULL */
+struct compile;
+void cmd_print_compile_stats(const struct pl_ctx *ctx, const struct compile *cc);
+
+/*
  * Print a command's JSON document on stdout: an object that begins with
  * "schema": "portlock-<doc>/<PL_JSON_VERSION>" followed by o's keys (in
  * their order), indented, and a newline. Consumes o. doc names the schema
@@ -114,5 +124,11 @@ int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...) __
  */
 #define PL_JSON_VERSION 1
 int cmd_json_print(const char *doc, json_t *o);
+
+/*
+ * The "overdue" value of a read command's JSON: {"transaction": ID,
+ * "confirm_deadline": T or null} for ctx->overdue_id, or JSON null.
+ */
+json_t *cmd_overdue_json(const struct pl_ctx *ctx);
 
 #endif

@@ -195,17 +195,7 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 		json_t *o = render_live_json(&live);
 
 		/* a --confirm transaction past its deadline, not reverted yet (show never reverts) */
-		if (ctx->overdue_id) {
-			json_t *od = json_object();
-
-			json_object_set_new(od, "transaction", json_integer((json_int_t)ctx->overdue_id));
-			json_object_set_new(od, "confirm_deadline", ctx->overdue_deadline
-									    ? json_integer(ctx->overdue_deadline)
-									    : json_null());
-			json_object_set_new(o, "overdue", od);
-		} else {
-			json_object_set_new(o, "overdue", json_null());
-		}
+		json_object_set_new(o, "overdue", cmd_overdue_json(ctx));
 		cmd_json_print("show", o);
 	} else {
 		render_live_text(&live, stdout);

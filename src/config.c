@@ -199,36 +199,43 @@ static struct srcloc loc_of(struct cfg_ctx *c, const config_setting_t *s)
 	return l;
 }
 
+/* an error (err) or a warning at s's file:line */
+static void cfg_say(struct cfg_ctx *c, const config_setting_t *s, bool err, const char *fmt, va_list ap)
+	__printf(4, 0);
+static void cfg_say(struct cfg_ctx *c, const config_setting_t *s, bool err, const char *fmt, va_list ap)
+{
+	struct srcloc l = loc_of(c, s);
+	char *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	if (err)
+		diag_err(c->d, DIAG_CONFIG, &l, 0, "%s", msg ? msg : "out of memory");
+	else
+		diag_warn(c->d, &l, "%s", msg ? msg : "out of memory");
+	free(msg);
+}
+
 static void cfg_err(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 	__printf(3, 4);
 static void cfg_err(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
-	struct srcloc l = loc_of(c, s);
-	char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	cfg_say(c, s, true, fmt, ap);
 	va_end(ap);
-	diag_err(c->d, DIAG_CONFIG, &l, 0, "%s", msg ? msg : "out of memory");
-	free(msg);
 }
 
 static void cfg_warn(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 	__printf(3, 4);
 static void cfg_warn(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
-	struct srcloc l = loc_of(c, s);
-	char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	cfg_say(c, s, false, fmt, ap);
 	va_end(ap);
-	diag_warn(c->d, &l, "%s", msg ? msg : "out of memory");
-	free(msg);
 }
 
 static const char *type_name(int t)

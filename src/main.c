@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "util.h"
+#include "compile.h"
 #include "config.h"
 #include "diag.h"
 #include "policy.h"
@@ -100,20 +101,47 @@ int cmd_bad_usage(struct pl_ctx *ctx, const char *name, const char *fmt, ...)
 	return PL_EXIT_USAGE;
 }
 
+void cmd_print_compile_stats(const struct pl_ctx *ctx, const struct compile *cc)
+{
+	const struct compile_stats *st;
+
+	if (ctx->verbose <= 0 || !cc)
+		return;
+	st = compile_stats(cc);
+	fprintf(stderr,
+		"portlock: compile: %zu service%s (%zu from scratch); allow_files: %zu unchanged, %zu changed, "
+		"%zu read whole; %zu line%s read; %zu shard%s, %zu computed\n",
+		st->services, st->services == 1 ? "" : "s", st->services_full, st->files_unchanged,
+		st->files_delta, st->files_full, st->lines_parsed, st->lines_parsed == 1 ? "" : "s",
+		st->shards, st->shards == 1 ? "" : "s", st->shards_fresh);
+}
+
+int cmd_parse_confirm(struct pl_ctx *ctx, const char *name, const char *arg, unsigned *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || end == arg || v < 1 || v > 7 * 86400)
+		return cmd_bad_usage(ctx, name, "--confirm '%s' is not a number of seconds (1 to 604800)", arg);
+	*out = (unsigned)v;
+	return PL_EXIT_OK;
+}
+
 /*
  * The global options, before the command or among its own options. Codes
  * above any character so that they never meet a command's option values.
  */
 enum { GOPT_CONFIG = 0x10000, GOPT_STATE_DIR, GOPT_WAIT, GOPT_JSON, GOPT_VERBOSE, GOPT_QUIET };
 
-static const struct option global_opts[] = {
-	{ "config", required_argument, NULL, GOPT_CONFIG },
-	{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },
-	{ "wait", required_argument, NULL, GOPT_WAIT },
-	{ "json", no_argument, NULL, GOPT_JSON },
-	{ "verbose", no_argument, NULL, GOPT_VERBOSE },
-	{ "quiet", no_argument, NULL, GOPT_QUIET },
-};
+#define GLOBAL_OPTIONS							\
+	{ "config", required_argument, NULL, GOPT_CONFIG },		\
+	{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },	\
+	{ "wait", required_argument, NULL, GOPT_WAIT },			\
+	{ "json", no_argument, NULL, GOPT_JSON },			\
+	{ "verbose", no_argument, NULL, GOPT_VERBOSE },			\
+	{ "quiet", no_argument, NULL, GOPT_QUIET }
+
+static const struct option global_opts[] = { GLOBAL_OPTIONS };
 
 /* short letters of the global options, and their codes */
 static const struct {
@@ -256,6 +284,19 @@ int cmd_json_print(const char *doc, json_t *o)
 	return rc;
 }
 
+json_t *cmd_overdue_json(const struct pl_ctx *ctx)
+{
+	json_t *od;
+
+	if (!ctx->overdue_id)
+		return json_null();
+	od = json_object();
+	json_object_set_new(od, "transaction", json_integer((json_int_t)ctx->overdue_id));
+	json_object_set_new(od, "confirm_deadline",
+			    ctx->overdue_deadline ? json_integer(ctx->overdue_deadline) : json_null());
+	return od;
+}
+
 int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
 {
 	if (config_load_file(ctx->config_path, p, &ctx->diag) < 0)
@@ -266,12 +307,7 @@ int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, GOPT_CONFIG },
-		{ "state-dir", required_argument, NULL, GOPT_STATE_DIR },
-		{ "wait", required_argument, NULL, GOPT_WAIT },
-		{ "json", no_argument, NULL, GOPT_JSON },
-		{ "verbose", no_argument, NULL, GOPT_VERBOSE },
-		{ "quiet", no_argument, NULL, GOPT_QUIET },
+		GLOBAL_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

@@ -140,7 +140,9 @@ static bool canon_addr(const char *s, char *out, size_t len)
 	return true;
 }
 
-static struct report_entry *add(struct report *r)
+/* a new entry for ADDRESS (HOST) PROTO/PORT found at line; NULL: out of memory */
+static struct report_entry *add(struct report *r, const char *address, const char *host,
+				const char *proto, uint16_t port, int line)
 {
 	struct report_entry *e;
 
@@ -148,6 +150,11 @@ static struct report_entry *add(struct report *r)
 		return NULL;
 	e = &r->v[r->n++];
 	memset(e, 0, sizeof(*e));
+	snprintf(e->address, sizeof(e->address), "%s", address);
+	snprintf(e->host, sizeof(e->host), "%s", host);
+	e->udp = !strcmp(proto, "udp");
+	e->port = port;
+	e->line = line;
 	return e;
 }
 
@@ -270,14 +277,9 @@ static int parse_nmap_host(const xmlNode *host, struct report *r)
 			}
 			if (strcmp(state, "open"))
 				continue;
-			e = add(r);
+			e = add(r, address, name, proto, port, (int)xmlGetLineNo(pt));
 			if (!e)
 				return -ENOMEM;
-			snprintf(e->address, sizeof(e->address), "%s", address);
-			snprintf(e->host, sizeof(e->host), "%s", name);
-			e->udp = !strcmp(proto, "udp");
-			e->port = port;
-			e->line = (int)xmlGetLineNo(pt);
 			snprintf(e->service, sizeof(e->service), "%s%s%s", tunnel[0] ? tunnel : "",
 				 tunnel[0] ? "/" : "", svc);
 			if (!strcmp(svc, "smpp"))
@@ -372,14 +374,9 @@ static int parse_nessus_host(const xmlNode *rh, struct report *r, uint32_t *slot
 					continue;
 				}
 			}
-			e = add(r);
+			e = add(r, address, name, proto, port, (int)xmlGetLineNo(c));
 			if (!e)
 				return -ENOMEM;
-			snprintf(e->address, sizeof(e->address), "%s", address);
-			snprintf(e->host, sizeof(e->host), "%s", name);
-			e->udp = !strcmp(proto, "udp");
-			e->port = port;
-			e->line = (int)xmlGetLineNo(c);
 			slot[SLOT(e->udp, port)] = s >= 0 ? SEEDED : (uint32_t)r->n;
 			snprintf(e->service, sizeof(e->service), "%s", svc);
 			if (s >= 0) {

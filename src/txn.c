@@ -163,6 +163,23 @@ static void hook_after(void *arg, struct sync_result *r, int ret)
 	}
 }
 
+/* the batch is journaled through h: hook_before() prepares, hook_after() aborts */
+static void sync_journaled(struct sync_opts *so, struct hook *h)
+{
+	so->before_send = hook_before;
+	so->after_send = hook_after;
+	so->arg = h;
+}
+
+/* the live table is read through the state dir's live note (livecache_load()) */
+static void sync_cached(struct sync_opts *so, struct nft_read_cache *cache, const char *state_dir,
+			const char *table)
+{
+	livecache_load(state_dir, table, cache);
+	cache->lazy_ok = true;
+	so->cache = cache;
+}
+
 /*
  * After a commit: read the table back and complete the record. want: the
  * table the batch made (its range sets are taken instead of dumped when the
@@ -582,14 +599,9 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	}
 	h.reverts_id = target.id;
 	h.table = target.table;
-	livecache_load(ctx->state_dir, target.table, &cache);
-	cache.lazy_ok = true;
-	so.cache = &cache;
-	if (!dry_run) {
-		so.before_send = hook_before;
-		so.after_send = hook_after;
-		so.arg = &h;
-	}
+	sync_cached(&so, &cache, ctx->state_dir, target.table);
+	if (!dry_run)
+		sync_journaled(&so, &h);
 	ret = sync_to(&want, &so, &r, &ctx->diag);
 	if (ret) {
 		rc = diag_exit_code(&ctx->diag);
@@ -753,12 +765,8 @@ static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct jo
 		rc = diag_exit_code(&ctx->diag);
 		goto out;
 	}
-	livecache_load(ctx->state_dir, src->table, &cache);
-	cache.lazy_ok = true;
-	so.cache = &cache;
-	so.before_send = hook_before;
-	so.after_send = hook_after;
-	so.arg = &h;
+	sync_cached(&so, &cache, ctx->state_dir, src->table);
+	sync_journaled(&so, &h);
 	ret = sync_to(&want, &so, &r, &ctx->diag);
 	if (ret) {
 		rc = diag_exit_code(&ctx->diag);
@@ -1620,16 +1628,12 @@ static int apply_run(struct pl_ctx *ctx, const struct policy *p, const struct tx
 	h.policy = p;
 	h.o = o;
 	so.max_elem_lines = ctx->verbose > 0 ? 0 : 20;
-	so.before_send = hook_before;
-	so.after_send = hook_after;
-	so.arg = &h;
+	sync_journaled(&so, &h);
 	if (pause)
 		so.pause_ms = (unsigned)atoi(pause);
 	util_mark("txn: journal open, recovered");
-	livecache_load(ctx->state_dir, p->table, &cache);
+	sync_cached(&so, &cache, ctx->state_dir, p->table);
 	util_mark("txn: live note loaded");
-	cache.lazy_ok = true;
-	so.cache = &cache;
 	ret = sync_run(p, &so, &r, &ctx->diag);
 	if (ret == -EBADMSG && o->cache_damaged)
 		*o->cache_damaged = true;
