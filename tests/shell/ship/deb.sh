@@ -57,6 +57,7 @@ all:
       portlock_state_dir: $PL_TMP/state
       portlock_confirm_seconds: 0
       portlock_lock_wait: 0
+      portlock_observed_report: $PL_TMP/observed.json
       portlock_audit_collect: false
       portlock_services:
         - {name: smtp, ports: [2525], allow: ["192.0.2.0/24"]}
