@@ -306,7 +306,8 @@ out:
 static void parse_elem(struct rd *r, const struct nlattr *el)
 {
 	struct nm_set *ms = r->cur;
-	const struct nlattr *a, *key = NULL, *dat = NULL;
+	const struct nlattr *a, *key = NULL, *dat = NULL, *val;
+	const uint8_t *p;
 	uint32_t flags = 0;
 	struct rawel *re;
 
@@ -337,17 +338,26 @@ static void parse_elem(struct rd *r, const struct nlattr *el)
 	}
 	re = &r->els[r->nels];
 	memset(re, 0, sizeof(*re));
+	/* exactly one value of the set's key length; anything else is not ours */
+	val = NULL;
 	mnl_attr_for_each_nested(a, key) {
-		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE &&
-		    mnl_attr_get_payload_len(a) == ms->key_len) {
-			const uint8_t *p = mnl_attr_get_payload(a);
-
-			re->key = ms->kind == NM_SET_PORTS || ms->kind == NM_SET_PORTMAP ? (u128)((p[0] << 8) | p[1])
-				  : cidr_from_bytes(ms->key_len == 4 ? CIDR_V4 : CIDR_V6, p);
-			re->end = flags & NFT_SET_ELEM_INTERVAL_END;
-			r->nels++;
+		if (mnl_attr_get_type(a) != NFTA_DATA_VALUE)
+			continue;
+		if (val || mnl_attr_get_payload_len(a) != ms->key_len) {
+			ms->unparsed = true;
+			return;
 		}
+		val = a;
 	}
+	if (!val) {
+		ms->unparsed = true;
+		return;
+	}
+	p = mnl_attr_get_payload(val);
+	re->key = ms->kind == NM_SET_PORTS || ms->kind == NM_SET_PORTMAP ? (u128)((p[0] << 8) | p[1])
+		  : cidr_from_bytes(ms->key_len == 4 ? CIDR_V4 : CIDR_V6, p);
+	re->end = flags & NFT_SET_ELEM_INTERVAL_END;
+	r->nels++;
 	if (dat && (ms->kind == NM_SET_VMAP4 || ms->kind == NM_SET_VMAP6 || ms->kind == NM_SET_PORTMAP) &&
 	    !re->end) {
 		const struct nlattr *v, *w;
@@ -356,7 +366,7 @@ static void parse_elem(struct rd *r, const struct nlattr *el)
 			if (mnl_attr_get_type(v) != NFTA_DATA_VERDICT)
 				continue;
 			mnl_attr_for_each_nested(w, v) {
-				if (mnl_attr_get_type(w) == NFTA_VERDICT_CHAIN &&
+				if (mnl_attr_get_type(w) == NFTA_VERDICT_CHAIN && !re->chain &&
 				    mnl_attr_validate(w, MNL_TYPE_NUL_STRING) == 0)
 					re->chain = strdup(mnl_attr_get_str(w));
 			}
