@@ -490,6 +490,10 @@ char *nm_rule_key(struct nftnl_rule *r)
 enum ld_kind {
 	K_RAW,		/* printed in libnftnl notation; values in hex */
 	K_L4,		/* meta l4proto */
+	K_PROTO,	/* ip protocol, ip6 nexthdr: named like l4proto, never a dependency */
+	K_DEC,		/* one byte shown in decimal: ip ttl, ip6 hoplimit */
+	K_ICMP,		/* icmp type, named as nft names it */
+	K_ICMP6,	/* icmpv6 type */
 	K_NFP,		/* meta nfproto */
 	K_IIF,		/* iif/oif: index */
 	K_IFNAME,	/* iifname/oifname: string */
@@ -700,7 +704,33 @@ static void fmt_value(const struct ld *l, const void *data, uint32_t len, char *
 	const uint8_t *d = data;
 
 	switch (l->kind) {
+	case K_ICMP:
+	case K_ICMP6:
+		if (len == 1) {
+			static const struct { bool v6; uint8_t t; const char *n; } ty[] = {
+				{ 0, 0, "echo-reply" }, { 0, 3, "destination-unreachable" },
+				{ 0, 8, "echo-request" }, { 0, 11, "time-exceeded" },
+				{ 1, 1, "destination-unreachable" }, { 1, 2, "packet-too-big" },
+				{ 1, 3, "time-exceeded" }, { 1, 128, "echo-request" }, { 1, 129, "echo-reply" },
+				{ 1, 133, "nd-router-solicit" }, { 1, 134, "nd-router-advert" },
+				{ 1, 135, "nd-neighbor-solicit" }, { 1, 136, "nd-neighbor-advert" },
+			};
+
+			for (size_t i = 0; i < ARRAY_SIZE(ty); i++)
+				if (ty[i].v6 == (l->kind == K_ICMP6) && ty[i].t == d[0]) {
+					snprintf(buf, blen, "%s", ty[i].n);
+					return;
+				}
+		}
+		/* fall through */
+	case K_DEC:
+		if (len == 1) {
+			snprintf(buf, blen, "%u", d[0]);
+			return;
+		}
+		break;
 	case K_L4:
+	case K_PROTO:
 		if (len == 1) {
 			static const struct { uint8_t v; const char *n; } pr[] = {
 				{ IPPROTO_TCP, "tcp" }, { IPPROTO_UDP, "udp" }, { IPPROTO_ICMP, "icmp" },
@@ -822,6 +852,28 @@ static void pr_payload(struct pr *p, struct nftnl_expr *e)
 		if (l && len < (v6 ? 16u : 4u))
 			l->bits = (int)len * 8;
 		return;
+	}
+	if (base == NFT_PAYLOAD_NETWORK_HEADER && len == 1 && p->fam == NFPROTO_IPV4 && (off == 8 || off == 9)) {
+		fold_dep(p, true, NFPROTO_IPV4);
+		load(p, dreg, off == 9 ? K_PROTO : K_DEC, 1, "ip %s", off == 9 ? "protocol" : "ttl");
+		return;
+	}
+	if (base == NFT_PAYLOAD_NETWORK_HEADER && len == 1 && p->fam == NFPROTO_IPV6 && (off == 6 || off == 7)) {
+		fold_dep(p, true, NFPROTO_IPV6);
+		load(p, dreg, off == 6 ? K_PROTO : K_DEC, 1, "ip6 %s", off == 6 ? "nexthdr" : "hoplimit");
+		return;
+	}
+	if (base == NFT_PAYLOAD_TRANSPORT_HEADER && len == 1 && off == 0) {
+		uint8_t l4 = fold_dep(p, false, IPPROTO_ICMP);
+
+		if (!l4)
+			l4 = fold_dep(p, false, IPPROTO_ICMPV6);
+		if (l4) {
+			fold_dep(p, true, l4 == IPPROTO_ICMP ? NFPROTO_IPV4 : NFPROTO_IPV6);
+			load(p, dreg, l4 == IPPROTO_ICMP ? K_ICMP : K_ICMP6, 1, "%s type",
+			     l4 == IPPROTO_ICMP ? "icmp" : "icmpv6");
+			return;
+		}
 	}
 	{
 		char *inner = expr_raw(e);

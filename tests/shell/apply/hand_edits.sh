@@ -85,7 +85,21 @@ pl_expect_grep 'ip saddr @smpp_tmp4 counter packets [1-9]' "$PL_TMP/c"
 N add rule inet portlock input ip saddr 10.77.0.0/16 accept
 N add rule inet portlock smpp_in ip6 saddr 2001:db8:77::/48 tcp dport 1000-2000 ct state established,related counter accept
 N add rule inet portlock input iifname "veth*" ip saddr 10.76.0.0/15 drop
+N add rule inet portlock input tcp dport 2775 reject with tcp reset
+N add rule inet portlock input tcp dport 2776 reject
+N add rule inet portlock input ip6 saddr 2001:db8::/32 udp dport 53 reject with icmpv6 type admin-prohibited
+N add rule inet portlock input ip protocol udp reject with icmp type host-prohibited
+N add rule inet portlock input ip ttl 1 drop
+N add rule inet portlock input icmp type echo-request accept
+N add rule inet portlock input icmpv6 type 42 accept
 pl_expect_rc 1 P plan --exit-code
+for r in 'tcp dport 2775 reject with tcp reset' 'tcp dport 2776 reject' \
+	 'ip6 saddr 2001:db8::/32 udp dport 53 reject with icmpv6 admin-prohibited' \
+	 'ip protocol udp reject with icmp host-prohibited' 'ip ttl 1 drop' \
+	 'icmp type echo-request accept' 'icmpv6 type 42 accept'; do
+	sed -E 's/ handle [0-9]+: / handle N: /' "$PL_TMP/out" | grep -qxF -- "- rule inet portlock input handle N: $r" ||
+		pl_fail "plan does not show '$r' in nft syntax: $(cat "$PL_TMP/out")"
+done
 pl_expect_grep '^- rule inet portlock input handle [0-9]+: ip saddr 10.77.0.0/16 accept$' "$PL_TMP/out"
 pl_expect_grep '^- rule inet portlock smpp_in handle [0-9]+: ip6 saddr 2001:db8:77::/48 tcp dport 1000-2000 ct state established,related counter packets 0 bytes 0 accept$' "$PL_TMP/out"
 pl_expect_grep '^- rule inet portlock input handle [0-9]+: iifname "veth\*" ip saddr 10.76.0.0/15 drop$' "$PL_TMP/out"
