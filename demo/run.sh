@@ -229,7 +229,7 @@ step_15_confirm() {
 	pl_connect "$CLI" "$UNTRUST4" "$SRV4" 2775 ||
 		{ echo "demo: the watcher did not revert by the deadline" >&2; return 1; }
 	echo "untrusted SMPP: open again (auto-reverted after ${i} s)"
-	run ip netns exec "$SRV" "$PORTLOCK" log -n 2
+	run ip netns exec "$SRV" "$PORTLOCK" log --last 2
 }
 
 step_16_observe_learn() {

@@ -121,12 +121,12 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 	uint64_t secs = 0;
 	int opt, rc;
 
-	while ((opt = cmd_getopt(ctx, argc, argv, "hjf:lr", opts)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjl", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "allow",
-				  "  -f, --for DURATION  grant SOURCE access to SERVICE for DURATION (90, 30m, 1h30m, 2d)\n"
-				  "  -r, --revoke        end SERVICE's temporary access for SOURCE now\n"
+				  "      --for DURATION  grant SOURCE access to SERVICE for DURATION (90, 30m, 1h30m, 2d)\n"
+				  "      --revoke        end SERVICE's temporary access for SOURCE now\n"
 				  "  -l, --list          the temporary access in force and when it expires\n"
 				  "  -j, --json          machine-readable output\n"
 				  "  -h, --help          this help\n");

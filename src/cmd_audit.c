@@ -143,13 +143,13 @@ int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv)
 	report_hosts_init(&hosts);
 
 	opterr = 0;
-	while ((opt = cmd_getopt(ctx, argc, argv, "hjf:nsF:r:H:", opts)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjF:r:H:", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "audit",
-				  "  -f, --fail-on SEV   exit 1 when a finding is at or above SEV (info, low, medium, high)\n"
-				  "  -n, --no-probe      listeners and ruleset only; do not connect to anything\n"
-				  "  -s, --strict        exit 6 when a port does not answer as the policy expects\n"
+				  "      --fail-on SEV   exit 1 when a finding is at or above SEV (info, low, medium, high)\n"
+				  "      --no-probe      listeners and ruleset only; do not connect to anything\n"
+				  "      --strict        exit 6 when a port does not answer as the policy expects\n"
 				  "  -F, --fingerprints FILE  SMTP signature file\n"
 				  "  -r, --report FILE   say for each finding of an nmap -oX or .nessus export on this\n"
 				  "                      host whether it is closed, restricted or still open\n"

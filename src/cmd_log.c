@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * `portlock log [--json] [-n N] [--verify]`: list the journal's transactions,
+ * `portlock log [--json] [--last N] [--verify]`: list the journal's transactions,
  * oldest first. `portlock log --show ID [--prior]`: the table a transaction
  * left (or found), rendered from the saved netlink messages and ranges. Reading takes no lock (journal.h: every journal file is
  * replaced by rename, so a reader sees whole files), so `log` works while an
@@ -213,14 +213,14 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	opterr = 0;
-	while ((opt = cmd_getopt(ctx, argc, argv, "hjn:", opts)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		char *end;
 
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "log",
 				  "  -j, --json      machine-readable output (schema portlock-log/1)\n"
-				  "  -n, --last N    only the newest N transactions\n"
+				  "      --last N    only the newest N transactions\n"
 				  "      --verify    also check every saved table's sha256 (slow for\n"
 				  "                  large tables)\n"
 				  "      --show ID   print the table as transaction ID left it\n"
@@ -234,7 +234,7 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 			errno = 0;
 			last = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || last < 1 || last > INT_MAX)
-				return cmd_bad_usage(ctx, "log", "'-n' needs a positive count, not '%s'",
+				return cmd_bad_usage(ctx, "log", "'--last' needs a positive count, not '%s'",
 						     optarg);
 			break;
 		case 'V':
@@ -253,7 +253,7 @@ int cmd_log_main(struct pl_ctx *ctx, int argc, char **argv)
 		default:
 			if (optopt == 'n' || optopt == 's')
 				return cmd_bad_usage(ctx, "log", "option '%s' needs an argument",
-						     optopt == 'n' ? "-n" : "--show");
+						     optopt == 'n' ? "--last" : "--show");
 			return cmd_bad_usage(ctx, "log", "unknown option '%s'", argv[optind - 1]);
 		}
 	}

@@ -407,13 +407,13 @@ int cmd_observed_main(struct pl_ctx *ctx, int argc, char **argv)
 	size_t nv = 0;
 
 	opterr = 0;
-	while ((opt = cmd_getopt(ctx, argc, argv, "hjl:a:", opts)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hj", opts)) != -1) {
 		switch (opt) {
 		case 'h':
 			cmd_usage(ctx, "observed",
 				  "  -j, --json            machine-readable output\n"
-				  "  -l, --learn FILE      write the sources as allow_file lines to FILE\n"
-				  "  -a, --aggregate /N    --learn: widen IPv4 sources to /N (N <= 32) or\n"
+				  "      --learn FILE      write the sources as allow_file lines to FILE\n"
+				  "      --aggregate /N    --learn: widen IPv4 sources to /N (N <= 32) or\n"
 				  "                        IPv6 sources to /N (N > 32); repeat for both\n"
 				  "  -h, --help            this help\n");
 			return PL_EXIT_OK;

@@ -138,10 +138,10 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 	int opt, rc = PL_EXIT_OK;
 
 	opterr = 0;
-	while ((opt = cmd_getopt(ctx, argc, argv, "hjt:sT:", opts)) != -1) {
+	while ((opt = cmd_getopt(ctx, argc, argv, "hjs", opts)) != -1) {
 		switch (opt) {
 		case 'h':
-			cmd_usage(ctx, "show", "  -t, --table NAME  read table inet NAME instead of the config's\n"
+			cmd_usage(ctx, "show", "      --table NAME  read table inet NAME instead of the config's\n"
 					       "  -s, --stats       counters per service and family, top sources seen\n"
 					       "      --top N       --stats: sources listed per service and family (default 10)\n"
 					       "  -j, --json        machine-readable output\n"

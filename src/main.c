@@ -34,7 +34,7 @@ const struct pl_cmd pl_commands[] = {
 	{ "confirm", cmd_confirm_main, "", "keep the transaction applied with --confirm", false },
 	{ "recover", cmd_recover_main, "", "revert an unconfirmed transaction past its deadline (boot)", false },
 	{ "listeners", cmd_listeners_main, "[--all] [--json]", "listening sockets and whether they are exposed", false },
-	{ "log", cmd_log_main, "[--json] [-n N]", "list journaled transactions", true },
+	{ "log", cmd_log_main, "[--json] [--last N]", "list journaled transactions", true },
 	{ "probe", cmd_probe_main, "TARGET...", "identify what answers on HOST:PORT (SMTP, SMPP, software)", false },
 	{ "audit", cmd_audit_main, "[--fail-on SEV] [--no-probe] [--report FILE]", "exposure report: what listens, who reaches it, what it is", true },
 	{ "observed", cmd_observed_main, "[SERVICE] [--learn FILE]", "sources the seen sets recorded: refused, or observed", false },

@@ -145,8 +145,8 @@ pl_expect_grep "^portlock: --wait 'soon' is not a number of seconds" "$PL_TMP/er
 # usage errors after the command name the command and say what is wrong
 pl_expect_rc 2 "$PORTLOCK" check --config
 pl_expect_grep "^portlock: check: option '--config' needs an argument" "$PL_TMP/err"
-pl_expect_rc 2 "$PORTLOCK" log -n
-pl_expect_grep "^portlock: log: option '-n' needs an argument" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" log --last
+pl_expect_grep "^portlock: log: option '--last' needs an argument" "$PL_TMP/err"
 pl_expect_rc 2 "$PORTLOCK" check --json=yes
 pl_expect_grep "^portlock: check: option '--json' takes no argument" "$PL_TMP/err"
 pl_expect_rc 2 "$PORTLOCK" apply --conf x

@@ -62,7 +62,7 @@ TABLE=$(
 0 | revert    | -c $B revert --dry-run --json
 0 | revert    | revert --json -c $B
 0 | log       | log --json
-0 | log       | log -n 1 --json
+0 | log       | log --last 1 --json
 0 | show      | log --show 1 --json
 0 | show      | log --show 2 --prior --json
 0 | show-stats | -c $A show --stats --json

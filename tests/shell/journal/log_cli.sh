@@ -90,10 +90,10 @@ assert a[1]["prior"]["nlmsg"]["file"] == "0000000002.prior.nlmsg", a[1]
 assert a[1]["gen_before"] == 12 and a[1]["gen_after"] == 13 and a[1]["user"] == "root"
 EOF
 
-# -n N: the newest N
-pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log -n 1
+# --last N: the newest N
+pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --last 1
 [ "$(grep -c '^[0-9]' "$PL_TMP/out")" -eq 1 ] && grep -q '^3 ' "$PL_TMP/out" ||
-	pl_fail "log -n 1: $(cat "$PL_TMP/out")"
+	pl_fail "log --last 1: $(cat "$PL_TMP/out")"
 
 # 3. a truncated record: named on stderr, skipped, the others listed, exit 0
 size=$(stat -c %s "$J/0000000002.json")
@@ -135,20 +135,20 @@ grep -q '^8 ' "$PL_TMP/out" && pl_fail "log --verify listed the corrupt record 8
 
 # 5. control bytes in a hand-edited record are escaped in the text output
 mkrec 9 apply applied "" "$(printf 'portlock apply \033[31mred')"
-pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log -n 1
+pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --last 1
 pl_expect_grep '^9 .*portlock apply \\x1b\[31mred$' "$PL_TMP/out"
 grep -q $'\033' "$PL_TMP/out" && pl_fail "log printed a raw escape byte"
 
 # 6. a group-writable state dir is a warning for readers (writers refuse it)
 chmod 0770 "$ST"
-pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log -n 1
+pl_expect_rc 0 "$PORTLOCK" --state-dir "$ST" log --last 1
 pl_expect_grep "warning: state dir '$ST' is writable by group or others" "$PL_TMP/err"
 chmod 0700 "$ST"
 
 # 7. bad usage: exit 2 with a clear message
-pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log -n zero
-pl_expect_grep "'-n' needs a positive count, not 'zero'" "$PL_TMP/err"
-pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log -n
+pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log --last zero
+pl_expect_grep "'--last' needs a positive count, not 'zero'" "$PL_TMP/err"
+pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log --last
 pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log --bogus
 pl_expect_grep "unknown option '--bogus'" "$PL_TMP/err"
 pl_expect_rc 2 "$PORTLOCK" --state-dir "$ST" log extra

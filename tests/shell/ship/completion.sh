@@ -71,7 +71,7 @@ for helpers in 1 0; do
 			grep -oE -- '--[a-z-]+$')
 	done
 	expect_has 'portlock log --' --json --last --verify --show --prior
-	expect_words 'portlock log -n ' 5 10 20 50
+	expect_words 'portlock log --last ' 5 10 20 50
 	# after the command, -c is still the global --config (apply's --confirm
 	# has no short letter): it completes files
 	mkdir -p "$PL_TMP/c2.d" && touch "$PL_TMP/c2.d/x.conf"
@@ -84,7 +84,7 @@ for helpers in 1 0; do
 	expect_has 'portlock revert --' --dry-run --exit-code --confirm --force --json
 	expect_words 'portlock --wait 3' 30
 	expect_words 'portlock audit --fail-on ' info low medium high
-	expect_words 'portlock audit -f h' high
+	expect_words "portlock audit -F $PL_TMP/c2.d/" "$PL_TMP/c2.d/x.conf"
 	expect_words 'portlock probe --expect smp' smpp smpp-tls
 	# -c completes files, --state-dir directories
 	mkdir -p "$PL_TMP/conf.d" && touch "$PL_TMP/conf.d/a.conf" "$PL_TMP/conf.d/b.conf"
