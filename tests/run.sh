@@ -6,7 +6,9 @@
 #
 #   sudo ./tests/run.sh
 #
-# Environment: PORTLOCK_FUZZ_SECONDS (default 20), PL_JOBS (build jobs,
+# Environment: PORTLOCK_FUZZ_SECONDS (default 20), PORTLOCK_FUZZ_SEED
+# (default 1: every run mutates in the same order, so a failure reproduces;
+# 0: a new random seed each run), PL_JOBS (build jobs,
 # default 2), PL_SKIP_DEPS=1 (do not touch packages), PL_CTEST_ARGS (extra
 # ctest arguments, e.g. "-R foundation").
 # Builds: build-test/ (gcc, sanitizers, runs CTest), build-fuzz/ (clang,
@@ -17,6 +19,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 JOBS=${PL_JOBS:-2}
 FUZZ_SECONDS=${PORTLOCK_FUZZ_SECONDS:-20}
+FUZZ_SEED=${PORTLOCK_FUZZ_SEED:-1}
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -73,12 +76,12 @@ make -s -C build-valgrind -j"$JOBS"
 
 step "build-fuzz: clang, libFuzzer + ASan/UBSan"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DPORTLOCK_FUZZ=ON -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON -DPORTLOCK_TEST_HOOKS=ON \
-	-DPORTLOCK_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
+	-DPORTLOCK_FUZZ_SECONDS="$FUZZ_SECONDS" -DPORTLOCK_FUZZ_SEED="$FUZZ_SEED" >/dev/null
 make -s -C build-fuzz -j"$JOBS"
 
 step "build-test: gcc, ASan/UBSan, -Werror"
 cmake -S . -B build-test -DPORTLOCK_SANITIZE=ON -DPORTLOCK_WERROR=ON -DPORTLOCK_BUILD_TESTS=ON -DPORTLOCK_TEST_HOOKS=ON \
-	-DPORTLOCK_FUZZ_SECONDS="$FUZZ_SECONDS" \
+	-DPORTLOCK_FUZZ_SECONDS="$FUZZ_SECONDS" -DPORTLOCK_FUZZ_SEED="$FUZZ_SEED" \
 	-DPORTLOCK_FUZZ_BUILD_DIR="$ROOT/build-fuzz" \
 	-DPORTLOCK_VALGRIND_BUILD_DIR="$ROOT/build-valgrind" >/dev/null
 make -s -C build-test -j"$JOBS"
