@@ -101,7 +101,17 @@ static int list(struct pl_ctx *ctx, const struct policy *p)
 	return rc;
 }
 
-int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
+/* The command line of allow, checked. */
+struct allow_args {
+	const char *dur;	/* --for as given */
+	uint64_t secs;
+	bool list, revoke;
+	const char *service;
+	struct cidr src;
+};
+
+/* Options and operands into *a; returns -1 to go on, else the exit status. */
+static int parse_args(struct pl_ctx *ctx, int argc, char **argv, struct allow_args *a)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -111,15 +121,9 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 		{ "revoke", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dur = NULL;
-	bool do_list = false, revoke = false;
-	struct access_req req = { 0 };
-	struct access_result res;
-	struct policy p = { 0 };
-	const struct policy_service *svc = NULL;
 	enum cidr_status st;
-	uint64_t secs = 0;
-	int opt, rc;
+	const char *src;
+	int opt;
 
 	while ((opt = cmd_getopt(ctx, argc, argv, "hjl", opts)) != -1) {
 		switch (opt) {
@@ -132,94 +136,111 @@ int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
 				  "  -h, --help          this help\n");
 			return PL_EXIT_OK;
 		case 'j': ctx->json = true; break;
-		case 'f': dur = optarg; break;
-		case 'l': do_list = true; break;
-		case 'r': revoke = true; break;
+		case 'f': a->dur = optarg; break;
+		case 'l': a->list = true; break;
+		case 'r': a->revoke = true; break;
 		default:
 			return cmd_bad_usage(ctx, "allow", "unknown option or missing argument '%s'",
 					     argv[optind - 1]);
 		}
 	}
-	if (do_list + revoke + !!dur != 1)
+	if (a->list + a->revoke + !!a->dur != 1)
 		return cmd_bad_usage(ctx, "allow", "give exactly one of --for DURATION, --revoke, --list");
-	if (do_list && optind < argc)
+	if (a->list && optind < argc)
 		return cmd_bad_usage(ctx, "allow", "--list takes no operand ('%s')", argv[optind]);
-	if (!do_list && argc - optind != 2)
+	if (a->list)
+		return -1;
+	if (argc - optind != 2)
 		return cmd_bad_usage(ctx, "allow", "expected SERVICE SOURCE");
-	if (dur) {
-		if (util_parse_duration(dur, &secs) < 0 || secs == 0)
-			return cmd_bad_usage(ctx, "allow",
-					     "--for '%s' is not a duration (a number of seconds, or like 30m, 1h30m, 2d; not 0)",
-					     dur);
-	}
-	if (!do_list) {
-		const char *a = argv[optind + 1];
+	if (a->dur && (util_parse_duration(a->dur, &a->secs) < 0 || a->secs == 0))
+		return cmd_bad_usage(ctx, "allow",
+				     "--for '%s' is not a duration (a number of seconds, or like 30m, 1h30m, 2d; not 0)",
+				     a->dur);
+	a->service = argv[optind];
+	src = argv[optind + 1];
+	st = cidr_parse(src, &a->src);
+	if (st == CIDR_HOSTBITS)
+		return cmd_bad_usage(ctx, "allow", "'%s' has host bits set (the prefix is %s/%d)", src,
+				     cidr_addr_str(a->src.family, a->src.addr, (char[64]){ 0 }, 64), a->src.plen);
+	if (st != CIDR_OK)
+		return cmd_bad_usage(ctx, "allow", "'%s' is not an address or prefix: %s", src, cidr_status_str(st));
+	return -1;
+}
 
-		st = cidr_parse(a, &req.src);
-		if (st == CIDR_HOSTBITS)
-			return cmd_bad_usage(ctx, "allow", "'%s' has host bits set (the prefix is %s/%d)", a,
-					     cidr_addr_str(req.src.family, req.src.addr, (char[64]){ 0 }, 64),
-					     req.src.plen);
-		if (st != CIDR_OK)
-			return cmd_bad_usage(ctx, "allow", "'%s' is not an address or prefix: %s", a,
-					     cidr_status_str(st));
+/* What a grant or revoke did, as text or JSON. */
+static int print_change(const struct pl_ctx *ctx, const struct policy *p, const struct allow_args *a,
+			const struct access_result *res)
+{
+	char src[100], t[64];
+	u128 hi = a->src.addr;
+
+	if (a->src.plen < cidr_bits(a->src.family))
+		hi |= (((u128)1) << (cidr_bits(a->src.family) - a->src.plen)) - 1;
+	range_str(a->src.family, &(struct range){ a->src.addr, hi }, src, sizeof(src));
+	if (ctx->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "action", json_string(a->revoke ? "revoke" : "grant"));
+		json_object_set_new(o, "table", json_string(p->table));
+		json_object_set_new(o, "service", json_string(a->service));
+		json_object_set_new(o, "source", json_string(src));
+		json_object_set_new(o, "for_seconds", a->revoke ? json_null() : json_integer((json_int_t)a->secs));
+		json_object_set_new(o, "expires", time_json(res->expires_at));
+		json_object_set_new(o, "renewed", json_boolean(res->renewed));
+		json_object_set_new(o, "transaction", json_integer((json_int_t)res->txn));
+		return dump_json(o);
 	}
+	if (a->revoke)
+		printf("transaction %llu: temporary access for %s to service %s revoked\n",
+		       (unsigned long long)res->txn, src, a->service);
+	else
+		printf("transaction %llu: %s may reach service %s until %s (%s%s); the kernel ends it by itself\n",
+		       (unsigned long long)res->txn, src, a->service,
+		       seen_time_str(res->expires_at, false, t, sizeof(t)), a->dur, res->renewed ? ", renewed" : "");
+	return PL_EXIT_OK;
+}
+
+int cmd_allow_main(struct pl_ctx *ctx, int argc, char **argv)
+{
+	struct allow_args a = { 0 };
+	struct access_req req = { 0 };
+	struct access_result res;
+	struct policy p = { 0 };
+	const struct policy_service *svc = NULL;
+	int rc;
+
+	rc = parse_args(ctx, argc, argv, &a);
+	if (rc >= 0)
+		return rc;
 	rc = cmd_load_policy(ctx, &p);
 	if (rc)
 		return rc;
-	if (do_list) {
+	if (a.list) {
 		rc = list(ctx, &p);
 		goto out;
 	}
 	for (size_t i = 0; i < p.nsvcs; i++)
-		if (!strcmp(p.svcs[i].name, argv[optind]))
+		if (!strcmp(p.svcs[i].name, a.service))
 			svc = &p.svcs[i];
 	if (!svc) {
-		rc = cmd_bad_usage(ctx, "allow", "no service '%s' in %s", argv[optind], p.source);
+		rc = cmd_bad_usage(ctx, "allow", "no service '%s' in %s", a.service, p.source);
 		goto out;
 	}
-	req.revoke = revoke;
+	req.src = a.src;
+	req.revoke = a.revoke;
 	req.state_dir = ctx->state_dir;
 	req.wait_s = ctx->wait_s;
 	req.journal_keep = p.journal_keep;
 	req.table = p.table;
 	req.service = svc->name;
-	req.for_s = (uint32_t)secs;
+	req.for_s = (uint32_t)a.secs;
 	if (access_change(&req, &res, &ctx->diag) < 0) {
 		rc = diag_exit_code(&ctx->diag);
-		if (revoke || rc != PL_EXIT_CONFLICT)
+		if (a.revoke || rc != PL_EXIT_CONFLICT)
 			diag_note(&ctx->diag, NULL, "nothing was changed");
 		goto out;
 	}
-	{
-		char src[100], t[64];
-		u128 hi = req.src.addr;
-
-		if (req.src.plen < cidr_bits(req.src.family))
-			hi |= (((u128)1) << (cidr_bits(req.src.family) - req.src.plen)) - 1;
-		range_str(req.src.family, &(struct range){ req.src.addr, hi }, src, sizeof(src));
-		if (ctx->json) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "action", json_string(revoke ? "revoke" : "grant"));
-			json_object_set_new(o, "table", json_string(p.table));
-			json_object_set_new(o, "service", json_string(svc->name));
-			json_object_set_new(o, "source", json_string(src));
-			json_object_set_new(o, "for_seconds", revoke ? json_null() : json_integer((json_int_t)secs));
-			json_object_set_new(o, "expires", time_json(res.expires_at));
-			json_object_set_new(o, "renewed", json_boolean(res.renewed));
-			json_object_set_new(o, "transaction", json_integer((json_int_t)res.txn));
-			rc = dump_json(o);
-		} else if (revoke) {
-			printf("transaction %llu: temporary access for %s to service %s revoked\n",
-			       (unsigned long long)res.txn, src, svc->name);
-		} else {
-			printf("transaction %llu: %s may reach service %s until %s (%s%s); the kernel ends it by itself\n",
-			       (unsigned long long)res.txn, src, svc->name,
-			       seen_time_str(res.expires_at, false, t, sizeof(t)), dur,
-			       res.renewed ? ", renewed" : "");
-		}
-	}
+	rc = print_change(ctx, &p, &a, &res);
 out:
 	policy_fini(&p);
 	return rc;
