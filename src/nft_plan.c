@@ -239,47 +239,177 @@ static void range_line(struct pctx *c, char sign, const struct nm_set *s, enum c
 }
 
 /*
+ * One shape of set element, for merge_elems(): how many a set holds, how
+ * element i of want compares with element j of have (both present; > 0:
+ * have's goes, < 0: want's comes, 0: the same), and writing element k of s
+ * as a line and a batch element (sign '-' into a delete, '+' into an add).
+ */
+struct elem_ops {
+	size_t (*count)(const struct nm_set *s);
+	int (*cmp)(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j);
+	void (*emit)(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+		     size_t k, struct elem_writer *ew, size_t *shown);
+};
+
+/* Walk want's and have's sorted elements together: phase 0 deletes have's extra ones, phase 1 adds want's. */
+static void merge_elems(struct pctx *c, const struct elem_ops *ops, const struct nm_set *want,
+			const struct nm_set *have, struct elem_writer *del, struct elem_writer *add,
+			int phase)
+{
+	size_t i = 0, j = 0, shown_add = 0, shown_del = 0;
+	size_t nw = ops->count(want), nh = have ? ops->count(have) : 0;
+
+	while (i < nw || j < nh) {
+		int cmp = j >= nh ? -1 : i >= nw ? 1 : ops->cmp(want, i, have, j);
+
+		if (cmp > 0) {
+			if (phase == 0) {
+				ops->emit(c, '-', want, have, j, del, &shown_del);
+				c->pl->n.elems_del++;
+			}
+			j++;
+		} else if (cmp < 0) {
+			if (phase == 1) {
+				ops->emit(c, '+', want, want, i, add, &shown_add);
+				c->pl->n.elems_add++;
+			}
+			i++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+}
+
+/* NM_SET_PORTS: ports */
+static size_t ports_count(const struct nm_set *s)
+{
+	return s->nports;
+}
+
+/* NM_SET_PORTS: by port */
+static int ports_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	return want->ports[i] < have->ports[j] ? -1 : want->ports[i] > have->ports[j];
+}
+
+/* NM_SET_PORTS: "PORT" */
+static void ports_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+		       size_t k, struct elem_writer *ew, size_t *shown)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%u", s->ports[k]);
+	elem_line(c, sign, want, buf, shown);
+	ew_port(ew, s->ports[k], NULL);
+}
+
+static const struct elem_ops ports_ops = { ports_count, ports_cmp, ports_emit };
+
+/* NM_SET_V4/V6: ranges */
+static size_t ranges_count(const struct nm_set *s)
+{
+	return s->ranges.n;
+}
+
+/* NM_SET_V4/V6: by range */
+static int ranges_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	return range_order(&want->ranges.r[i], &have->ranges.r[j]);
+}
+
+/* NM_SET_V4/V6: "LO-HI" (formatted only when shown) */
+static void ranges_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+			size_t k, struct elem_writer *ew, size_t *shown)
+{
+	enum cidr_family f = set_family(want);
+
+	range_line(c, sign, want, f, &s->ranges.r[k], shown);
+	ew_range(ew, f, &s->ranges.r[k], NULL);
+}
+
+static const struct elem_ops ranges_ops = { ranges_count, ranges_cmp, ranges_emit };
+
+/* NM_SET_PORTMAP, NM_SET_VMAP4/V6: map entries */
+static size_t vmap_count(const struct nm_set *s)
+{
+	return s->nvmap;
+}
+
+/* A map entry whose key matches but whose target differs is replaced (sorts as have's extra one). */
+static int vmap_target_cmp(int cmp, const struct nm_vmap_elem *we, const struct nm_vmap_elem *he)
+{
+	if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
+		return 1;
+	return cmp;
+}
+
+/* NM_SET_PORTMAP: by port, then target */
+static int portmap_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	const struct nm_vmap_elem *we = &want->vmap[i], *he = &have->vmap[j];
+
+	return vmap_target_cmp(we->r.lo < he->r.lo ? -1 : we->r.lo > he->r.lo, we, he);
+}
+
+/* The jump target shown for a map entry: a deleted one may have none ("?"). */
+static const char *vmap_chain(char sign, const struct nm_vmap_elem *e)
+{
+	return sign == '-' && !e->chain ? "?" : e->chain;
+}
+
+/* NM_SET_PORTMAP: "PORT : jump CHAIN" */
+static void portmap_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+			 size_t k, struct elem_writer *ew, size_t *shown)
+{
+	const struct nm_vmap_elem *e = &s->vmap[k];
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)e->r.lo, vmap_chain(sign, e));
+	elem_line(c, sign, want, buf, shown);
+	ew_port(ew, (uint16_t)e->r.lo, sign == '+' ? e->chain : NULL);
+}
+
+static const struct elem_ops portmap_ops = { vmap_count, portmap_cmp, portmap_emit };
+
+/* NM_SET_VMAP4/V6: by range, then target */
+static int vmap_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	const struct nm_vmap_elem *we = &want->vmap[i], *he = &have->vmap[j];
+
+	return vmap_target_cmp(range_order(&we->r, &he->r), we, he);
+}
+
+/* NM_SET_VMAP4/V6: "LO-HI : jump CHAIN" */
+static void vmap_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+		      size_t k, struct elem_writer *ew, size_t *shown)
+{
+	const struct nm_vmap_elem *e = &s->vmap[k];
+	enum cidr_family f = set_family(want);
+	char buf[256], rb[128];
+
+	snprintf(buf, sizeof(buf), "%s : jump %s", range_str(f, &e->r, rb, sizeof(rb)), vmap_chain(sign, e));
+	elem_line(c, sign, want, buf, shown);
+	ew_range(ew, f, &e->r, sign == '+' ? e->chain : NULL);
+}
+
+static const struct elem_ops vmap_ops = { vmap_count, vmap_cmp, vmap_emit };
+
+/*
  * Diff the elements of a set present on both sides (have may be NULL for a
  * new set). Deletions are written into del, additions into add.
  */
 static void diff_elems(struct pctx *c, const struct nm_set *want, const struct nm_set *have,
 		       struct elem_writer *del, struct elem_writer *add, int phase)
 {
-	size_t i = 0, j = 0, shown_add = 0, shown_del = 0;
-	char buf[256];
-
 	/* temporary grants and seen sources: the kernel's and portlock allow's, never drift */
 	if (nm_set_kind_volatile(want->kind))
 		return;
 	if (want->kind == NM_SET_PORTS) {
-		while (i < want->nports || (have && j < have->nports)) {
-			if (have && j < have->nports && (i >= want->nports || have->ports[j] < want->ports[i])) {
-				snprintf(buf, sizeof(buf), "%u", have->ports[j]);
-				if (phase == 0) {
-					elem_line(c, '-', want, buf, &shown_del);
-					ew_port(del, have->ports[j], NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (!have || j >= have->nports || want->ports[i] < have->ports[j]) {
-				snprintf(buf, sizeof(buf), "%u", want->ports[i]);
-				if (phase == 1) {
-					elem_line(c, '+', want, buf, &shown_add);
-					ew_port(add, want->ports[i], NULL);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
+		merge_elems(c, &ports_ops, want, have, del, add, phase);
 		return;
 	}
 	if (want->kind == NM_SET_V4 || want->kind == NM_SET_V6) {
-		enum cidr_family f = set_family(want);
-		const struct rangeset *w = &want->ranges, *h = have ? &have->ranges : NULL;
-
 		/* the same content: nothing to compare (plan_resolve() loaded the others) */
 		if (have && want->has_digest && have->has_digest &&
 		    !memcmp(want->digest, have->digest, sizeof(want->digest)))
@@ -288,98 +418,13 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 			c->err = -EINVAL;	/* a caller that skipped plan_resolve() */
 			return;
 		}
-
-		while (i < w->n || (h && j < h->n)) {
-			int cmp = !h || j >= h->n ? -1 : i >= w->n ? 1 : range_order(&w->r[i], &h->r[j]);
-
-			if (cmp > 0) {
-				if (phase == 0) {
-					range_line(c, '-', want, f, &h->r[j], &shown_del);
-					ew_range(del, f, &h->r[j], NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (cmp < 0) {
-				if (phase == 1) {
-					range_line(c, '+', want, f, &w->r[i], &shown_add);
-					ew_range(add, f, &w->r[i], NULL);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
+		merge_elems(c, &ranges_ops, want, have, del, add, phase);
 		return;
 	}
-	if (want->kind == NM_SET_PORTMAP) {
-		while (i < want->nvmap || (have && j < have->nvmap)) {
-			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
-			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
-			int cmp = !he ? -1 : !we ? 1 : we->r.lo < he->r.lo ? -1 : we->r.lo > he->r.lo;
-
-			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
-				cmp = 1;	/* same port, other service: replace */
-			if (cmp > 0) {
-				if (phase == 0) {
-					snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)he->r.lo,
-						 he->chain ? he->chain : "?");
-					elem_line(c, '-', want, buf, &shown_del);
-					ew_port(del, (uint16_t)he->r.lo, NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (cmp < 0) {
-				if (phase == 1) {
-					snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)we->r.lo, we->chain);
-					elem_line(c, '+', want, buf, &shown_add);
-					ew_port(add, (uint16_t)we->r.lo, we->chain);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
-		return;
-	}
-	if (want->kind == NM_SET_VMAP4 || want->kind == NM_SET_VMAP6) {
-		enum cidr_family f = set_family(want);
-
-		while (i < want->nvmap || (have && j < have->nvmap)) {
-			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
-			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
-			int cmp = !he ? -1 : !we ? 1 : range_order(&we->r, &he->r);
-			char rb[128];
-
-			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
-				cmp = 1;	/* same range, other target: replace */
-			if (cmp > 0) {
-				if (phase == 0) {
-					snprintf(buf, sizeof(buf), "%s : jump %s",
-						 range_str(f, &he->r, rb, sizeof(rb)), he->chain ? he->chain : "?");
-					elem_line(c, '-', want, buf, &shown_del);
-					ew_range(del, f, &he->r, NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (cmp < 0) {
-				if (phase == 1) {
-					snprintf(buf, sizeof(buf), "%s : jump %s",
-						 range_str(f, &we->r, rb, sizeof(rb)), we->chain);
-					elem_line(c, '+', want, buf, &shown_add);
-					ew_range(add, f, &we->r, we->chain);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
-	}
+	if (want->kind == NM_SET_PORTMAP)
+		merge_elems(c, &portmap_ops, want, have, del, add, phase);
+	else if (want->kind == NM_SET_VMAP4 || want->kind == NM_SET_VMAP6)
+		merge_elems(c, &vmap_ops, want, have, del, add, phase);
 }
 
 /* ---- objects ---- */
