@@ -251,7 +251,7 @@ struct elem_ops {
 		     size_t k, struct elem_writer *ew, size_t *shown);
 };
 
-/* Walk want's and have's sorted elements together: phase 0 deletes have's extra ones, phase 1 adds want's. */
+/* Walk want's and have's sorted elements together: phase 0 deletes have's extra, phase 1 adds want's. */
 static void merge_elems(struct pctx *c, const struct elem_ops *ops, const struct nm_set *want,
 			const struct nm_set *have, struct elem_writer *del, struct elem_writer *add,
 			int phase)
@@ -800,13 +800,213 @@ int plan_resolve(struct nm_table *want, struct nm_live *live, struct diag *d)
 	return 0;
 }
 
+/* Restoring "there was no table": delete it, with everything in it. */
+static void plan_del_table(struct pctx *c)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	line(c, '-', "table inet %s (and everything in it)", c->want->name);
+	if (!t) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->want->name);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nlh = msg(c, NFT_MSG_DELTABLE, 0, "table");
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		end(c);
+	}
+	nftnl_table_free(t);
+	c->pl->n.tables_del++;
+}
+
+/* A saved rule that uses an anonymous set cannot be sent again. Returns 0 or diag_err()'s. */
+static int plan_check_anonymous(const struct nm_table *want, struct diag *d)
+{
+	for (size_t i = 0; i < want->nrules; i++) {
+		if (want->rules[i].nr && strstr(want->rules[i].key, " set __set"))
+			return diag_err(d, DIAG_CONFLICT, NULL, 0,
+					"cannot restore rule '%s' in chain %s: it uses an anonymous set, which portlock does not re-create",
+					want->rules[i].text, want->rules[i].chain);
+	}
+	return 0;
+}
+
+/* The table itself: created, or its flags cleared. */
+static void plan_table(struct pctx *c, bool table_new)
+{
+	if (table_new) {
+		line(c, '+', "table inet %s", c->want->name);
+		put_table(c, true);
+		c->pl->n.tables++;
+	} else if (c->have->flags != 0) {
+		line(c, '~', "table inet %s: flags 0x%x cleared (portlock never uses dormant/owner)",
+		     c->want->name, c->have->flags);
+		put_table(c, false);
+		c->pl->n.tables++;
+	}
+}
+
+/* c->recreate: kept sets whose definition changed (deleted and re-added, rules using them too). */
+static void plan_find_recreate(struct pctx *c)
+{
+	const struct nm_table *want = c->want;
+
+	for (size_t i = 0; i < want->nsets; i++) {
+		const struct nm_set *hs = nm_table_find_set(c->have, want->sets[i].name);
+
+		if (hs && (!set_def_equal(&want->sets[i], hs) || want->sets[i].kind == NM_SET_OTHER))
+			c->recreate[c->nrecreate++] = want->sets[i].name;
+	}
+}
+
+/* 1. rule deletions in kept chains; flush chains that go or change */
+static void plan_del_rules(struct pctx *c)
+{
+	const struct nm_table *want = c->want, *have = c->have;
+
+	for (size_t i = 0; i < have->nchains; i++) {
+		const struct nm_chain *hc = &have->chains[i];
+		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
+
+		if (wc && chain_def_equal(wc, hc)) {
+			diff_chain_rules(c, hc->name, false, 0);
+			continue;
+		}
+		for (size_t k = 0; k < have->nrules; k++)
+			if (!strcmp(have->rules[k].chain, hc->name)) {
+				line(c, '-', "rule inet %s %s handle %llu: %s", want->name, hc->name,
+				     (unsigned long long)have->rules[k].handle, have->rules[k].text);
+				c->pl->n.rules_del++;
+			}
+		put_chain(c, hc, NFT_MSG_DELCHAIN, 1);
+	}
+}
+
+/* 2. element deletions in kept sets (releases jumps to shard chains) */
+static void plan_del_elems(struct pctx *c)
+{
+	for (size_t i = 0; i < c->want->nsets && !c->err; i++) {
+		const struct nm_set *ws = &c->want->sets[i];
+		const struct nm_set *hs = nm_table_find_set(c->have, ws->name);
+		struct elem_writer del = { c, NFT_MSG_DELSETELEM, ws->name, ws->label, NULL, NULL };
+
+		if (hs && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) {
+			diff_elems(c, ws, hs, &del, NULL, 0);
+			ew_flush(&del);
+		}
+	}
+}
+
+/* 3. sets that go or whose definition changed (anonymous sets go with their rules) */
+static void plan_del_sets(struct pctx *c)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->have->nsets; i++) {
+		const struct nm_set *hs = &c->have->sets[i];
+		const struct nm_set *ws = nm_table_find_set(c->want, hs->name);
+
+		if ((ws && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) ||
+		    (hs->flags & NFT_SET_ANONYMOUS))
+			continue;
+		nm_set_def_str(hs, def, sizeof(def));
+		line(c, '-', "set inet %s %s { %s } (%zu elements)", c->want->name, hs->name, def,
+		     hs->nelems);
+		put_set(c, hs, NFT_MSG_DELSET);
+		c->pl->n.sets_del++;
+	}
+}
+
+/* 4. chains that go or change */
+static void plan_del_chains(struct pctx *c)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->have->nchains; i++) {
+		const struct nm_chain *hc = &c->have->chains[i];
+		const struct nm_chain *wc = nm_table_find_chain(c->want, hc->name);
+
+		if (wc && chain_def_equal(wc, hc))
+			continue;
+		nm_chain_def_str(hc, def, sizeof(def));
+		line(c, '-', "chain inet %s %s { %s }", c->want->name, hc->name, def);
+		put_chain(c, hc, NFT_MSG_DELCHAIN, 2);
+		c->pl->n.chains_del++;
+	}
+}
+
+/* 5. new or changed chains */
+static void plan_add_chains(struct pctx *c, bool table_new)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->want->nchains; i++) {
+		const struct nm_chain *wc = &c->want->chains[i];
+		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(c->have, wc->name);
+
+		if (hc && chain_def_equal(wc, hc))
+			continue;
+		nm_chain_def_str(wc, def, sizeof(def));
+		line(c, '+', "chain inet %s %s { %s }", c->want->name, wc->name, def);
+		put_chain(c, wc, NFT_MSG_NEWCHAIN, 0);
+		c->pl->n.chains_add++;
+	}
+}
+
+/* 6. new or changed sets with their elements; element additions to kept sets */
+static void plan_add_sets(struct pctx *c, bool table_new)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->want->nsets && !c->err; i++) {
+		const struct nm_set *ws = &c->want->sets[i];
+		const struct nm_set *hs = table_new ? NULL : nm_table_find_set(c->have, ws->name);
+		struct elem_writer add = { c, NFT_MSG_NEWSETELEM, ws->name, ws->label, NULL, NULL };
+
+		if (ws->anonymous)
+			continue;	/* goes and comes with its rule */
+		if (ws->kind == NM_SET_OTHER) {
+			nm_set_def_str(ws, def, sizeof(def));
+			line(c, '+', "set inet %s %s { %s } (%zu elements, restored)", c->want->name,
+			     ws->name, def, ws->nelems);
+			put_set_raw(c, ws);
+			c->pl->n.sets_add++;
+			continue;
+		}
+		if (hs && !set_def_equal(ws, hs))
+			hs = NULL;
+		if (!hs) {
+			nm_set_def_str(ws, def, sizeof(def));
+			line(c, '+', "set inet %s %s { %s }", c->want->name, ws->name, def);
+			put_set(c, ws, NFT_MSG_NEWSET);
+			c->pl->n.sets_add++;
+		}
+		diff_elems(c, ws, hs, NULL, &add, 1);
+		ew_flush(&add);
+	}
+}
+
+/* 7. rule additions */
+static void plan_add_rules(struct pctx *c, bool table_new)
+{
+	for (size_t i = 0; i < c->want->nchains && !c->err; i++) {
+		const struct nm_chain *wc = &c->want->chains[i];
+		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(c->have, wc->name);
+
+		diff_chain_rules(c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
+	}
+}
+
 int plan_build(const struct nm_table *want, const struct nm_live *live, size_t max_elem_lines,
 	       struct plan *pl, struct diag *d)
 {
 	const struct nm_table *have = &live->t;
 	struct pctx c = { .pl = pl, .want = want, .have = have, .d = d };
 	bool table_new = !have->exists;
-	char def[200];
+	int rc;
 
 	memset(pl, 0, sizeof(*pl));
 	pl->max_elem_lines = max_elem_lines;
@@ -814,48 +1014,16 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 	if (!pl->table || nl_batch_new(&pl->batch) < 0)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
 
-	/* restoring "there was no table": delete it, with everything in it */
 	if (!want->exists) {
-		if (have->exists) {
-			struct nftnl_table *t = nftnl_table_alloc();
-			struct nlmsghdr *nlh;
-
-			line(&c, '-', "table inet %s (and everything in it)", want->name);
-			if (!t)
-				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
-			nftnl_table_set_str(t, NFTNL_TABLE_NAME, want->name);
-			nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-			nlh = msg(&c, NFT_MSG_DELTABLE, 0, "table");
-			if (nlh) {
-				nftnl_table_nlmsg_build_payload(nlh, t);
-				end(&c);
-			}
-			nftnl_table_free(t);
-			pl->n.tables_del++;
-		}
+		if (have->exists)
+			plan_del_table(&c);
 		return c.err ? diag_err(d, DIAG_INTERNAL, NULL, -c.err, "plan") : 0;
 	}
-	/* a saved rule that uses an anonymous set cannot be sent again */
-	for (size_t i = 0; i < want->nrules; i++) {
-		if (want->rules[i].nr && strstr(want->rules[i].key, " set __set"))
-			return diag_err(d, DIAG_CONFLICT, NULL, 0,
-					"cannot restore rule '%s' in chain %s: it uses an anonymous set, which portlock does not re-create",
-					want->rules[i].text, want->rules[i].chain);
-	}
+	rc = plan_check_anonymous(want, d);
+	if (rc)
+		return rc;
+	plan_table(&c, table_new);
 
-	/* table */
-	if (table_new) {
-		line(&c, '+', "table inet %s", want->name);
-		put_table(&c, true);
-		pl->n.tables++;
-	} else if (have->flags != 0) {
-		line(&c, '~', "table inet %s: flags 0x%x cleared (portlock never uses dormant/owner)",
-		     want->name, have->flags);
-		put_table(&c, false);
-		pl->n.tables++;
-	}
-
-	/* sets whose definition changed are deleted and re-added: rules using them go too */
 	c.recreate = calloc(want->nsets + 1, sizeof(*c.recreate));
 	c.wrules = rules_by_chain(want);
 	c.hrules = have->exists ? rules_by_chain(have) : NULL;
@@ -865,113 +1033,17 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		free(c.hrules);
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
 	}
-	for (size_t i = 0; !table_new && i < want->nsets; i++) {
-		const struct nm_set *hs = nm_table_find_set(have, want->sets[i].name);
-
-		if (hs && (!set_def_equal(&want->sets[i], hs) || want->sets[i].kind == NM_SET_OTHER))
-			c.recreate[c.nrecreate++] = want->sets[i].name;
+	/* the sets to re-create, then what goes (1-4) before what comes (5-7) */
+	if (!table_new) {
+		plan_find_recreate(&c);
+		plan_del_rules(&c);
+		plan_del_elems(&c);
+		plan_del_sets(&c);
+		plan_del_chains(&c);
 	}
-
-	/* 1. rule deletions in kept chains; flush chains that go or change */
-	for (size_t i = 0; !table_new && i < have->nchains; i++) {
-		const struct nm_chain *hc = &have->chains[i];
-		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
-
-		if (wc && chain_def_equal(wc, hc)) {
-			diff_chain_rules(&c, hc->name, false, 0);
-			continue;
-		}
-		for (size_t k = 0; k < have->nrules; k++)
-			if (!strcmp(have->rules[k].chain, hc->name)) {
-				line(&c, '-', "rule inet %s %s handle %llu: %s", want->name, hc->name,
-				     (unsigned long long)have->rules[k].handle, have->rules[k].text);
-				pl->n.rules_del++;
-			}
-		put_chain(&c, hc, NFT_MSG_DELCHAIN, 1);
-	}
-	/* 2. element deletions in kept sets (releases jumps to shard chains) */
-	for (size_t i = 0; !table_new && i < want->nsets && !c.err; i++) {
-		const struct nm_set *ws = &want->sets[i];
-		const struct nm_set *hs = nm_table_find_set(have, ws->name);
-		struct elem_writer del = { &c, NFT_MSG_DELSETELEM, ws->name, ws->label, NULL, NULL };
-
-		if (hs && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) {
-			diff_elems(&c, ws, hs, &del, NULL, 0);
-			ew_flush(&del);
-		}
-	}
-	/* 3. sets that go or whose definition changed (anonymous sets go with their rules) */
-	for (size_t i = 0; !table_new && i < have->nsets; i++) {
-		const struct nm_set *hs = &have->sets[i];
-		const struct nm_set *ws = nm_table_find_set(want, hs->name);
-
-		if ((ws && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) ||
-		    (hs->flags & NFT_SET_ANONYMOUS))
-			continue;
-		nm_set_def_str(hs, def, sizeof(def));
-		line(&c, '-', "set inet %s %s { %s } (%zu elements)", want->name, hs->name, def,
-		     hs->nelems);
-		put_set(&c, hs, NFT_MSG_DELSET);
-		pl->n.sets_del++;
-	}
-	/* 4. chains that go or change */
-	for (size_t i = 0; !table_new && i < have->nchains; i++) {
-		const struct nm_chain *hc = &have->chains[i];
-		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
-
-		if (wc && chain_def_equal(wc, hc))
-			continue;
-		nm_chain_def_str(hc, def, sizeof(def));
-		line(&c, '-', "chain inet %s %s { %s }", want->name, hc->name, def);
-		put_chain(&c, hc, NFT_MSG_DELCHAIN, 2);
-		pl->n.chains_del++;
-	}
-	/* 5. new or changed chains */
-	for (size_t i = 0; i < want->nchains; i++) {
-		const struct nm_chain *wc = &want->chains[i];
-		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(have, wc->name);
-
-		if (hc && chain_def_equal(wc, hc))
-			continue;
-		nm_chain_def_str(wc, def, sizeof(def));
-		line(&c, '+', "chain inet %s %s { %s }", want->name, wc->name, def);
-		put_chain(&c, wc, NFT_MSG_NEWCHAIN, 0);
-		pl->n.chains_add++;
-	}
-	/* 6. new or changed sets with their elements; element additions to kept sets */
-	for (size_t i = 0; i < want->nsets && !c.err; i++) {
-		const struct nm_set *ws = &want->sets[i];
-		const struct nm_set *hs = table_new ? NULL : nm_table_find_set(have, ws->name);
-		struct elem_writer add = { &c, NFT_MSG_NEWSETELEM, ws->name, ws->label, NULL, NULL };
-
-		if (ws->anonymous)
-			continue;	/* goes and comes with its rule */
-		if (ws->kind == NM_SET_OTHER) {
-			nm_set_def_str(ws, def, sizeof(def));
-			line(&c, '+', "set inet %s %s { %s } (%zu elements, restored)", want->name,
-			     ws->name, def, ws->nelems);
-			put_set_raw(&c, ws);
-			pl->n.sets_add++;
-			continue;
-		}
-		if (hs && !set_def_equal(ws, hs))
-			hs = NULL;
-		if (!hs) {
-			nm_set_def_str(ws, def, sizeof(def));
-			line(&c, '+', "set inet %s %s { %s }", want->name, ws->name, def);
-			put_set(&c, ws, NFT_MSG_NEWSET);
-			pl->n.sets_add++;
-		}
-		diff_elems(&c, ws, hs, NULL, &add, 1);
-		ew_flush(&add);
-	}
-	/* rule additions */
-	for (size_t i = 0; i < want->nchains && !c.err; i++) {
-		const struct nm_chain *wc = &want->chains[i];
-		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(have, wc->name);
-
-		diff_chain_rules(&c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
-	}
+	plan_add_chains(&c, table_new);
+	plan_add_sets(&c, table_new);
+	plan_add_rules(&c, table_new);
 	free(c.recreate);
 	free(c.wrules);
 	free(c.hrules);
