@@ -520,6 +520,16 @@ static int port_states(const struct ne_world *w, const struct own_tables *own, c
 
 /* ---- the audit ---- */
 
+/* A deadline as local "YYYY-MM-DD HH:MM:SS" */
+static void local_time(int64_t when, char *buf, size_t len)
+{
+	time_t dl = (time_t)when;
+	struct tm tm;
+
+	localtime_r(&dl, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
 /* A --confirm transaction overdue (reported, never reverted here) or pending */
 static void confirm_findings(struct pl_ctx *ctx, struct journal *j, struct audit_report *r,
 			     struct diag *quiet)
@@ -530,11 +540,8 @@ static void confirm_findings(struct pl_ctx *ctx, struct journal *j, struct audit
 		/* past its deadline and not reverted (txn_report_overdue()): reported, never reverted here */
 		struct audit_finding *f = add(r, "overdue-confirm", AUDIT_HIGH);
 		char t[32];
-		time_t dl = (time_t)ctx->overdue_deadline;
-		struct tm tm;
 
-		localtime_r(&dl, &tm);
-		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+		local_time(ctx->overdue_deadline, t, sizeof(t));
 		if (f) {
 			snprintf(f->summary, sizeof(f->summary),
 				 "transaction %llu was not confirmed by %s and is still in force: its auto-revert is overdue",
@@ -545,11 +552,8 @@ static void confirm_findings(struct pl_ctx *ctx, struct journal *j, struct audit
 	} else if (journal_pending(j, &rec, quiet) == 0) {
 		struct audit_finding *f = add(r, "pending-confirm", AUDIT_LOW);
 		char t[32];
-		time_t dl = (time_t)rec.confirm_deadline;
-		struct tm tm;
 
-		localtime_r(&dl, &tm);
-		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+		local_time(rec.confirm_deadline, t, sizeof(t));
 		if (f) {
 			snprintf(f->summary, sizeof(f->summary),
 				 "transaction %llu awaits confirmation; it reverts at %s",

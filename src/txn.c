@@ -493,6 +493,17 @@ static int revert_ssh_guard(struct pl_ctx *ctx, struct journal *j, const struct 
 	return rc;
 }
 
+/* Release what a revert or a restore holds: prepared record, live cache, table, sync result */
+static void run_fini(struct hook *h, struct nft_read_cache *cache, struct nm_table *want,
+		     struct sync_result *r)
+{
+	if (h->prepared)
+		journal_rec_fini(&h->rec);
+	livecache_fini(cache);
+	nm_table_fini(want);
+	sync_result_fini(r);
+}
+
 /* Into *target: transaction id, or (0) the last one in force (of o->table). Returns an exit code. */
 static int revert_find_target(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 			      const struct txn_opts *o, struct journal_rec *target)
@@ -770,11 +781,7 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		result_take(res, TXN_REVERTED, target.table, &r);
 	}
 out:
-	if (h.prepared)
-		journal_rec_fini(&h.rec);
-	livecache_fini(&cache);
-	nm_table_fini(&want);
-	sync_result_fini(&r);
+	run_fini(&h, &cache, &want, &r);
 	journal_rec_fini(&target);
 	return rc;
 }
@@ -847,11 +854,7 @@ static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct jo
 	res->id = res->journaled ? h.rec.id : 0;
 	result_take(res, TXN_RESTORED, src->table, &r);
 out:
-	if (h.prepared)
-		journal_rec_fini(&h.rec);
-	livecache_fini(&cache);
-	nm_table_fini(&want);
-	sync_result_fini(&r);
+	run_fini(&h, &cache, &want, &r);
 	return rc;
 }
 
