@@ -74,6 +74,92 @@ static int parse_kind(const char *s, struct fp_sig *g)
 	return -EINVAL;
 }
 
+/* An FP_EHLO pattern: keywords (KW? optional), upper-cased into g. Returns 0 or -EINVAL. */
+static int parse_keywords(struct fp_sig *g, char *pat, char *err, size_t errmax)
+{
+	for (char *save = NULL, *w = strtok_r(pat, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		size_t l = strlen(w);
+		bool opt = l > 1 && w[l - 1] == '?';
+
+		if (opt)
+			w[--l] = '\0';
+		if (g->nkw == FP_KW_MAX || l >= sizeof(g->kw[0])) {
+			snprintf(err, errmax, "too many or too long keywords");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < l; i++)
+			w[i] = (char)toupper((unsigned char)w[i]);
+		strcpy(g->kw[g->nkw], w);
+		g->kw_opt[g->nkw++] = opt;
+	}
+	return 0;
+}
+
+/* An FP_CODES pattern: one reply code per test ("-": none, "*": any) into g. Returns 0 or -EINVAL. */
+static int parse_codes(struct fp_sig *g, char *pat, char *err, size_t errmax)
+{
+	size_t n = 0;
+	char *end;
+
+	for (char *save = NULL, *w = strtok_r(pat, " \t:,", &save); w;
+	     w = strtok_r(NULL, " \t:,", &save)) {
+		long c;
+
+		if (n == PROBE_SMTP_NTESTS) {
+			snprintf(err, errmax, "more than %d codes", PROBE_SMTP_NTESTS);
+			return -EINVAL;
+		}
+		if (!strcmp(w, "-")) {
+			g->codes[n++] = -1;
+			continue;
+		}
+		if (!strcmp(w, "*")) {
+			g->codes[n++] = -2;
+			continue;
+		}
+		c = strtol(w, &end, 10);
+		if (*end || c < 200 || c > 599) {
+			snprintf(err, errmax, "bad reply code '%.10s'", w);
+			return -EINVAL;
+		}
+		g->codes[n++] = (int)c;
+	}
+	if (n != PROBE_SMTP_NTESTS) {
+		snprintf(err, errmax, "%zu codes, expected %d", n, PROBE_SMTP_NTESTS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* g's pattern by its kind: a regex, EHLO keywords or reply codes. Returns 0 or -EINVAL. */
+static int parse_pattern(struct fp_sig *g, char *pat, char *err, size_t errmax)
+{
+	switch (g->kind) {
+	case FP_BANNER:
+	case FP_EHLO_TEXT:
+	case FP_REPLY: {
+		int rc = regcomp(&g->re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB | REG_NEWLINE);
+
+		if (rc) {
+			char m[128];
+
+			regerror(rc, NULL, m, sizeof(m));
+			snprintf(err, errmax, "bad regex '%.60s': %.100s", pat, m);
+			return -EINVAL;
+		}
+		g->has_re = true;
+		return 0;
+	}
+	case FP_EHLO:
+		return parse_keywords(g, pat, err, errmax);
+	case FP_CODES:
+		return parse_codes(g, pat, err, errmax);
+	default:
+		return -EINVAL;
+	}
+}
+
 static int parse_line(struct fp_sig *g, char *line, char *err, size_t errmax)
 {
 	char *f[4], *p = line, *end;
@@ -115,76 +201,7 @@ static int parse_line(struct fp_sig *g, char *line, char *err, size_t errmax)
 		snprintf(err, errmax, "empty pattern");
 		return -EINVAL;
 	}
-	switch (g->kind) {
-	case FP_BANNER:
-	case FP_EHLO_TEXT:
-	case FP_REPLY: {
-		int rc = regcomp(&g->re, f[3], REG_EXTENDED | REG_ICASE | REG_NOSUB | REG_NEWLINE);
-
-		if (rc) {
-			char m[128];
-
-			regerror(rc, NULL, m, sizeof(m));
-			snprintf(err, errmax, "bad regex '%.60s': %.100s", f[3], m);
-			return -EINVAL;
-		}
-		g->has_re = true;
-		break;
-	}
-	case FP_EHLO:
-		for (char *save = NULL, *w = strtok_r(f[3], " \t", &save); w;
-		     w = strtok_r(NULL, " \t", &save)) {
-			size_t l = strlen(w);
-			bool opt = l > 1 && w[l - 1] == '?';
-
-			if (opt)
-				w[--l] = '\0';
-			if (g->nkw == FP_KW_MAX || l >= sizeof(g->kw[0])) {
-				snprintf(err, errmax, "too many or too long keywords");
-				return -EINVAL;
-			}
-			for (size_t i = 0; i < l; i++)
-				w[i] = (char)toupper((unsigned char)w[i]);
-			strcpy(g->kw[g->nkw], w);
-			g->kw_opt[g->nkw++] = opt;
-		}
-		break;
-	case FP_CODES: {
-		size_t n = 0;
-
-		for (char *save = NULL, *w = strtok_r(f[3], " \t:,", &save); w;
-		     w = strtok_r(NULL, " \t:,", &save)) {
-			long c;
-
-			if (n == PROBE_SMTP_NTESTS) {
-				snprintf(err, errmax, "more than %d codes", PROBE_SMTP_NTESTS);
-				return -EINVAL;
-			}
-			if (!strcmp(w, "-")) {
-				g->codes[n++] = -1;
-				continue;
-			}
-			if (!strcmp(w, "*")) {
-				g->codes[n++] = -2;
-				continue;
-			}
-			c = strtol(w, &end, 10);
-			if (*end || c < 200 || c > 599) {
-				snprintf(err, errmax, "bad reply code '%.10s'", w);
-				return -EINVAL;
-			}
-			g->codes[n++] = (int)c;
-		}
-		if (n != PROBE_SMTP_NTESTS) {
-			snprintf(err, errmax, "%zu codes, expected %d", n, PROBE_SMTP_NTESTS);
-			return -EINVAL;
-		}
-		break;
-	}
-	default:
-		return -EINVAL;
-	}
-	return 0;
+	return parse_pattern(g, f[3], err, errmax);
 }
 
 int fingerprint_db_load(struct fp_db *db, const char *path, struct diag *d)
