@@ -61,6 +61,102 @@ static int put_range(struct nl_batch *b, uint16_t type, const char *table, const
 	return nl_batch_end_msg(b);
 }
 
+/*
+ * The grants in force in r's set: *exists when [lo, hi] is one of them;
+ * a grant it overlaps refuses it, a revoke needs it. Returns 0 or
+ * diag_err()'s.
+ */
+static int check_grants(struct nl_sock *s, const struct access_req *r, enum cidr_family f, u128 lo,
+			u128 hi, const char *src, bool *exists, struct diag *d)
+{
+	struct seen_entry *tmp = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = seen_read_tmp(s, r->table, r->service, f, &tmp, &n, d);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char other[100];
+
+		if (tmp[i].addr == lo && tmp[i].last == hi) {
+			*exists = true;
+			continue;
+		}
+		if (tmp[i].last < lo || tmp[i].addr > hi || r->revoke)
+			continue;
+		/* the kernel refuses overlapping intervals: say which grant is in the way */
+		range_str(f, &(struct range){ tmp[i].addr, tmp[i].last }, other, sizeof(other));
+		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+			       "%s overlaps the temporary access for %s in force in service %s: revoke that one first ('portlock allow --revoke %s %s')",
+			       src, other, r->service, r->service, other);
+		goto out;
+	}
+	if (r->revoke && !*exists)
+		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
+			       "service %s has no temporary access for %s (expired, or never granted; see 'portlock allow --list')",
+			       r->service, src);
+out:
+	free(tmp);
+	return ret;
+}
+
+/* rec: a prepared journal record of the grant or revoke, with live as its prior. Returns 0 or -errno. */
+static int prepare_record(struct journal *j, const struct access_req *r, struct nm_live *live,
+			  bool exists, struct journal_rec *rec, struct diag *d)
+{
+	struct snapshot c;
+	int ret;
+
+	ret = journal_begin(j, rec, d);
+	if (ret)
+		return ret;
+	rec->kind = r->revoke ? JOURNAL_KIND_REVOKE : JOURNAL_KIND_ALLOW;
+	snprintf(rec->table, sizeof(rec->table), "%s", r->table);
+	rec->gen_before = live->genid;
+	rec->added = r->revoke ? 0 : 1;
+	rec->removed = exists ? 1 : 0;
+	rec->state = JOURNAL_STATE_APPLIED;
+	if (snapshot_from_live(live, journal_objects_path(j), &c))
+		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+	ret = journal_prepare(j, rec, &c.jc, d);
+	snapshot_fini(&c);
+	return ret;
+}
+
+/* After the batch went in: read the table back and complete rec with it. Returns 0 or -errno. */
+static int commit_record(struct nl_sock *s, struct journal *j, const struct access_req *r,
+			 struct journal_rec *rec, struct access_result *res, struct diag *d)
+{
+	struct nm_live after = { 0 };
+	struct snapshot c;
+	int ret;
+
+	ret = nft_read(s, r->table, true, NULL, &after, d);
+	if (ret) {
+		diag_note(d, NULL, "the change is in force; its journal record %llu stays prepared",
+			  (unsigned long long)rec->id);
+		goto out;
+	}
+	rec->gen_after = after.genid;
+	res->gen_after = after.genid;
+	rec->result_absent = !after.t.exists;
+	ret = snapshot_from_live(&after, journal_objects_path(j), &c);
+	if (ret) {
+		ret = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
+		goto out;
+	}
+	ret = journal_commit(j, rec, NULL, &c.jc, d);
+	snapshot_fini(&c);
+	if (!ret) {
+		res->txn = rec->id;
+		journal_prune(j, r->journal_keep, d);
+	}
+out:
+	nm_live_fini(&after);
+	return ret;
+}
+
 /* One attempt: read, journal the prior, send, read back, commit. -EAGAIN: the generation moved. */
 static int attempt(struct nl_sock *s, struct journal *j, const struct access_req *r,
 		   struct access_result *res, struct diag *d)
@@ -68,14 +164,11 @@ static int attempt(struct nl_sock *s, struct journal *j, const struct access_req
 	enum cidr_family f = r->src.family;
 	u128 lo = r->src.addr, hi = r->src.addr;
 	char set[256], label[400], src[100];
-	struct nm_live live = { 0 }, after = { 0 };
-	struct seen_entry *tmp = NULL;
+	struct nm_live live = { 0 };
 	struct nl_batch *b = NULL;
 	struct nl_batch_result br = { 0 };
 	struct journal_rec rec = { 0 };
-	struct snapshot c;
 	bool exists = false, prepared = false;
-	size_t n = 0;
 	int ret;
 
 	if (r->src.plen < cidr_bits(f))
@@ -92,47 +185,10 @@ static int attempt(struct nl_sock *s, struct journal *j, const struct access_req
 			       r->table, set, r->service);
 		goto out;
 	}
-	ret = seen_read_tmp(s, r->table, r->service, f, &tmp, &n, d);
+	ret = check_grants(s, r, f, lo, hi, src, &exists, d);
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		char other[100];
-
-		if (tmp[i].addr == lo && tmp[i].last == hi) {
-			exists = true;
-			continue;
-		}
-		if (tmp[i].last < lo || tmp[i].addr > hi || r->revoke)
-			continue;
-		/* the kernel refuses overlapping intervals: say which grant is in the way */
-		range_str(f, &(struct range){ tmp[i].addr, tmp[i].last }, other, sizeof(other));
-		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
-			       "%s overlaps the temporary access for %s in force in service %s: revoke that one first ('portlock allow --revoke %s %s')",
-			       src, other, r->service, r->service, other);
-		goto out;
-	}
-	if (r->revoke && !exists) {
-		ret = diag_err(d, DIAG_CONFLICT, NULL, 0,
-			       "service %s has no temporary access for %s (expired, or never granted; see 'portlock allow --list')",
-			       r->service, src);
-		goto out;
-	}
-	ret = journal_begin(j, &rec, d);
-	if (ret)
-		goto out;
-	rec.kind = r->revoke ? JOURNAL_KIND_REVOKE : JOURNAL_KIND_ALLOW;
-	snprintf(rec.table, sizeof(rec.table), "%s", r->table);
-	rec.gen_before = live.genid;
-	rec.added = r->revoke ? 0 : 1;
-	rec.removed = exists ? 1 : 0;
-	rec.state = JOURNAL_STATE_APPLIED;
-	ret = snapshot_from_live(&live, journal_objects_path(j), &c);
-	if (ret) {
-		ret = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
-		goto out;
-	}
-	ret = journal_prepare(j, &rec, &c.jc, d);
-	snapshot_fini(&c);
+	ret = prepare_record(j, r, &live, exists, &rec, d);
 	if (ret)
 		goto out;
 	prepared = true;
@@ -157,37 +213,14 @@ static int attempt(struct nl_sock *s, struct journal *j, const struct access_req
 	res->expires_at = r->revoke ? 0 : (int64_t)time(NULL) + r->for_s;
 	res->renewed = exists && !r->revoke;
 	res->gen_before = live.genid;
-	ret = nft_read(s, r->table, true, NULL, &after, d);
-	if (ret) {
-		diag_note(d, NULL, "the change is in force; its journal record %llu stays prepared",
-			  (unsigned long long)rec.id);
-		prepared = false;
-		goto out;
-	}
-	rec.gen_after = after.genid;
-	res->gen_after = after.genid;
-	rec.result_absent = !after.t.exists;
-	ret = snapshot_from_live(&after, journal_objects_path(j), &c);
-	if (ret) {
-		ret = diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "journal");
-		prepared = false;
-		goto out;
-	}
-	ret = journal_commit(j, &rec, NULL, &c.jc, d);
-	snapshot_fini(&c);
-	prepared = false;
-	if (!ret) {
-		res->txn = rec.id;
-		journal_prune(j, r->journal_keep, d);
-	}
+	prepared = false;	/* in force: the record is completed, or stays prepared for recover */
+	ret = commit_record(s, j, r, &rec, res, d);
 out:
 	if (prepared)
 		journal_abort(j, &rec, d);	/* nothing was applied */
 	journal_rec_fini(&rec);
 	nl_batch_free(b);
-	free(tmp);
 	nm_live_fini(&live);
-	nm_live_fini(&after);
 	return ret;
 }
 

@@ -520,119 +520,154 @@ static int port_states(const struct ne_world *w, const struct own_tables *own, c
 
 /* ---- the audit ---- */
 
+/* A deadline as local "YYYY-MM-DD HH:MM:SS" */
+static void local_time(int64_t when, char *buf, size_t len)
+{
+	time_t dl = (time_t)when;
+	struct tm tm;
+
+	localtime_r(&dl, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* A --confirm transaction overdue (reported, never reverted here) or pending */
+static void confirm_findings(struct pl_ctx *ctx, struct journal *j, struct audit_report *r,
+			     struct diag *quiet)
+{
+	struct journal_rec rec = { 0 };
+
+	if (ctx->overdue_id) {
+		/* past its deadline and not reverted (txn_report_overdue()): reported, never reverted here */
+		struct audit_finding *f = add(r, "overdue-confirm", AUDIT_HIGH);
+		char t[32];
+
+		local_time(ctx->overdue_deadline, t, sizeof(t));
+		if (f) {
+			snprintf(f->summary, sizeof(f->summary),
+				 "transaction %llu was not confirmed by %s and is still in force: its auto-revert is overdue",
+				 ctx->overdue_id, t);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "'portlock recover' reverts it now; 'portlock confirm' keeps it");
+		}
+	} else if (journal_pending(j, &rec, quiet) == 0) {
+		struct audit_finding *f = add(r, "pending-confirm", AUDIT_LOW);
+		char t[32];
+
+		local_time(rec.confirm_deadline, t, sizeof(t));
+		if (f) {
+			snprintf(f->summary, sizeof(f->summary),
+				 "transaction %llu awaits confirmation; it reverts at %s",
+				 (unsigned long long)rec.id, t);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "'portlock confirm' to keep it, or 'portlock revert' now");
+		}
+		journal_rec_fini(&rec);
+	}
+}
+
+/* The last transaction left the table in a safe state (its auto-revert failed) */
+static void safe_state_finding(struct journal *j, struct audit_report *r, struct diag *quiet)
+{
+	struct journal_rec rec = { 0 };
+
+	if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec,
+			 quiet) != 0)
+		return;
+	if (rec.state == JOURNAL_STATE_APPLIED && rec.safe_state[0]) {
+		struct audit_finding *f = add(r, "safe-state", AUDIT_HIGH);
+
+		if (f) {
+			snprintf(f->summary, sizeof(f->summary),
+				 "transaction %llu could not be reverted at its deadline and was left in the safe state '%s'",
+				 (unsigned long long)rec.id, rec.safe_state);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "check the table; restore its content by hand or apply a policy (portlock(8), SAFE STATE)");
+		}
+	}
+	journal_rec_fini(&rec);
+}
+
+/* Drift: the live table differs from what the last transaction in force left (false: none). */
+static bool drift_from_journal(struct journal *j, const struct nm_live *live, struct audit_report *r,
+			       struct diag *quiet)
+{
+	struct journal_rec rec = { 0 };
+	struct nm_table want;
+	int ret;
+
+	if (journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
+			    JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
+			    JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED), &rec, quiet) != 0)
+		return false;
+	ret = snapshot_load(j, &rec, true, false, &want, "journal", quiet);
+	if (!ret && !strcmp(rec.table, live->t.name)) {
+		struct plan pl;
+
+		if (plan_build(&want, live, 5, &pl, quiet) == 0) {
+			if (!plan_empty(&pl)) {
+				struct audit_finding *f = add(r, "drift", AUDIT_MEDIUM);
+				size_t o = 0;
+
+				for (size_t i = 0; f && i < pl.nlines && o + 2 < sizeof(f->evidence); i++)
+					o += (size_t)snprintf(f->evidence + o, sizeof(f->evidence) - o,
+							      "%s%c %s", i ? "; " : "",
+							      pl.lines[i].sign, pl.lines[i].text);
+				if (f) {
+					snprintf(f->summary, sizeof(f->summary),
+						 "table inet %s differs from what transaction %llu left (%zu change%s)",
+						 rec.table, (unsigned long long)rec.id, plan_total(&pl),
+						 plan_total(&pl) == 1 ? "" : "s");
+					snprintf(f->remediation, sizeof(f->remediation),
+						 "'portlock plan' shows the difference; 'portlock apply' brings the table back to the policy");
+				}
+			}
+			plan_fini(&pl);
+		}
+	}
+	nm_table_fini(&want);
+	journal_rec_fini(&rec);
+	return true;
+}
+
+/* Drift with no transaction to compare with: the live table differs from the policy */
+static void drift_from_policy(const struct policy *p, const struct nm_live *live, struct audit_report *r,
+			      struct diag *quiet)
+{
+	struct nm_table want;
+	struct plan pl;
+
+	if (nft_build(p, &want) == 0) {
+		if (plan_build(&want, live, 5, &pl, quiet) == 0) {
+			if (!plan_empty(&pl)) {
+				struct audit_finding *f = add(r, "drift", AUDIT_MEDIUM);
+
+				if (f) {
+					snprintf(f->summary, sizeof(f->summary),
+						 "table inet %s differs from the policy and no journaled transaction explains it",
+						 live->t.name);
+					snprintf(f->remediation, sizeof(f->remediation),
+						 "'portlock plan' shows the difference; 'portlock apply' fixes it");
+				}
+			}
+			plan_fini(&pl);
+		}
+		nm_table_fini(&want);
+	}
+}
+
+/* What the journal tells: a confirmation due, a safe state, drift (from it or the policy) */
 static void drift_findings(struct pl_ctx *ctx, const struct policy *p, const struct nm_live *live,
 			   struct audit_report *r)
 {
 	struct journal *j = NULL;
-	struct journal_rec rec = { 0 };
 	struct diag quiet;
 
 	diag_init(&quiet);
 	if (journal_open_readonly(&j, ctx->state_dir, &quiet) == 0) {
-		if (ctx->overdue_id) {
-			/* past its deadline and not reverted (txn_report_overdue()): reported, never reverted here */
-			struct audit_finding *f = add(r, "overdue-confirm", AUDIT_HIGH);
-			char t[32];
-			time_t dl = (time_t)ctx->overdue_deadline;
-			struct tm tm;
-
-			localtime_r(&dl, &tm);
-			strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
-			if (f) {
-				snprintf(f->summary, sizeof(f->summary),
-					 "transaction %llu was not confirmed by %s and is still in force: its auto-revert is overdue",
-					 ctx->overdue_id, t);
-				snprintf(f->remediation, sizeof(f->remediation),
-					 "'portlock recover' reverts it now; 'portlock confirm' keeps it");
-			}
-		} else if (journal_pending(j, &rec, &quiet) == 0) {
-			struct audit_finding *f = add(r, "pending-confirm", AUDIT_LOW);
-			char t[32];
-			time_t dl = (time_t)rec.confirm_deadline;
-			struct tm tm;
-
-			localtime_r(&dl, &tm);
-			strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
-			if (f) {
-				snprintf(f->summary, sizeof(f->summary),
-					 "transaction %llu awaits confirmation; it reverts at %s",
-					 (unsigned long long)rec.id, t);
-				snprintf(f->remediation, sizeof(f->remediation),
-					 "'portlock confirm' to keep it, or 'portlock revert' now");
-			}
-			journal_rec_fini(&rec);
-		}
-		if (journal_last(j, JOURNAL_STATE_ANY & ~JOURNAL_STATE_BIT(JOURNAL_STATE_PREPARED), &rec,
-				 &quiet) == 0) {
-			if (rec.state == JOURNAL_STATE_APPLIED && rec.safe_state[0]) {
-				struct audit_finding *f = add(r, "safe-state", AUDIT_HIGH);
-
-				if (f) {
-					snprintf(f->summary, sizeof(f->summary),
-						 "transaction %llu could not be reverted at its deadline and was left in the safe state '%s'",
-						 (unsigned long long)rec.id, rec.safe_state);
-					snprintf(f->remediation, sizeof(f->remediation),
-						 "check the table; restore its content by hand or apply a policy (portlock(8), SAFE STATE)");
-				}
-			}
-			journal_rec_fini(&rec);
-		}
-		if (journal_last(j, JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
-				    JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
-				    JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED), &rec, &quiet) == 0) {
-			struct nm_table want;
-			int ret;
-
-			ret = snapshot_load(j, &rec, true, false, &want, "journal", &quiet);
-			if (!ret && !strcmp(rec.table, live->t.name)) {
-				struct plan pl;
-
-				if (plan_build(&want, live, 5, &pl, &quiet) == 0) {
-					if (!plan_empty(&pl)) {
-						struct audit_finding *f = add(r, "drift", AUDIT_MEDIUM);
-						size_t o = 0;
-
-						for (size_t i = 0; f && i < pl.nlines && o + 2 < sizeof(f->evidence); i++)
-							o += (size_t)snprintf(f->evidence + o, sizeof(f->evidence) - o,
-									      "%s%c %s", i ? "; " : "",
-									      pl.lines[i].sign, pl.lines[i].text);
-						if (f) {
-							snprintf(f->summary, sizeof(f->summary),
-								 "table inet %s differs from what transaction %llu left (%zu change%s)",
-								 rec.table, (unsigned long long)rec.id, plan_total(&pl),
-								 plan_total(&pl) == 1 ? "" : "s");
-							snprintf(f->remediation, sizeof(f->remediation),
-								 "'portlock plan' shows the difference; 'portlock apply' brings the table back to the policy");
-						}
-					}
-					plan_fini(&pl);
-				}
-			}
-			nm_table_fini(&want);
-			journal_rec_fini(&rec);
-		} else if (p && live->t.exists) {
-			/* no transaction to compare with: compare with the policy */
-			struct nm_table want;
-			struct plan pl;
-
-			if (nft_build(p, &want) == 0) {
-				if (plan_build(&want, live, 5, &pl, &quiet) == 0) {
-					if (!plan_empty(&pl)) {
-						struct audit_finding *f = add(r, "drift", AUDIT_MEDIUM);
-
-						if (f) {
-							snprintf(f->summary, sizeof(f->summary),
-								 "table inet %s differs from the policy and no journaled transaction explains it",
-								 live->t.name);
-							snprintf(f->remediation, sizeof(f->remediation),
-								 "'portlock plan' shows the difference; 'portlock apply' fixes it");
-						}
-					}
-					plan_fini(&pl);
-				}
-				nm_table_fini(&want);
-			}
-		}
+		confirm_findings(ctx, j, r, &quiet);
+		safe_state_finding(j, r, &quiet);
+		if (!drift_from_journal(j, live, r, &quiet) && p && live->t.exists)
+			drift_from_policy(p, live, r, &quiet);
 		journal_close(j);
 	}
 	diag_fini(&quiet);
@@ -815,6 +850,126 @@ static void forward_findings(struct audit_report *r, const struct nm_live *live,
 	}
 }
 
+/* r->tables: every table of the ruleset; r->foreign: other tables' base chains on portlock's hooks */
+static void tables_json(struct audit_report *r, const struct ne_world *world, const struct nm_live *live)
+{
+	for (size_t i = 0; i < world->n; i++)
+		json_array_append_new(r->tables, json_pack("{s:s,s:s,s:b}", "family",
+			world->t[i].family == NFPROTO_IPV4 ? "ip" : world->t[i].family == NFPROTO_IPV6 ? "ip6" : "inet",
+			"name", world->t[i].name, "portlock", world->t[i].portlock));
+	r->foreign = json_array();
+	for (size_t i = 0; i < live->nforeign; i++) {
+		const struct nm_foreign_hook *h = &live->foreign[i];
+
+		json_array_append_new(r->foreign, json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s}",
+			"family", h->family, "table", h->table, "chain", h->chain,
+			"type", h->type ? h->type : "filter", "hook", nm_hook_str(h->hooknum),
+			"priority", h->prio, "policy", h->policy == NF_DROP ? "drop" : "accept"));
+	}
+}
+
+/*
+ * A probe target per exposed TCP listener, through its local address;
+ * tmap[i]: listener i's target + 1. Returns how many.
+ */
+static size_t probe_targets(const struct listen_set *ls, struct probe_target *targets, size_t *tmap)
+{
+	size_t nt = 0;
+
+	for (size_t i = 0; i < ls->n; i++) {
+		const struct listen_entry *l = &ls->v[i];
+		enum cidr_family fam;
+		u128 addr;
+		char abuf[64];
+
+		if (l->proto != LISTEN_PROTO_TCP || !listen_is_exposed(l))
+			continue;
+		listen_connect_addr(l, &fam, &addr);
+		cidr_addr_str(fam, addr, abuf, sizeof(abuf));
+		snprintf(targets[nt].host, sizeof(targets[nt].host), "%s", abuf);
+		targets[nt].port = l->port;
+		snprintf(targets[nt].spec, sizeof(targets[nt].spec), fam == CIDR_V6 ? "[%s]:%u" : "%s:%u",
+			 abuf, l->port);
+		tmap[i] = nt + 1;
+		nt++;
+	}
+	return nt;
+}
+
+/* Probe the targets into results; *fp guesses software if it loads (*have_fp). Returns an exit code. */
+static int probe_targets_run(struct pl_ctx *ctx, const struct audit_opts *o,
+			     const struct probe_target *targets, size_t nt, struct probe_result *results,
+			     struct fp_db *fp, bool *have_fp)
+{
+	bool explicit_path;
+	char *path = fingerprint_path(o->fingerprints, &explicit_path);
+	struct probe_opts po = { 0 };
+
+	if (path && fingerprint_db_load(fp, path, &ctx->diag) == 0)
+		*have_fp = true;
+	else
+		diag_warn(&ctx->diag, NULL, "no fingerprint data: SMTP software is not guessed");
+	free(path);
+	po.fp = *have_fp ? fp : NULL;
+	if (probe_run(targets, nt, &po, results, &ctx->diag) < 0)
+		return diag_exit_code(&ctx->diag);
+	return PL_EXIT_OK;
+}
+
+/*
+ * Into own: the live tables of portlock's other tables (their rules' facts;
+ * one that cannot be read is left out), and room for one more. Returns an
+ * exit code.
+ */
+static int read_own_tables(struct pl_ctx *ctx, struct nl_sock *s, const struct ne_world *world,
+			   const char *table, struct own_tables *own, size_t *owncap)
+{
+	for (size_t i = 0; i < world->n; i++) {
+		struct nm_live *one;
+		struct diag quiet;
+
+		if (!world->t[i].portlock || !strcmp(world->t[i].name, table))
+			continue;
+		if (util_grow((void **)&own->v, owncap, own->n + 1, sizeof(*own->v)) < 0) {
+			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+			return PL_EXIT_INTERNAL;
+		}
+		one = &own->v[own->n];
+		memset(one, 0, sizeof(*one));
+		diag_init(&quiet);
+		if (nft_read(s, world->t[i].name, false, NULL, one, &quiet) == 0)
+			own->n++;
+		else
+			nm_live_fini(one);
+		diag_fini(&quiet);
+	}
+	if (util_grow((void **)&own->v, owncap, own->n + 1, sizeof(*own->v)) < 0) {
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+		return PL_EXIT_INTERNAL;
+	}
+	return PL_EXIT_OK;
+}
+
+/* r's findings: port facts, the policy's expectations, the forward path, drift; worst first */
+static void all_findings(struct pl_ctx *ctx, const struct policy *p, const struct audit_opts *o,
+			 const struct listen_set *ls, const struct nm_live *live, const char *table,
+			 const struct audit_port_fact *facts, size_t nfacts, struct audit_report *r)
+{
+	struct audit_facts in = { .v = facts, .n = nfacts, .have_policy = p != NULL,
+				  .config_path = ctx->config_path };
+
+	audit_derive(&in, r);
+
+	if (p && o->probe)
+		expect_findings(r, p, ls);
+
+	if (p)
+		forward_findings(r, live, table);
+	drift_findings(ctx, p, live, r);
+	if (r->n)
+		qsort(r->f, r->n, sizeof(*r->f), sev_cmp);
+}
+
 int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opts *o,
 	      struct audit_report *r)
 {
@@ -848,21 +1003,9 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		goto out;
 	}
 	mark_portlock(&world, s, ctx->state_dir, table);
-	for (size_t i = 0; i < world.n; i++)
-		json_array_append_new(r->tables, json_pack("{s:s,s:s,s:b}", "family",
-			world.t[i].family == NFPROTO_IPV4 ? "ip" : world.t[i].family == NFPROTO_IPV6 ? "ip6" : "inet",
-			"name", world.t[i].name, "portlock", world.t[i].portlock));
 	r->generation = live.genid;
 	r->table_exists = live.t.exists;
-	r->foreign = json_array();
-	for (size_t i = 0; i < live.nforeign; i++) {
-		const struct nm_foreign_hook *h = &live.foreign[i];
-
-		json_array_append_new(r->foreign, json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s}",
-			"family", h->family, "table", h->table, "chain", h->chain,
-			"type", h->type ? h->type : "filter", "hook", nm_hook_str(h->hooknum),
-			"priority", h->prio, "policy", h->policy == NF_DROP ? "drop" : "accept"));
-	}
+	tables_json(r, &world, &live);
 	r->nlisteners = ls.n;
 
 	/* probe every exposed TCP listener through its local address */
@@ -875,67 +1018,18 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 			rc = PL_EXIT_INTERNAL;
 			goto out;
 		}
-		for (size_t i = 0; i < ls.n; i++) {
-			const struct listen_entry *l = &ls.v[i];
-			enum cidr_family fam;
-			u128 addr;
-			char abuf[64];
-
-			if (l->proto != LISTEN_PROTO_TCP || !listen_is_exposed(l))
-				continue;
-			listen_connect_addr(l, &fam, &addr);
-			cidr_addr_str(fam, addr, abuf, sizeof(abuf));
-			snprintf(targets[nt].host, sizeof(targets[nt].host), "%s", abuf);
-			targets[nt].port = l->port;
-			snprintf(targets[nt].spec, sizeof(targets[nt].spec), fam == CIDR_V6 ? "[%s]:%u" : "%s:%u",
-				 abuf, l->port);
-			tmap[i] = nt + 1;
-			nt++;
-		}
+		nt = probe_targets(&ls, targets, tmap);
 		if (nt) {
-			bool explicit_path;
-			char *path = fingerprint_path(o->fingerprints, &explicit_path);
-			struct probe_opts po = { 0 };
-
-			if (path && fingerprint_db_load(&fp, path, &ctx->diag) == 0)
-				have_fp = true;
-			else
-				diag_warn(&ctx->diag, NULL, "no fingerprint data: SMTP software is not guessed");
-			free(path);
-			po.fp = have_fp ? &fp : NULL;
-			if (probe_run(targets, nt, &po, results, &ctx->diag) < 0) {
-				rc = diag_exit_code(&ctx->diag);
+			rc = probe_targets_run(ctx, o, targets, nt, results, &fp, &have_fp);
+			if (rc)
 				goto out;
-			}
 		}
 	}
 
 	/* the facts of portlock's other tables' rules (the config's is `live`) */
-	for (size_t i = 0; i < world.n; i++) {
-		struct nm_live *one;
-		struct diag quiet;
-
-		if (!world.t[i].portlock || !strcmp(world.t[i].name, table))
-			continue;
-		if (util_grow((void **)&own.v, &owncap, own.n + 1, sizeof(*own.v)) < 0) {
-			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
-			rc = PL_EXIT_INTERNAL;
-			goto out;
-		}
-		one = &own.v[own.n];
-		memset(one, 0, sizeof(*one));
-		diag_init(&quiet);
-		if (nft_read(s, world.t[i].name, false, NULL, one, &quiet) == 0)
-			own.n++;
-		else
-			nm_live_fini(one);
-		diag_fini(&quiet);
-	}
-	if (util_grow((void **)&own.v, &owncap, own.n + 1, sizeof(*own.v)) < 0) {
-		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
-		rc = PL_EXIT_INTERNAL;
+	rc = read_own_tables(ctx, s, &world, table, &own, &owncap);
+	if (rc)
 		goto out;
-	}
 	nread = own.n;
 	own.v[own.n++] = live;	/* borrowed: not released through own */
 	if (gather_ports(&world, &own, p, &ls, tmap, results, &facts, &nfacts) < 0 ||
@@ -947,21 +1041,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 
 	listeners_json(r, &ls, tmap, results, facts, nfacts);
 
-	{
-		struct audit_facts in = { .v = facts, .n = nfacts, .have_policy = p != NULL,
-					  .config_path = ctx->config_path };
-
-		audit_derive(&in, r);
-	}
-
-	if (p && o->probe)
-		expect_findings(r, p, &ls);
-
-	if (p)
-		forward_findings(r, &live, table);
-	drift_findings(ctx, p, &live, r);
-	if (r->n)
-		qsort(r->f, r->n, sizeof(*r->f), sev_cmp);
+	all_findings(ctx, p, o, &ls, &live, table, facts, nfacts, r);
 out:
 	if (have_fp)
 		fingerprint_db_fini(&fp);

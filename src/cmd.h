@@ -131,4 +131,16 @@ int cmd_json_print(const char *doc, json_t *o);
  */
 json_t *cmd_overdue_json(const struct pl_ctx *ctx);
 
+/*
+ * Release what a command that reads the live table (show, metrics) holds:
+ * its counters, the live table, the live cache, the socket and the policy.
+ * Each may be empty (zeroed, s NULL).
+ */
+struct stats;
+struct nm_live;
+struct nft_read_cache;
+struct nl_sock;
+void cmd_live_release(struct stats *st, struct nm_live *live, struct nft_read_cache *cache,
+		      struct nl_sock *s, struct policy *p);
+
 #endif

@@ -117,6 +117,57 @@ static int render_report(struct pl_ctx *ctx, const char *path, const struct repo
 	return rc;
 }
 
+/*
+ * --report: load the export and keep this host's entries (hosts: the
+ * --host addresses; the interfaces' are added), their ports into *keys and o.
+ * Returns an exit code; on failure hosts is still the caller's to release.
+ */
+static int load_report(struct pl_ctx *ctx, const char *report_file, struct report *rep,
+		       struct report_hosts *hosts, struct audit_port_key **keys, struct audit_opts *o)
+{
+	size_t nkeys = 0;
+
+	/* the export first: a malformed one stops everything (exit 3, file:line) */
+	if (report_load(report_file, rep, &ctx->diag) || report_hosts_local(hosts, &ctx->diag))
+		return diag_exit_code(&ctx->diag);
+	report_keep(rep, hosts);
+	if (!rep->n && rep->nhosts)
+		diag_warn(&ctx->diag, NULL,
+			  "no entry of '%s' is for this host (%zu host%s in it): name the report's host with --host ADDR",
+			  report_file, rep->nhosts, rep->nhosts == 1 ? "" : "s");
+	if (report_port_keys(rep, keys, &nkeys) < 0) {
+		report_fini(rep);
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
+		return PL_EXIT_INTERNAL;
+	}
+	o->ports = *keys;
+	o->nports = nkeys;
+	return PL_EXIT_OK;
+}
+
+/* The audit without --report, as text or JSON; the exit code --strict and --fail-on make of it. */
+static int render_audit(struct pl_ctx *ctx, const struct audit_report *r, bool strict, int fail_on)
+{
+	int rc = PL_EXIT_OK;
+
+	if (ctx->json) {
+		json_t *jo = audit_json(r);
+
+		json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(jo);
+	} else {
+		audit_print_text(r, stdout);
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		if (strict && !strcmp(r->f[i].id, "expect-mismatch"))
+			rc = PL_EXIT_MISMATCH;
+		if (fail_on >= 0 && (int)r->f[i].sev >= fail_on && rc == PL_EXIT_OK)
+			rc = PL_EXIT_PENDING;
+	}
+	return rc;
+}
+
 int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -193,30 +244,12 @@ int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv)
 		return cmd_bad_usage(ctx, "audit", "--host is for --report");
 	}
 	if (report_file) {
-		size_t nkeys = 0;
-
-		/* the export first: a malformed one stops everything (exit 3, file:line) */
-		rc = report_load(report_file, &rep, &ctx->diag);
-		if (!rc)
-			rc = report_hosts_local(&hosts, &ctx->diag);
+		rc = load_report(ctx, report_file, &rep, &hosts, &keys, &o);
 		if (rc) {
 			report_hosts_fini(&hosts);
-			return diag_exit_code(&ctx->diag);
+			return rc;
 		}
 		have_report = true;
-		report_keep(&rep, &hosts);
-		if (!rep.n && rep.nhosts)
-			diag_warn(&ctx->diag, NULL,
-				  "no entry of '%s' is for this host (%zu host%s in it): name the report's host with --host ADDR",
-				  report_file, rep.nhosts, rep.nhosts == 1 ? "" : "s");
-		if (report_port_keys(&rep, &keys, &nkeys) < 0) {
-			report_fini(&rep);
-			report_hosts_fini(&hosts);
-			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
-			return PL_EXIT_INTERNAL;
-		}
-		o.ports = keys;
-		o.nports = nkeys;
 	}
 	if (access(ctx->config_path, F_OK) == 0) {
 		rc = cmd_load_policy(ctx, &p);
@@ -238,21 +271,7 @@ int cmd_audit_main(struct pl_ctx *ctx, int argc, char **argv)
 			if (!strcmp(r.f[i].id, "expect-mismatch"))
 				rc = PL_EXIT_MISMATCH;
 	} else if (!rc) {
-		if (ctx->json) {
-			json_t *jo = audit_json(&r);
-
-			json_dumpf(jo, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(jo);
-		} else {
-			audit_print_text(&r, stdout);
-		}
-		for (size_t i = 0; i < r.n; i++) {
-			if (strict && !strcmp(r.f[i].id, "expect-mismatch"))
-				rc = PL_EXIT_MISMATCH;
-			if (fail_on >= 0 && (int)r.f[i].sev >= fail_on && rc == PL_EXIT_OK)
-				rc = PL_EXIT_PENDING;
-		}
+		rc = render_audit(ctx, &r, strict, fail_on);
 	}
 	audit_report_fini(&r);
 	if (have_policy)

@@ -162,10 +162,6 @@ int cmd_metrics_main(struct pl_ctx *ctx, int argc, char **argv)
 	}
 out:
 	free(buf);
-	stats_fini(&st);
-	nm_live_fini(&live);
-	livecache_fini(&cache);
-	nl_close(s);
-	policy_fini(&p);
+	cmd_live_release(&st, &live, &cache, s, &p);
 	return rc;
 }

@@ -201,10 +201,6 @@ int cmd_show_main(struct pl_ctx *ctx, int argc, char **argv)
 		render_live_text(&live, stdout);
 	}
 out:
-	stats_fini(&st);
-	nm_live_fini(&live);
-	livecache_fini(&cache);
-	nl_close(s);
-	policy_fini(&p);
+	cmd_live_release(&st, &live, &cache, s, &p);
 	return rc;
 }

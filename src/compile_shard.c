@@ -541,39 +541,117 @@ static void relayout(struct inc *x, u128 prefix, int len)
 }
 
 /* A family from its cached layout and the entries removed and added (sorted). */
+/* Nothing in this family changed: out is the layout as it was. Returns 0 or -ENOMEM. */
+static int fam_unchanged(const struct ix_fam *of, struct cfam *out)
+{
+	int ret = 0;
+
+	out->sharded = of->sharded;
+	for (size_t i = 0; i < of->nsplit && !ret; i++)
+		ret = cfam_split(out, of->split[i].prefix, of->split[i].len, of->split[i].count);
+	for (size_t i = 0; i < of->nleaves && !ret; i++) {
+		struct cleaf *l = cfam_leaf(out);
+
+		if (!l) {
+			ret = -ENOMEM;
+			break;
+		}
+		l->prefix = of->leaves[i].prefix;
+		l->len = of->leaves[i].len;
+		l->count = of->leaves[i].count;
+		l->nm = of->leaves[i].nm;
+		memcpy(l->rd, of->leaves[i].rd, 32);
+		memcpy(l->md, of->leaves[i].md, 32);
+	}
+	if (ret)
+		cc_cfam_fini(out);
+	return ret;
+}
+
+/*
+ * From the loaded leaves: the entries inside the region before (each from
+ * the leaf that holds its start) into olda, and D before into x->dold.
+ * Returns 0, -ENOMEM or -EAGAIN (one across the region's edge).
+ */
+static int region_before(struct inc *x, struct rangeset *olda)
+{
+	const struct ix_fam *of = x->of;
+	int ret = 0;
+
+	for (size_t k = 0; k < of->nleaves && !ret; k++) {
+		u128 bl = of->leaves[k].prefix, bh = layout_block_hi(x->f, bl, of->leaves[k].len);
+
+		if (!x->loaded[k])
+			continue;
+		for (size_t i = 0; i < x->m[k].n && !ret; i++) {
+			const struct range *e = &x->m[k].r[i];
+
+			if (!intersects(&x->a, e->lo, e->hi))
+				continue;
+			if (!within(&x->a, e->lo, e->hi))
+				ret = -EAGAIN;	/* an entry across the region's edge: D was not what the cache says */
+			else if (e->lo >= bl && e->lo <= bh)
+				ret = cc_ranges_push(olda, e->lo, e->hi);
+		}
+		for (size_t i = 0; i < x->r[k].n && !ret; i++) {
+			const struct range *p = &x->r[k].r[i];
+			struct range *last = x->dold.n ? &x->dold.r[x->dold.n - 1] : NULL;
+
+			if (!intersects(&x->a, p->lo, p->hi))
+				continue;
+			if (!within(&x->a, p->lo, p->hi))
+				ret = -EAGAIN;
+			else if (last && last->hi + 1 == p->lo && last->hi != cidr_max(x->f))
+				last->hi = p->hi;	/* one D range across a shard boundary */
+			else
+				ret = cc_ranges_push(&x->dold, p->lo, p->hi);
+		}
+	}
+	return ret;
+}
+
+/* Into newa: olda - rm + ad. Returns 0, -ENOMEM or -EAGAIN (a removed entry not in olda). */
+static int region_after(const struct rangeset *olda, const struct rangeset *rm,
+			const struct rangeset *ad, struct rangeset *newa)
+{
+	struct rangeset kept;
+	size_t i, j;
+	int ret = 0;
+
+	rangeset_init(&kept);
+	for (i = 0, j = 0; i < olda->n && !ret; i++) {
+		int cmp = j < rm->n ? range_order(&olda->r[i], &rm->r[j]) : -1;
+
+		if (cmp == 0) {
+			j++;
+			continue;
+		}
+		if (cmp > 0) {
+			ret = -EAGAIN;	/* removed, but not in its shard */
+			break;
+		}
+		ret = cc_ranges_push(&kept, olda->r[i].lo, olda->r[i].hi);
+	}
+	if (!ret && j < rm->n)
+		ret = -EAGAIN;
+	if (!ret)
+		ret = merge_sorted(&kept, ad, newa);
+	rangeset_fini(&kept);
+	return ret;
+}
+
 int cc_fam_inc(struct compile *c, enum cidr_family f, const struct ix_fam *of,
 		   const struct rangeset *rm, const struct rangeset *ad, struct cfam *out)
 {
 	struct inc x = { .c = c, .of = of, .f = f, .bits = cidr_bits(f), .out = out };
 	struct rangeset olda;
-	size_t i, j;
+	size_t i;
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	rangeset_init(&olda);
-	if (!rm->n && !ad->n) {
-		/* nothing in this family changed: the layout as it was */
-		out->sharded = of->sharded;
-		for (i = 0; i < of->nsplit && !ret; i++)
-			ret = cfam_split(out, of->split[i].prefix, of->split[i].len, of->split[i].count);
-		for (i = 0; i < of->nleaves && !ret; i++) {
-			struct cleaf *l = cfam_leaf(out);
-
-			if (!l) {
-				ret = -ENOMEM;
-				break;
-			}
-			l->prefix = of->leaves[i].prefix;
-			l->len = of->leaves[i].len;
-			l->count = of->leaves[i].count;
-			l->nm = of->leaves[i].nm;
-			memcpy(l->rd, of->leaves[i].rd, 32);
-			memcpy(l->md, of->leaves[i].md, 32);
-		}
-		if (ret)
-			cc_cfam_fini(out);
-		return ret;
-	}
+	if (!rm->n && !ad->n)
+		return fam_unchanged(of, out);
 	x.m = calloc(of->nleaves + 1, sizeof(*x.m));
 	x.r = calloc(of->nleaves + 1, sizeof(*x.r));
 	x.loaded = calloc(of->nleaves + 1, sizeof(*x.loaded));
@@ -590,64 +668,11 @@ int cc_fam_inc(struct compile *c, enum cidr_family f, const struct ix_fam *of,
 		goto out;
 	rangeset_normalize(&x.a);
 	ret = grow_region(&x);
-	if (ret)
-		goto out;
-	/* entries inside it before (each from the leaf that holds its start), and D before */
-	for (size_t k = 0; k < of->nleaves && !ret; k++) {
-		u128 bl = of->leaves[k].prefix, bh = layout_block_hi(f, bl, of->leaves[k].len);
-
-		if (!x.loaded[k])
-			continue;
-		for (i = 0; i < x.m[k].n && !ret; i++) {
-			const struct range *e = &x.m[k].r[i];
-
-			if (!intersects(&x.a, e->lo, e->hi))
-				continue;
-			if (!within(&x.a, e->lo, e->hi))
-				ret = -EAGAIN;	/* an entry across the region's edge: D was not what the cache says */
-			else if (e->lo >= bl && e->lo <= bh)
-				ret = cc_ranges_push(&olda, e->lo, e->hi);
-		}
-		for (i = 0; i < x.r[k].n && !ret; i++) {
-			const struct range *p = &x.r[k].r[i];
-			struct range *last = x.dold.n ? &x.dold.r[x.dold.n - 1] : NULL;
-
-			if (!intersects(&x.a, p->lo, p->hi))
-				continue;
-			if (!within(&x.a, p->lo, p->hi))
-				ret = -EAGAIN;
-			else if (last && last->hi + 1 == p->lo && last->hi != cidr_max(f))
-				last->hi = p->hi;	/* one D range across a shard boundary */
-			else
-				ret = cc_ranges_push(&x.dold, p->lo, p->hi);
-		}
-	}
-	if (ret)
-		goto out;
+	if (!ret)
+		ret = region_before(&x, &olda);
 	/* after: olda - rm + ad; every removed entry must be there */
-	{
-		struct rangeset kept;
-
-		rangeset_init(&kept);
-		for (i = 0, j = 0; i < olda.n && !ret; i++) {
-			int cmp = j < rm->n ? range_order(&olda.r[i], &rm->r[j]) : -1;
-
-			if (cmp == 0) {
-				j++;
-				continue;
-			}
-			if (cmp > 0) {
-				ret = -EAGAIN;	/* removed, but not in its shard */
-				break;
-			}
-			ret = cc_ranges_push(&kept, olda.r[i].lo, olda.r[i].hi);
-		}
-		if (!ret && j < rm->n)
-			ret = -EAGAIN;
-		if (!ret)
-			ret = merge_sorted(&kept, ad, &x.newa);
-		rangeset_fini(&kept);
-	}
+	if (!ret)
+		ret = region_after(&olda, rm, ad, &x.newa);
 	if (!ret)
 		ret = rangeset_copy(&x.dnew, &x.newa);
 	if (ret)

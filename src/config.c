@@ -784,49 +784,40 @@ static void check_perm(struct cfg_ctx *c, const char *what, const char *path, co
 			  "root's, writable by root only", what, why);
 }
 
-static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
-			    struct policy_service *s)
+/* CONFIG_DEFER_ALLOW_FILES: only note the file (full, taken) for compile.c to read. */
+static void defer_allow_file(struct cfg_ctx *c, struct policy_service *s, char *full)
 {
-	const char *path = config_setting_get_string(e);
-	char *full, *buf, line[512];
 	struct stat st;
-	size_t len = 0;
-	int fd, lineno = 0, rerr = 0;
 
-	if (!path) {
-		cfg_err(c, e, "service '%s': 'allow_file' must be a string (a path)", s->name);
-		return;
-	}
-	full = resolve_path(c, path);
-	if (!full) {
+	/* compile.c reads it (and falls back to a full load for any problem) */
+	if (stat(full, &st) == 0)
+		check_perm(c, "allow_file", full, &st);
+	if (util_grow((void **)&s->files, &s->cfiles, s->nfiles + 1, sizeof(*s->files)) < 0) {
 		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
+		free(full);
 		return;
 	}
-	if (c->flags & CONFIG_DEFER_ALLOW_FILES) {
-		/* compile.c reads it (and falls back to a full load for any problem) */
-		if (stat(full, &st) == 0)
-			check_perm(c, "allow_file", full, &st);
-		if (util_grow((void **)&s->files, &s->cfiles, s->nfiles + 1, sizeof(*s->files)) < 0) {
-			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
-			free(full);
-			return;
-		}
-		s->files[s->nfiles++] = full;
-		return;
-	}
+	s->files[s->nfiles++] = full;
+}
+
+/* Open allow_file full (e names it), a regular file, *st its status. Returns the fd or -1 (reported). */
+static int open_allow_file(struct cfg_ctx *c, const config_setting_t *e,
+			   const struct policy_service *s, const char *full, struct stat *st)
+{
+	int fd;
+
 	/*
 	 * O_NONBLOCK: a FIFO must not hang the load; only regular files are read,
 	 * so a device (/dev/zero) or a directory is reported instead of looping.
 	 */
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
 		struct srcloc l = loc_of(c, e);
 
 		diag_err(c->d, DIAG_CONFIG, &l, 0,
 			 "service '%s': allow_file '%s' is not a regular file", s->name, full);
 		close(fd);
-		free(full);
-		return;
+		return -1;
 	}
 	if (fd < 0) {
 		struct srcloc l = loc_of(c, e);
@@ -834,29 +825,18 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 
 		diag_err(c->d, DIAG_CONFIG, &l, err, "service '%s': cannot read allow_file '%s'",
 			 s->name, full);
-		free(full);
-		return;
+		return -1;
 	}
-	check_perm(c, "allow_file", full, &st);
-	buf = read_whole(fd, (size_t)st.st_size, &len, &rerr);
-	close(fd);
-	if (!buf) {
-		struct srcloc l = { full, 0 };
+	return fd;
+}
 
-		if (rerr == ENOMEM)
-			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
-		else
-			diag_err(c->d, DIAG_CONFIG, &l, rerr, "error reading allow_file");
-		free(full);
-		return;
-	}
-	/* a million lines: room for one range per line, reserved once */
-	if (rangeset_reserve(&s->v4, s->v4.n + count_lines(buf, len)) < 0) {
-		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
-		free(buf);
-		free(full);
-		return;
-	}
+/* The prefixes of allow_file full's content (buf, len) into s, one per line. */
+static void parse_allow_lines(struct cfg_ctx *c, struct policy_service *s, const char *full,
+			      const char *buf, size_t len)
+{
+	char line[512];
+	int lineno = 0;
+
 	for (size_t off = 0; off < len;) {
 		const char *ln = buf + off, *nl = memchr(ln, '\n', len - off);
 		size_t n = nl ? (size_t)(nl - ln) : len - off;
@@ -885,6 +865,53 @@ static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
 			continue;
 		}
 	}
+}
+
+static void load_allow_file(struct cfg_ctx *c, const config_setting_t *e,
+			    struct policy_service *s)
+{
+	const char *path = config_setting_get_string(e);
+	char *full, *buf;
+	struct stat st;
+	size_t len = 0;
+	int fd, rerr = 0;
+
+	if (!path) {
+		cfg_err(c, e, "service '%s': 'allow_file' must be a string (a path)", s->name);
+		return;
+	}
+	full = resolve_path(c, path);
+	if (!full) {
+		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file");
+		return;
+	}
+	if (c->flags & CONFIG_DEFER_ALLOW_FILES) {
+		defer_allow_file(c, s, full);
+		return;
+	}
+	fd = open_allow_file(c, e, s, full, &st);
+	if (fd < 0) {
+		free(full);
+		return;
+	}
+	check_perm(c, "allow_file", full, &st);
+	buf = read_whole(fd, (size_t)st.st_size, &len, &rerr);
+	close(fd);
+	if (!buf) {
+		struct srcloc l = { full, 0 };
+
+		if (rerr == ENOMEM)
+			diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
+		else
+			diag_err(c->d, DIAG_CONFIG, &l, rerr, "error reading allow_file");
+		free(full);
+		return;
+	}
+	/* a million lines: room for one range per line, reserved once */
+	if (rangeset_reserve(&s->v4, s->v4.n + count_lines(buf, len)) < 0)
+		diag_err(c->d, DIAG_INTERNAL, NULL, ENOMEM, "allow_file '%s'", full);
+	else
+		parse_allow_lines(c, s, full, buf, len);
 	free(buf);
 	free(full);
 }

@@ -74,6 +74,92 @@ static int parse_kind(const char *s, struct fp_sig *g)
 	return -EINVAL;
 }
 
+/* An FP_EHLO pattern: keywords (KW? optional), upper-cased into g. Returns 0 or -EINVAL. */
+static int parse_keywords(struct fp_sig *g, char *pat, char *err, size_t errmax)
+{
+	for (char *save = NULL, *w = strtok_r(pat, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		size_t l = strlen(w);
+		bool opt = l > 1 && w[l - 1] == '?';
+
+		if (opt)
+			w[--l] = '\0';
+		if (g->nkw == FP_KW_MAX || l >= sizeof(g->kw[0])) {
+			snprintf(err, errmax, "too many or too long keywords");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < l; i++)
+			w[i] = (char)toupper((unsigned char)w[i]);
+		strcpy(g->kw[g->nkw], w);
+		g->kw_opt[g->nkw++] = opt;
+	}
+	return 0;
+}
+
+/* An FP_CODES pattern: one reply code per test ("-": none, "*": any) into g. Returns 0 or -EINVAL. */
+static int parse_codes(struct fp_sig *g, char *pat, char *err, size_t errmax)
+{
+	size_t n = 0;
+	char *end;
+
+	for (char *save = NULL, *w = strtok_r(pat, " \t:,", &save); w;
+	     w = strtok_r(NULL, " \t:,", &save)) {
+		long c;
+
+		if (n == PROBE_SMTP_NTESTS) {
+			snprintf(err, errmax, "more than %d codes", PROBE_SMTP_NTESTS);
+			return -EINVAL;
+		}
+		if (!strcmp(w, "-")) {
+			g->codes[n++] = -1;
+			continue;
+		}
+		if (!strcmp(w, "*")) {
+			g->codes[n++] = -2;
+			continue;
+		}
+		c = strtol(w, &end, 10);
+		if (*end || c < 200 || c > 599) {
+			snprintf(err, errmax, "bad reply code '%.10s'", w);
+			return -EINVAL;
+		}
+		g->codes[n++] = (int)c;
+	}
+	if (n != PROBE_SMTP_NTESTS) {
+		snprintf(err, errmax, "%zu codes, expected %d", n, PROBE_SMTP_NTESTS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* g's pattern by its kind: a regex, EHLO keywords or reply codes. Returns 0 or -EINVAL. */
+static int parse_pattern(struct fp_sig *g, char *pat, char *err, size_t errmax)
+{
+	switch (g->kind) {
+	case FP_BANNER:
+	case FP_EHLO_TEXT:
+	case FP_REPLY: {
+		int rc = regcomp(&g->re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB | REG_NEWLINE);
+
+		if (rc) {
+			char m[128];
+
+			regerror(rc, NULL, m, sizeof(m));
+			snprintf(err, errmax, "bad regex '%.60s': %.100s", pat, m);
+			return -EINVAL;
+		}
+		g->has_re = true;
+		return 0;
+	}
+	case FP_EHLO:
+		return parse_keywords(g, pat, err, errmax);
+	case FP_CODES:
+		return parse_codes(g, pat, err, errmax);
+	default:
+		return -EINVAL;
+	}
+}
+
 static int parse_line(struct fp_sig *g, char *line, char *err, size_t errmax)
 {
 	char *f[4], *p = line, *end;
@@ -115,76 +201,7 @@ static int parse_line(struct fp_sig *g, char *line, char *err, size_t errmax)
 		snprintf(err, errmax, "empty pattern");
 		return -EINVAL;
 	}
-	switch (g->kind) {
-	case FP_BANNER:
-	case FP_EHLO_TEXT:
-	case FP_REPLY: {
-		int rc = regcomp(&g->re, f[3], REG_EXTENDED | REG_ICASE | REG_NOSUB | REG_NEWLINE);
-
-		if (rc) {
-			char m[128];
-
-			regerror(rc, NULL, m, sizeof(m));
-			snprintf(err, errmax, "bad regex '%.60s': %.100s", f[3], m);
-			return -EINVAL;
-		}
-		g->has_re = true;
-		break;
-	}
-	case FP_EHLO:
-		for (char *save = NULL, *w = strtok_r(f[3], " \t", &save); w;
-		     w = strtok_r(NULL, " \t", &save)) {
-			size_t l = strlen(w);
-			bool opt = l > 1 && w[l - 1] == '?';
-
-			if (opt)
-				w[--l] = '\0';
-			if (g->nkw == FP_KW_MAX || l >= sizeof(g->kw[0])) {
-				snprintf(err, errmax, "too many or too long keywords");
-				return -EINVAL;
-			}
-			for (size_t i = 0; i < l; i++)
-				w[i] = (char)toupper((unsigned char)w[i]);
-			strcpy(g->kw[g->nkw], w);
-			g->kw_opt[g->nkw++] = opt;
-		}
-		break;
-	case FP_CODES: {
-		size_t n = 0;
-
-		for (char *save = NULL, *w = strtok_r(f[3], " \t:,", &save); w;
-		     w = strtok_r(NULL, " \t:,", &save)) {
-			long c;
-
-			if (n == PROBE_SMTP_NTESTS) {
-				snprintf(err, errmax, "more than %d codes", PROBE_SMTP_NTESTS);
-				return -EINVAL;
-			}
-			if (!strcmp(w, "-")) {
-				g->codes[n++] = -1;
-				continue;
-			}
-			if (!strcmp(w, "*")) {
-				g->codes[n++] = -2;
-				continue;
-			}
-			c = strtol(w, &end, 10);
-			if (*end || c < 200 || c > 599) {
-				snprintf(err, errmax, "bad reply code '%.10s'", w);
-				return -EINVAL;
-			}
-			g->codes[n++] = (int)c;
-		}
-		if (n != PROBE_SMTP_NTESTS) {
-			snprintf(err, errmax, "%zu codes, expected %d", n, PROBE_SMTP_NTESTS);
-			return -EINVAL;
-		}
-		break;
-	}
-	default:
-		return -EINVAL;
-	}
-	return 0;
+	return parse_pattern(g, f[3], err, errmax);
 }
 
 int fingerprint_db_load(struct fp_db *db, const char *path, struct diag *d)
@@ -351,81 +368,84 @@ static bool identity_bearing(const struct fp_sig *s)
 	       s->confidence >= FP_IDENTITY_MIN;
 }
 
-void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct fp_guess *g)
+/* One software's evidence, for fingerprint_match() */
+struct cand {
+	const char *sw;
+	double miss;	/* prod(1 - c) over behavioural signatures */
+	double bmiss;	/* the same over banner signatures */
+	bool backed;	/* a behavioural signature matched in full */
+	bool ident;	/* an identity-bearing signature matched */
+	int conf;
+	char basis[128];
+};
+
+/* How well signature s matches in (0: not), and what it looked at into *what (tmp: its buffer). */
+static int sig_score(const struct fp_sig *s, const struct fp_input *in, const char **what, char *tmp,
+		     size_t tmplen)
 {
-	struct cand {
-		const char *sw;
-		double miss;	/* prod(1 - c) over behavioural signatures */
-		double bmiss;	/* the same over banner signatures */
-		bool backed;	/* a behavioural signature matched in full */
-		bool ident;	/* an identity-bearing signature matched */
-		int conf;
-		char basis[128];
-	} *c = NULL;
-	size_t nc = 0, best = SIZE_MAX, named = SIZE_MAX;
+	int score = 0, differ = 0;
 
-	memset(g, 0, sizeof(*g));
-	if (!db || !db->n)
-		return;
-	c = calloc(db->n, sizeof(*c));
-	if (!c)
-		return;
-	for (size_t i = 0; i < db->n; i++) {
-		const struct fp_sig *s = &db->sigs[i];
-		int score = 0, differ = 0;
-		const char *what = "";
-		char tmp[32];
-		size_t k;
-
-		switch (s->kind) {
-		case FP_BANNER:
-			score = fp_re_match(s, in->banner) ? s->confidence : 0;
-			what = "banner";
-			break;
-		case FP_EHLO_TEXT:
-			score = fp_re_match(s, in->ehlo_text) ? s->confidence : 0;
-			what = "ehlo-text";
-			break;
-		case FP_EHLO:
-			score = in->keywords ? match_ehlo(s, in->keywords) : 0;
-			what = "ehlo";
-			break;
-		case FP_CODES:
-			score = in->codes ? match_codes(s, in->codes, &differ) : 0;
-			if (differ) {
-				snprintf(tmp, sizeof(tmp), "codes(%d differ)", differ);
-				what = tmp;
-			} else {
-				what = "codes";
-			}
-			break;
-		case FP_REPLY:
-			score = in->replies && fp_re_match(s, in->replies[s->test]) ? s->confidence : 0;
-			what = "replies";
-			break;
-		default:
-			break;
+	*what = "";
+	switch (s->kind) {
+	case FP_BANNER:
+		score = fp_re_match(s, in->banner) ? s->confidence : 0;
+		*what = "banner";
+		break;
+	case FP_EHLO_TEXT:
+		score = fp_re_match(s, in->ehlo_text) ? s->confidence : 0;
+		*what = "ehlo-text";
+		break;
+	case FP_EHLO:
+		score = in->keywords ? match_ehlo(s, in->keywords) : 0;
+		*what = "ehlo";
+		break;
+	case FP_CODES:
+		score = in->codes ? match_codes(s, in->codes, &differ) : 0;
+		if (differ) {
+			snprintf(tmp, tmplen, "codes(%d differ)", differ);
+			*what = tmp;
+		} else {
+			*what = "codes";
 		}
-		if (score <= 0)
-			continue;
-		for (k = 0; k < nc; k++)
-			if (!strcmp(c[k].sw, s->software))
-				break;
-		if (k == nc) {
-			c[nc].sw = s->software;
-			c[nc].miss = c[nc].bmiss = 1.0;
-			nc++;
-		}
-		if (s->kind == FP_BANNER)
-			c[k].bmiss *= 1.0 - score / 100.0;
-		else
-			c[k].miss *= 1.0 - score / 100.0;
-		if (s->kind != FP_BANNER && (s->kind != FP_EHLO || score == s->confidence))
-			c[k].backed = true;
-		if (identity_bearing(s))
-			c[k].ident = true;
-		add_basis(c[k].basis, sizeof(c[k].basis), what);
+		break;
+	case FP_REPLY:
+		score = in->replies && fp_re_match(s, in->replies[s->test]) ? s->confidence : 0;
+		*what = "replies";
+		break;
+	default:
+		break;
 	}
+	return score;
+}
+
+/* Add a match of s (score, on what) to its software's candidate in c (*nc of them). */
+static void cand_add(struct cand *c, size_t *nc, const struct fp_sig *s, int score, const char *what)
+{
+	size_t k;
+
+	for (k = 0; k < *nc; k++)
+		if (!strcmp(c[k].sw, s->software))
+			break;
+	if (k == *nc) {
+		c[*nc].sw = s->software;
+		c[*nc].miss = c[*nc].bmiss = 1.0;
+		(*nc)++;
+	}
+	if (s->kind == FP_BANNER)
+		c[k].bmiss *= 1.0 - score / 100.0;
+	else
+		c[k].miss *= 1.0 - score / 100.0;
+	if (s->kind != FP_BANNER && (s->kind != FP_EHLO || score == s->confidence))
+		c[k].backed = true;
+	if (identity_bearing(s))
+		c[k].ident = true;
+	add_basis(c[k].basis, sizeof(c[k].basis), what);
+}
+
+/* Each candidate's confidence; *best: the highest, *named: the highest identity-bearing one. */
+static void cand_rank(const struct fp_db *db, const struct fp_input *in, struct cand *c, size_t nc,
+		      size_t *best, size_t *named)
+{
 	for (size_t k = 0; k < nc; k++) {
 		int conf;
 
@@ -439,39 +459,66 @@ void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct
 			c[k].bmiss = 1.0 - (1.0 - c[k].bmiss) / 2;
 		conf = (int)((1.0 - c[k].miss * c[k].bmiss) * 100.0 + 0.5);
 		c[k].conf = conf > 99 ? 99 : conf;
-		if (best == SIZE_MAX || c[k].conf > c[best].conf)
-			best = k;
-		if (c[k].ident && (named == SIZE_MAX || c[k].conf > c[named].conf))
-			named = k;
+		if (*best == SIZE_MAX || c[k].conf > c[*best].conf)
+			*best = k;
+		if (c[k].ident && (*named == SIZE_MAX || c[k].conf > c[*named].conf))
+			*named = k;
 	}
-	if (best == SIZE_MAX)
-		goto out;
+}
+
+/* Whether candidate named may be named: sure enough and clear of the others; else why not into g. */
+static bool may_name(const struct cand *c, size_t nc, size_t named, struct fp_guess *g)
+{
 	if (named == SIZE_MAX) {
 		snprintf(g->why, sizeof(g->why),
 			 "no identifying match (banner, EHLO or reply text): codes and keywords are shared");
-	} else if (c[named].conf < FP_NAME_MIN) {
+		return false;
+	}
+	if (c[named].conf < FP_NAME_MIN) {
 		snprintf(g->why, sizeof(g->why), "%s scores %d%%, below %d%%", c[named].sw, c[named].conf,
 			 FP_NAME_MIN);
-		named = SIZE_MAX;
-	} else {
-		for (size_t k = 0; k < nc; k++) {
-			if (k == named)
-				continue;
-			if (c[k].ident && c[named].conf - c[k].conf < FP_MARGIN) {
-				snprintf(g->why, sizeof(g->why), "%s (%d%%) and %s (%d%%) are within %d points",
-					 c[named].sw, c[named].conf, c[k].sw, c[k].conf, FP_MARGIN);
-				named = SIZE_MAX;
-				break;
-			}
-			if (!c[k].ident && c[k].conf > c[named].conf) {
-				snprintf(g->why, sizeof(g->why), "%s (%d%%) is outscored by %s (%d%%)",
-					 c[named].sw, c[named].conf, c[k].sw, c[k].conf);
-				named = SIZE_MAX;
-				break;
-			}
+		return false;
+	}
+	for (size_t k = 0; k < nc; k++) {
+		if (k == named)
+			continue;
+		if (c[k].ident && c[named].conf - c[k].conf < FP_MARGIN) {
+			snprintf(g->why, sizeof(g->why), "%s (%d%%) and %s (%d%%) are within %d points",
+				 c[named].sw, c[named].conf, c[k].sw, c[k].conf, FP_MARGIN);
+			return false;
+		}
+		if (!c[k].ident && c[k].conf > c[named].conf) {
+			snprintf(g->why, sizeof(g->why), "%s (%d%%) is outscored by %s (%d%%)",
+				 c[named].sw, c[named].conf, c[k].sw, c[k].conf);
+			return false;
 		}
 	}
-	if (named != SIZE_MAX) {
+	return true;
+}
+
+void fingerprint_match(const struct fp_db *db, const struct fp_input *in, struct fp_guess *g)
+{
+	struct cand *c = NULL;
+	size_t nc = 0, best = SIZE_MAX, named = SIZE_MAX;
+
+	memset(g, 0, sizeof(*g));
+	if (!db || !db->n)
+		return;
+	c = calloc(db->n, sizeof(*c));
+	if (!c)
+		return;
+	for (size_t i = 0; i < db->n; i++) {
+		const char *what;
+		char tmp[32];
+		int score = sig_score(&db->sigs[i], in, &what, tmp, sizeof(tmp));
+
+		if (score > 0)
+			cand_add(c, &nc, &db->sigs[i], score, what);
+	}
+	cand_rank(db, in, c, nc, &best, &named);
+	if (best == SIZE_MAX)
+		goto out;
+	if (may_name(c, nc, named, g)) {
 		snprintf(g->software, sizeof(g->software), "%s", c[named].sw);
 		g->confidence = c[named].conf;
 		snprintf(g->basis, sizeof(g->basis), "%s", c[named].basis);

@@ -305,14 +305,123 @@ static int parse_content(struct perr *e, json_t *o, const char *key, uint64_t id
 	return rc;
 }
 
+#define CHECK(call)              \
+	do {                     \
+		int rc_ = (call); \
+		if (rc_)         \
+			return rc_; \
+	} while (0)
+
+/* The record's identity: format, id (expect_id: the file name's, 0: any), kind, who ran it. */
+static int parse_who(struct perr *e, json_t *o, uint64_t expect_id, struct journal_rec *r)
+{
+	const char *s;
+	int64_t x;
+
+	CHECK(get_int(e, o, "format", false, 1, INT64_MAX, &x));
+	r->format = (unsigned)(x > JOURNAL_FORMAT ? JOURNAL_FORMAT : x);
+	if (x > JOURNAL_FORMAT)
+		return jr_fail(e, "format %" PRId64 " is newer than this portlock understands (%d)", x,
+			       JOURNAL_FORMAT);
+	CHECK(get_int(e, o, "id", false, 1, INT64_MAX, &x));
+	r->id = (uint64_t)x;
+	if (expect_id && r->id != expect_id)
+		return jr_fail(e, "'id' %" PRIu64 " does not match the file name (%" PRIu64 ")", r->id,
+			       expect_id);
+	snprintf(r->file, sizeof(r->file), "%010" PRIu64 ".json", r->id);
+	CHECK(get_str(e, o, "kind", 32, &s));
+	if (journal_kind_parse(s, &r->kind) < 0)
+		return jr_fail(e, "'kind' '%.32s' is unknown", s);
+	CHECK(get_int(e, o, "reverts_id", true, 1, INT64_MAX, &x));
+	r->reverts_id = (uint64_t)x;
+	CHECK(get_int(e, o, "time", false, 0, INT64_MAX, &r->time));
+	CHECK(get_int(e, o, "state_time", false, 0, INT64_MAX, &r->state_time));
+	CHECK(get_int(e, o, "uid", false, 0, UINT32_MAX, &x));
+	r->uid = (uint32_t)x;
+	CHECK(get_str(e, o, "user", sizeof(r->user), &s));
+	snprintf(r->user, sizeof(r->user), "%s", s);
+	CHECK(get_str(e, o, "argv", JOURNAL_META_MAX, &s));
+	r->argv = strdup(s);
+	if (!r->argv)
+		return -ENOMEM;
+	return 0;
+}
+
+/* What the record did: policy, table, generations, state, deadline, counts, safe state. */
+static int parse_what(struct perr *e, json_t *o, struct journal_rec *r)
+{
+	const char *s;
+	json_t *v;
+	int64_t x;
+
+	v = json_object_get(o, "policy_sha256");
+	if (!v)
+		return jr_fail(e, "'policy_sha256' is missing");
+	if (!json_is_null(v)) {
+		if (!json_is_string(v) || !is_sha256_hex(json_string_value(v)))
+			return jr_fail(e, "'policy_sha256' must be 64 lower-case hex digits or null");
+		memcpy(r->policy_sha256, json_string_value(v), 65);
+	}
+	CHECK(get_str(e, o, "table", sizeof(r->table), &s));
+	if (!*s)
+		return jr_fail(e, "'table' is empty");
+	snprintf(r->table, sizeof(r->table), "%s", s);
+	CHECK(get_int(e, o, "gen_before", false, 0, UINT32_MAX, &x));
+	r->gen_before = (uint32_t)x;
+	CHECK(get_int(e, o, "gen_after", false, 0, UINT32_MAX, &x));
+	r->gen_after = (uint32_t)x;
+	CHECK(get_str(e, o, "state", 32, &s));
+	if (journal_state_parse(s, &r->state) < 0)
+		return jr_fail(e, "'state' '%.32s' is unknown", s);
+	CHECK(get_int(e, o, "confirm_deadline", true, 1, INT64_MAX, &r->confirm_deadline));
+	CHECK(get_int(e, o, "added", false, 0, INT64_MAX, &x));
+	r->added = (uint64_t)x;
+	CHECK(get_int(e, o, "removed", false, 0, INT64_MAX, &x));
+	r->removed = (uint64_t)x;
+	/* optional (records before the safe state have neither) */
+	v = json_object_get(o, "safe_state");
+	if (v && !json_is_null(v)) {
+		CHECK(get_str(e, o, "safe_state", sizeof(r->safe_state), &s));
+		snprintf(r->safe_state, sizeof(r->safe_state), "%s", s);
+		v = json_object_get(o, "safe_reason");
+		if (v && !json_is_null(v)) {
+			CHECK(get_str(e, o, "safe_reason", sizeof(r->safe_reason), &s));
+			snprintf(r->safe_reason, sizeof(r->safe_reason), "%s", s);
+		}
+	}
+	return 0;
+}
+
+/* The table's contents: prior, and result (null exactly while prepared). */
+static int parse_contents(struct perr *e, json_t *o, struct journal_rec *r)
+{
+	json_t *v;
+
+	CHECK(parse_content(e, o, "prior", r->id, JOURNAL_BLOB_PRIOR_NLMSG, JOURNAL_BLOB_PRIOR_NFT,
+			    &r->prior_absent, r));
+	v = json_object_get(o, "result");
+	if (!v)
+		return jr_fail(e, "'result' is missing");
+	if (json_is_null(v)) {
+		if (r->state != JOURNAL_STATE_PREPARED)
+			return jr_fail(e, "'result' is null but the state is '%s'",
+				       journal_state_str(r->state));
+		return 0;
+	}
+	if (r->state == JOURNAL_STATE_PREPARED)
+		return jr_fail(e, "'result' must be null in state 'prepared'");
+	r->has_result = true;
+	return parse_content(e, o, "result", r->id, JOURNAL_BLOB_RESULT_NLMSG,
+			     JOURNAL_BLOB_RESULT_NFT, &r->result_absent, r);
+}
+#undef CHECK
+
 int journal_rec_parse(const char *buf, size_t len, uint64_t expect_id, struct journal_rec *r,
 		      char *err, size_t errlen)
 {
 	struct perr e = { err, errlen };
 	json_error_t jerr;
-	json_t *o, *v;
-	const char *s;
-	int64_t x;
+	json_t *o;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -324,118 +433,14 @@ int journal_rec_parse(const char *buf, size_t len, uint64_t expect_id, struct jo
 	if (!o)
 		return jr_fail(&e, "truncated or invalid JSON at line %d, column %d: %s", jerr.line,
 			    jerr.column, jerr.text);
-	if (!json_is_object(o)) {
+	if (!json_is_object(o))
 		rc = jr_fail(&e, "not a JSON object");
-		goto out;
-	}
-#define CHECK(call)              \
-	do {                     \
-		rc = (call);     \
-		if (rc)          \
-			goto out; \
-	} while (0)
-	CHECK(get_int(&e, o, "format", false, 1, INT64_MAX, &x));
-	r->format = (unsigned)(x > JOURNAL_FORMAT ? JOURNAL_FORMAT : x);
-	if (x > JOURNAL_FORMAT) {
-		rc = jr_fail(&e, "format %" PRId64 " is newer than this portlock understands (%d)", x,
-			  JOURNAL_FORMAT);
-		goto out;
-	}
-	CHECK(get_int(&e, o, "id", false, 1, INT64_MAX, &x));
-	r->id = (uint64_t)x;
-	if (expect_id && r->id != expect_id) {
-		rc = jr_fail(&e, "'id' %" PRIu64 " does not match the file name (%" PRIu64 ")", r->id,
-			  expect_id);
-		goto out;
-	}
-	snprintf(r->file, sizeof(r->file), "%010" PRIu64 ".json", r->id);
-	CHECK(get_str(&e, o, "kind", 32, &s));
-	if (journal_kind_parse(s, &r->kind) < 0) {
-		rc = jr_fail(&e, "'kind' '%.32s' is unknown", s);
-		goto out;
-	}
-	CHECK(get_int(&e, o, "reverts_id", true, 1, INT64_MAX, &x));
-	r->reverts_id = (uint64_t)x;
-	CHECK(get_int(&e, o, "time", false, 0, INT64_MAX, &r->time));
-	CHECK(get_int(&e, o, "state_time", false, 0, INT64_MAX, &r->state_time));
-	CHECK(get_int(&e, o, "uid", false, 0, UINT32_MAX, &x));
-	r->uid = (uint32_t)x;
-	CHECK(get_str(&e, o, "user", sizeof(r->user), &s));
-	snprintf(r->user, sizeof(r->user), "%s", s);
-	CHECK(get_str(&e, o, "argv", JOURNAL_META_MAX, &s));
-	r->argv = strdup(s);
-	if (!r->argv) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	v = json_object_get(o, "policy_sha256");
-	if (!v) {
-		rc = jr_fail(&e, "'policy_sha256' is missing");
-		goto out;
-	}
-	if (!json_is_null(v)) {
-		if (!json_is_string(v) || !is_sha256_hex(json_string_value(v))) {
-			rc = jr_fail(&e, "'policy_sha256' must be 64 lower-case hex digits or null");
-			goto out;
-		}
-		memcpy(r->policy_sha256, json_string_value(v), 65);
-	}
-	CHECK(get_str(&e, o, "table", sizeof(r->table), &s));
-	if (!*s) {
-		rc = jr_fail(&e, "'table' is empty");
-		goto out;
-	}
-	snprintf(r->table, sizeof(r->table), "%s", s);
-	CHECK(get_int(&e, o, "gen_before", false, 0, UINT32_MAX, &x));
-	r->gen_before = (uint32_t)x;
-	CHECK(get_int(&e, o, "gen_after", false, 0, UINT32_MAX, &x));
-	r->gen_after = (uint32_t)x;
-	CHECK(get_str(&e, o, "state", 32, &s));
-	if (journal_state_parse(s, &r->state) < 0) {
-		rc = jr_fail(&e, "'state' '%.32s' is unknown", s);
-		goto out;
-	}
-	CHECK(get_int(&e, o, "confirm_deadline", true, 1, INT64_MAX, &r->confirm_deadline));
-	CHECK(get_int(&e, o, "added", false, 0, INT64_MAX, &x));
-	r->added = (uint64_t)x;
-	CHECK(get_int(&e, o, "removed", false, 0, INT64_MAX, &x));
-	r->removed = (uint64_t)x;
-	/* optional (records before the safe state have neither) */
-	v = json_object_get(o, "safe_state");
-	if (v && !json_is_null(v)) {
-		CHECK(get_str(&e, o, "safe_state", sizeof(r->safe_state), &s));
-		snprintf(r->safe_state, sizeof(r->safe_state), "%s", s);
-		v = json_object_get(o, "safe_reason");
-		if (v && !json_is_null(v)) {
-			CHECK(get_str(&e, o, "safe_reason", sizeof(r->safe_reason), &s));
-			snprintf(r->safe_reason, sizeof(r->safe_reason), "%s", s);
-		}
-	}
-	CHECK(parse_content(&e, o, "prior", r->id, JOURNAL_BLOB_PRIOR_NLMSG, JOURNAL_BLOB_PRIOR_NFT,
-			    &r->prior_absent, r));
-	v = json_object_get(o, "result");
-	if (!v) {
-		rc = jr_fail(&e, "'result' is missing");
-		goto out;
-	}
-	if (json_is_null(v)) {
-		if (r->state != JOURNAL_STATE_PREPARED) {
-			rc = jr_fail(&e, "'result' is null but the state is '%s'",
-				  journal_state_str(r->state));
-			goto out;
-		}
-	} else {
-		if (r->state == JOURNAL_STATE_PREPARED) {
-			rc = jr_fail(&e, "'result' must be null in state 'prepared'");
-			goto out;
-		}
-		r->has_result = true;
-		CHECK(parse_content(&e, o, "result", r->id, JOURNAL_BLOB_RESULT_NLMSG,
-				    JOURNAL_BLOB_RESULT_NFT, &r->result_absent, r));
-	}
-#undef CHECK
-	rc = 0;
-out:
+	else
+		rc = parse_who(&e, o, expect_id, r);
+	if (!rc)
+		rc = parse_what(&e, o, r);
+	if (!rc)
+		rc = parse_contents(&e, o, r);
 	json_decref(o);
 	return rc;
 }

@@ -19,8 +19,12 @@
 #include "compile.h"
 #include "config.h"
 #include "diag.h"
+#include "nft_model.h"
+#include "nl.h"
 #include "policy.h"
 #include "render_txn.h"
+#include "snapshot.h"
+#include "stats.h"
 #include "txn.h"
 #include "version.h"
 
@@ -295,6 +299,16 @@ json_t *cmd_overdue_json(const struct pl_ctx *ctx)
 	json_object_set_new(od, "confirm_deadline",
 			    ctx->overdue_deadline ? json_integer(ctx->overdue_deadline) : json_null());
 	return od;
+}
+
+void cmd_live_release(struct stats *st, struct nm_live *live, struct nft_read_cache *cache,
+		      struct nl_sock *s, struct policy *p)
+{
+	stats_fini(st);
+	nm_live_fini(live);
+	livecache_fini(cache);
+	nl_close(s);
+	policy_fini(p);
 }
 
 int cmd_load_policy(struct pl_ctx *ctx, struct policy *p)

@@ -271,104 +271,109 @@ const char *nft_dispatch_map(uint32_t hook, uint8_t l4proto)
 	return l4proto == IPPROTO_UDP ? "in_udp" : "in_tcp";
 }
 
-struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const struct nm_fact *f)
+/* Whether f holds what its role needs to be built (a foreign rule never is). */
+static bool fact_buildable(const struct nm_fact *f)
 {
-	struct nftnl_rule *r;
-	int err = 0;
+	bool fwd = f->hook == NF_INET_FORWARD;
+
+	switch (f->role) {
+	case NM_ROLE_FOREIGN:
+		return false;
+	case NM_ROLE_LOOPBACK:
+		return true;
+	case NM_ROLE_LOG:
+		return f->log_prefix && f->log_rate && f->log_unit;
+	case NM_ROLE_REFUSE:
+		return f->has_family && !(f->reject && f->l4proto != IPPROTO_TCP && f->l4proto != IPPROTO_UDP);
+	case NM_ROLE_OBSERVE:
+		return f->has_family;
+	case NM_ROLE_DISPATCH:
+		return f->set && (f->l4proto == IPPROTO_TCP || f->l4proto == IPPROTO_UDP);
+	default:
+		if (!f->set || !f->has_family)
+			return false;
+		return !(f->role == NM_ROLE_SEEN && fwd && f->l4proto != IPPROTO_TCP &&
+			 f->l4proto != IPPROTO_UDP);
+	}
+}
+
+/* The expressions of f's role into r; *err set on failure. */
+static void put_role(struct nftnl_rule *r, const struct nm_fact *f, int *err)
+{
 	bool fwd = f->hook == NF_INET_FORWARD;
 	uint32_t portreg = f->family == CIDR_V4 ? NFT_REG32_01 : NFT_REG_2;
 
-	/* what each role needs */
-	switch (f->role) {
-	case NM_ROLE_FOREIGN:
-		return NULL;
-	case NM_ROLE_LOOPBACK:
-		break;
-	case NM_ROLE_LOG:
-		if (!f->log_prefix || !f->log_rate || !f->log_unit)
-			return NULL;
-		break;
-	case NM_ROLE_REFUSE:
-		if (!f->has_family || (f->reject && f->l4proto != IPPROTO_TCP && f->l4proto != IPPROTO_UDP))
-			return NULL;
-		break;
-	case NM_ROLE_OBSERVE:
-		if (!f->has_family)
-			return NULL;
-		break;
-	case NM_ROLE_DISPATCH:
-		if (!f->set || (f->l4proto != IPPROTO_TCP && f->l4proto != IPPROTO_UDP))
-			return NULL;
-		break;
-	default:
-		if (!f->set || !f->has_family)
-			return NULL;
-		if (f->role == NM_ROLE_SEEN && fwd && f->l4proto != IPPROTO_TCP &&
-		    f->l4proto != IPPROTO_UDP)
-			return NULL;
-		break;
-	}
-	r = nftnl_rule_alloc();
-	if (!r)
-		return NULL;
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	switch (f->role) {
 	case NM_ROLE_FOREIGN:
 		break;
 	case NM_ROLE_LOOPBACK: {
 		uint32_t lo = 1;	/* "lo" is ifindex 1 in every network namespace */
 
-		e_meta(r, NFT_META_IIF, &err);
-		e_cmp(r, NFT_CMP_EQ, &lo, 4, &err);
-		e_verdict(r, NF_ACCEPT, NULL, &err);
+		e_meta(r, NFT_META_IIF, err);
+		e_cmp(r, NFT_CMP_EQ, &lo, 4, err);
+		e_verdict(r, NF_ACCEPT, NULL, err);
 		break;
 	}
 	case NM_ROLE_DISPATCH:
 		if (fwd) {
-			match_dnat(r, f->l4proto, &err);
-			e_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, NFT_REG_1, &err);
+			match_dnat(r, f->l4proto, err);
+			e_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, NFT_REG_1, err);
 		} else {
-			match_l4proto(r, f->l4proto, &err);
-			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, &err);
+			match_l4proto(r, f->l4proto, err);
+			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, err);
 		}
-		e_lookup(r, f->set, false, true, &err);
+		e_lookup(r, f->set, false, true, err);
 		break;
 	case NM_ROLE_ALLOW:
 	case NM_ROLE_SHARD:
 	case NM_ROLE_TEMP:
-		match_saddr(r, f->family, &err);
-		e_lookup(r, f->set, false, false, &err);
-		e_counter(r, &err);
-		e_verdict(r, NF_ACCEPT, NULL, &err);
+		match_saddr(r, f->family, err);
+		e_lookup(r, f->set, false, false, err);
+		e_counter(r, err);
+		e_verdict(r, NF_ACCEPT, NULL, err);
 		break;
 	case NM_ROLE_ALLOW_MAP:
-		match_saddr(r, f->family, &err);
-		e_lookup(r, f->set, false, true, &err);
+		match_saddr(r, f->family, err);
+		e_lookup(r, f->set, false, true, err);
 		break;
 	case NM_ROLE_SEEN:
 		if (fwd)
-			match_l4proto(r, f->l4proto, &err);
-		match_saddr(r, f->family, &err);
+			match_l4proto(r, f->l4proto, err);
+		match_saddr(r, f->family, err);
 		if (fwd)
-			e_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, portreg, &err);
+			e_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, portreg, err);
 		else
-			e_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, portreg, &err);
-		e_dynset_update(r, f->set, &err);
+			e_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, portreg, err);
+		e_dynset_update(r, f->set, err);
 		break;
 	case NM_ROLE_LOG:
-		act_log(r, f, &err);
+		act_log(r, f, err);
 		break;
 	case NM_ROLE_REFUSE:
-		act_refuse(r, f, &err);
+		act_refuse(r, f, err);
 		break;
 	case NM_ROLE_OBSERVE:
-		match_nfproto(r, f->family, &err);
-		e_counter(r, &err);
-		e_verdict(r, NF_ACCEPT, NULL, &err);
+		match_nfproto(r, f->family, err);
+		e_counter(r, err);
+		e_verdict(r, NF_ACCEPT, NULL, err);
 		break;
 	}
+}
+
+struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const struct nm_fact *f)
+{
+	struct nftnl_rule *r;
+	int err = 0;
+
+	if (!fact_buildable(f))
+		return NULL;
+	r = nftnl_rule_alloc();
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	put_role(r, f, &err);
 	if (err) {
 		nftnl_rule_free(r);
 		return NULL;
@@ -538,38 +543,33 @@ static void leaf_content(struct bctx *b, struct nm_set *ms, enum cidr_family f,
 	}
 }
 
-static void build_family(struct bctx *b, const struct policy_service *s, enum cidr_family f,
-			 const char *const *chains, size_t nchains)
+/*
+ * The leaves of s's family f into *leavesp (*np of them; malloc'ed) and
+ * whether it is sharded: from the compiled cache, else laid out now.
+ * Returns 0 or -ENOMEM.
+ */
+static int family_leaves(struct bctx *b, const struct policy_service *s, enum cidr_family f,
+			 struct leaf_src **leavesp, size_t *np, bool *sharded)
 {
 	const struct rangeset *rs = f == CIDR_V4 ? &s->v4 : &s->v6;
 	const struct policy_compiled *pc = f == CIDR_V4 ? s->c4 : s->c6;
-	const char *fam = f == CIDR_V4 ? "v4" : "v6";
-	int bits = cidr_bits(f);
-	struct leaf_src *leaves = NULL;
-	size_t nleaves = 0;
+	struct leaf_src *leaves;
 	struct layout l = { 0 };
-	bool sharded;
-	char set[96];
-	struct nm_fact allow = { .role = NM_ROLE_ALLOW, .service = s->name, .has_family = true,
-				 .family = f, .verdict = NF_ACCEPT, .has_counter = true };
+	size_t nleaves;
 
-	snprintf(set, sizeof(set), "%s_%s", s->name, fam);
 	if (pc) {
-		sharded = pc->sharded;
+		*sharded = pc->sharded;
 		nleaves = pc->nleaves;
 	} else {
-		if (layout_build(rs, f, b->shard_max, &l) < 0) {
-			b->err = -ENOMEM;
-			return;
-		}
-		sharded = l.sharded;
+		if (layout_build(rs, f, b->shard_max, &l) < 0)
+			return -ENOMEM;
+		*sharded = l.sharded;
 		nleaves = l.nleaves;
 	}
 	leaves = calloc(nleaves + 1, sizeof(*leaves));
 	if (!leaves) {
-		b->err = -ENOMEM;
 		layout_fini(&l);
-		return;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nleaves; i++) {
 		if (pc) {
@@ -584,26 +584,21 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		}
 	}
 	layout_fini(&l);
-	if (!sharded) {
-		struct nm_set *ms = push_set(b, set, f == CIDR_V4 ? NM_SET_V4 : NM_SET_V6, s);
+	*leavesp = leaves;
+	*np = nleaves;
+	return 0;
+}
 
-		if (ms && nleaves)
-			leaf_content(b, ms, f, &leaves[0], false);
-		free(leaves);
-		allow.set = set;
-		for (size_t c = 0; c < nchains; c++) {
-			allow.hook = hook_of(chains[c]);
-			push_rule(b, chains[c], &allow, s);
-		}
-		return;
-	}
-
-	/* sharded: map S_F_map + one set and one chain per shard */
+/* Sharded: the map mapname (prefix -> shard chain), and one set and one chain per shard. */
+static void build_shards(struct bctx *b, const struct policy_service *s, enum cidr_family f,
+			 const struct nm_fact *allow, const struct leaf_src *leaves, size_t nleaves,
+			 const char *mapname)
+{
+	const char *fam = f == CIDR_V4 ? "v4" : "v6";
+	int bits = cidr_bits(f);
 	struct nm_set *map;
 	size_t mapidx;
-	char mapname[128];
 
-	snprintf(mapname, sizeof(mapname), "%s_map", set);
 	map = push_set(b, mapname, f == CIDR_V4 ? NM_SET_VMAP4 : NM_SET_VMAP6, s);
 	/* push_set() below may move the set array: address the map by index */
 	mapidx = b->t->nsets - 1;
@@ -613,10 +608,10 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 			b->err = -ENOMEM;
 	}
 	for (size_t i = 0; i < nleaves && !b->err; i++) {
-		struct leaf_src *sh = &leaves[i];
+		const struct leaf_src *sh = &leaves[i];
 		char name[96];
 		struct nm_set *ms;
-		struct nm_fact shard = allow;
+		struct nm_fact shard = *allow;
 
 		layout_shard_name(name, sizeof(name), s->name, fam, sh->prefix, sh->len, bits);
 		map = &b->t->sets[mapidx];
@@ -633,6 +628,41 @@ static void build_family(struct bctx *b, const struct policy_service *s, enum ci
 		shard.hook = NM_HOOK_ANY;
 		push_rule(b, name, &shard, s);
 	}
+}
+
+static void build_family(struct bctx *b, const struct policy_service *s, enum cidr_family f,
+			 const char *const *chains, size_t nchains)
+{
+	const char *fam = f == CIDR_V4 ? "v4" : "v6";
+	struct leaf_src *leaves = NULL;
+	size_t nleaves = 0;
+	bool sharded;
+	char set[96], mapname[128];
+	struct nm_fact allow = { .role = NM_ROLE_ALLOW, .service = s->name, .has_family = true,
+				 .family = f, .verdict = NF_ACCEPT, .has_counter = true };
+
+	snprintf(set, sizeof(set), "%s_%s", s->name, fam);
+	if (family_leaves(b, s, f, &leaves, &nleaves, &sharded) < 0) {
+		b->err = -ENOMEM;
+		return;
+	}
+	if (!sharded) {
+		struct nm_set *ms = push_set(b, set, f == CIDR_V4 ? NM_SET_V4 : NM_SET_V6, s);
+
+		if (ms && nleaves)
+			leaf_content(b, ms, f, &leaves[0], false);
+		free(leaves);
+		allow.set = set;
+		for (size_t c = 0; c < nchains; c++) {
+			allow.hook = hook_of(chains[c]);
+			push_rule(b, chains[c], &allow, s);
+		}
+		return;
+	}
+
+	/* sharded: map S_F_map + one set and one chain per shard */
+	snprintf(mapname, sizeof(mapname), "%s_map", set);
+	build_shards(b, s, f, &allow, leaves, nleaves, mapname);
 	free(leaves);
 	allow.role = NM_ROLE_ALLOW_MAP;
 	allow.set = mapname;

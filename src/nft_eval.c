@@ -976,6 +976,131 @@ static bool is(const char *n, const char *x)
 	return !strcmp(n, x);
 }
 
+/* meta: the packet's protocol, family, type into the register; interfaces are not known */
+static void load_meta(const struct ev *ev, struct rv *regs, struct nftnl_expr *e)
+{
+	uint8_t nfp = ev->p->family == CIDR_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	uint8_t l4 = ev->p->udp ? IPPROTO_UDP : IPPROTO_TCP;
+	struct rv v = { 0 };
+
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG))
+		return;	/* meta ... set: no effect on the verdict */
+	switch (nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY)) {
+	case NFT_META_NFPROTO: v = known_u8(nfp); break;
+	case NFT_META_L4PROTO: v = known_u8(l4); break;
+	case NFT_META_PROTOCOL: {
+		uint16_t eth = htons(ev->p->family == CIDR_V4 ? 0x0800 : 0x86dd);
+
+		v = known(&eth, 2);
+		break;
+	}
+	case NFT_META_PKTTYPE: v = known_u8(0); break;	/* PACKET_HOST */
+	case NFT_META_IIF: v.kind = RK_IIF; v.len = 4; break;
+	case NFT_META_IIFNAME: v.kind = RK_IIFNAME; v.len = 16; break;
+	default: v.kind = RK_UNKNOWN; v.len = 4; break;
+	}
+	reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG), &v);
+}
+
+/* payload: the source address (symbolic), the L4 protocol, the destination port */
+static void load_payload(const struct ev *ev, struct rv *regs, struct nftnl_expr *e)
+{
+	uint8_t l4 = ev->p->udp ? IPPROTO_UDP : IPPROTO_TCP;
+	uint16_t dport = htons(ev->p->dport);
+	uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+	uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	uint32_t sa = ev->p->family == CIDR_V4 ? 12 : 8, al = (uint32_t)addr_len(ev->p->family);
+	struct rv v = { 0 };
+
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_SREG))
+		return;	/* payload set (mangle): the verdict stays */
+	v.len = (uint8_t)(len > 16 ? 16 : len);
+	if (base == NFT_PAYLOAD_NETWORK_HEADER && off >= sa && off + len <= sa + al) {
+		v.kind = RK_SADDR;
+		v.off = (uint8_t)(off - sa);
+		memset(v.mask, 0xff, sizeof(v.mask));
+	} else if (base == NFT_PAYLOAD_NETWORK_HEADER && len == 1 &&
+		   off == (ev->p->family == CIDR_V4 ? 9u : 6u)) {
+		v = known_u8(l4);
+	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
+		v = known(&dport, 2);
+	}
+	reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG), &v);
+}
+
+/* ct: a new connection of the packet's family, protocol and port */
+static void load_ct(const struct ev *ev, struct rv *regs, struct nftnl_expr *e)
+{
+	uint8_t nfp = ev->p->family == CIDR_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	uint8_t l4 = ev->p->udp ? IPPROTO_UDP : IPPROTO_TCP;
+	uint16_t dport = htons(ev->p->dport);
+	uint32_t st = NF_CT_STATE_BIT(IP_CT_NEW);
+	struct rv v = { 0 };
+
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG))
+		return;	/* ct ... set */
+	switch (nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY)) {
+	case NFT_CT_STATE: v = known_u32h(st); break;
+	case NFT_CT_STATUS: v = known_u32h(0); break;
+	case NFT_CT_DIRECTION: v = known_u8(0); break;
+	case NFT_CT_L3PROTOCOL: v = known_u8(nfp); break;
+	case NFT_CT_PROTOCOL: v = known_u8(l4); break;
+	case NFT_CT_PROTO_DST: v = known(&dport, 2); break;
+	default: v.kind = RK_UNKNOWN; v.len = 4; break;
+	}
+	reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), &v);
+}
+
+/* bitwise: a known value masked, or the source address with a prefix mask */
+static void load_bitwise(struct rv *regs, struct nftnl_expr *e)
+{
+	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG);
+	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_LEN);
+	uint32_t ml = 0, xl = 0;
+	const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &ml);
+	const uint8_t *xr = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xl);
+	const struct rv *src = reg_at(regs, sreg);
+	bool plain = (!nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) ||
+		      nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL) &&
+		     mask && ml >= len && len <= 16;
+	uint8_t kb[16];
+	bool xzero = true;
+	struct rv v = { 0 };
+
+	for (uint32_t i = 0; xr && i < xl; i++)
+		xzero &= xr[i] == 0;
+	v.len = (uint8_t)(len > 16 ? 16 : len);
+	if (plain && reg_known(regs, sreg, len, kb)) {
+		v.kind = RK_KNOWN;
+		for (uint32_t i = 0; i < len; i++)
+			v.b[i] = (uint8_t)((kb[i] & mask[i]) ^ (i < xl ? xr[i] : 0));
+	} else if (plain && xzero && src && src->kind == RK_SADDR && src->len == len) {
+		v = *src;
+		for (uint32_t i = 0; i < len; i++)
+			v.mask[i] &= mask[i];
+	}
+	reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG), &v);
+}
+
+/* immediate: a verdict (with its chain) into o, or a value into a register */
+static void load_immediate(struct rv *regs, struct nftnl_expr *e, struct rule_out *o)
+{
+	struct rv v = { 0 };
+
+	if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
+		o->verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+		o->chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)
+			   ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL;
+	} else {
+		uint32_t len = 0;
+		const void *d = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+
+		v = d && len <= 16 ? known(d, len) : v;
+		reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG), &v);
+	}
+}
+
 /* evaluate one rule's matches and statements into o (o->m starts as the sources reaching it) */
 static int eval_rule(const struct ev *ev, struct nftnl_rule *r, struct rule_out *o)
 {
@@ -983,9 +1108,6 @@ static int eval_rule(const struct ev *ev, struct nftnl_rule *r, struct rule_out 
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
 	struct nftnl_expr *e;
 	int ret = 0;
-	uint8_t nfp = ev->p->family == CIDR_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
-	uint8_t l4 = ev->p->udp ? IPPROTO_UDP : IPPROTO_TCP;
-	uint16_t dport = htons(ev->p->dport);
 
 	memset(regs, 0, sizeof(regs));
 	o->verdict = -100;
@@ -993,87 +1115,15 @@ static int eval_rule(const struct ev *ev, struct nftnl_rule *r, struct rule_out 
 		return -ENOMEM;
 	for (e = nftnl_expr_iter_next(it); e && !o->never && !ret && o->verdict == -100; e = nftnl_expr_iter_next(it)) {
 		const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-		struct rv v = { 0 };
 
 		if (is(n, "meta")) {
-			if (nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG))
-				continue;	/* meta ... set: no effect on the verdict */
-			switch (nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY)) {
-			case NFT_META_NFPROTO: v = known_u8(nfp); break;
-			case NFT_META_L4PROTO: v = known_u8(l4); break;
-			case NFT_META_PROTOCOL: {
-				uint16_t eth = htons(ev->p->family == CIDR_V4 ? 0x0800 : 0x86dd);
-
-				v = known(&eth, 2);
-				break;
-			}
-			case NFT_META_PKTTYPE: v = known_u8(0); break;	/* PACKET_HOST */
-			case NFT_META_IIF: v.kind = RK_IIF; v.len = 4; break;
-			case NFT_META_IIFNAME: v.kind = RK_IIFNAME; v.len = 16; break;
-			default: v.kind = RK_UNKNOWN; v.len = 4; break;
-			}
-			reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG), &v);
+			load_meta(ev, regs, e);
 		} else if (is(n, "payload")) {
-			uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-			uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-			uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
-			uint32_t sa = ev->p->family == CIDR_V4 ? 12 : 8, al = (uint32_t)addr_len(ev->p->family);
-
-			if (nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_SREG))
-				continue;	/* payload set (mangle): the verdict stays */
-			v.len = (uint8_t)(len > 16 ? 16 : len);
-			if (base == NFT_PAYLOAD_NETWORK_HEADER && off >= sa && off + len <= sa + al) {
-				v.kind = RK_SADDR;
-				v.off = (uint8_t)(off - sa);
-				memset(v.mask, 0xff, sizeof(v.mask));
-			} else if (base == NFT_PAYLOAD_NETWORK_HEADER && len == 1 &&
-				   off == (ev->p->family == CIDR_V4 ? 9u : 6u)) {
-				v = known_u8(l4);
-			} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
-				v = known(&dport, 2);
-			}
-			reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG), &v);
+			load_payload(ev, regs, e);
 		} else if (is(n, "ct")) {
-			uint32_t st = NF_CT_STATE_BIT(IP_CT_NEW);
-
-			if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG))
-				continue;	/* ct ... set */
-			switch (nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY)) {
-			case NFT_CT_STATE: v = known_u32h(st); break;
-			case NFT_CT_STATUS: v = known_u32h(0); break;
-			case NFT_CT_DIRECTION: v = known_u8(0); break;
-			case NFT_CT_L3PROTOCOL: v = known_u8(nfp); break;
-			case NFT_CT_PROTOCOL: v = known_u8(l4); break;
-			case NFT_CT_PROTO_DST: v = known(&dport, 2); break;
-			default: v.kind = RK_UNKNOWN; v.len = 4; break;
-			}
-			reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), &v);
+			load_ct(ev, regs, e);
 		} else if (is(n, "bitwise")) {
-			uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG);
-			uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_LEN);
-			uint32_t ml = 0, xl = 0;
-			const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &ml);
-			const uint8_t *xr = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xl);
-			const struct rv *src = reg_at(regs, sreg);
-			bool plain = (!nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) ||
-				      nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL) &&
-				     mask && ml >= len && len <= 16;
-			uint8_t kb[16];
-			bool xzero = true;
-
-			for (uint32_t i = 0; xr && i < xl; i++)
-				xzero &= xr[i] == 0;
-			v.len = (uint8_t)(len > 16 ? 16 : len);
-			if (plain && reg_known(regs, sreg, len, kb)) {
-				v.kind = RK_KNOWN;
-				for (uint32_t i = 0; i < len; i++)
-					v.b[i] = (uint8_t)((kb[i] & mask[i]) ^ (i < xl ? xr[i] : 0));
-			} else if (plain && xzero && src && src->kind == RK_SADDR && src->len == len) {
-				v = *src;
-				for (uint32_t i = 0; i < len; i++)
-					v.mask[i] &= mask[i];
-			}
-			reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG), &v);
+			load_bitwise(regs, e);
 		} else if (is(n, "cmp")) {
 			ret = eval_cmp(ev, regs, e, o);
 		} else if (is(n, "range")) {
@@ -1081,17 +1131,7 @@ static int eval_rule(const struct ev *ev, struct nftnl_rule *r, struct rule_out 
 		} else if (is(n, "lookup")) {
 			ret = eval_lookup(ev, regs, e, o);
 		} else if (is(n, "immediate")) {
-			if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
-				o->verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
-				o->chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)
-					   ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL;
-			} else {
-				uint32_t len = 0;
-				const void *d = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
-
-				v = d && len <= 16 ? known(d, len) : v;
-				reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG), &v);
-			}
+			load_immediate(regs, e, o);
 		} else if (is(n, "fib") || is(n, "socket") || is(n, "osf") || is(n, "exthdr") || is(n, "rt") ||
 			   is(n, "numgen") || is(n, "hash") || is(n, "xfrm") || is(n, "tunnel") || is(n, "inner")) {
 			/* loads a value it does not model: whatever compares it is not evaluated */

@@ -239,47 +239,177 @@ static void range_line(struct pctx *c, char sign, const struct nm_set *s, enum c
 }
 
 /*
+ * One shape of set element, for merge_elems(): how many a set holds, how
+ * element i of want compares with element j of have (both present; > 0:
+ * have's goes, < 0: want's comes, 0: the same), and writing element k of s
+ * as a line and a batch element (sign '-' into a delete, '+' into an add).
+ */
+struct elem_ops {
+	size_t (*count)(const struct nm_set *s);
+	int (*cmp)(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j);
+	void (*emit)(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+		     size_t k, struct elem_writer *ew, size_t *shown);
+};
+
+/* Walk want's and have's sorted elements together: phase 0 deletes have's extra, phase 1 adds want's. */
+static void merge_elems(struct pctx *c, const struct elem_ops *ops, const struct nm_set *want,
+			const struct nm_set *have, struct elem_writer *del, struct elem_writer *add,
+			int phase)
+{
+	size_t i = 0, j = 0, shown_add = 0, shown_del = 0;
+	size_t nw = ops->count(want), nh = have ? ops->count(have) : 0;
+
+	while (i < nw || j < nh) {
+		int cmp = j >= nh ? -1 : i >= nw ? 1 : ops->cmp(want, i, have, j);
+
+		if (cmp > 0) {
+			if (phase == 0) {
+				ops->emit(c, '-', want, have, j, del, &shown_del);
+				c->pl->n.elems_del++;
+			}
+			j++;
+		} else if (cmp < 0) {
+			if (phase == 1) {
+				ops->emit(c, '+', want, want, i, add, &shown_add);
+				c->pl->n.elems_add++;
+			}
+			i++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+}
+
+/* NM_SET_PORTS: ports */
+static size_t ports_count(const struct nm_set *s)
+{
+	return s->nports;
+}
+
+/* NM_SET_PORTS: by port */
+static int ports_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	return want->ports[i] < have->ports[j] ? -1 : want->ports[i] > have->ports[j];
+}
+
+/* NM_SET_PORTS: "PORT" */
+static void ports_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+		       size_t k, struct elem_writer *ew, size_t *shown)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%u", s->ports[k]);
+	elem_line(c, sign, want, buf, shown);
+	ew_port(ew, s->ports[k], NULL);
+}
+
+static const struct elem_ops ports_ops = { ports_count, ports_cmp, ports_emit };
+
+/* NM_SET_V4/V6: ranges */
+static size_t ranges_count(const struct nm_set *s)
+{
+	return s->ranges.n;
+}
+
+/* NM_SET_V4/V6: by range */
+static int ranges_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	return range_order(&want->ranges.r[i], &have->ranges.r[j]);
+}
+
+/* NM_SET_V4/V6: "LO-HI" (formatted only when shown) */
+static void ranges_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+			size_t k, struct elem_writer *ew, size_t *shown)
+{
+	enum cidr_family f = set_family(want);
+
+	range_line(c, sign, want, f, &s->ranges.r[k], shown);
+	ew_range(ew, f, &s->ranges.r[k], NULL);
+}
+
+static const struct elem_ops ranges_ops = { ranges_count, ranges_cmp, ranges_emit };
+
+/* NM_SET_PORTMAP, NM_SET_VMAP4/V6: map entries */
+static size_t vmap_count(const struct nm_set *s)
+{
+	return s->nvmap;
+}
+
+/* A map entry whose key matches but whose target differs is replaced (sorts as have's extra one). */
+static int vmap_target_cmp(int cmp, const struct nm_vmap_elem *we, const struct nm_vmap_elem *he)
+{
+	if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
+		return 1;
+	return cmp;
+}
+
+/* NM_SET_PORTMAP: by port, then target */
+static int portmap_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	const struct nm_vmap_elem *we = &want->vmap[i], *he = &have->vmap[j];
+
+	return vmap_target_cmp(we->r.lo < he->r.lo ? -1 : we->r.lo > he->r.lo, we, he);
+}
+
+/* The jump target shown for a map entry: a deleted one may have none ("?"). */
+static const char *vmap_chain(char sign, const struct nm_vmap_elem *e)
+{
+	return sign == '-' && !e->chain ? "?" : e->chain;
+}
+
+/* NM_SET_PORTMAP: "PORT : jump CHAIN" */
+static void portmap_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+			 size_t k, struct elem_writer *ew, size_t *shown)
+{
+	const struct nm_vmap_elem *e = &s->vmap[k];
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)e->r.lo, vmap_chain(sign, e));
+	elem_line(c, sign, want, buf, shown);
+	ew_port(ew, (uint16_t)e->r.lo, sign == '+' ? e->chain : NULL);
+}
+
+static const struct elem_ops portmap_ops = { vmap_count, portmap_cmp, portmap_emit };
+
+/* NM_SET_VMAP4/V6: by range, then target */
+static int vmap_cmp(const struct nm_set *want, size_t i, const struct nm_set *have, size_t j)
+{
+	const struct nm_vmap_elem *we = &want->vmap[i], *he = &have->vmap[j];
+
+	return vmap_target_cmp(range_order(&we->r, &he->r), we, he);
+}
+
+/* NM_SET_VMAP4/V6: "LO-HI : jump CHAIN" */
+static void vmap_emit(struct pctx *c, char sign, const struct nm_set *want, const struct nm_set *s,
+		      size_t k, struct elem_writer *ew, size_t *shown)
+{
+	const struct nm_vmap_elem *e = &s->vmap[k];
+	enum cidr_family f = set_family(want);
+	char buf[256], rb[128];
+
+	snprintf(buf, sizeof(buf), "%s : jump %s", range_str(f, &e->r, rb, sizeof(rb)), vmap_chain(sign, e));
+	elem_line(c, sign, want, buf, shown);
+	ew_range(ew, f, &e->r, sign == '+' ? e->chain : NULL);
+}
+
+static const struct elem_ops vmap_ops = { vmap_count, vmap_cmp, vmap_emit };
+
+/*
  * Diff the elements of a set present on both sides (have may be NULL for a
  * new set). Deletions are written into del, additions into add.
  */
 static void diff_elems(struct pctx *c, const struct nm_set *want, const struct nm_set *have,
 		       struct elem_writer *del, struct elem_writer *add, int phase)
 {
-	size_t i = 0, j = 0, shown_add = 0, shown_del = 0;
-	char buf[256];
-
 	/* temporary grants and seen sources: the kernel's and portlock allow's, never drift */
 	if (nm_set_kind_volatile(want->kind))
 		return;
 	if (want->kind == NM_SET_PORTS) {
-		while (i < want->nports || (have && j < have->nports)) {
-			if (have && j < have->nports && (i >= want->nports || have->ports[j] < want->ports[i])) {
-				snprintf(buf, sizeof(buf), "%u", have->ports[j]);
-				if (phase == 0) {
-					elem_line(c, '-', want, buf, &shown_del);
-					ew_port(del, have->ports[j], NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (!have || j >= have->nports || want->ports[i] < have->ports[j]) {
-				snprintf(buf, sizeof(buf), "%u", want->ports[i]);
-				if (phase == 1) {
-					elem_line(c, '+', want, buf, &shown_add);
-					ew_port(add, want->ports[i], NULL);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
+		merge_elems(c, &ports_ops, want, have, del, add, phase);
 		return;
 	}
 	if (want->kind == NM_SET_V4 || want->kind == NM_SET_V6) {
-		enum cidr_family f = set_family(want);
-		const struct rangeset *w = &want->ranges, *h = have ? &have->ranges : NULL;
-
 		/* the same content: nothing to compare (plan_resolve() loaded the others) */
 		if (have && want->has_digest && have->has_digest &&
 		    !memcmp(want->digest, have->digest, sizeof(want->digest)))
@@ -288,98 +418,13 @@ static void diff_elems(struct pctx *c, const struct nm_set *want, const struct n
 			c->err = -EINVAL;	/* a caller that skipped plan_resolve() */
 			return;
 		}
-
-		while (i < w->n || (h && j < h->n)) {
-			int cmp = !h || j >= h->n ? -1 : i >= w->n ? 1 : range_order(&w->r[i], &h->r[j]);
-
-			if (cmp > 0) {
-				if (phase == 0) {
-					range_line(c, '-', want, f, &h->r[j], &shown_del);
-					ew_range(del, f, &h->r[j], NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (cmp < 0) {
-				if (phase == 1) {
-					range_line(c, '+', want, f, &w->r[i], &shown_add);
-					ew_range(add, f, &w->r[i], NULL);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
+		merge_elems(c, &ranges_ops, want, have, del, add, phase);
 		return;
 	}
-	if (want->kind == NM_SET_PORTMAP) {
-		while (i < want->nvmap || (have && j < have->nvmap)) {
-			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
-			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
-			int cmp = !he ? -1 : !we ? 1 : we->r.lo < he->r.lo ? -1 : we->r.lo > he->r.lo;
-
-			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
-				cmp = 1;	/* same port, other service: replace */
-			if (cmp > 0) {
-				if (phase == 0) {
-					snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)he->r.lo,
-						 he->chain ? he->chain : "?");
-					elem_line(c, '-', want, buf, &shown_del);
-					ew_port(del, (uint16_t)he->r.lo, NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (cmp < 0) {
-				if (phase == 1) {
-					snprintf(buf, sizeof(buf), "%u : jump %s", (unsigned)we->r.lo, we->chain);
-					elem_line(c, '+', want, buf, &shown_add);
-					ew_port(add, (uint16_t)we->r.lo, we->chain);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
-		return;
-	}
-	if (want->kind == NM_SET_VMAP4 || want->kind == NM_SET_VMAP6) {
-		enum cidr_family f = set_family(want);
-
-		while (i < want->nvmap || (have && j < have->nvmap)) {
-			const struct nm_vmap_elem *we = i < want->nvmap ? &want->vmap[i] : NULL;
-			const struct nm_vmap_elem *he = have && j < have->nvmap ? &have->vmap[j] : NULL;
-			int cmp = !he ? -1 : !we ? 1 : range_order(&we->r, &he->r);
-			char rb[128];
-
-			if (cmp == 0 && strcmp(we->chain, he->chain ? he->chain : ""))
-				cmp = 1;	/* same range, other target: replace */
-			if (cmp > 0) {
-				if (phase == 0) {
-					snprintf(buf, sizeof(buf), "%s : jump %s",
-						 range_str(f, &he->r, rb, sizeof(rb)), he->chain ? he->chain : "?");
-					elem_line(c, '-', want, buf, &shown_del);
-					ew_range(del, f, &he->r, NULL);
-					c->pl->n.elems_del++;
-				}
-				j++;
-			} else if (cmp < 0) {
-				if (phase == 1) {
-					snprintf(buf, sizeof(buf), "%s : jump %s",
-						 range_str(f, &we->r, rb, sizeof(rb)), we->chain);
-					elem_line(c, '+', want, buf, &shown_add);
-					ew_range(add, f, &we->r, we->chain);
-					c->pl->n.elems_add++;
-				}
-				i++;
-			} else {
-				i++;
-				j++;
-			}
-		}
-	}
+	if (want->kind == NM_SET_PORTMAP)
+		merge_elems(c, &portmap_ops, want, have, del, add, phase);
+	else if (want->kind == NM_SET_VMAP4 || want->kind == NM_SET_VMAP6)
+		merge_elems(c, &vmap_ops, want, have, del, add, phase);
 }
 
 /* ---- objects ---- */
@@ -755,13 +800,213 @@ int plan_resolve(struct nm_table *want, struct nm_live *live, struct diag *d)
 	return 0;
 }
 
+/* Restoring "there was no table": delete it, with everything in it. */
+static void plan_del_table(struct pctx *c)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	line(c, '-', "table inet %s (and everything in it)", c->want->name);
+	if (!t) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->want->name);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nlh = msg(c, NFT_MSG_DELTABLE, 0, "table");
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		end(c);
+	}
+	nftnl_table_free(t);
+	c->pl->n.tables_del++;
+}
+
+/* A saved rule that uses an anonymous set cannot be sent again. Returns 0 or diag_err()'s. */
+static int plan_check_anonymous(const struct nm_table *want, struct diag *d)
+{
+	for (size_t i = 0; i < want->nrules; i++) {
+		if (want->rules[i].nr && strstr(want->rules[i].key, " set __set"))
+			return diag_err(d, DIAG_CONFLICT, NULL, 0,
+					"cannot restore rule '%s' in chain %s: it uses an anonymous set, which portlock does not re-create",
+					want->rules[i].text, want->rules[i].chain);
+	}
+	return 0;
+}
+
+/* The table itself: created, or its flags cleared. */
+static void plan_table(struct pctx *c, bool table_new)
+{
+	if (table_new) {
+		line(c, '+', "table inet %s", c->want->name);
+		put_table(c, true);
+		c->pl->n.tables++;
+	} else if (c->have->flags != 0) {
+		line(c, '~', "table inet %s: flags 0x%x cleared (portlock never uses dormant/owner)",
+		     c->want->name, c->have->flags);
+		put_table(c, false);
+		c->pl->n.tables++;
+	}
+}
+
+/* c->recreate: kept sets whose definition changed (deleted and re-added, rules using them too). */
+static void plan_find_recreate(struct pctx *c)
+{
+	const struct nm_table *want = c->want;
+
+	for (size_t i = 0; i < want->nsets; i++) {
+		const struct nm_set *hs = nm_table_find_set(c->have, want->sets[i].name);
+
+		if (hs && (!set_def_equal(&want->sets[i], hs) || want->sets[i].kind == NM_SET_OTHER))
+			c->recreate[c->nrecreate++] = want->sets[i].name;
+	}
+}
+
+/* 1. rule deletions in kept chains; flush chains that go or change */
+static void plan_del_rules(struct pctx *c)
+{
+	const struct nm_table *want = c->want, *have = c->have;
+
+	for (size_t i = 0; i < have->nchains; i++) {
+		const struct nm_chain *hc = &have->chains[i];
+		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
+
+		if (wc && chain_def_equal(wc, hc)) {
+			diff_chain_rules(c, hc->name, false, 0);
+			continue;
+		}
+		for (size_t k = 0; k < have->nrules; k++)
+			if (!strcmp(have->rules[k].chain, hc->name)) {
+				line(c, '-', "rule inet %s %s handle %llu: %s", want->name, hc->name,
+				     (unsigned long long)have->rules[k].handle, have->rules[k].text);
+				c->pl->n.rules_del++;
+			}
+		put_chain(c, hc, NFT_MSG_DELCHAIN, 1);
+	}
+}
+
+/* 2. element deletions in kept sets (releases jumps to shard chains) */
+static void plan_del_elems(struct pctx *c)
+{
+	for (size_t i = 0; i < c->want->nsets && !c->err; i++) {
+		const struct nm_set *ws = &c->want->sets[i];
+		const struct nm_set *hs = nm_table_find_set(c->have, ws->name);
+		struct elem_writer del = { c, NFT_MSG_DELSETELEM, ws->name, ws->label, NULL, NULL };
+
+		if (hs && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) {
+			diff_elems(c, ws, hs, &del, NULL, 0);
+			ew_flush(&del);
+		}
+	}
+}
+
+/* 3. sets that go or whose definition changed (anonymous sets go with their rules) */
+static void plan_del_sets(struct pctx *c)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->have->nsets; i++) {
+		const struct nm_set *hs = &c->have->sets[i];
+		const struct nm_set *ws = nm_table_find_set(c->want, hs->name);
+
+		if ((ws && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) ||
+		    (hs->flags & NFT_SET_ANONYMOUS))
+			continue;
+		nm_set_def_str(hs, def, sizeof(def));
+		line(c, '-', "set inet %s %s { %s } (%zu elements)", c->want->name, hs->name, def,
+		     hs->nelems);
+		put_set(c, hs, NFT_MSG_DELSET);
+		c->pl->n.sets_del++;
+	}
+}
+
+/* 4. chains that go or change */
+static void plan_del_chains(struct pctx *c)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->have->nchains; i++) {
+		const struct nm_chain *hc = &c->have->chains[i];
+		const struct nm_chain *wc = nm_table_find_chain(c->want, hc->name);
+
+		if (wc && chain_def_equal(wc, hc))
+			continue;
+		nm_chain_def_str(hc, def, sizeof(def));
+		line(c, '-', "chain inet %s %s { %s }", c->want->name, hc->name, def);
+		put_chain(c, hc, NFT_MSG_DELCHAIN, 2);
+		c->pl->n.chains_del++;
+	}
+}
+
+/* 5. new or changed chains */
+static void plan_add_chains(struct pctx *c, bool table_new)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->want->nchains; i++) {
+		const struct nm_chain *wc = &c->want->chains[i];
+		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(c->have, wc->name);
+
+		if (hc && chain_def_equal(wc, hc))
+			continue;
+		nm_chain_def_str(wc, def, sizeof(def));
+		line(c, '+', "chain inet %s %s { %s }", c->want->name, wc->name, def);
+		put_chain(c, wc, NFT_MSG_NEWCHAIN, 0);
+		c->pl->n.chains_add++;
+	}
+}
+
+/* 6. new or changed sets with their elements; element additions to kept sets */
+static void plan_add_sets(struct pctx *c, bool table_new)
+{
+	char def[200];
+
+	for (size_t i = 0; i < c->want->nsets && !c->err; i++) {
+		const struct nm_set *ws = &c->want->sets[i];
+		const struct nm_set *hs = table_new ? NULL : nm_table_find_set(c->have, ws->name);
+		struct elem_writer add = { c, NFT_MSG_NEWSETELEM, ws->name, ws->label, NULL, NULL };
+
+		if (ws->anonymous)
+			continue;	/* goes and comes with its rule */
+		if (ws->kind == NM_SET_OTHER) {
+			nm_set_def_str(ws, def, sizeof(def));
+			line(c, '+', "set inet %s %s { %s } (%zu elements, restored)", c->want->name,
+			     ws->name, def, ws->nelems);
+			put_set_raw(c, ws);
+			c->pl->n.sets_add++;
+			continue;
+		}
+		if (hs && !set_def_equal(ws, hs))
+			hs = NULL;
+		if (!hs) {
+			nm_set_def_str(ws, def, sizeof(def));
+			line(c, '+', "set inet %s %s { %s }", c->want->name, ws->name, def);
+			put_set(c, ws, NFT_MSG_NEWSET);
+			c->pl->n.sets_add++;
+		}
+		diff_elems(c, ws, hs, NULL, &add, 1);
+		ew_flush(&add);
+	}
+}
+
+/* 7. rule additions */
+static void plan_add_rules(struct pctx *c, bool table_new)
+{
+	for (size_t i = 0; i < c->want->nchains && !c->err; i++) {
+		const struct nm_chain *wc = &c->want->chains[i];
+		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(c->have, wc->name);
+
+		diff_chain_rules(c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
+	}
+}
+
 int plan_build(const struct nm_table *want, const struct nm_live *live, size_t max_elem_lines,
 	       struct plan *pl, struct diag *d)
 {
 	const struct nm_table *have = &live->t;
 	struct pctx c = { .pl = pl, .want = want, .have = have, .d = d };
 	bool table_new = !have->exists;
-	char def[200];
+	int rc;
 
 	memset(pl, 0, sizeof(*pl));
 	pl->max_elem_lines = max_elem_lines;
@@ -769,48 +1014,16 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 	if (!pl->table || nl_batch_new(&pl->batch) < 0)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
 
-	/* restoring "there was no table": delete it, with everything in it */
 	if (!want->exists) {
-		if (have->exists) {
-			struct nftnl_table *t = nftnl_table_alloc();
-			struct nlmsghdr *nlh;
-
-			line(&c, '-', "table inet %s (and everything in it)", want->name);
-			if (!t)
-				return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
-			nftnl_table_set_str(t, NFTNL_TABLE_NAME, want->name);
-			nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-			nlh = msg(&c, NFT_MSG_DELTABLE, 0, "table");
-			if (nlh) {
-				nftnl_table_nlmsg_build_payload(nlh, t);
-				end(&c);
-			}
-			nftnl_table_free(t);
-			pl->n.tables_del++;
-		}
+		if (have->exists)
+			plan_del_table(&c);
 		return c.err ? diag_err(d, DIAG_INTERNAL, NULL, -c.err, "plan") : 0;
 	}
-	/* a saved rule that uses an anonymous set cannot be sent again */
-	for (size_t i = 0; i < want->nrules; i++) {
-		if (want->rules[i].nr && strstr(want->rules[i].key, " set __set"))
-			return diag_err(d, DIAG_CONFLICT, NULL, 0,
-					"cannot restore rule '%s' in chain %s: it uses an anonymous set, which portlock does not re-create",
-					want->rules[i].text, want->rules[i].chain);
-	}
+	rc = plan_check_anonymous(want, d);
+	if (rc)
+		return rc;
+	plan_table(&c, table_new);
 
-	/* table */
-	if (table_new) {
-		line(&c, '+', "table inet %s", want->name);
-		put_table(&c, true);
-		pl->n.tables++;
-	} else if (have->flags != 0) {
-		line(&c, '~', "table inet %s: flags 0x%x cleared (portlock never uses dormant/owner)",
-		     want->name, have->flags);
-		put_table(&c, false);
-		pl->n.tables++;
-	}
-
-	/* sets whose definition changed are deleted and re-added: rules using them go too */
 	c.recreate = calloc(want->nsets + 1, sizeof(*c.recreate));
 	c.wrules = rules_by_chain(want);
 	c.hrules = have->exists ? rules_by_chain(have) : NULL;
@@ -820,113 +1033,17 @@ int plan_build(const struct nm_table *want, const struct nm_live *live, size_t m
 		free(c.hrules);
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "plan");
 	}
-	for (size_t i = 0; !table_new && i < want->nsets; i++) {
-		const struct nm_set *hs = nm_table_find_set(have, want->sets[i].name);
-
-		if (hs && (!set_def_equal(&want->sets[i], hs) || want->sets[i].kind == NM_SET_OTHER))
-			c.recreate[c.nrecreate++] = want->sets[i].name;
+	/* the sets to re-create, then what goes (1-4) before what comes (5-7) */
+	if (!table_new) {
+		plan_find_recreate(&c);
+		plan_del_rules(&c);
+		plan_del_elems(&c);
+		plan_del_sets(&c);
+		plan_del_chains(&c);
 	}
-
-	/* 1. rule deletions in kept chains; flush chains that go or change */
-	for (size_t i = 0; !table_new && i < have->nchains; i++) {
-		const struct nm_chain *hc = &have->chains[i];
-		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
-
-		if (wc && chain_def_equal(wc, hc)) {
-			diff_chain_rules(&c, hc->name, false, 0);
-			continue;
-		}
-		for (size_t k = 0; k < have->nrules; k++)
-			if (!strcmp(have->rules[k].chain, hc->name)) {
-				line(&c, '-', "rule inet %s %s handle %llu: %s", want->name, hc->name,
-				     (unsigned long long)have->rules[k].handle, have->rules[k].text);
-				pl->n.rules_del++;
-			}
-		put_chain(&c, hc, NFT_MSG_DELCHAIN, 1);
-	}
-	/* 2. element deletions in kept sets (releases jumps to shard chains) */
-	for (size_t i = 0; !table_new && i < want->nsets && !c.err; i++) {
-		const struct nm_set *ws = &want->sets[i];
-		const struct nm_set *hs = nm_table_find_set(have, ws->name);
-		struct elem_writer del = { &c, NFT_MSG_DELSETELEM, ws->name, ws->label, NULL, NULL };
-
-		if (hs && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) {
-			diff_elems(&c, ws, hs, &del, NULL, 0);
-			ew_flush(&del);
-		}
-	}
-	/* 3. sets that go or whose definition changed (anonymous sets go with their rules) */
-	for (size_t i = 0; !table_new && i < have->nsets; i++) {
-		const struct nm_set *hs = &have->sets[i];
-		const struct nm_set *ws = nm_table_find_set(want, hs->name);
-
-		if ((ws && set_def_equal(ws, hs) && ws->kind != NM_SET_OTHER) ||
-		    (hs->flags & NFT_SET_ANONYMOUS))
-			continue;
-		nm_set_def_str(hs, def, sizeof(def));
-		line(&c, '-', "set inet %s %s { %s } (%zu elements)", want->name, hs->name, def,
-		     hs->nelems);
-		put_set(&c, hs, NFT_MSG_DELSET);
-		pl->n.sets_del++;
-	}
-	/* 4. chains that go or change */
-	for (size_t i = 0; !table_new && i < have->nchains; i++) {
-		const struct nm_chain *hc = &have->chains[i];
-		const struct nm_chain *wc = nm_table_find_chain(want, hc->name);
-
-		if (wc && chain_def_equal(wc, hc))
-			continue;
-		nm_chain_def_str(hc, def, sizeof(def));
-		line(&c, '-', "chain inet %s %s { %s }", want->name, hc->name, def);
-		put_chain(&c, hc, NFT_MSG_DELCHAIN, 2);
-		pl->n.chains_del++;
-	}
-	/* 5. new or changed chains */
-	for (size_t i = 0; i < want->nchains; i++) {
-		const struct nm_chain *wc = &want->chains[i];
-		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(have, wc->name);
-
-		if (hc && chain_def_equal(wc, hc))
-			continue;
-		nm_chain_def_str(wc, def, sizeof(def));
-		line(&c, '+', "chain inet %s %s { %s }", want->name, wc->name, def);
-		put_chain(&c, wc, NFT_MSG_NEWCHAIN, 0);
-		pl->n.chains_add++;
-	}
-	/* 6. new or changed sets with their elements; element additions to kept sets */
-	for (size_t i = 0; i < want->nsets && !c.err; i++) {
-		const struct nm_set *ws = &want->sets[i];
-		const struct nm_set *hs = table_new ? NULL : nm_table_find_set(have, ws->name);
-		struct elem_writer add = { &c, NFT_MSG_NEWSETELEM, ws->name, ws->label, NULL, NULL };
-
-		if (ws->anonymous)
-			continue;	/* goes and comes with its rule */
-		if (ws->kind == NM_SET_OTHER) {
-			nm_set_def_str(ws, def, sizeof(def));
-			line(&c, '+', "set inet %s %s { %s } (%zu elements, restored)", want->name,
-			     ws->name, def, ws->nelems);
-			put_set_raw(&c, ws);
-			pl->n.sets_add++;
-			continue;
-		}
-		if (hs && !set_def_equal(ws, hs))
-			hs = NULL;
-		if (!hs) {
-			nm_set_def_str(ws, def, sizeof(def));
-			line(&c, '+', "set inet %s %s { %s }", want->name, ws->name, def);
-			put_set(&c, ws, NFT_MSG_NEWSET);
-			pl->n.sets_add++;
-		}
-		diff_elems(&c, ws, hs, NULL, &add, 1);
-		ew_flush(&add);
-	}
-	/* rule additions */
-	for (size_t i = 0; i < want->nchains && !c.err; i++) {
-		const struct nm_chain *wc = &want->chains[i];
-		const struct nm_chain *hc = table_new ? NULL : nm_table_find_chain(have, wc->name);
-
-		diff_chain_rules(&c, wc->name, !hc || !chain_def_equal(wc, hc), 1);
-	}
+	plan_add_chains(&c, table_new);
+	plan_add_sets(&c, table_new);
+	plan_add_rules(&c, table_new);
 	free(c.recreate);
 	free(c.wrules);
 	free(c.hrules);

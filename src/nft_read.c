@@ -374,10 +374,30 @@ static void parse_elem(struct rd *r, const struct nlattr *el)
 	}
 }
 
+void nft_read_each_elem(const struct nlmsghdr *nlh, void (*fn)(void *arg, const struct nlattr *el),
+			void *arg)
+{
+	const struct nlattr *a, *el;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, a) {
+			if (mnl_attr_get_type(el) == NFTA_LIST_ELEM)
+				fn(arg, el);
+		}
+	}
+}
+
+/* parse_elem() for nft_read_each_elem() */
+static void elem_one(void *arg, const struct nlattr *el)
+{
+	parse_elem(arg, el);
+}
+
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd *r = data;
-	const struct nlattr *a, *el;
 
 	if (r->capture && util_grow((void **)&r->setraw, &r->setrawcap, r->setrawlen + nlh->nlmsg_len, 1) == 0) {
 		memcpy(r->setraw + r->setrawlen, nlh, nlh->nlmsg_len);
@@ -387,14 +407,7 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (r->keep && r->cur->kind == NM_SET_OTHER && keep_raw(r->cur, nlh) < 0)
 		r->err = -ENOMEM;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
-			continue;
-		mnl_attr_for_each_nested(el, a) {
-			if (mnl_attr_get_type(el) == NFTA_LIST_ELEM)
-				parse_elem(r, el);
-		}
-	}
+	nft_read_each_elem(nlh, elem_one, r);
 	return MNL_CB_OK;
 }
 

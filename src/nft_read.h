@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 struct nl_sock;
+struct nlmsghdr;
+struct nlattr;
 struct nm_rule;
 struct nftnl_rule;
 struct nm_live;
@@ -78,6 +80,13 @@ int nft_read(struct nl_sock *s, const char *table, bool capture_raw, struct nft_
  * as a number).
  */
 int nft_ranges_blob(const struct nm_table *t, char **buf, size_t *len);
+
+/*
+ * Call fn(arg, el) for each element (NFTA_LIST_ELEM) of the set element lists
+ * in one NEWSETELEM message nlh; seen.c reads the seen sets with it.
+ */
+void nft_read_each_elem(const struct nlmsghdr *nlh, void (*fn)(void *arg, const struct nlattr *el),
+			void *arg);
 
 /* A set whose elements a saved content keeps as ranges (V4/V6 that parsed cleanly). */
 bool nft_stored_as_ranges(const struct nm_set *ms);

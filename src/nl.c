@@ -519,38 +519,127 @@ static const char *label_of(const struct nl_batch *b, uint32_t seq0, uint32_t se
 	return "unknown message";
 }
 
+/*
+ * The batch as iovecs into *iovp (malloc'ed): BEGIN (carrying genid) in
+ * begin, b's pages numbered from *seq0, END in end unless check_only.
+ * Returns how many, or -ENOMEM.
+ */
+static int batch_iov(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool check_only,
+		     char *begin, char *end, struct iovec **iovp, uint32_t *seq0)
+{
+	struct iovec *iov;
+	int npages, niov;
+
+	npages = nftnl_batch_iovec_len(b->nb);
+	iov = calloc((size_t)npages + 2, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	*seq0 = s->seq + 1;
+	s->seq += (uint32_t)b->n + 2;
+	batch_marker(begin, NFNL_MSG_BATCH_BEGIN, *seq0, genid, 0);
+	batch_marker(end, NFNL_MSG_BATCH_END, *seq0 + (uint32_t)b->n + 1, 0, NLM_F_ACK);
+	iov[0].iov_base = begin;
+	iov[0].iov_len = ((struct nlmsghdr *)begin)->nlmsg_len;
+	nftnl_batch_iovec(b->nb, iov + 1, (uint32_t)npages);
+	/* the last page may be empty: nftnl counts it only when it holds data */
+	niov = 1 + npages;
+	batch_number(b, iov + 1, npages, *seq0);
+	if (!check_only) {
+		iov[niov].iov_base = end;
+		iov[niov].iov_len = ((struct nlmsghdr *)end)->nlmsg_len;
+		niov++;
+	}
+	*iovp = iov;
+	return niov;
+}
+
+/* One answer to the batch: END's ack, a restart (the generation moved), or a refusal into d and *err. */
+static void batch_answer(const struct nl_batch *b, uint32_t seq0, const struct nlmsghdr *nlh,
+			 struct nl_batch_result *res, int *err, struct diag *d)
+{
+	const struct nlmsgerr *e;
+	const char *ext;
+	int code;
+
+	if (nlh->nlmsg_type != NLMSG_ERROR)
+		return;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+		return;
+	e = mnl_nlmsg_get_payload(nlh);
+	code = -e->error;
+	if (code == 0) {
+		if (nlh->nlmsg_seq == seq0 + b->n + 1)
+			res->end_acked = true;
+		return;
+	}
+	if (code == ERESTART && nlh->nlmsg_seq == seq0) {
+		res->restart = true;
+		*err = ERESTART;
+		return;
+	}
+	if (!*err)
+		*err = code;
+	if (!res->first_errno)
+		res->first_errno = code;
+	ext = extack_msg(nlh);
+	diag_err(d, DIAG_NETLINK, NULL, code, "kernel refused %s%s%s%s",
+		 label_of(b, seq0, nlh->nlmsg_seq), ext ? " (" : "", ext ? ext : "",
+		 ext ? ")" : "");
+	if (code == EPERM || code == EOPNOTSUPP || code == EMSGSIZE || code == ENFILE) {
+		const char *hint = errno_hint(code);
+
+		if (strlen(hint) > 3)	/* " (text)" -> "text" */
+			diag_note(d, NULL, "%.*s", (int)strlen(hint) - 3, hint + 2);
+	}
+}
+
+/* The kernel processed the batch inside sendmsg(): drain what it queued. Returns the first error. */
+static int batch_drain(struct nl_sock *s, const struct nl_batch *b, uint32_t seq0,
+		       struct nl_batch_result *res, int err, struct diag *d)
+{
+	for (;;) {
+		ssize_t n = recv(mnl_socket_get_fd(s->mnl), s->rbuf, NL_RECV_BUF, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh;
+		size_t len;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == ENOBUFS) {
+				diag_err(d, DIAG_NETLINK, NULL, ENOBUFS, "batch%s", errno_hint(ENOBUFS));
+				err = err ? err : ENOBUFS;
+				continue;
+			}
+			err = errno;
+			diag_err(d, DIAG_NETLINK, NULL, err, "reading batch result");
+			break;
+		}
+		len = (size_t)n;
+		for (nlh = (const struct nlmsghdr *)s->rbuf; mnl_nlmsg_ok(nlh, (int)len);
+		     nlh = mnl_nlmsg_next(nlh, (int *)&len))
+			batch_answer(b, seq0, nlh, res, &err, d);
+	}
+	return err;
+}
+
 int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool check_only,
 		  struct nl_batch_result *res, struct diag *d)
 {
 	char begin[MNL_NLMSG_HDRLEN + 64] = { 0 }, end[MNL_NLMSG_HDRLEN + 64] = { 0 };
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	struct msghdr msg = { 0 };
-	struct iovec *iov;
+	struct iovec *iov = NULL;
 	struct timespec t0, t1;
 	uint32_t seq0;
-	int npages, niov, err = 0, ret;
+	int niov, err = 0, ret;
 	size_t total;
 
 	memset(res, 0, sizeof(*res));
-	npages = nftnl_batch_iovec_len(b->nb);
-	iov = calloc((size_t)npages + 2, sizeof(*iov));
-	if (!iov)
+	niov = batch_iov(s, b, genid, check_only, begin, end, &iov, &seq0);
+	if (niov < 0)
 		return diag_err(d, DIAG_INTERNAL, NULL, ENOMEM, "batch");
-	seq0 = s->seq + 1;
-	s->seq += (uint32_t)b->n + 2;
-	batch_marker(begin, NFNL_MSG_BATCH_BEGIN, seq0, genid, 0);
-	batch_marker(end, NFNL_MSG_BATCH_END, seq0 + (uint32_t)b->n + 1, 0, NLM_F_ACK);
-	iov[0].iov_base = begin;
-	iov[0].iov_len = ((struct nlmsghdr *)begin)->nlmsg_len;
-	nftnl_batch_iovec(b->nb, iov + 1, (uint32_t)npages);
-	/* the last page may be empty: nftnl counts it only when it holds data */
-	niov = 1 + npages;
-	batch_number(b, iov + 1, npages, seq0);
-	if (!check_only) {
-		iov[niov].iov_base = end;
-		iov[niov].iov_len = ((struct nlmsghdr *)end)->nlmsg_len;
-		niov++;
-	}
 	total = 0;
 	for (int i = 0; i < niov; i++)
 		total += iov[i].iov_len;
@@ -578,66 +667,7 @@ int nl_batch_send(struct nl_sock *s, struct nl_batch *b, uint32_t genid, bool ch
 		return diag_err(d, DIAG_NETLINK, NULL, err, "cannot send batch of %zu bytes%s", total,
 				errno_hint(err));
 	}
-
-	/* the kernel processed the batch inside sendmsg(): drain what it queued */
-	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(s->mnl), s->rbuf, NL_RECV_BUF, MSG_DONTWAIT);
-		const struct nlmsghdr *nlh;
-		size_t len;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == ENOBUFS) {
-				diag_err(d, DIAG_NETLINK, NULL, ENOBUFS, "batch%s", errno_hint(ENOBUFS));
-				err = err ? err : ENOBUFS;
-				continue;
-			}
-			err = errno;
-			diag_err(d, DIAG_NETLINK, NULL, err, "reading batch result");
-			break;
-		}
-		len = (size_t)n;
-		for (nlh = (const struct nlmsghdr *)s->rbuf; mnl_nlmsg_ok(nlh, (int)len);
-		     nlh = mnl_nlmsg_next(nlh, (int *)&len)) {
-			const struct nlmsgerr *e;
-			const char *ext;
-			int code;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			code = -e->error;
-			if (code == 0) {
-				if (nlh->nlmsg_seq == seq0 + b->n + 1)
-					res->end_acked = true;
-				continue;
-			}
-			if (code == ERESTART && nlh->nlmsg_seq == seq0) {
-				res->restart = true;
-				err = ERESTART;
-				continue;
-			}
-			if (!err)
-				err = code;
-			if (!res->first_errno)
-				res->first_errno = code;
-			ext = extack_msg(nlh);
-			diag_err(d, DIAG_NETLINK, NULL, code, "kernel refused %s%s%s%s",
-				 label_of(b, seq0, nlh->nlmsg_seq), ext ? " (" : "", ext ? ext : "",
-				 ext ? ")" : "");
-			if (code == EPERM || code == EOPNOTSUPP || code == EMSGSIZE || code == ENFILE) {
-				const char *hint = errno_hint(code);
-
-				if (strlen(hint) > 3)	/* " (text)" -> "text" */
-					diag_note(d, NULL, "%.*s", (int)strlen(hint) - 3, hint + 2);
-			}
-		}
-	}
+	err = batch_drain(s, b, seq0, res, err, d);
 	if (err == ERESTART && res->restart)
 		return -ERESTART;
 	if (!err && !check_only)

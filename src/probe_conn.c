@@ -389,10 +389,10 @@ void pe_conn_start(struct engine *e, struct conn *c)
 	set_events(e, c, EPOLLOUT);
 }
 
-static void conn_readable(struct engine *e, struct conn *c)
+/* Read what the peer sent (TLS or plain) into c->in until it would block or is full; true at EOF. */
+static bool conn_fill(struct engine *e, struct conn *c)
 {
 	struct tstate *t = c->t;
-	bool eof = false;
 
 	for (;;) {
 		size_t room = sizeof(c->in) - c->inlen;
@@ -400,7 +400,7 @@ static void conn_readable(struct engine *e, struct conn *c)
 		int ww = 0;
 
 		if (!room)
-			break;
+			return false;
 		if (c->ssl) {
 			n = probe_tls_read(c->ssl, c->in + c->inlen, room, &ww);
 			if (n == -EAGAIN) {
@@ -409,47 +409,28 @@ static void conn_readable(struct engine *e, struct conn *c)
 					set_events(e, c, EPOLLOUT);
 				else
 					set_events(e, c, EPOLLIN);
-				break;
+				return false;
 			}
 		} else {
 			n = recv(c->fd, c->in + c->inlen, room, MSG_DONTWAIT);
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				break;
+				return false;
 			if (n < 0 && errno == EINTR)
 				continue;
 		}
-		if (n <= 0) {
-			eof = true;
-			break;
-		}
+		if (n <= 0)
+			return true;
 		if (!t->r->first_byte_ms && c->kind != CK_FP)
 			t->r->first_byte_ms = pe_elapsed(t) ? pe_elapsed(t) : 1;
 		c->inlen += (size_t)n;
 	}
-	if (c->kind == CK_GEN && c->st == CS_GEN) {
-		pe_gen_input(e, c, eof);
-		return;
-	}
-	if (c->inlen) {
-		struct conn *keep = c;
+}
 
-		if (c->kind == CK_SMPP)
-			pe_smpp_input(e, c);
-		else
-			pe_smtp_input(e, c);
-		/* the handlers may have closed c; only touch it if it is still open */
-		for (struct conn *o = e->open; o; o = o->next)
-			if (o == keep) {
-				if (eof)
-					goto closed;
-				return;
-			}
-		return;
-	}
-	if (!eof)
-		return;
-closed:
-	/* the peer closed */
+/* The peer closed c: what that tells, by the dialogue and the step it was in. */
+static void peer_closed(struct engine *e, struct conn *c)
+{
+	struct tstate *t = c->t;
+
 	if (c->kind == CK_SMPP) {
 		if (c->st == CS_SMPP_RESP && !t->s) {
 			t->s = c->inlen ? S_NOT_SMPP : S_SILENT;
@@ -499,6 +480,34 @@ closed:
 	}
 	pe_set_note(t, "connection closed after the greeting");
 	pe_main_verdict(e, c, t->g == G_SMTP ? G_SMTP : G_NOT_SMTP);
+}
+
+static void conn_readable(struct engine *e, struct conn *c)
+{
+	bool eof = conn_fill(e, c);
+
+	if (c->kind == CK_GEN && c->st == CS_GEN) {
+		pe_gen_input(e, c, eof);
+		return;
+	}
+	if (c->inlen) {
+		struct conn *keep = c;
+
+		if (c->kind == CK_SMPP)
+			pe_smpp_input(e, c);
+		else
+			pe_smtp_input(e, c);
+		/* the handlers may have closed c; only touch it if it is still open */
+		for (struct conn *o = e->open; o; o = o->next)
+			if (o == keep) {
+				if (eof)
+					peer_closed(e, c);
+				return;
+			}
+		return;
+	}
+	if (eof)
+		peer_closed(e, c);
 }
 
 void pe_conn_event(struct engine *e, struct conn *c, uint32_t ev)

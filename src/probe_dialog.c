@@ -210,35 +210,124 @@ void pe_fp_record(struct engine *e, struct conn *c, int code, const uint8_t *buf
 	pe_conn_close(e, c);
 }
 
+/* A fingerprinting connection's reply: send its test's next command, or record the test */
+static void fp_reply(struct engine *e, struct conn *c, const struct probe_smtp_reply *rep)
+{
+	if (c->step == ST_QUIT) {
+		pe_conn_close(e, c);
+		return;
+	}
+	if (c->step == ST_GREETING) {
+		if (rep->code != 220) {
+			pe_fp_record(e, c, 0, NULL, 0);
+			return;
+		}
+		c->step = ST_FP;
+		c->fp_cmd = 0;
+	} else if (c->fp_cmd + 1 >= PROBE_SMTP_TEST_CMDS ||
+		   !probe_smtp_tests[c->fp_test].cmds[c->fp_cmd + 1]) {
+		pe_fp_record(e, c, rep->code, c->in, rep->len);
+		return;
+	} else {
+		c->fp_cmd++;
+	}
+	if (pe_conn_send_line(e, c, probe_smtp_tests[c->fp_test].cmds[c->fp_cmd]) < 0) {
+		pe_fp_record(e, c, 0, NULL, 0);
+		return;
+	}
+	c->deadline = pe_read_deadline(e);
+}
+
+/*
+ * The answer to EHLO (ST_EHLO2: again after STARTTLS): the capabilities
+ * into the result, c->step the next one. Returns false when the dialogue
+ * moved on already (a verdict, or STARTTLS sent).
+ */
+static bool ehlo_reply(struct engine *e, struct conn *c, const struct probe_smtp_reply *rep)
+{
+	struct tstate *t = c->t;
+	struct probe_result *r = t->r;
+	struct probe_smtp_caps caps;
+	bool upgraded = c->step == ST_EHLO2;
+
+	if (rep->code != 250) {
+		if (upgraded) {
+			pe_set_note(t, "EHLO after STARTTLS answered %d", rep->code);
+			c->step = ST_QUIT;
+			return true;
+		}
+		c->step = ST_HELO;
+		return true;
+	}
+	if (probe_smtp_ehlo_parse(c->in, rep->len, &caps) < 0) {
+		pe_main_verdict(e, c, G_NOT_SMTP);
+		return false;
+	}
+	t->g = G_SMTP;
+	if (!upgraded) {
+		probe_smtp_reply_text(c->in, rep->len, t->ehlo_text, sizeof(t->ehlo_text));
+		memcpy(r->smtp_keywords, caps.keywords, sizeof(r->smtp_keywords));
+		r->smtp_caps = caps.flags;
+	} else {
+		/* keep STARTTLS (offered in clear); AUTH often appears only now */
+		r->smtp_caps = caps.flags | (r->smtp_caps & PROBE_SMTP_CAP_STARTTLS);
+	}
+	r->smtp_size = caps.size;
+	memcpy(r->smtp_auth, caps.auth, sizeof(r->smtp_auth));
+	if (t->refused)
+		pe_set_note(t, "554 greeting: the server refuses this client");
+	spawn_fp(e, t);
+	if (!upgraded && e->o->starttls && !c->ssl &&
+	    (caps.flags & PROBE_SMTP_CAP_STARTTLS)) {
+		c->step = ST_STARTTLS;
+		if (pe_conn_send_line(e, c, "STARTTLS") < 0)
+			pe_main_verdict(e, c, G_SMTP);
+		c->deadline = pe_read_deadline(e);
+		return false;
+	}
+	c->step = ST_QUIT;
+	return true;
+}
+
+/* Send the command of c's step (EHLO, HELO or QUIT) and wait for its answer */
+static void send_step(struct engine *e, struct conn *c)
+{
+	struct tstate *t = c->t;
+
+	switch (c->step) {
+	case ST_EHLO:
+	case ST_EHLO2:
+		if (pe_conn_send_line(e, c, "EHLO " EHLO_NAME) < 0)
+			goto gone;
+		break;
+	case ST_HELO:
+		if (pe_conn_send_line(e, c, "HELO " EHLO_NAME) < 0)
+			goto gone;
+		break;
+	case ST_QUIT:
+		if (pe_conn_send_line(e, c, "QUIT") < 0) {
+			pe_main_verdict(e, c, t->g);
+			return;
+		}
+		c->deadline = pe_now_ms() + 1000;
+		return;
+	default:
+		break;
+	}
+	c->deadline = pe_read_deadline(e);
+	return;
+gone:
+	pe_set_note(t, "connection lost after greeting");
+	pe_main_verdict(e, c, t->g == G_SMTP ? G_SMTP : G_NOT_SMTP);
+}
+
 static void smtp_reply(struct engine *e, struct conn *c, const struct probe_smtp_reply *rep)
 {
 	struct tstate *t = c->t;
 	struct probe_result *r = t->r;
 
 	if (c->kind == CK_FP) {
-		if (c->step == ST_QUIT) {
-			pe_conn_close(e, c);
-			return;
-		}
-		if (c->step == ST_GREETING) {
-			if (rep->code != 220) {
-				pe_fp_record(e, c, 0, NULL, 0);
-				return;
-			}
-			c->step = ST_FP;
-			c->fp_cmd = 0;
-		} else if (c->fp_cmd + 1 >= PROBE_SMTP_TEST_CMDS ||
-			   !probe_smtp_tests[c->fp_test].cmds[c->fp_cmd + 1]) {
-			pe_fp_record(e, c, rep->code, c->in, rep->len);
-			return;
-		} else {
-			c->fp_cmd++;
-		}
-		if (pe_conn_send_line(e, c, probe_smtp_tests[c->fp_test].cmds[c->fp_cmd]) < 0) {
-			pe_fp_record(e, c, 0, NULL, 0);
-			return;
-		}
-		c->deadline = pe_read_deadline(e);
+		fp_reply(e, c, rep);
 		return;
 	}
 
@@ -257,48 +346,10 @@ static void smtp_reply(struct engine *e, struct conn *c, const struct probe_smtp
 		c->step = ST_EHLO;
 		break;
 	case ST_EHLO:
-	case ST_EHLO2: {
-		struct probe_smtp_caps caps;
-		bool upgraded = c->step == ST_EHLO2;
-
-		if (rep->code != 250) {
-			if (upgraded) {
-				pe_set_note(t, "EHLO after STARTTLS answered %d", rep->code);
-				c->step = ST_QUIT;
-				break;
-			}
-			c->step = ST_HELO;
-			break;
-		}
-		if (probe_smtp_ehlo_parse(c->in, rep->len, &caps) < 0) {
-			pe_main_verdict(e, c, G_NOT_SMTP);
+	case ST_EHLO2:
+		if (!ehlo_reply(e, c, rep))
 			return;
-		}
-		t->g = G_SMTP;
-		if (!upgraded) {
-			probe_smtp_reply_text(c->in, rep->len, t->ehlo_text, sizeof(t->ehlo_text));
-			memcpy(r->smtp_keywords, caps.keywords, sizeof(r->smtp_keywords));
-			r->smtp_caps = caps.flags;
-		} else {
-			/* keep STARTTLS (offered in clear); AUTH often appears only now */
-			r->smtp_caps = caps.flags | (r->smtp_caps & PROBE_SMTP_CAP_STARTTLS);
-		}
-		r->smtp_size = caps.size;
-		memcpy(r->smtp_auth, caps.auth, sizeof(r->smtp_auth));
-		if (t->refused)
-			pe_set_note(t, "554 greeting: the server refuses this client");
-		spawn_fp(e, t);
-		if (!upgraded && e->o->starttls && !c->ssl &&
-		    (caps.flags & PROBE_SMTP_CAP_STARTTLS)) {
-			c->step = ST_STARTTLS;
-			if (pe_conn_send_line(e, c, "STARTTLS") < 0)
-				pe_main_verdict(e, c, G_SMTP);
-			c->deadline = pe_read_deadline(e);
-			return;
-		}
-		c->step = ST_QUIT;
 		break;
-	}
 	case ST_HELO:
 		if (rep->code == 250 || t->refused) {
 			/* plain SMTP without ESMTP, or a refusing SMTP server */
@@ -327,31 +378,7 @@ static void smtp_reply(struct engine *e, struct conn *c, const struct probe_smtp
 		pe_main_verdict(e, c, t->g);
 		return;
 	}
-	switch (c->step) {
-	case ST_EHLO:
-	case ST_EHLO2:
-		if (pe_conn_send_line(e, c, "EHLO " EHLO_NAME) < 0)
-			goto gone;
-		break;
-	case ST_HELO:
-		if (pe_conn_send_line(e, c, "HELO " EHLO_NAME) < 0)
-			goto gone;
-		break;
-	case ST_QUIT:
-		if (pe_conn_send_line(e, c, "QUIT") < 0) {
-			pe_main_verdict(e, c, t->g);
-			return;
-		}
-		c->deadline = pe_now_ms() + 1000;
-		return;
-	default:
-		break;
-	}
-	c->deadline = pe_read_deadline(e);
-	return;
-gone:
-	pe_set_note(t, "connection lost after greeting");
-	pe_main_verdict(e, c, t->g == G_SMTP ? G_SMTP : G_NOT_SMTP);
+	send_step(e, c);
 }
 
 /* Bytes arrived on an SMTP-speaking (main or fingerprint) connection. */

@@ -439,6 +439,108 @@ static void emit_done(struct prep *p)
 		}
 }
 
+/* Start queued connections while fewer than the concurrency limit are active */
+static void start_pending(struct engine *e)
+{
+	while (e->pending && e->active < e->cap) {
+		struct conn *c = e->pending;
+
+		e->pending = c->next;
+		if (!e->pending)
+			e->pending_tail = NULL;
+		pe_conn_start(e, c);
+	}
+}
+
+/* The global deadline: close every connection (a silent main one is G_SILENT), abandon the resolver */
+static void at_deadline(struct prep *p)
+{
+	struct engine *e = &p->e;
+
+	/* closing a test connection may queue the next test: drain both */
+	while (e->pending || e->open) {
+		struct conn *c = e->pending ? e->pending : e->open;
+
+		pe_set_note(c->t, "global deadline of %u ms reached", e->o->deadline_ms);
+		if (c->kind == CK_MAIN && c->t->g == G_NONE)
+			c->t->g = G_SILENT;
+		pe_conn_close(e, c);
+	}
+	if (p->nresolving) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "no answer within the deadline of %u ms",
+			 e->o->deadline_ms);
+		resolver_abandon(p, why);
+	}
+}
+
+/* A silent SMTP greeting that is due for an SMPP try (spawned at tconn + PROBE_SMPP_DELAY_MS) */
+static bool smpp_candidate(const struct conn *c)
+{
+	return c->kind == CK_MAIN && c->st == CS_SMTP && c->step == ST_GREETING && !c->inlen &&
+	       !c->t->smpp_spawned;
+}
+
+/* When the loop must wake next: the earliest of next, every connection's deadline and SMPP try. */
+static uint64_t next_wakeup(const struct engine *e, uint64_t next)
+{
+	for (const struct conn *c = e->open; c; c = c->next) {
+		if (c->deadline < next)
+			next = c->deadline;
+		if (smpp_candidate(c)) {
+			uint64_t at = c->tconn + PROBE_SMPP_DELAY_MS;
+
+			if (at < next)
+				next = at;
+		}
+	}
+	return next;
+}
+
+/* Hand each epoll event to its connection (still open), or to the resolver */
+static void dispatch_events(struct prep *p, const struct epoll_event *evs, int nev)
+{
+	struct engine *e = &p->e;
+
+	for (int i = 0; i < nev; i++) {
+		struct conn *c = evs[i].data.ptr;
+		bool alive = false;
+
+		if (!c) {
+			if (p->rfd >= 0)
+				resolver_input(p);
+			continue;
+		}
+
+		/* a handler for an earlier event may have closed this one */
+		for (struct conn *o = e->open; o; o = o->next)
+			if (o == c) {
+				alive = true;
+				break;
+			}
+		if (alive)
+			pe_conn_event(e, c, evs[i].events);
+	}
+}
+
+/* Timers due at now: SMPP tries on silent greetings, connection timeouts */
+static void run_timers(struct engine *e, uint64_t now)
+{
+	for (struct conn *c = e->open, *nx; c; c = nx) {
+		nx = c->next;
+		if (smpp_candidate(c) && now >= c->tconn + PROBE_SMPP_DELAY_MS) {
+			pe_spawn_smpp(e, c->t);
+			nx = e->open;	/* list order unchanged, but be safe: rescan */
+			continue;
+		}
+		if (now >= c->deadline) {
+			pe_conn_timeout(e, c);
+			nx = e->open;	/* the handler may have closed c and others */
+		}
+	}
+}
+
 void pe_engine_run(struct prep *p)
 {
 	struct engine *e = &p->e;
@@ -451,88 +553,21 @@ void pe_engine_run(struct prep *p)
 
 		groups_update(e, p, now);
 		emit_done(p);
-		while (e->pending && e->active < e->cap) {
-			struct conn *c = e->pending;
-
-			e->pending = c->next;
-			if (!e->pending)
-				e->pending_tail = NULL;
-			pe_conn_start(e, c);
-		}
+		start_pending(e);
 		due = groups_due(p, now);
 		if (!e->open && !e->pending && due == UINT64_MAX && !p->nresolving)
 			break;
 		if (now >= e->deadline) {
-			/* closing a test connection may queue the next test: drain both */
-			while (e->pending || e->open) {
-				struct conn *c = e->pending ? e->pending : e->open;
-
-				pe_set_note(c->t, "global deadline of %u ms reached", e->o->deadline_ms);
-				if (c->kind == CK_MAIN && c->t->g == G_NONE)
-					c->t->g = G_SILENT;
-				pe_conn_close(e, c);
-			}
-			if (p->nresolving) {
-				char why[64];
-
-				snprintf(why, sizeof(why), "no answer within the deadline of %u ms",
-					 e->o->deadline_ms);
-				resolver_abandon(p, why);
-			}
+			at_deadline(p);
 			break;
 		}
-		if (due < next)
-			next = due;
-		for (struct conn *c = e->open; c; c = c->next) {
-			struct tstate *t = c->t;
-
-			if (c->deadline < next)
-				next = c->deadline;
-			if (c->kind == CK_MAIN && c->st == CS_SMTP && c->step == ST_GREETING &&
-			    !c->inlen && !t->smpp_spawned) {
-				uint64_t at = c->tconn + PROBE_SMPP_DELAY_MS;
-
-				if (at < next)
-					next = at;
-			}
-		}
+		next = next_wakeup(e, due < next ? due : next);
 		wait = next > now ? (int)(next - now) : 0;
 		nev = epoll_wait(e->ep, evs, (int)ARRAY_SIZE(evs), wait);
 		if (nev < 0 && errno != EINTR)
 			break;
-		for (int i = 0; i < nev; i++) {
-			struct conn *c = evs[i].data.ptr;
-			bool alive = false;
-
-			if (!c) {
-				if (p->rfd >= 0)
-					resolver_input(p);
-				continue;
-			}
-
-			/* a handler for an earlier event may have closed this one */
-			for (struct conn *o = e->open; o; o = o->next)
-				if (o == c) {
-					alive = true;
-					break;
-				}
-			if (alive)
-				pe_conn_event(e, c, evs[i].events);
-		}
-		now = pe_now_ms();
-		for (struct conn *c = e->open, *nx; c; c = nx) {
-			nx = c->next;
-			if (c->kind == CK_MAIN && c->st == CS_SMTP && c->step == ST_GREETING &&
-			    !c->inlen && !c->t->smpp_spawned && now >= c->tconn + PROBE_SMPP_DELAY_MS) {
-				pe_spawn_smpp(e, c->t);
-				nx = e->open;	/* list order unchanged, but be safe: rescan */
-				continue;
-			}
-			if (now >= c->deadline) {
-				pe_conn_timeout(e, c);
-				nx = e->open;	/* the handler may have closed c and others */
-			}
-		}
+		dispatch_events(p, evs, nev);
+		run_timers(e, pe_now_ms());
 	}
 	resolver_abandon(p, "the probe ended before the resolver answered");
 	for (size_t i = 0; i < p->n; i++)

@@ -23,6 +23,7 @@
 #include <libnftnl/common.h>
 
 #include "diag.h"
+#include "nft_read.h"
 #include "nl.h"
 #include "util.h"
 
@@ -160,19 +161,15 @@ static void parse_elem(struct sr *r, const struct nlattr *el)
 	r->els[r->nels++] = e;
 }
 
+/* parse_elem() for nft_read_each_elem() */
+static void elem_one(void *arg, const struct nlattr *el)
+{
+	parse_elem(arg, el);
+}
+
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct sr *r = data;
-	const struct nlattr *a, *el;
-
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
-			continue;
-		mnl_attr_for_each_nested(el, a) {
-			if (mnl_attr_get_type(el) == NFTA_LIST_ELEM)
-				parse_elem(r, el);
-		}
-	}
+	nft_read_each_elem(nlh, elem_one, data);
 	return MNL_CB_OK;
 }
 

@@ -101,181 +101,228 @@ static void walked_add(char *walked, size_t len, const char *comp)
 	snprintf(walked + n, len - n, "/%s", comp);
 }
 
+/* statestore_open()'s walk down the path, one component at a time. */
+struct walk {
+	const char *path;	/* as the caller named it: for messages */
+	unsigned flags;
+	struct diag *d;
+	char *rest;		/* the absolute path to walk (links spliced in), malloc'ed */
+	size_t pos;		/* where the next component starts in rest */
+	int cur;		/* the directory reached so far */
+	int links;		/* symbolic links followed */
+	char walked[PATH_MAX];	/* the path walked as written: for messages */
+};
+
+/* w->rest: w->path, made absolute against the working directory. Returns 0 or -errno. */
+static int walk_start(struct walk *w)
+{
+	if (w->path[0] == '/') {
+		w->rest = strdup(w->path);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fault(w->d, w->flags, DIAG_INTERNAL, errno ? errno : ENAMETOOLONG,
+				     "cannot resolve state dir '%s': no working directory", w->path);
+		if (asprintf(&w->rest, "%s/%s", cwd, w->path) < 0)
+			w->rest = NULL;
+	}
+	if (!w->rest)
+		return fault(w->d, w->flags, DIAG_INTERNAL, ENOMEM, "state dir '%s': out of memory",
+			     w->path);
+	return 0;
+}
+
+/* The next component into *comp (NUL-terminated in place), *last when none follows; false at the end. */
+static bool walk_next(struct walk *w, char **comp, bool *last)
+{
+	char *next;
+
+	while (w->rest[w->pos] == '/')
+		w->pos++;
+	if (!w->rest[w->pos])
+		return false;
+	*comp = w->rest + w->pos;
+	next = strchr(*comp, '/');
+	if (next) {
+		*next = '\0';
+		w->pos = (size_t)(next - w->rest) + 1;
+	} else {
+		w->pos = strlen(w->rest);
+	}
+	*last = !w->rest[w->pos + strspn(w->rest + w->pos, "/")];
+	return true;
+}
+
+/*
+ * Open comp below w->cur into *fd (-errno when it cannot be), creating it
+ * first with STATESTORE_CREATE. Returns 0, or -errno when creating failed.
+ */
+static int walk_open(struct walk *w, const char *comp, int *fd)
+{
+	*fd = openat(w->cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0 && errno == ENOENT && (w->flags & STATESTORE_CREATE)) {
+		if (mkdirat(w->cur, comp, 0700) < 0 && errno != EEXIST) {
+			walked_add(w->walked, sizeof(w->walked), comp);
+			return fault(w->d, w->flags, errno == EACCES ? DIAG_CONFIG : DIAG_INTERNAL, errno,
+				     "cannot create '%s' (state dir '%s'): %s", w->walked, w->path,
+				     strerror(errno));
+		}
+		*fd = openat(w->cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (*fd < 0)
+		*fd = -errno;
+	return 0;
+}
+
+/* Refuse comp (not a directory, not followed): a symbolic link others could have put there. */
+static int walk_link_check(struct walk *w, const char *comp, bool last, struct stat *lst)
+{
+	struct stat dst;
+
+	if (fstatat(w->cur, comp, lst, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(lst->st_mode)) {
+		if (last)
+			return fault(w->d, w->flags, DIAG_CONFIG, ENOTDIR,
+				     "state dir '%s' is not a directory", w->path);
+		return fault(w->d, w->flags, DIAG_CONFIG, ENOTDIR,
+			     "'%s' (on the way to state dir '%s') is not a directory", w->walked, w->path);
+	}
+	if (last)
+		return fault(w->d, w->flags, DIAG_CONFIG, ELOOP,
+			     "state dir '%s' is a symbolic link: refusing to use it; "
+			     "name the directory itself", w->path);
+	/* a link only root (or we) could have put there, or that is root's (or ours) */
+	if (++w->links > STATESTORE_MAX_LINKS)
+		return fault(w->d, w->flags, DIAG_CONFIG, ELOOP,
+			     "state dir '%s': too many symbolic links on the way", w->path);
+	if (fstat(w->cur, &dst) < 0 ||
+	    ((dst.st_mode & 022) && lst->st_uid != 0 && lst->st_uid != geteuid()))
+		return fault(w->d, w->flags, DIAG_CONFIG, EPERM,
+			     "'%s' (on the way to state dir '%s') is a symbolic link owned by "
+			     "uid %u in a directory others can write: refusing to follow it",
+			     w->walked, w->path, (unsigned)lst->st_uid);
+	return 0;
+}
+
+/* comp is a symbolic link (or no directory): splice its target into the walk. Returns 0 or -errno. */
+static int walk_link(struct walk *w, const char *comp, bool last)
+{
+	char target[PATH_MAX], *nrest;
+	struct stat lst;
+	ssize_t n;
+	int rc;
+
+	walked_add(w->walked, sizeof(w->walked), comp);
+	rc = walk_link_check(w, comp, last, &lst);
+	if (rc)
+		return rc;
+	n = readlinkat(w->cur, comp, target, sizeof(target) - 1);
+	if (n <= 0)
+		return fault(w->d, w->flags, DIAG_INTERNAL, n < 0 ? errno : EINVAL,
+			     "cannot read link '%s'", w->walked);
+	target[n] = '\0';
+	if (asprintf(&nrest, "%s/%s", target, w->rest + w->pos) < 0)
+		return fault(w->d, w->flags, DIAG_INTERNAL, ENOMEM, "state dir '%s'", w->path);
+	free(w->rest);
+	w->rest = nrest;
+	w->pos = 0;
+	/* the walked path stays as written: messages name the link's directory */
+	if (target[0] == '/') {
+		close(w->cur);
+		w->cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w->cur < 0)
+			return fault(w->d, w->flags, DIAG_INTERNAL, errno, "cannot open '/'");
+		snprintf(w->walked, sizeof(w->walked), "/");
+	} else {
+		/* relative to the link's directory: drop the link's name again */
+		char *slash = strrchr(w->walked, '/');
+
+		if (slash && slash != w->walked)
+			*slash = '\0';
+		else
+			snprintf(w->walked, sizeof(w->walked), "/");
+	}
+	return 0;
+}
+
+/* Step into comp, opened as fd (-errno: it could not be), checked unless last. Returns 0 or -errno. */
+static int walk_enter(struct walk *w, const char *comp, int fd, bool last)
+{
+	walked_add(w->walked, sizeof(w->walked), comp);
+	if (fd < 0) {
+		int e = -fd;
+
+		if (e == ENOENT && (w->flags & STATESTORE_READONLY))
+			return -ENOENT;
+		return fault(w->d, w->flags, e == EACCES || e == ENOENT ? DIAG_CONFIG : DIAG_INTERNAL, e,
+			     "cannot open '%s' (state dir '%s'): %s", w->walked, w->path, strerror(e));
+	}
+	close(w->cur);
+	w->cur = fd;
+	if (!last)
+		return check(w->cur, w->walked, w->path, false, w->flags, w->d);
+	return 0;
+}
+
+/* Walk w->path from "/", checking every directory on the way; w->cur is the state dir. Returns 0 or -errno. */
+static int walk(struct walk *w)
+{
+	char *comp;
+	bool last;
+	int fd, rc;
+
+	w->cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->cur < 0)
+		return fault(w->d, w->flags, DIAG_INTERNAL, errno, "cannot open '/'");
+	rc = check(w->cur, "/", w->path, false, w->flags, w->d);
+	if (rc)
+		return rc;
+	while (walk_next(w, &comp, &last)) {
+		if (!strcmp(comp, "."))
+			continue;
+		rc = walk_open(w, comp, &fd);
+		if (rc)
+			return rc;
+		if (fd == -ELOOP || fd == -ENOTDIR)
+			rc = walk_link(w, comp, last);
+		else
+			rc = walk_enter(w, comp, fd, last);
+		if (rc)
+			return rc;
+	}
+	/* the whole path walked: cur is the state dir ("/" alone checks "/") */
+	return check(w->cur, w->path, w->path, true, w->flags, w->d);
+}
+
 int statestore_id(int sfd, bool create, char out[STATESTORE_ID_LEN + 1], bool *created);
 
 int statestore_open(const char *path, unsigned flags, struct diag *d)
 {
-	char *rest = NULL, walked[PATH_MAX] = "/";
-	int cur = -1, rc, links = 0;
-	size_t pos = 0;
+	struct walk w = { .path = path, .flags = flags, .d = d, .cur = -1, .walked = "/" };
+	char id[STATESTORE_ID_LEN + 1];
+	int rc;
 
 	if (!path || !*path) {
 		if (!(flags & STATESTORE_QUIET))
 			diag_err(d, DIAG_USAGE, NULL, 0, "the state dir must not be empty");
 		return -EINVAL;
 	}
-	if (path[0] == '/') {
-		rest = strdup(path);
-	} else {
-		char cwd[PATH_MAX];
-
-		if (!getcwd(cwd, sizeof(cwd)))
-			return fault(d, flags, DIAG_INTERNAL, errno ? errno : ENAMETOOLONG,
-				     "cannot resolve state dir '%s': no working directory", path);
-		if (asprintf(&rest, "%s/%s", cwd, path) < 0)
-			rest = NULL;
-	}
-	if (!rest)
-		return fault(d, flags, DIAG_INTERNAL, ENOMEM, "state dir '%s': out of memory", path);
-	cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cur < 0) {
-		rc = fault(d, flags, DIAG_INTERNAL, errno, "cannot open '/'");
-		goto out;
-	}
-	rc = check(cur, "/", path, false, flags, d);
+	rc = walk_start(&w);
 	if (rc)
-		goto out;
-	for (;;) {
-		char *comp, *next;
-		bool last;
-		int fd;
-
-		while (rest[pos] == '/')
-			pos++;
-		if (!rest[pos]) {
-			/* the whole path walked: cur is the state dir ("/" alone checks "/") */
-			rc = check(cur, path, path, true, flags, d);
-			break;
-		}
-		comp = rest + pos;
-		next = strchr(comp, '/');
-		if (next) {
-			*next = '\0';
-			pos = (size_t)(next - rest) + 1;
-		} else {
-			pos = strlen(rest);
-		}
-		last = !rest[pos + strspn(rest + pos, "/")];
-		if (!strcmp(comp, "."))
-			continue;
-		fd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT && (flags & STATESTORE_CREATE)) {
-			if (mkdirat(cur, comp, 0700) < 0 && errno != EEXIST) {
-				walked_add(walked, sizeof(walked), comp);
-				rc = fault(d, flags, errno == EACCES ? DIAG_CONFIG : DIAG_INTERNAL, errno,
-					   "cannot create '%s' (state dir '%s'): %s", walked, path,
-					   strerror(errno));
-				break;
-			}
-			fd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-			char target[PATH_MAX], *nrest;
-			struct stat lst, dst;
-			ssize_t n;
-
-			walked_add(walked, sizeof(walked), comp);
-			if (fstatat(cur, comp, &lst, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(lst.st_mode)) {
-				if (last)
-					rc = fault(d, flags, DIAG_CONFIG, ENOTDIR,
-						   "state dir '%s' is not a directory", path);
-				else
-					rc = fault(d, flags, DIAG_CONFIG, ENOTDIR,
-						   "'%s' (on the way to state dir '%s') is not a directory",
-						   walked, path);
-				break;
-			}
-			if (last) {
-				rc = fault(d, flags, DIAG_CONFIG, ELOOP,
-					   "state dir '%s' is a symbolic link: refusing to use it; "
-					   "name the directory itself", path);
-				break;
-			}
-			/* a link only root (or we) could have put there, or that is root's (or ours) */
-			if (++links > STATESTORE_MAX_LINKS) {
-				rc = fault(d, flags, DIAG_CONFIG, ELOOP,
-					   "state dir '%s': too many symbolic links on the way", path);
-				break;
-			}
-			if (fstat(cur, &dst) < 0 ||
-			    ((dst.st_mode & 022) && lst.st_uid != 0 && lst.st_uid != geteuid())) {
-				rc = fault(d, flags, DIAG_CONFIG, EPERM,
-					   "'%s' (on the way to state dir '%s') is a symbolic link owned by "
-					   "uid %u in a directory others can write: refusing to follow it",
-					   walked, path, (unsigned)lst.st_uid);
-				break;
-			}
-			n = readlinkat(cur, comp, target, sizeof(target) - 1);
-			if (n <= 0) {
-				rc = fault(d, flags, DIAG_INTERNAL, n < 0 ? errno : EINVAL,
-					   "cannot read link '%s'", walked);
-				break;
-			}
-			target[n] = '\0';
-			if (asprintf(&nrest, "%s/%s", target, rest + pos) < 0) {
-				rc = fault(d, flags, DIAG_INTERNAL, ENOMEM, "state dir '%s'", path);
-				break;
-			}
-			free(rest);
-			rest = nrest;
-			pos = 0;
-			/* the walked path stays as written: messages name the link's directory */
-			if (target[0] == '/') {
-				close(cur);
-				cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (cur < 0) {
-					rc = fault(d, flags, DIAG_INTERNAL, errno, "cannot open '/'");
-					break;
-				}
-				snprintf(walked, sizeof(walked), "/");
-			} else {
-				/* relative to the link's directory: drop the link's name again */
-				char *slash = strrchr(walked, '/');
-
-				if (slash && slash != walked)
-					*slash = '\0';
-				else
-					snprintf(walked, sizeof(walked), "/");
-			}
-			continue;
-		}
-		walked_add(walked, sizeof(walked), comp);
-		if (fd < 0) {
-			int e = errno;
-
-			if (e == ENOENT && (flags & STATESTORE_READONLY)) {
-				rc = -ENOENT;
-				break;
-			}
-			rc = fault(d, flags, e == EACCES || e == ENOENT ? DIAG_CONFIG : DIAG_INTERNAL, e,
-				   "cannot open '%s' (state dir '%s'): %s", walked, path, strerror(e));
-			break;
-		}
-		close(cur);
-		cur = fd;
-		if (!last) {
-			rc = check(cur, walked, path, false, flags, d);
-			if (rc)
-				break;
-		}
-	}
-out:
-	free(rest);
+		return rc;
+	rc = walk(&w);
+	free(w.rest);
 	if (rc) {
-		if (cur >= 0)
-			close(cur);
+		if (w.cur >= 0)
+			close(w.cur);
 		return rc;
 	}
 	/*
 	 * Its id, when it has one, is the marker of the tables this run creates
 	 * (statestore_owner()), even when the journal below cannot be used.
 	 */
-	{
-		char id[STATESTORE_ID_LEN + 1];
-
-		statestore_id(cur, false, id, NULL);
-	}
-	return cur;
+	statestore_id(w.cur, false, id, NULL);
+	return w.cur;
 }
 
 int statestore_subdir(int dirfd, const char *name, const char *display, unsigned flags,

@@ -493,6 +493,220 @@ static int revert_ssh_guard(struct pl_ctx *ctx, struct journal *j, const struct 
 	return rc;
 }
 
+/* Release what a revert or a restore holds: prepared record, live cache, table, sync result */
+static void run_fini(struct hook *h, struct nft_read_cache *cache, struct nm_table *want,
+		     struct sync_result *r)
+{
+	if (h->prepared)
+		journal_rec_fini(&h->rec);
+	livecache_fini(cache);
+	nm_table_fini(want);
+	sync_result_fini(r);
+}
+
+/* Into *target: transaction id, or (0) the last one in force (of o->table). Returns an exit code. */
+static int revert_find_target(struct pl_ctx *ctx, struct journal *j, uint64_t id,
+			      const struct txn_opts *o, struct journal_rec *target)
+{
+	int ret;
+
+	if (id == 0) {
+		unsigned mask = JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
+				JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
+				JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED);
+
+		if (o && o->table)
+			ret = journal_last_for_table(j, o->table, mask, target, &ctx->diag);
+		else
+			ret = journal_last(j, mask, target, &ctx->diag);
+		if (ret == -ENOENT) {
+			if (o && o->table)
+				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+					 "nothing to revert: no transaction of table inet %s in force in %s (another table: revert ID, see 'portlock log')",
+					 o->table, ctx->state_dir);
+			else
+				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+					 "nothing to revert: no transaction in force in %s", ctx->state_dir);
+			return PL_EXIT_CONFLICT;
+		}
+	} else {
+		ret = journal_get(j, id, target, &ctx->diag);
+	}
+	if (ret)
+		return diag_exit_code(&ctx->diag);
+	return PL_EXIT_OK;
+}
+
+/* Refuse a target that is no state of the table to go back to. Returns an exit code. */
+static int revert_refuse(struct pl_ctx *ctx, const struct journal_rec *target, enum journal_kind kind,
+			 bool quiet, const struct txn_opts *o, struct txn_result *res)
+{
+	if (target->kind == JOURNAL_KIND_ALLOW || target->kind == JOURNAL_KIND_REVOKE) {
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+			 "transaction %llu is temporary access (%s), not a state of the table: 'portlock allow --revoke' ends a grant, its timeout ends it anyway",
+			 (unsigned long long)target->id, journal_kind_str(target->kind));
+		return PL_EXIT_CONFLICT;
+	}
+	if (target->state == JOURNAL_STATE_REVERTED ||
+	    (target->state == JOURNAL_STATE_PREPARED && kind != JOURNAL_KIND_AUTO_REVERT)) {
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0, "transaction %llu is %s: nothing to revert",
+			 (unsigned long long)target->id, journal_state_str(target->state));
+		return PL_EXIT_CONFLICT;
+	}
+	if (o && !o->force && target->kind == JOURNAL_KIND_AUTO_REVERT) {
+		/* its prior is the change nobody confirmed: do not bring the lockout back by accident */
+		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
+			 "transaction %llu is the auto-revert of transaction %llu, which nobody confirmed: reverting it would re-install that change; refusing (use --force to insist, best with --confirm SECONDS)",
+			 (unsigned long long)target->id, (unsigned long long)target->reverts_id);
+		if (!quiet) {
+			res->outcome = TXN_REVERT_REFUSED;
+			res->dry_run = o->dry_run;
+			res->target_id = target->reverts_id;
+			res->auto_id = target->id;
+			snprintf(res->why, sizeof(res->why), "%s",
+				 "reverting an auto-revert re-installs the change nobody confirmed");
+		}
+		return PL_EXIT_CONFLICT;
+	}
+	return PL_EXIT_OK;
+}
+
+/* The table target's prior held into *want, if this state dir owns the table. Returns an exit code. */
+static int revert_load(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *target,
+		       enum journal_kind kind, struct nm_table *want)
+{
+	char what[96];
+	int rc;
+
+	snprintf(what, sizeof(what), "transaction %llu", (unsigned long long)target->id);
+	/* a prior that was absent: exists = false, the table is deleted */
+	if (snapshot_load(j, target, false, true, want, what, &ctx->diag))
+		return diag_exit_code(&ctx->diag);
+	/* only a table this state dir created, and whose history still holds (snapshot.h) */
+	if (snapshot_check_owner(j, target, kind == JOURNAL_KIND_REVERT, &ctx->diag)) {
+		rc = diag_exit_code(&ctx->diag);
+		diag_note(&ctx->diag, NULL, "nothing was reverted");
+		return rc;
+	}
+	return PL_EXIT_OK;
+}
+
+/* revert --dry-run: the plan and what restoring the table would cut, into res. Returns an exit code. */
+static int revert_dry_run(struct pl_ctx *ctx, const struct txn_opts *o, struct nm_table *want,
+			  const struct journal_rec *target, struct sync_result *r, struct txn_result *res)
+{
+	struct policy *tp = calloc(1, sizeof(*tp));
+	struct impact *im = calloc(1, sizeof(*im));
+	struct diag q;
+	int rc = PL_EXIT_OK;
+
+	/* the impact of restoring the table: judged by its own allowlists */
+	if (!tp || !im) {
+		free(tp);
+		free(im);
+		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "revert");
+		return PL_EXIT_INTERNAL;
+	}
+	impact_init(im);
+	diag_init(&q);
+	if (!plan_empty(&r->plan)) {
+		if (impact_policy_from_table(want, o ? o->policy : NULL, tp) < 0) {
+			free(tp);
+			tp = NULL;
+		} else if (impact_run(tp, &r->live.t, im, &q) < 0) {
+			;
+		}
+		if (!tp || !im->judged)
+			diag_warn(&ctx->diag, NULL, "cannot judge what the revert would cut: %s",
+				  q.nrecs ? q.recs[0].msg : "the restored table cannot be read");
+	}
+	diag_fini(&q);
+	res->own_policy = tp;
+	res->own_impact = im;
+	if (tp && im->judged) {
+		res->impact = im;
+		res->impact_policy = tp;
+	}
+	if (o->exit_code && !plan_empty(&r->plan))
+		rc = PL_EXIT_PENDING;
+	res->dry_run = true;
+	res->target_id = target->id;
+	result_take(res, TXN_REVERT_DRY_RUN, target->table, r);
+	return rc;
+}
+
+/*
+ * After the batch went in: arm the watcher for *deadline, let cut SSH
+ * sessions pass again, complete the revert's journal record. Returns an
+ * exit code.
+ */
+static int revert_committed(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *target,
+			    struct hook *h, struct sync_result *r, struct nm_table *want,
+			    int64_t *deadline)
+{
+	int rc = PL_EXIT_OK;
+
+	nl_batch_free(r->plan.batch);
+	r->plan.batch = NULL;
+	nm_live_fini(&r->live);
+	*deadline = h->unjournaled ? 0 : h->rec.confirm_deadline;
+	/* first the watcher: it exists before the record is completed and before any output */
+	if (*deadline)
+		spawn_watcher(ctx, j, h->rec.id, *deadline);
+	/* the sessions an apply cut may pass again: count them all again */
+	ssh_cut_write(ctx, "-", "");
+	if (h->unjournaled) {
+		diag_warn(&ctx->diag, NULL,
+			  "transaction %llu was reverted without a journal record of the revert (%s)",
+			  (unsigned long long)target->id, h->why);
+		return PL_EXIT_NOJOURNAL;
+	}
+	if (hook_commit(h, r, want, *deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED)) {
+		rc = diag_exit_code(&ctx->diag);
+		if (*deadline)
+			diag_warn(&ctx->diag, NULL,
+				  "the revert is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)");
+	}
+	return rc;
+}
+
+/*
+ * Mark the target and every later transaction of its table still in force
+ * as reverted (not the revert's own record). Returns whether one could not
+ * be marked.
+ */
+static bool revert_mark_undone(struct pl_ctx *ctx, struct journal *j, const struct journal_rec *target,
+			       const struct hook *h)
+{
+	struct journal_rec *recs = NULL;
+	size_t n = 0;
+	bool unmarked = false;
+
+	if (journal_list(j, 0, &recs, &n, &ctx->diag) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (recs[i].id < target->id || (h->prepared && recs[i].id == h->rec.id) ||
+			    strcmp(recs[i].table, target->table))
+				continue;
+			if (recs[i].state == JOURNAL_STATE_APPLIED || recs[i].state == JOURNAL_STATE_PENDING ||
+			    recs[i].state == JOURNAL_STATE_CONFIRMED) {
+				struct diag q;
+
+				diag_init(&q);
+				if (journal_set_state(j, recs[i].id, JOURNAL_STATE_REVERTED, &q)) {
+					/* the kernel is reverted; the record says so later (recover, the watcher) */
+					diag_warn(&ctx->diag, NULL,
+						  "transaction %llu is reverted in the kernel but its record could not be marked: %s",
+						  (unsigned long long)recs[i].id, diag_first(&q));
+					unmarked = true;
+				}
+				diag_fini(&q);
+			}
+		}
+	}
+	journal_recs_free(recs, n);
+	return unmarked;
+}
+
 /*
  * Revert transaction id (0: the newest in force). o: what `portlock revert`
  * asked for (dry run, --confirm, --force); NULL for an auto-revert.
@@ -512,86 +726,22 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	struct sync_result r = { 0 };
 	struct hook h = { .j = j, .kind = kind, .d = &ctx->diag, .state_dir = ctx->state_dir,
 			  .confirm_s = o && !dry_run ? o->confirm_s : 0 };
-	struct journal_rec *recs = NULL;
 	struct nft_read_cache cache = { 0 };
-	size_t n = 0;
-	int ret, rc = PL_EXIT_OK;
-	bool unmarked = false;
+	int rc;
+	bool unmarked;
 
 	memset(&want, 0, sizeof(want));
 	/* the deadline is honoured even when the journal cannot record it */
 	h.skip_journal_ok = kind == JOURNAL_KIND_AUTO_REVERT;
-	if (id == 0) {
-		unsigned mask = JOURNAL_STATE_BIT(JOURNAL_STATE_APPLIED) |
-				JOURNAL_STATE_BIT(JOURNAL_STATE_PENDING) |
-				JOURNAL_STATE_BIT(JOURNAL_STATE_CONFIRMED);
-
-		if (o && o->table)
-			ret = journal_last_for_table(j, o->table, mask, &target, &ctx->diag);
-		else
-			ret = journal_last(j, mask, &target, &ctx->diag);
-		if (ret == -ENOENT) {
-			if (o && o->table)
-				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-					 "nothing to revert: no transaction of table inet %s in force in %s (another table: revert ID, see 'portlock log')",
-					 o->table, ctx->state_dir);
-			else
-				diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-					 "nothing to revert: no transaction in force in %s", ctx->state_dir);
-			return PL_EXIT_CONFLICT;
-		}
-	} else {
-		ret = journal_get(j, id, &target, &ctx->diag);
-	}
-	if (ret)
-		return diag_exit_code(&ctx->diag);
-	if (target.kind == JOURNAL_KIND_ALLOW || target.kind == JOURNAL_KIND_REVOKE) {
-		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-			 "transaction %llu is temporary access (%s), not a state of the table: 'portlock allow --revoke' ends a grant, its timeout ends it anyway",
-			 (unsigned long long)target.id, journal_kind_str(target.kind));
-		rc = PL_EXIT_CONFLICT;
+	rc = revert_find_target(ctx, j, id, o, &target);
+	if (rc)
+		return rc;
+	rc = revert_refuse(ctx, &target, kind, quiet, o, res);
+	if (rc)
 		goto out;
-	}
-	if (target.state == JOURNAL_STATE_REVERTED ||
-	    (target.state == JOURNAL_STATE_PREPARED && kind != JOURNAL_KIND_AUTO_REVERT)) {
-		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0, "transaction %llu is %s: nothing to revert",
-			 (unsigned long long)target.id, journal_state_str(target.state));
-		rc = PL_EXIT_CONFLICT;
+	rc = revert_load(ctx, j, &target, kind, &want);
+	if (rc)
 		goto out;
-	}
-	if (o && !o->force && target.kind == JOURNAL_KIND_AUTO_REVERT) {
-		/* its prior is the change nobody confirmed: do not bring the lockout back by accident */
-		diag_err(&ctx->diag, DIAG_CONFLICT, NULL, 0,
-			 "transaction %llu is the auto-revert of transaction %llu, which nobody confirmed: reverting it would re-install that change; refusing (use --force to insist, best with --confirm SECONDS)",
-			 (unsigned long long)target.id, (unsigned long long)target.reverts_id);
-		if (!quiet) {
-			res->outcome = TXN_REVERT_REFUSED;
-			res->dry_run = dry_run;
-			res->target_id = target.reverts_id;
-			res->auto_id = target.id;
-			snprintf(res->why, sizeof(res->why), "%s",
-				 "reverting an auto-revert re-installs the change nobody confirmed");
-		}
-		rc = PL_EXIT_CONFLICT;
-		goto out;
-	}
-	{
-		char what[96];
-
-		snprintf(what, sizeof(what), "transaction %llu", (unsigned long long)target.id);
-		/* a prior that was absent: exists = false, the table is deleted */
-		ret = snapshot_load(j, &target, false, true, &want, what, &ctx->diag);
-		if (ret) {
-			rc = diag_exit_code(&ctx->diag);
-			goto out;
-		}
-	}
-	/* only a table this state dir created, and whose history still holds (snapshot.h) */
-	if (snapshot_check_owner(j, &target, kind == JOURNAL_KIND_REVERT, &ctx->diag)) {
-		rc = diag_exit_code(&ctx->diag);
-		diag_note(&ctx->diag, NULL, "nothing was reverted");
-		goto out;
-	}
 	if (o && !dry_run) {
 		rc = revert_ssh_guard(ctx, j, &target, o);
 		if (rc)
@@ -602,101 +752,20 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 	sync_cached(&so, &cache, ctx->state_dir, target.table);
 	if (!dry_run)
 		sync_journaled(&so, &h);
-	ret = sync_to(&want, &so, &r, &ctx->diag);
-	if (ret) {
+	if (sync_to(&want, &so, &r, &ctx->diag)) {
 		rc = diag_exit_code(&ctx->diag);
 		diag_note(&ctx->diag, NULL, "nothing was reverted");
 		goto out;
 	}
 	if (dry_run) {
-		struct policy *tp = calloc(1, sizeof(*tp));
-		struct impact *im = calloc(1, sizeof(*im));
-		struct diag q;
-
-		/* the impact of restoring the table: judged by its own allowlists */
-		if (!tp || !im) {
-			free(tp);
-			free(im);
-			rc = PL_EXIT_INTERNAL;
-			diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "revert");
-			goto out;
-		}
-		impact_init(im);
-		diag_init(&q);
-		if (!plan_empty(&r.plan)) {
-			if (impact_policy_from_table(&want, o ? o->policy : NULL, tp) < 0) {
-				free(tp);
-				tp = NULL;
-			} else if (impact_run(tp, &r.live.t, im, &q) < 0) {
-				;
-			}
-			if (!tp || !im->judged)
-				diag_warn(&ctx->diag, NULL, "cannot judge what the revert would cut: %s",
-					  q.nrecs ? q.recs[0].msg : "the restored table cannot be read");
-		}
-		diag_fini(&q);
-		res->own_policy = tp;
-		res->own_impact = im;
-		if (tp && im->judged) {
-			res->impact = im;
-			res->impact_policy = tp;
-		}
-		if (o->exit_code && !plan_empty(&r.plan))
-			rc = PL_EXIT_PENDING;
-		res->dry_run = true;
-		res->target_id = target.id;
-		result_take(res, TXN_REVERT_DRY_RUN, target.table, &r);
+		rc = revert_dry_run(ctx, o, &want, &target, &r, res);
 		goto out;
 	}
-	if (r.committed) {
-		nl_batch_free(r.plan.batch);
-		r.plan.batch = NULL;
-		nm_live_fini(&r.live);
-		deadline = h.unjournaled ? 0 : h.rec.confirm_deadline;
-		/* first the watcher: it exists before the record is completed and before any output */
-		if (deadline)
-			spawn_watcher(ctx, j, h.rec.id, deadline);
-		/* the sessions an apply cut may pass again: count them all again */
-		ssh_cut_write(ctx, "-", "");
-		if (h.unjournaled) {
-			diag_warn(&ctx->diag, NULL,
-				  "transaction %llu was reverted without a journal record of the revert (%s)",
-				  (unsigned long long)target.id, h.why);
-			rc = PL_EXIT_NOJOURNAL;
-		} else {
-			ret = hook_commit(&h, &r, &want, deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED);
-			if (ret) {
-				rc = diag_exit_code(&ctx->diag);
-				if (deadline)
-					diag_warn(&ctx->diag, NULL,
-						  "the revert is applied but its journal record could not be completed; its deadline stands (the watcher, recover and apply honour it)");
-			}
-		}
-	} else if (h.confirm_s) {
+	if (r.committed)
+		rc = revert_committed(ctx, j, &target, &h, &r, &want, &deadline);
+	else if (h.confirm_s)
 		diag_note(&ctx->diag, NULL, "the revert changed nothing: --confirm has nothing to wait for");
-	}
-	/* the target and every later transaction of its table still in force are undone */
-	if (journal_list(j, 0, &recs, &n, &ctx->diag) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			if (recs[i].id < target.id || (h.prepared && recs[i].id == h.rec.id) ||
-			    strcmp(recs[i].table, target.table))
-				continue;
-			if (recs[i].state == JOURNAL_STATE_APPLIED || recs[i].state == JOURNAL_STATE_PENDING ||
-			    recs[i].state == JOURNAL_STATE_CONFIRMED) {
-				struct diag q;
-
-				diag_init(&q);
-				if (journal_set_state(j, recs[i].id, JOURNAL_STATE_REVERTED, &q)) {
-					/* the kernel is reverted; the record says so later (recover, the watcher) */
-					diag_warn(&ctx->diag, NULL,
-						  "transaction %llu is reverted in the kernel but its record could not be marked: %s",
-						  (unsigned long long)recs[i].id, diag_first(&q));
-					unmarked = true;
-				}
-				diag_fini(&q);
-			}
-		}
-	}
+	unmarked = revert_mark_undone(ctx, j, &target, &h);
 	if (unmarked && rc == PL_EXIT_OK)
 		rc = PL_EXIT_NOJOURNAL;
 	if (r.committed && !h.unjournaled)
@@ -712,12 +781,7 @@ static int revert_run(struct pl_ctx *ctx, struct journal *j, uint64_t id,
 		result_take(res, TXN_REVERTED, target.table, &r);
 	}
 out:
-	if (h.prepared)
-		journal_rec_fini(&h.rec);
-	journal_recs_free(recs, n);
-	livecache_fini(&cache);
-	nm_table_fini(&want);
-	sync_result_fini(&r);
+	run_fini(&h, &cache, &want, &r);
 	journal_rec_fini(&target);
 	return rc;
 }
@@ -790,11 +854,7 @@ static int restore_result(struct pl_ctx *ctx, struct journal *j, const struct jo
 	res->id = res->journaled ? h.rec.id : 0;
 	result_take(res, TXN_RESTORED, src->table, &r);
 out:
-	if (h.prepared)
-		journal_rec_fini(&h.rec);
-	livecache_fini(&cache);
-	nm_table_fini(&want);
-	sync_result_fini(&r);
+	run_fini(&h, &cache, &want, &r);
 	return rc;
 }
 
@@ -855,6 +915,69 @@ static void say_safe_state(struct pl_ctx *ctx, const struct journal_rec *rec, co
 	diag_warn(&ctx->diag, NULL, "%s", msg);
 }
 
+/* Complete rec in state with the live table as its result. Returns 0 or -errno (in d). */
+static int resolve_record(struct journal *j, struct journal_rec *rec, enum journal_state state,
+			  struct nm_live *live, struct diag *d)
+{
+	struct snapshot c;
+	int ret;
+
+	rec->state = state;
+	rec->gen_after = live->genid;
+	rec->result_absent = !live->t.exists;
+	ret = snapshot_from_live(live, journal_objects_path(j), &c);
+	if (!ret)
+		ret = journal_commit(j, rec, NULL, &c.jc, d);
+	snapshot_fini(&c);
+	return ret;
+}
+
+/* Not in force: the kernel never applied rec (or it was reverted at its deadline); discard it. */
+static enum resolved resolve_discard(struct pl_ctx *ctx, struct journal *j, struct journal_rec *rec)
+{
+	if (rec->confirm_deadline && time(NULL) >= rec->confirm_deadline)
+		diag_note(&ctx->diag, NULL,
+			  "transaction %llu is not in force (interrupted before the kernel applied it, or reverted at its deadline): discarded",
+			  (unsigned long long)rec->id);
+	else
+		diag_note(&ctx->diag, NULL,
+			  "transaction %llu was interrupted before the kernel applied it: discarded",
+			  (unsigned long long)rec->id);
+	return journal_abort(j, rec, &ctx->diag) ? RESOLVED_UNKNOWN : RESOLVED_DISCARDED;
+}
+
+/* In force: record it with the live table; with a deadline it is pending, and its deadline stands. */
+static enum resolved resolve_in_force(struct pl_ctx *ctx, struct journal *j, struct journal_rec *rec,
+				      struct nm_live *live)
+{
+	struct snapshot c;
+	int ret;
+
+	rec->state = rec->confirm_deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED;
+	rec->gen_after = live->genid;
+	rec->result_absent = !live->t.exists;
+	ret = snapshot_from_live(live, journal_objects_path(j), &c);
+	if (!ret) {
+		struct diag w;
+
+		diag_init(&w);
+		ret = journal_commit(j, rec, NULL, &c.jc, &w);
+		if (ret)
+			diag_warn(&ctx->diag, NULL,
+				  "transaction %llu was interrupted after the kernel applied it, and its record cannot be completed: %s",
+				  (unsigned long long)rec->id, diag_first(&w));
+		diag_fini(&w);
+	}
+	snapshot_fini(&c);
+	if (ret)
+		return RESOLVED_UNRECORDED;
+	diag_note(&ctx->diag, NULL, "transaction %llu was interrupted after the kernel applied it: recorded %s",
+		  (unsigned long long)rec->id, journal_state_str(rec->state));
+	if (live->t.exists)
+		livecache_store(ctx->state_dir, rec->table, live->genid, live->t.handle, rec->id);
+	return RESOLVED_RECORDED;
+}
+
 /*
  * A record left "prepared" by a crash (or by a journal write that failed
  * after the commit): was its batch committed? One with a deadline is
@@ -867,7 +990,6 @@ static enum resolved resolve_prepared(struct pl_ctx *ctx, struct journal *j, str
 {
 	struct nm_table prior;
 	struct nm_live live = { 0 };
-	struct snapshot c;
 	struct plan pl;
 	struct diag q;
 	enum resolved res = RESOLVED_UNKNOWN;
@@ -889,15 +1011,9 @@ static enum resolved resolve_prepared(struct pl_ctx *ctx, struct journal *j, str
 		char reason[256];
 
 		snprintf(reason, sizeof(reason), "its prior content is damaged (%s)", diag_first(&q));
-		rec->state = JOURNAL_STATE_APPLIED;
 		snprintf(rec->safe_state, sizeof(rec->safe_state), "%s", SAFE_KEPT);
 		snprintf(rec->safe_reason, sizeof(rec->safe_reason), "%s", reason);
-		rec->gen_after = live.genid;
-		rec->result_absent = !live.t.exists;
-		ret = snapshot_from_live(&live, journal_objects_path(j), &c);
-		if (!ret)
-			ret = journal_commit(j, rec, NULL, &c.jc, &ctx->diag);
-		snapshot_fini(&c);
+		ret = resolve_record(j, rec, JOURNAL_STATE_APPLIED, &live, &ctx->diag);
 		say_safe_state(ctx, rec, reason, ret == 0);
 		res = RESOLVED_SAFE;
 		goto out;
@@ -912,14 +1028,7 @@ static enum resolved resolve_prepared(struct pl_ctx *ctx, struct journal *j, str
 	in_force = !plan_empty(&pl) || (rec->confirm_deadline && before_boot(rec) && !rec->prior_absent);
 	plan_fini(&pl);
 	if (!in_force && rec->id == reverted_prepared) {
-		rec->state = JOURNAL_STATE_REVERTED;
-		rec->gen_after = live.genid;
-		rec->result_absent = !live.t.exists;
-		ret = snapshot_from_live(&live, journal_objects_path(j), &c);
-		if (!ret)
-			ret = journal_commit(j, rec, NULL, &c.jc, &q);
-		snapshot_fini(&c);
-		if (ret) {
+		if (resolve_record(j, rec, JOURNAL_STATE_REVERTED, &live, &q)) {
 			res = RESOLVED_REVERTED_UNRECORDED;
 			goto out;
 		}
@@ -927,46 +1036,11 @@ static enum resolved resolve_prepared(struct pl_ctx *ctx, struct journal *j, str
 		diag_note(&ctx->diag, NULL, "transaction %llu was reverted at its deadline: recorded",
 			  (unsigned long long)rec->id);
 		res = RESOLVED_RECORDED;
-		goto out;
+	} else if (!in_force) {
+		res = resolve_discard(ctx, j, rec);
+	} else {
+		res = resolve_in_force(ctx, j, rec, &live);
 	}
-	if (!in_force) {
-		if (rec->confirm_deadline && time(NULL) >= rec->confirm_deadline)
-			diag_note(&ctx->diag, NULL,
-				  "transaction %llu is not in force (interrupted before the kernel applied it, or reverted at its deadline): discarded",
-				  (unsigned long long)rec->id);
-		else
-			diag_note(&ctx->diag, NULL,
-				  "transaction %llu was interrupted before the kernel applied it: discarded",
-				  (unsigned long long)rec->id);
-		res = journal_abort(j, rec, &ctx->diag) ? RESOLVED_UNKNOWN : RESOLVED_DISCARDED;
-		goto out;
-	}
-	/* in force: with a deadline it is pending, and its deadline stands */
-	rec->state = rec->confirm_deadline ? JOURNAL_STATE_PENDING : JOURNAL_STATE_APPLIED;
-	rec->gen_after = live.genid;
-	rec->result_absent = !live.t.exists;
-	ret = snapshot_from_live(&live, journal_objects_path(j), &c);
-	if (!ret) {
-		struct diag w;
-
-		diag_init(&w);
-		ret = journal_commit(j, rec, NULL, &c.jc, &w);
-		if (ret)
-			diag_warn(&ctx->diag, NULL,
-				  "transaction %llu was interrupted after the kernel applied it, and its record cannot be completed: %s",
-				  (unsigned long long)rec->id, diag_first(&w));
-		diag_fini(&w);
-	}
-	snapshot_fini(&c);
-	if (ret) {
-		res = RESOLVED_UNRECORDED;
-		goto out;
-	}
-	diag_note(&ctx->diag, NULL, "transaction %llu was interrupted after the kernel applied it: recorded %s",
-		  (unsigned long long)rec->id, journal_state_str(rec->state));
-	if (live.t.exists)
-		livecache_store(ctx->state_dir, rec->table, live.genid, live.t.handle, rec->id);
-	res = RESOLVED_RECORDED;
 out:
 	diag_fini(&q);
 	nm_table_fini(&prior);
