@@ -155,6 +155,8 @@ static const char *reach_str(const struct audit_reach_fact *x, char *buf, size_t
 		snprintf(buf, len, "not evaluated: %s", x->unknown);
 		break;
 	}
+	if (x->local_port && x->nat[0] && strlen(buf) + 3 < len)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (%s)", x->nat);
 	return buf;
 }
 
@@ -194,7 +196,7 @@ static void reach_both(const struct audit_port_fact *x, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (int fi = 0; fi < 2; fi++) {
-		if (!x->st.listening[fi])
+		if (!x->st.listening[fi] && !x->st.reach[fi].published)
 			continue;
 		reach_str(&x->st.reach[fi], one, sizeof(one));
 		if (o + 2 < len)
@@ -232,7 +234,7 @@ enum audit_reach audit_port_reach(const struct audit_port *st, const bool fam[2]
 	for (int fi = 0; fi < 2; fi++) {
 		enum audit_reach s = st->reach[fi].state == AUDIT_REACH_ALL ? AUDIT_REACH_OPEN : st->reach[fi].state;
 
-		if (fam[fi] && st->listening[fi] && rank[s] > rank[worst])
+		if (fam[fi] && (st->listening[fi] || st->reach[fi].published) && rank[s] > rank[worst])
 			worst = s;
 	}
 	return worst;
@@ -353,6 +355,25 @@ static void derive_port(const struct audit_facts *in, const struct audit_port_fa
 			}
 		}
 	}
+	if (!(x->probed && (is_smpp(x->service) || is_smtp(x->service))) &&
+	    (st->reach[0].published || st->reach[1].published)) {
+		struct audit_finding *f = judged(r, x, "dnat-published", AUDIT_HIGH, AUDIT_CHK_OPEN,
+						 "a port published through NAT");
+
+		if (f && x->in_policy)
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "the policy covers %u/%s (service '%s', %s:%d): keep \"forward\" in hooks (portlock group) so its allowlist applies to the published port, then 'portlock apply --confirm 120' and 'portlock confirm'",
+				 port, st->key.udp ? "udp" : "tcp", x->psvc, x->pfile[0] ? x->pfile : "?", x->pline);
+		else if (f) {
+			char fix[700];
+
+			snprintf(b1, sizeof(b1), "port_%u", port);
+			audit_snippet(fix, sizeof(fix), in->have_policy, in->config_path, b1, NULL, st->key.udp, port);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "publish it only to the sources that need it (hooks = [\"input\", \"forward\"] in the portlock group, the default): %s",
+				 fix);
+		}
+	}
 	if (x->in_policy && x->pexpect[0] && x->probed && !expect_ok(x->pexpect, x->service)) {
 		struct audit_finding *f = add(r, "expect-mismatch", AUDIT_MEDIUM);
 
@@ -398,6 +419,59 @@ static const char *service_of_rule(const struct own_tables *own, const char *tab
 	return NULL;
 }
 
+/*
+ * What the nat chains on prerouting do to the packet: a DNAT to another
+ * address (or a nat rule it cannot evaluate) publishes the port: not
+ * evaluated, never closed by the absence of a local listener; a redirect
+ * turns pk into the packet input sees (its local port).
+ */
+static int nat_fact(const struct ne_world *w, struct ne_packet *pk, struct audit_reach_fact *out)
+{
+	struct ne_nat nat;
+	char some[40], to[112];
+	int ret = ne_nat(w, pk, &nat);
+
+	if (ret < 0)
+		return ret;
+	snprintf(some, sizeof(some), "%s", nat.some ? " for some sources" : "");
+	switch (nat.kind) {
+	case NE_NAT_NONE:
+		break;
+	case NE_NAT_DNAT:
+		if (nat.to_port)
+			snprintf(to, sizeof(to), strchr(nat.to, ':') ? "[%s]:%u" : "%s:%u", nat.to, nat.to_port);
+		else
+			snprintf(to, sizeof(to), "%s", nat.to);
+		out->state = AUDIT_REACH_UNKNOWN;
+		out->published = true;
+		snprintf(out->nat, sizeof(out->nat), "published by DNAT to %.60s%s in table %s %.63s chain %.63s (handle %llu: %.100s)",
+			 to, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle, nat.rule);
+		snprintf(out->unknown, sizeof(out->unknown), "%.250s; the forward path is not evaluated", out->nat);
+		break;
+	case NE_NAT_UNKNOWN:
+		out->state = AUDIT_REACH_UNKNOWN;
+		out->published = true;
+		snprintf(out->nat, sizeof(out->nat), "a nat rule on prerouting may translate it: %.300s", nat.why);
+		snprintf(out->unknown, sizeof(out->unknown), "%.300s", out->nat);
+		break;
+	case NE_NAT_LOCAL:
+		out->local_port = nat.to_port ? nat.to_port : pk->dport;
+		snprintf(out->nat, sizeof(out->nat), "redirected to local port %u%s by table %s %s chain %s (handle %llu)",
+			 out->local_port, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle);
+		if (nat.some) {
+			/* the others reach the port itself: two paths, not evaluated together */
+			out->state = AUDIT_REACH_UNKNOWN;
+			out->published = true;
+			snprintf(out->unknown, sizeof(out->unknown), "%.300s", out->nat);
+			break;
+		}
+		pk->dnat = true;
+		pk->to_port = out->local_port;
+		break;
+	}
+	return 0;
+}
+
 static int reach_fact(const struct ne_world *w, const struct own_tables *own, bool udp, uint16_t port,
 		      enum cidr_family f, struct audit_reach_fact *out)
 {
@@ -406,6 +480,11 @@ static int reach_fact(const struct ne_world *w, const struct own_tables *own, bo
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	ret = nat_fact(w, &pk, out);
+	if (ret < 0)
+		return ret;
+	if (out->published)
+		return 0;
 	ret = ne_eval(w, &pk, &res);
 	if (ret < 0) {
 		ne_result_fini(&res);
@@ -476,6 +555,65 @@ static void mark_portlock(struct ne_world *w, struct nl_sock *s, const char *sta
 	fclose(fp);
 }
 
+/* ---- one port: reachability, listeners, probe ---- */
+
+/*
+ * The state of (ap->key): reachability per family, then the exposed
+ * listeners that take it (on the local port a redirect leads to; none for a
+ * family published elsewhere) and what answered the probe. x, when not
+ * NULL, takes the first listener's address and the probe's details.
+ */
+static int fill_port(const struct ne_world *w, const struct own_tables *own, const struct listen_set *ls,
+		     const size_t *tmap, const struct probe_result *results, struct audit_port *ap,
+		     struct audit_port_fact *x)
+{
+	enum listen_proto proto = ap->key.udp ? LISTEN_PROTO_UDP : LISTEN_PROTO_TCP;
+
+	for (int fi = 0; fi < 2; fi++)
+		if (reach_fact(w, own, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
+			return -ENOMEM;
+	for (size_t m = 0; m < ls->n; m++) {
+		const struct listen_entry *l = &ls->v[m];
+		const struct probe_result *pr = tmap && tmap[m] ? &results[tmap[m] - 1] : NULL;
+		size_t po = strlen(ap->process);
+		bool takes = false;
+		char who[128];
+
+		if (l->proto != proto || !listen_is_exposed(l))
+			continue;
+		for (int fi = 0; fi < 2; fi++) {
+			const struct audit_reach_fact *rf = &ap->reach[fi];
+
+			if (!rf->published && l->port == (rf->local_port ? rf->local_port : ap->key.port) &&
+			    listen_covers_family(l, fi ? CIDR_V6 : CIDR_V4))
+				ap->listening[fi] = takes = true;
+		}
+		if (!takes)
+			continue;
+		if (x && !x->where[0]) {
+			listen_addr_str(l, x->address, sizeof(x->address));
+			listen_endpoint_str(l, x->where, sizeof(x->where));
+		}
+		owners_str(l, who, sizeof(who));
+		if (who[0] && !strstr(ap->process, who) && po + strlen(who) + 2 < sizeof(ap->process))
+			snprintf(ap->process + po, sizeof(ap->process) - po, "%s%s", po ? "," : "", who);
+		if (pr && !ap->probed[0]) {
+			snprintf(ap->probed, sizeof(ap->probed), "%s", probe_service_name(pr->service));
+			snprintf(ap->software, sizeof(ap->software), "%s", pr->software);
+			snprintf(ap->banner, sizeof(ap->banner), "%.*s", (int)sizeof(ap->banner) - 1, pr->evidence);
+			if (x) {
+				x->probed = true;
+				x->service = pr->service;
+				x->confidence = pr->confidence;
+				snprintf(x->basis, sizeof(x->basis), "%s", pr->software_basis);
+				snprintf(x->codes, sizeof(x->codes), "%s", pr->fp_codes);
+				snprintf(x->evidence, sizeof(x->evidence), "%s", pr->evidence);
+			}
+		}
+	}
+	return 0;
+}
+
 /* ---- the state of requested ports (audit --report) ---- */
 
 static int port_states(const struct ne_world *w, const struct own_tables *own, const struct listen_set *ls, const size_t *tmap,
@@ -486,34 +624,9 @@ static int port_states(const struct ne_world *w, const struct own_tables *own, c
 		return -ENOMEM;
 	r->nports = o->nports;
 	for (size_t i = 0; i < o->nports; i++) {
-		struct audit_port *ap = &r->ports[i];
-		enum listen_proto proto = o->ports[i].udp ? LISTEN_PROTO_UDP : LISTEN_PROTO_TCP;
-		size_t po = 0;
-
-		ap->key = o->ports[i];
-		for (int fi = 0; fi < 2; fi++)
-			if (reach_fact(w, own, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
-				return -ENOMEM;
-		for (size_t m = 0; m < ls->n; m++) {
-			const struct listen_entry *l = &ls->v[m];
-			const struct probe_result *pr;
-			char who[128];
-
-			if (l->proto != proto || l->port != ap->key.port || !listen_is_exposed(l))
-				continue;
-			ap->listening[0] |= listen_covers_family(l, CIDR_V4);
-			ap->listening[1] |= listen_covers_family(l, CIDR_V6);
-			owners_str(l, who, sizeof(who));
-			if (who[0] && !strstr(ap->process, who) && po + strlen(who) + 2 < sizeof(ap->process))
-				po += (size_t)snprintf(ap->process + po, sizeof(ap->process) - po, "%s%s",
-						       po ? "," : "", who);
-			pr = tmap && tmap[m] ? &results[tmap[m] - 1] : NULL;
-			if (pr && !ap->probed[0]) {
-				snprintf(ap->probed, sizeof(ap->probed), "%s", probe_service_name(pr->service));
-				snprintf(ap->software, sizeof(ap->software), "%s", pr->software);
-				snprintf(ap->banner, sizeof(ap->banner), "%.*s", (int)sizeof(ap->banner) - 1, pr->evidence);
-			}
-		}
+		r->ports[i].key = o->ports[i];
+		if (fill_port(w, own, ls, tmap, results, &r->ports[i], NULL) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -649,72 +762,128 @@ static int sev_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* one fact per exposed (proto, port): its listeners, what answered, what the tables let through */
+/* ports a NAT rule's range or set is expanded into, at most (per rule; all rules) */
+#define NAT_EXPAND_RULE 256
+#define NAT_EXPAND_ALL 1024
+
+static int key_add(struct audit_port_key **v, size_t *n, size_t *cap, bool udp, uint16_t port)
+{
+	for (size_t k = 0; k < *n; k++)
+		if ((*v)[k].port == port && (*v)[k].udp == udp)
+			return 0;
+	if (util_grow((void **)v, cap, *n + 1, sizeof(**v)) < 0)
+		return -ENOMEM;
+	(*v)[*n].port = port;
+	(*v)[(*n)++].udp = udp;
+	return 0;
+}
+
+/* a NAT rule whose ports are too many to judge one by one (every port, a wide range) */
+static bool nat_wide(const struct ne_nat_port *np)
+{
+	return (unsigned)(np->hi - np->lo) >= NAT_EXPAND_RULE;
+}
+
+/*
+ * The ports to judge: the exposed listeners' and those NAT rules on
+ * prerouting match (candidates: ne_nat() decides for each).
+ */
+static int port_keys(const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp,
+		     struct audit_port_key **keys, size_t *nk)
+{
+	size_t cap = 0, nat = 0;
+	int ret = 0;
+
+	*keys = NULL;
+	*nk = 0;
+	for (size_t i = 0; i < ls->n && !ret; i++)
+		if (listen_is_exposed(&ls->v[i]))
+			ret = key_add(keys, nk, &cap, ls->v[i].proto == LISTEN_PROTO_UDP, ls->v[i].port);
+	for (size_t i = 0; i < nnp && !ret; i++) {
+		if (nat_wide(&np[i]))
+			continue;
+		for (uint32_t p = np[i].lo ? np[i].lo : 1; p <= np[i].hi && nat < NAT_EXPAND_ALL && !ret; p++, nat++) {
+			if (np[i].any_proto || !np[i].udp)
+				ret = key_add(keys, nk, &cap, false, (uint16_t)p);
+			if (!ret && (np[i].any_proto || np[i].udp))
+				ret = key_add(keys, nk, &cap, true, (uint16_t)p);
+		}
+	}
+	return ret;
+}
+
+/*
+ * One fact per exposed (proto, port): a listener takes it, or a NAT rule
+ * publishes it; its listeners, what answered, what the tables let through.
+ */
 static int gather_ports(const struct ne_world *w, const struct own_tables *own, const struct policy *p,
-			const struct listen_set *ls,
+			const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp,
 			const size_t *tmap, const struct probe_result *results, struct audit_port_fact **out,
 			size_t *nout)
 {
-	struct audit_port_fact *v = calloc(ls->n + 1, sizeof(*v));
-	size_t n = 0;
+	struct audit_port_key *keys;
+	struct audit_port_fact *v;
+	size_t nk, n = 0;
 
-	*out = v;
+	*out = NULL;
 	*nout = 0;
-	if (!v)
+	if (port_keys(ls, np, nnp, &keys, &nk) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < ls->n; i++) {
-		const struct listen_entry *l = &ls->v[i];
-		const struct probe_result *pr = tmap && tmap[i] ? &results[tmap[i] - 1] : NULL;
-		bool udp = l->proto == LISTEN_PROTO_UDP;
-		struct audit_port_fact *x = NULL;
-		char who[128];
-
-		if (!listen_is_exposed(l))
-			continue;
-		for (size_t k = 0; k < n && !x; k++)
-			if (v[k].st.key.port == l->port && v[k].st.key.udp == udp)
-				x = &v[k];
-		if (!x) {
-			const struct policy_service *ps;
-
-			x = &v[n++];
-			x->st.key.port = l->port;
-			x->st.key.udp = udp;
-			listen_addr_str(l, x->address, sizeof(x->address));
-			listen_endpoint_str(l, x->where, sizeof(x->where));
-			for (int fi = 0; fi < 2; fi++)
-				if (reach_fact(w, own, udp, l->port, fi ? CIDR_V6 : CIDR_V4, &x->st.reach[fi]) < 0)
-					return -ENOMEM;
-			ps = p ? policy_find_port(p, udp ? POLICY_UDP : POLICY_TCP, l->port) : NULL;
-			if (ps) {
-				x->in_policy = true;
-				snprintf(x->psvc, sizeof(x->psvc), "%s", ps->name);
-				snprintf(x->pfile, sizeof(x->pfile), "%s", ps->file ? ps->file : "");
-				snprintf(x->pexpect, sizeof(x->pexpect), "%s", ps->expect ? ps->expect : "");
-				x->pline = ps->line;
-			}
-		}
-		x->st.listening[0] |= listen_covers_family(l, CIDR_V4);
-		x->st.listening[1] |= listen_covers_family(l, CIDR_V6);
-		owners_str(l, who, sizeof(who));
-		if (who[0] && !strstr(x->st.process, who) &&
-		    strlen(x->st.process) + strlen(who) + 2 < sizeof(x->st.process))
-			snprintf(x->st.process + strlen(x->st.process), sizeof(x->st.process) - strlen(x->st.process),
-				 "%s%s", x->st.process[0] ? "," : "", who);
-		if (pr && !x->probed) {
-			x->probed = true;
-			x->service = pr->service;
-			x->confidence = pr->confidence;
-			snprintf(x->st.probed, sizeof(x->st.probed), "%s", probe_service_name(pr->service));
-			snprintf(x->st.software, sizeof(x->st.software), "%s", pr->software);
-			snprintf(x->st.banner, sizeof(x->st.banner), "%.*s", (int)sizeof(x->st.banner) - 1, pr->evidence);
-			snprintf(x->basis, sizeof(x->basis), "%s", pr->software_basis);
-			snprintf(x->codes, sizeof(x->codes), "%s", pr->fp_codes);
-			snprintf(x->evidence, sizeof(x->evidence), "%s", pr->evidence);
-		}
+	v = calloc(nk + 1, sizeof(*v));
+	*out = v;
+	if (!v) {
+		free(keys);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < nk; i++) {
+		struct audit_port_fact *x = &v[n];
+		const struct policy_service *ps;
+
+		memset(x, 0, sizeof(*x));
+		x->st.key = keys[i];
+		if (fill_port(w, own, ls, tmap, results, &x->st, x) < 0) {
+			free(keys);
+			return -ENOMEM;
+		}
+		if (!x->st.listening[0] && !x->st.listening[1] && !x->st.reach[0].published &&
+		    !x->st.reach[1].published)
+			continue;	/* nothing takes it from the network */
+		if (!x->where[0])
+			snprintf(x->where, sizeof(x->where), "*:%u", keys[i].port);
+		ps = p ? policy_find_port(p, keys[i].udp ? POLICY_UDP : POLICY_TCP, keys[i].port) : NULL;
+		if (ps) {
+			x->in_policy = true;
+			snprintf(x->psvc, sizeof(x->psvc), "%s", ps->name);
+			snprintf(x->pfile, sizeof(x->pfile), "%s", ps->file ? ps->file : "");
+			snprintf(x->pexpect, sizeof(x->pexpect), "%s", ps->expect ? ps->expect : "");
+			x->pline = ps->line;
+		}
+		n++;
+	}
+	free(keys);
 	*nout = n;
 	return 0;
+}
+
+/* NAT rules on prerouting over too many ports to judge one by one: not evaluated */
+static void nat_wide_findings(struct audit_report *r, const struct ne_nat_port *np, size_t nnp)
+{
+	for (size_t i = 0; i < nnp; i++) {
+		struct audit_finding *f;
+
+		if (!nat_wide(&np[i]))
+			continue;
+		f = add(r, "dnat-published", AUDIT_MEDIUM);
+		if (!f)
+			return;
+		if (!np[i].any_proto)
+			snprintf(f->proto, sizeof(f->proto), "%s", np[i].udp ? "udp" : "tcp");
+		snprintf(f->summary, sizeof(f->summary),
+			 "ports %u-%u%s%s are translated on prerouting (%.300s): not evaluated port by port",
+			 np[i].lo, np[i].hi, np[i].any_proto ? "" : "/", np[i].any_proto ? "" : f->proto, np[i].rule);
+		snprintf(f->remediation, sizeof(f->remediation),
+			 "publish only the ports that must be published, each to the sources that need it: a service covering them with hooks = [\"input\", \"forward\"] (portlock.conf(5)), then 'portlock apply --confirm 120' and 'portlock confirm'");
+	}
 }
 
 static const struct audit_port_fact *fact_of(const struct audit_port_fact *v, size_t n, const struct listen_entry *l)
@@ -827,7 +996,8 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	struct probe_target *targets = NULL;
 	struct probe_result *results = NULL;
 	struct audit_port_fact *facts = NULL;
-	size_t *tmap = NULL, nt = 0, nfacts = 0;
+	struct ne_nat_port *natp = NULL;
+	size_t *tmap = NULL, nt = 0, nfacts = 0, nnatp = 0;
 	struct fp_db fp;
 	bool have_fp = false;
 	const char *table = p ? p->table : POLICY_DEFAULT_TABLE;
@@ -938,7 +1108,8 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	}
 	nread = own.n;
 	own.v[own.n++] = live;	/* borrowed: not released through own */
-	if (gather_ports(&world, &own, p, &ls, tmap, results, &facts, &nfacts) < 0 ||
+	if (ne_nat_ports(&world, &natp, &nnatp) < 0 ||
+	    gather_ports(&world, &own, p, &ls, natp, nnatp, tmap, results, &facts, &nfacts) < 0 ||
 	    (o->nports && port_states(&world, &own, &ls, tmap, results, o, r) < 0)) {
 		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
 		rc = PL_EXIT_INTERNAL;
@@ -957,6 +1128,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	if (p && o->probe)
 		expect_findings(r, p, &ls);
 
+	nat_wide_findings(r, natp, nnatp);
 	if (p)
 		forward_findings(r, &live, table);
 	drift_findings(ctx, p, &live, r);
@@ -966,6 +1138,7 @@ out:
 	if (have_fp)
 		fingerprint_db_fini(&fp);
 	free(facts);
+	free(natp);
 	for (size_t i = 0; i < (nread == SIZE_MAX ? own.n : nread); i++)	/* not `live`, released below */
 		nm_live_fini(&own.v[i]);
 	free(own.v);

@@ -778,7 +778,12 @@ static void why_family(const struct audit_port *now, int fi, const char *proto, 
 		snprintf(svc, sizeof(svc), "; service '%s'", x->service);
 	else
 		svc[0] = '\0';
-	if (!now->listening[fi] && !now->listening[!fi])
+	if (x->published)
+		snprintf(buf, len, "%s: not evaluated: %s", fam, x->unknown);
+	else if (!now->listening[fi] && !now->listening[!fi] && x->local_port)
+		snprintf(buf, len, "%s: nothing listens on %u/%s from the network (%s)", fam, x->local_port, proto,
+			 x->nat);
+	else if (!now->listening[fi] && !now->listening[!fi])
 		snprintf(buf, len, "%s: nothing listens on %u/%s from the network", fam, port, proto);
 	else if (!now->listening[fi])
 		snprintf(buf, len, "%s: no listener takes %u/%s over %s", fam, port, proto, fam);
@@ -793,6 +798,8 @@ static void why_family(const struct audit_port *now, int fi, const char *proto, 
 		snprintf(buf, len, "%s: not evaluated: %s", fam, x->unknown);
 	else
 		snprintf(buf, len, "%s: no table drops %u/%s", fam, port, proto);
+	if (x->local_port && now->listening[fi] && strlen(buf) + 3 < len)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (%s)", x->nat);
 }
 
 void report_judge(const struct report_entry *e, const struct audit_port *now,
@@ -860,7 +867,17 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 	if (live && live->evidence[0] && !strstr(out->evidence, live->evidence))
 		APPEND(out->evidence, "; audit: %s", live->evidence);
 	ps = p ? policy_find_port(p, e->udp ? POLICY_UDP : POLICY_TCP, e->port) : NULL;
-	if (ps) {
+	if (now && out->state == REPORT_NOT_EVALUATED &&
+	    ((fam[0] && now->reach[0].published) || (fam[1] && now->reach[1].published))) {
+		if (ps)
+			snprintf(out->fix, sizeof(out->fix),
+				 "%u/%s is published through NAT: the policy's service '%s' (%s:%d) applies to it on the forward hook when hooks include \"forward\" (portlock group, the default); the audit does not evaluate the forward path: check from a source outside the allowlist",
+				 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
+		else
+			snprintf(out->fix, sizeof(out->fix),
+				 "%u/%s is published through NAT: restrict it with a service covering it and hooks including \"forward\" (portlock group, the default); the audit does not evaluate the forward path: check from outside",
+				 e->port, proto);
+	} else if (ps) {
 		snprintf(out->fix, sizeof(out->fix),
 			 "the policy already covers %u/%s (service '%s', %s:%d) but the live table does not restrict it: 'portlock apply --confirm 120', check access, then 'portlock confirm'",
 			 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
