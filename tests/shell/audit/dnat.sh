@@ -1,0 +1,100 @@
+#!/bin/bash
+# A port published through DNAT is never "closed" because nothing listens on
+# it: a real SMPP server (Net::SMPP) in a backend namespace behind the server,
+# which DNATs its public 2775 to it (Docker-style, ip_forward on). nmap from
+# the client sees 2775 open; audit --report of that scan and plain audit say
+# "not evaluated" (published, the forward path is not evaluated), before and
+# after an apply that restricts 2775 to the trusted client (whose forward
+# chain then lets the trusted client through and drops the other one). A
+# redirect (2526 -> local 2525) is judged as the local port: open while the
+# listener on 2525 is open, closed once the policy closes 2525, and a
+# connection to 2526 is then refused as the audit says.
+. "$(dirname "$0")/../lib/lib.sh"
+pl_topology
+command -v nmap >/dev/null || pl_die "nmap is not installed (tests/deps/probe.txt)"
+pl_dnat_container 2775 2775
+BACKEND=198.51.100.2
+ip netns exec "$SRV" nft add rule ip nat prerouting tcp dport 2526 redirect to :2525 ||
+	pl_die "cannot add the redirect rule"
+pl_bg "$CTR" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr 0.0.0.0 --port 2775
+pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l "0.0.0.0:2525"
+pl_wait_port "$CTR" 2775 20
+pl_wait_port "$SRV" 2525 20
+# nothing listens on 2775 on the server itself: the backend answers
+ip netns exec "$SRV" ss -Hltn "sport = :2775" | grep -q . && pl_die "something listens on 2775 in the server"
+
+# the scan, from outside: the backend answers through the DNAT
+ip netns exec "$CLI" nmap -n -Pn -p 2775,2526 -oX "$PL_TMP/scan.xml" "$SRV4" >"$PL_TMP/nmap.out" 2>&1 ||
+	pl_die "nmap failed: $(cat "$PL_TMP/nmap.out")"
+grep -Eq 'portid="2775"><state state="open"' "$PL_TMP/scan.xml" || pl_die "nmap does not see 2775 open: $(cat "$PL_TMP/scan.xml")"
+grep -Eq 'portid="2526"><state state="open"' "$PL_TMP/scan.xml" || pl_die "nmap does not see 2526 open: $(cat "$PL_TMP/scan.xml")"
+
+cat >"$PL_TMP/p.conf" <<CONF
+services = (
+  { name = "smpp"; ports = [2775]; allow = ["$TRUST4/32", "$TRUST6/128"]; },
+  { name = "legacy"; ports = [2525]; allow = []; }
+);
+CONF
+A() { ip netns exec "$SRV" "$PORTLOCK" -c "$PL_TMP/p.conf" "$@"; }
+# entry FILE PORT -> "state severity" of the report entry for PORT, and its evidence on the next line
+entry() {
+	"$PL_PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+m = [e for e in d["entries"] if e["entry"]["port"] == int(sys.argv[2])]
+print("%s %s" % (m[0]["state"].replace(" ", "-"), m[0]["finding"]["severity"]) if m else "none")
+print(m[0]["evidence"] if m else "")' "$@"
+}
+expect_entry() {	# expect_entry FILE PORT STATE-SEVERITY EVIDENCE-REGEX
+	local got
+	got=$(entry "$1" "$2")
+	[ "$(head -1 <<<"$got")" = "$3" ] || pl_fail "entry $2: got '$(head -1 <<<"$got")', expected '$3' ($got)"
+	tail -n +2 <<<"$got" | grep -Eq -- "$4" || pl_fail "entry $2: evidence lacks /$4/: $got"
+}
+finding() {	# finding FILE ID PORT -> severity, or "none"
+	"$PL_PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+m = [f for f in d["findings"] if f["id"] == sys.argv[2] and f["port"] == int(sys.argv[3])]
+print(m[0]["severity"] if m else "none")' "$@"
+}
+schemas() {	# schemas REPORT-JSON AUDIT-JSON
+	"$PL_PY" -c 'import json,sys,jsonschema
+jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[3])))
+jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[4])))' "$1" "$2" \
+		"$PL_SOURCE_DIR/schema/portlock-audit-report.schema.json" "$PL_SOURCE_DIR/schema/portlock-audit.schema.json" ||
+		pl_fail "audit JSON schema ($1, $2)"
+}
+published="IPv4: not evaluated: published by DNAT to $BACKEND:2775 in table ip nat chain prerouting .*the forward path is not evaluated"
+
+# ---- before apply ----
+pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
+cp "$PL_TMP/out" "$PL_TMP/before.json"
+expect_entry "$PL_TMP/before.json" 2775 "not-evaluated medium" "$published"
+expect_entry "$PL_TMP/before.json" 2526 "still-open low" "IPv4: no table drops 2526/tcp \(redirected to local port 2525 by table ip nat chain prerouting"
+pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml"
+pl_expect_grep "^$SRV4 2775/tcp .*-> +not evaluated " "$PL_TMP/out"
+grep -E "2775/tcp .*-> +closed" "$PL_TMP/out" && pl_fail "2775 reported closed while the backend answers"
+pl_expect_rc 0 A audit --no-probe --json
+cp "$PL_TMP/out" "$PL_TMP/audit-before.json"
+[ "$(finding "$PL_TMP/audit-before.json" dnat-published 2775)" = medium ] ||
+	pl_fail "plain audit: no medium dnat-published on 2775: $(head -c 3000 "$PL_TMP/audit-before.json")"
+schemas "$PL_TMP/before.json" "$PL_TMP/audit-before.json"
+pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
+pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
+pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2526
+
+# ---- after apply: portlock's forward chain restricts 2775, its input chain closes 2525 ----
+pl_expect_rc 0 A apply
+pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
+pl_expect_blocked "$CLI" "$UNTRUST4" "$SRV4" 2775
+pl_expect_blocked "$CLI" "$UNTRUST4" "$SRV4" 2526
+pl_expect_blocked "$CLI" "$TRUST4" "$SRV4" 2526
+pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
+cp "$PL_TMP/out" "$PL_TMP/after.json"
+expect_entry "$PL_TMP/after.json" 2775 "not-evaluated medium" "$published"
+expect_entry "$PL_TMP/after.json" 2526 "closed info" "IPv4: 2526/tcp is dropped for every remote source .*service 'legacy'.*redirected to local port 2525"
+pl_expect_rc 0 A audit --no-probe --json
+cp "$PL_TMP/out" "$PL_TMP/audit-after.json"
+[ "$(finding "$PL_TMP/audit-after.json" dnat-published 2775)" = medium ] ||
+	pl_fail "plain audit after apply: no medium dnat-published on 2775: $(head -c 3000 "$PL_TMP/audit-after.json")"
+schemas "$PL_TMP/after.json" "$PL_TMP/audit-after.json"
+pl_done
