@@ -30,6 +30,7 @@
 #include "nl.h"
 #include "policy.h"
 #include "probe.h"
+#include "report.h"
 #include "snapshot.h"
 #include "statestore.h"
 #include "util.h"
@@ -155,7 +156,7 @@ static const char *reach_str(const struct audit_reach_fact *x, char *buf, size_t
 		snprintf(buf, len, "not evaluated: %s", x->unknown);
 		break;
 	}
-	if (x->local_port && x->nat[0] && strlen(buf) + 3 < len)
+	if ((x->local_port || x->published) && x->nat[0] && !strstr(buf, x->nat) && strlen(buf) + 3 < len)
 		snprintf(buf + strlen(buf), len - strlen(buf), " (%s)", x->nat);
 	return buf;
 }
@@ -402,6 +403,7 @@ void audit_derive(const struct audit_facts *in, struct audit_report *r)
 struct own_tables {
 	struct nm_live *v;
 	size_t n;
+	const struct report_hosts *local;	/* this host's addresses (DNAT targets that stay local), or NULL */
 };
 
 /* the service of the rule with this handle in portlock's table `table`, from its facts */
@@ -419,55 +421,88 @@ static const char *service_of_rule(const struct own_tables *own, const char *tab
 	return NULL;
 }
 
+/* a DNAT target that is one of this host's addresses (or loopback): the packet stays local */
+static bool local_target(const struct own_tables *own, enum cidr_family f, const char *to)
+{
+	struct report_entry e;
+
+	if ((f == CIDR_V4 && !strncmp(to, "127.", 4)) || (f == CIDR_V6 && !strcmp(to, "::1")))
+		return true;
+	if (!own->local)
+		return false;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.address, sizeof(e.address), "%.63s", to);
+	return report_hosts_match(own->local, &e);
+}
+
 /*
- * What the nat chains on prerouting do to the packet: a DNAT to another
- * address (or a nat rule it cannot evaluate) publishes the port: not
- * evaluated, never closed by the absence of a local listener; a redirect
- * turns pk into the packet input sees (its local port).
+ * What the nat chains on prerouting do to the packet. A DNAT to another
+ * address publishes the port: no local listener decides, the forward path
+ * does (pk becomes the translated packet on forward). A redirect, or a DNAT
+ * to one of this host's addresses, turns pk into the packet input sees (its
+ * local port). A translation for some sources only, to an address range,
+ * or a nat rule it cannot evaluate: not evaluated, never closed. Returns 1
+ * when that decided out, 0 to evaluate pk, or -ENOMEM.
  */
-static int nat_fact(const struct ne_world *w, struct ne_packet *pk, struct audit_reach_fact *out)
+static int nat_fact(const struct ne_world *w, const struct own_tables *own, struct ne_packet *pk,
+		    struct audit_reach_fact *out)
 {
 	struct ne_nat nat;
 	char some[40], to[112];
 	int ret = ne_nat(w, pk, &nat);
+	bool range = strchr(nat.to, '-') != NULL;
 
 	if (ret < 0)
 		return ret;
 	snprintf(some, sizeof(some), "%s", nat.some ? " for some sources" : "");
+	if (nat.kind == NE_NAT_DNAT && !range && local_target(own, pk->family, nat.to))
+		nat.kind = NE_NAT_LOCAL;
+	if (nat.to_port)
+		snprintf(to, sizeof(to), strchr(nat.to, ':') ? "[%s]:%u" : "%s:%u", nat.to, nat.to_port);
+	else
+		snprintf(to, sizeof(to), "%s", nat.to);
 	switch (nat.kind) {
 	case NE_NAT_NONE:
-		break;
+		return 0;
 	case NE_NAT_DNAT:
-		if (nat.to_port)
-			snprintf(to, sizeof(to), strchr(nat.to, ':') ? "[%s]:%u" : "%s:%u", nat.to, nat.to_port);
-		else
-			snprintf(to, sizeof(to), "%s", nat.to);
-		out->state = AUDIT_REACH_UNKNOWN;
 		out->published = true;
 		snprintf(out->nat, sizeof(out->nat), "published by DNAT to %.60s%s in table %s %.63s chain %.63s (handle %llu: %.100s)",
 			 to, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle, nat.rule);
-		snprintf(out->unknown, sizeof(out->unknown), "%.250s; the forward path is not evaluated", out->nat);
-		break;
+		if (nat.some || range) {
+			out->state = AUDIT_REACH_UNKNOWN;
+			snprintf(out->unknown, sizeof(out->unknown), "%.250s; %s", out->nat,
+				 range ? "an address range: the forward path is not evaluated"
+				       : "the others reach the port itself: not evaluated together");
+			return 1;
+		}
+		pk->dnat = true;
+		pk->to_port = nat.to_port;
+		pk->forward = true;
+		return 0;
 	case NE_NAT_UNKNOWN:
 		out->state = AUDIT_REACH_UNKNOWN;
 		out->published = true;
 		snprintf(out->nat, sizeof(out->nat), "a nat rule on prerouting may translate it: %.300s", nat.why);
 		snprintf(out->unknown, sizeof(out->unknown), "%.300s", out->nat);
-		break;
+		return 1;
 	case NE_NAT_LOCAL:
 		out->local_port = nat.to_port ? nat.to_port : pk->dport;
-		snprintf(out->nat, sizeof(out->nat), "redirected to local port %u%s by table %s %s chain %s (handle %llu)",
-			 out->local_port, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle);
+		if (nat.to[0])
+			snprintf(out->nat, sizeof(out->nat), "DNAT to this host's %.60s%s by table %s %.63s chain %.63s (handle %llu)",
+				 to, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle);
+		else
+			snprintf(out->nat, sizeof(out->nat), "redirected to local port %u%s by table %s %.63s chain %.63s (handle %llu)",
+				 out->local_port, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle);
 		if (nat.some) {
 			/* the others reach the port itself: two paths, not evaluated together */
 			out->state = AUDIT_REACH_UNKNOWN;
 			out->published = true;
 			snprintf(out->unknown, sizeof(out->unknown), "%.300s", out->nat);
-			break;
+			return 1;
 		}
 		pk->dnat = true;
 		pk->to_port = out->local_port;
-		break;
+		return 0;
 	}
 	return 0;
 }
@@ -480,11 +515,9 @@ static int reach_fact(const struct ne_world *w, const struct own_tables *own, bo
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = nat_fact(w, &pk, out);
-	if (ret < 0)
-		return ret;
-	if (out->published)
-		return 0;
+	ret = nat_fact(w, own, &pk, out);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	ret = ne_eval(w, &pk, &res);
 	if (ret < 0) {
 		ne_result_fini(&res);
@@ -991,6 +1024,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	struct nm_live live = { 0 };
 	struct ne_world world = { 0 };
 	struct own_tables own = { 0 };
+	struct report_hosts local;
 	size_t owncap = 0, nread = SIZE_MAX;
 	struct nl_sock *s = NULL;
 	struct probe_target *targets = NULL;
@@ -1005,6 +1039,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	int rc = PL_EXIT_OK;
 
 	livecache_load(ctx->state_dir, table, &cache);
+	report_hosts_init(&local);
 	memset(r, 0, sizeof(*r));
 	memset(&fp, 0, sizeof(fp));
 	snprintf(r->table, sizeof(r->table), "%s", table);
@@ -1018,6 +1053,14 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		goto out;
 	}
 	mark_portlock(&world, s, ctx->state_dir, table);
+	{
+		struct diag quiet;
+
+		diag_init(&quiet);
+		if (report_hosts_local(&local, &quiet) == 0)
+			own.local = &local;
+		diag_fini(&quiet);
+	}
 	for (size_t i = 0; i < world.n; i++)
 		json_array_append_new(r->tables, json_pack("{s:s,s:s,s:b}", "family",
 			world.t[i].family == NFPROTO_IPV4 ? "ip" : world.t[i].family == NFPROTO_IPV6 ? "ip6" : "inet",
@@ -1139,6 +1182,7 @@ out:
 		fingerprint_db_fini(&fp);
 	free(facts);
 	free(natp);
+	report_hosts_fini(&local);
 	for (size_t i = 0; i < (nread == SIZE_MAX ? own.n : nread); i++)	/* not `live`, released below */
 		nm_live_fini(&own.v[i]);
 	free(own.v);
@@ -1216,7 +1260,7 @@ void audit_print_text(const struct audit_report *r, FILE *f)
 		size_t i;
 		json_t *h;
 
-		fprintf(f, "other tables with base chains on prerouting/input/forward (their rules on prerouting and input are evaluated with portlock's):\n");
+		fprintf(f, "other tables with base chains on prerouting/input/forward (their rules are evaluated with portlock's: prerouting and input, forward for published ports):\n");
 		json_array_foreach(r->foreign, i, h)
 			fprintf(f, "  table %s %s chain %s: %s hook %s priority %lld policy %s\n",
 				json_string_value(json_object_get(h, "family")),

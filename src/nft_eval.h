@@ -25,7 +25,8 @@
  * those sources "not evaluated": never counted as reachable or dropped.
  *
  * Netfilter semantics: a packet crosses every base chain registered on each
- * hook it passes (prerouting, then input), in priority order; a drop in any
+ * hook it passes (prerouting, then input, or forward for a packet a DNAT
+ * sent to another host: ne_packet.forward), in priority order; a drop in any
  * of them is final, an accept only ends that base chain. So the reachable
  * sources are the intersection of the sources each base chain accepts.
  */

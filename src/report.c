@@ -778,14 +778,13 @@ static void why_family(const struct audit_port *now, int fi, const char *proto, 
 		snprintf(svc, sizeof(svc), "; service '%s'", x->service);
 	else
 		svc[0] = '\0';
-	if (x->published)
-		snprintf(buf, len, "%s: not evaluated: %s", fam, x->unknown);
-	else if (!now->listening[fi] && !now->listening[!fi] && x->local_port)
+	/* published (a DNAT to another host): no local listener decides, the tables do */
+	if (!x->published && !now->listening[fi] && !now->listening[!fi] && x->local_port)
 		snprintf(buf, len, "%s: nothing listens on %u/%s from the network (%s)", fam, x->local_port, proto,
 			 x->nat);
-	else if (!now->listening[fi] && !now->listening[!fi])
+	else if (!x->published && !now->listening[fi] && !now->listening[!fi])
 		snprintf(buf, len, "%s: nothing listens on %u/%s from the network", fam, port, proto);
-	else if (!now->listening[fi])
+	else if (!x->published && !now->listening[fi])
 		snprintf(buf, len, "%s: no listener takes %u/%s over %s", fam, port, proto, fam);
 	else if (x->state == AUDIT_REACH_CLOSED)
 		snprintf(buf, len, "%s: %u/%s is dropped for every remote source (%s%s)", fam, port, proto,
@@ -798,7 +797,7 @@ static void why_family(const struct audit_port *now, int fi, const char *proto, 
 		snprintf(buf, len, "%s: not evaluated: %s", fam, x->unknown);
 	else
 		snprintf(buf, len, "%s: no table drops %u/%s", fam, port, proto);
-	if (x->local_port && now->listening[fi] && strlen(buf) + 3 < len)
+	if (((x->local_port && now->listening[fi]) || x->published) && !strstr(buf, x->nat) && strlen(buf) + 3 < len)
 		snprintf(buf + strlen(buf), len - strlen(buf), " (%s)", x->nat);
 }
 
@@ -871,11 +870,11 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 	    ((fam[0] && now->reach[0].published) || (fam[1] && now->reach[1].published))) {
 		if (ps)
 			snprintf(out->fix, sizeof(out->fix),
-				 "%u/%s is published through NAT: the policy's service '%s' (%s:%d) applies to it on the forward hook when hooks include \"forward\" (portlock group, the default); the audit does not evaluate the forward path: check from a source outside the allowlist",
+				 "%u/%s is published through NAT: the policy's service '%s' (%s:%d) applies to it on the forward hook when hooks include \"forward\" (portlock group, the default); the forward path could not be evaluated (the evidence names the rule): check from a source outside the allowlist",
 				 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
 		else
 			snprintf(out->fix, sizeof(out->fix),
-				 "%u/%s is published through NAT: restrict it with a service covering it and hooks including \"forward\" (portlock group, the default); the audit does not evaluate the forward path: check from outside",
+				 "%u/%s is published through NAT: restrict it with a service covering it and hooks including \"forward\" (portlock group, the default); the forward path could not be evaluated (the evidence names the rule): check from outside",
 				 e->port, proto);
 	} else if (ps) {
 		snprintf(out->fix, sizeof(out->fix),

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 
@@ -638,6 +639,91 @@ static void test_nat(void **state)
 	ne_world_fini(&w);
 }
 
+/* portlock's forward chain: "ct direction original ct status dnat ct original proto-dst vmap @fwd_tcp" */
+static void test_eval_forward(void **state)
+{
+	struct ne_world w = { 0 };
+	struct ne_table *t = ne_world_add_table(&w, NFPROTO_INET, "portlock");
+	struct ne_chain *fwd = ne_table_add_chain(t, "forward"), *svc = ne_table_add_chain(t, "smpp_fwd");
+	struct ne_set *disp = ne_table_add_set(t, "fwd_tcp", 2), *allow = ne_table_add_set(t, "smpp_v4", 4);
+	struct ne_packet pk = { .family = CIDR_V4, .dport = 2775, .dnat = true, .to_port = 2775, .forward = true };
+	struct ne_result res;
+	struct nftnl_rule *r;
+	struct nftnl_expr *e;
+	uint32_t mask = IPS_DST_NAT, zero = 0;
+	uint8_t dir = 0;
+
+	(void)state;
+	fwd->base = true;
+	fwd->hooknum = NF_INET_FORWARD;
+	fwd->policy = NF_ACCEPT;
+	assert_int_equal(ne_set_add(disp, 2775, 2775, NFT_JUMP, "smpp_fwd"), 0);
+	assert_int_equal(ne_set_add(allow, 0xc000020aU, 0xc000020aU, 0, NULL), 0);	/* 192.0.2.10 */
+	r = rule();
+	e = nftnl_expr_alloc("ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, &dir, 1));
+	e = nftnl_expr_alloc("ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_NEQ, &zero, 4));
+	e = nftnl_expr_alloc("ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_PROTO_DST);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_vmap("fwd_tcp"));
+	ne_chain_add_rule(fwd, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4));
+	nftnl_rule_add_expr(r, e_lookup("smpp_v4", false));
+	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT, NULL));
+	ne_chain_add_rule(svc, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_verdict(NF_DROP, NULL));
+	ne_chain_add_rule(svc, r);
+
+	/* published 2775, translated to 2775 on the backend: the allowlist */
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_RESTRICTED);
+	assert_int_equal(res.reach.n, 1);
+	assert_string_equal(res.drop_chain, "smpp_fwd");
+	ne_result_fini(&res);
+	/* the dispatch is on the original port, not the translated one */
+	pk.to_port = 8080;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_RESTRICTED);
+	ne_result_fini(&res);
+	pk.dport = 2776;
+	pk.to_port = 2775;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	/* not translated: the forward dispatch does not match (ct status), and input has no chain */
+	pk.dport = 2775;
+	pk.dnat = false;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	/* input: the forward chain is not crossed */
+	pk.dnat = true;
+	pk.forward = false;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	ne_world_fini(&w);
+}
+
 /* a published port: never closed because nothing listens; not evaluated, one step lower */
 static void test_derive_published(void **state)
 {
@@ -677,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_eval),
 		cmocka_unit_test(test_eval_maps),
 		cmocka_unit_test(test_nat),
+		cmocka_unit_test(test_eval_forward),
 		cmocka_unit_test(test_derive_published),
 	};
 

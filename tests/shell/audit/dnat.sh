@@ -2,13 +2,14 @@
 # A port published through DNAT is never "closed" because nothing listens on
 # it: a real SMPP server (Net::SMPP) in a backend namespace behind the server,
 # which DNATs its public 2775 to it (Docker-style, ip_forward on). nmap from
-# the client sees 2775 open; audit --report of that scan and plain audit say
-# "not evaluated" (published, the forward path is not evaluated), before and
-# after an apply that restricts 2775 to the trusted client (whose forward
-# chain then lets the trusted client through and drops the other one). A
-# redirect (2526 -> local 2525) is judged as the local port: open while the
-# listener on 2525 is open, closed once the policy closes 2525, and a
-# connection to 2526 is then refused as the audit says.
+# the client sees 2775 open; audit --report of that scan says "still open"
+# (the forward path is evaluated: nothing drops it), and "restricted" after an
+# apply whose service smpp covers 2775 for the trusted client (portlock's
+# forward chain then lets the trusted client through and drops the other
+# one, as the connections show); plain audit has a high dnat-published, then
+# a remediated one. A redirect (2526 -> local 2525) is judged as the local
+# port: open while the listener on 2525 is open, closed once the policy
+# closes 2525, and a connection to 2526 is then refused as the audit says.
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
 command -v nmap >/dev/null || pl_die "nmap is not installed (tests/deps/probe.txt)"
@@ -63,20 +64,20 @@ jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[4])))'
 		"$PL_SOURCE_DIR/schema/portlock-audit-report.schema.json" "$PL_SOURCE_DIR/schema/portlock-audit.schema.json" ||
 		pl_fail "audit JSON schema ($1, $2)"
 }
-published="IPv4: not evaluated: published by DNAT to $BACKEND:2775 in table ip nat chain prerouting .*the forward path is not evaluated"
+published="\(published by DNAT to $BACKEND:2775 in table ip nat chain prerouting \(handle [0-9]+: tcp dport 2775 "
 
 # ---- before apply ----
 pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
 cp "$PL_TMP/out" "$PL_TMP/before.json"
-expect_entry "$PL_TMP/before.json" 2775 "not-evaluated medium" "$published"
+expect_entry "$PL_TMP/before.json" 2775 "still-open high" "^IPv4: no table drops 2775/tcp $published"
 expect_entry "$PL_TMP/before.json" 2526 "still-open low" "IPv4: no table drops 2526/tcp \(redirected to local port 2525 by table ip nat chain prerouting"
 pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml"
-pl_expect_grep "^$SRV4 2775/tcp .*-> +not evaluated " "$PL_TMP/out"
+pl_expect_grep "^$SRV4 2775/tcp .*-> +still open \[high smpp-exposed\]" "$PL_TMP/out"
 grep -E "2775/tcp .*-> +closed" "$PL_TMP/out" && pl_fail "2775 reported closed while the backend answers"
 pl_expect_rc 0 A audit --no-probe --json
 cp "$PL_TMP/out" "$PL_TMP/audit-before.json"
-[ "$(finding "$PL_TMP/audit-before.json" dnat-published 2775)" = medium ] ||
-	pl_fail "plain audit: no medium dnat-published on 2775: $(head -c 3000 "$PL_TMP/audit-before.json")"
+[ "$(finding "$PL_TMP/audit-before.json" dnat-published 2775)" = high ] ||
+	pl_fail "plain audit: no high dnat-published on 2775: $(head -c 3000 "$PL_TMP/audit-before.json")"
 schemas "$PL_TMP/before.json" "$PL_TMP/audit-before.json"
 pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
 pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
@@ -90,11 +91,16 @@ pl_expect_blocked "$CLI" "$UNTRUST4" "$SRV4" 2526
 pl_expect_blocked "$CLI" "$TRUST4" "$SRV4" 2526
 pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
 cp "$PL_TMP/out" "$PL_TMP/after.json"
-expect_entry "$PL_TMP/after.json" 2775 "not-evaluated medium" "$published"
+expect_entry "$PL_TMP/after.json" 2775 "restricted info" "^IPv4: 2775/tcp is accepted only from 1 source range \($TRUST4; table inet portlock chain smpp_fwd: .*service 'smpp'\) $published"
 expect_entry "$PL_TMP/after.json" 2526 "closed info" "IPv4: 2526/tcp is dropped for every remote source .*service 'legacy'.*redirected to local port 2525"
 pl_expect_rc 0 A audit --no-probe --json
 cp "$PL_TMP/out" "$PL_TMP/audit-after.json"
-[ "$(finding "$PL_TMP/audit-after.json" dnat-published 2775)" = medium ] ||
-	pl_fail "plain audit after apply: no medium dnat-published on 2775: $(head -c 3000 "$PL_TMP/audit-after.json")"
+[ "$(finding "$PL_TMP/audit-after.json" dnat-published 2775)" = none ] ||
+	pl_fail "plain audit after apply: dnat-published on 2775 still: $(head -c 3000 "$PL_TMP/audit-after.json")"
+[ "$(finding "$PL_TMP/audit-after.json" remediated 2775)" = info ] ||
+	pl_fail "plain audit after apply: no remediated 2775: $(head -c 3000 "$PL_TMP/audit-after.json")"
+pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml"
+pl_expect_grep "^$SRV4 2775/tcp .*-> +restricted to 1 source \[info smpp-exposed\]" "$PL_TMP/out"
+grep -E "2775/tcp .*-> +closed" "$PL_TMP/out" && pl_fail "2775 reported closed while the backend answers"
 schemas "$PL_TMP/after.json" "$PL_TMP/audit-after.json"
 pl_done
