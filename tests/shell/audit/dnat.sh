@@ -64,7 +64,7 @@ jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[4])))'
 		"$PL_SOURCE_DIR/schema/portlock-audit-report.schema.json" "$PL_SOURCE_DIR/schema/portlock-audit.schema.json" ||
 		pl_fail "audit JSON schema ($1, $2)"
 }
-published="\(published by DNAT to $BACKEND:2775 in table ip nat chain prerouting \(handle [0-9]+: tcp dport 2775 "
+published="\(published by DNAT to $BACKEND:2775 in table ip nat chain prerouting \(handle [0-9]+: tcp dport 2775 dnat ip to $BACKEND:2775\)\)"
 
 # ---- before apply ----
 pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
