@@ -499,12 +499,10 @@ static struct nftnl_expr *e_dnat(bool port)
 
 static struct ne_chain *nat_chain(struct ne_table *t, const char *name, int32_t prio)
 {
-	struct ne_chain *c = ne_table_add_chain(t, name);
+	struct ne_chain *c = base(t, name, NF_ACCEPT);
 
-	c->base = true;
 	c->hooknum = NF_INET_PRE_ROUTING;
 	c->prio = prio;
-	c->policy = NF_ACCEPT;
 	c->type = strdup("nat");
 	return c;
 }
@@ -639,12 +637,37 @@ static void test_nat(void **state)
 	ne_world_fini(&w);
 }
 
+static struct nftnl_expr *e_ct(uint32_t key, int dir)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	if (dir >= 0)
+		nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, (uint8_t)dir);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	return e;
+}
+
+/* "ip saddr @set accept", then "drop": a service chain */
+static void allow_then_drop(struct ne_chain *c, const char *set)
+{
+	struct nftnl_rule *r = rule();
+
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4));
+	nftnl_rule_add_expr(r, e_lookup(set, false));
+	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT, NULL));
+	ne_chain_add_rule(c, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_verdict(NF_DROP, NULL));
+	ne_chain_add_rule(c, r);
+}
+
 /* portlock's forward chain: "ct direction original ct status dnat ct original proto-dst vmap @fwd_tcp" */
 static void test_eval_forward(void **state)
 {
 	struct ne_world w = { 0 };
 	struct ne_table *t = ne_world_add_table(&w, NFPROTO_INET, "portlock");
-	struct ne_chain *fwd = ne_table_add_chain(t, "forward"), *svc = ne_table_add_chain(t, "smpp_fwd");
+	struct ne_chain *fwd = base(t, "forward", NF_ACCEPT), *svc = ne_table_add_chain(t, "smpp_fwd");
 	struct ne_set *disp = ne_table_add_set(t, "fwd_tcp", 2), *allow = ne_table_add_set(t, "smpp_v4", 4);
 	struct ne_packet pk = { .family = CIDR_V4, .dport = 2775, .dnat = true, .to_port = 2775, .forward = true };
 	struct ne_result res;
@@ -654,21 +677,13 @@ static void test_eval_forward(void **state)
 	uint8_t dir = 0;
 
 	(void)state;
-	fwd->base = true;
 	fwd->hooknum = NF_INET_FORWARD;
-	fwd->policy = NF_ACCEPT;
 	assert_int_equal(ne_set_add(disp, 2775, 2775, NFT_JUMP, "smpp_fwd"), 0);
 	assert_int_equal(ne_set_add(allow, 0xc000020aU, 0xc000020aU, 0, NULL), 0);	/* 192.0.2.10 */
 	r = rule();
-	e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_ct(NFT_CT_DIRECTION, -1));
 	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, &dir, 1));
-	e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_ct(NFT_CT_STATUS, -1));
 	e = nftnl_expr_alloc("bitwise");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
@@ -677,21 +692,10 @@ static void test_eval_forward(void **state)
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
 	nftnl_rule_add_expr(r, e);
 	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_NEQ, &zero, 4));
-	e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_PROTO_DST);
-	nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, 0);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_ct(NFT_CT_PROTO_DST, 0));
 	nftnl_rule_add_expr(r, e_vmap("fwd_tcp"));
 	ne_chain_add_rule(fwd, r);
-	r = rule();
-	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4));
-	nftnl_rule_add_expr(r, e_lookup("smpp_v4", false));
-	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT, NULL));
-	ne_chain_add_rule(svc, r);
-	r = rule();
-	nftnl_rule_add_expr(r, e_verdict(NF_DROP, NULL));
-	ne_chain_add_rule(svc, r);
+	allow_then_drop(svc, "smpp_v4");
 
 	/* published 2775, translated to 2775 on the backend: the allowlist */
 	assert_int_equal(ne_eval(&w, &pk, &res), 0);
