@@ -9,7 +9,10 @@
 # one, as the connections show); plain audit has a high dnat-published, then
 # a remediated one. A redirect (2526 -> local 2525) is judged as the local
 # port: open while the listener on 2525 is open, closed once the policy
-# closes 2525, and a connection to 2526 is then refused as the audit says.
+# closes 2525, and a connection to 2526 is then refused as the audit says; so
+# is a DNAT to the server's own address (2527 -> 192.0.2.1:2525). A foreign
+# forward rule on the output interface (which the evaluator cannot judge)
+# makes 2775 "not evaluated" while the backend still answers.
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
 command -v nmap >/dev/null || pl_die "nmap is not installed (tests/deps/probe.txt)"
@@ -17,6 +20,9 @@ pl_dnat_container 2775 2775
 BACKEND=198.51.100.2
 ip netns exec "$SRV" nft add rule ip nat prerouting tcp dport 2526 redirect to :2525 ||
 	pl_die "cannot add the redirect rule"
+# a DNAT to the server's own address stays local: judged as 2525 too
+ip netns exec "$SRV" nft add rule ip nat prerouting tcp dport 2527 dnat to $SRV4:2525 ||
+	pl_die "cannot add the local DNAT rule"
 pl_bg "$CTR" perl "$PL_SOURCE_DIR/tests/peers/smsc.pl" --addr 0.0.0.0 --port 2775
 pl_bg "$SRV" "$PL_PY" -m aiosmtpd -n -l "0.0.0.0:2525"
 pl_wait_port "$CTR" 2775 20
@@ -25,10 +31,13 @@ pl_wait_port "$SRV" 2525 20
 ip netns exec "$SRV" ss -Hltn "sport = :2775" | grep -q . && pl_die "something listens on 2775 in the server"
 
 # the scan, from outside: the backend answers through the DNAT
-ip netns exec "$CLI" nmap -n -Pn -p 2775,2526 -oX "$PL_TMP/scan.xml" "$SRV4" >"$PL_TMP/nmap.out" 2>&1 ||
+ip netns exec "$CLI" nmap -n -Pn -p 2775,2526,2527 -oX "$PL_TMP/scan.xml" "$SRV4" >"$PL_TMP/nmap.out" 2>&1 ||
 	pl_die "nmap failed: $(cat "$PL_TMP/nmap.out")"
 grep -Eq 'portid="2775"><state state="open"' "$PL_TMP/scan.xml" || pl_die "nmap does not see 2775 open: $(cat "$PL_TMP/scan.xml")"
-grep -Eq 'portid="2526"><state state="open"' "$PL_TMP/scan.xml" || pl_die "nmap does not see 2526 open: $(cat "$PL_TMP/scan.xml")"
+for port in 2526 2527; do
+	grep -Eq "portid=\"$port\"><state state=\"open\"" "$PL_TMP/scan.xml" ||
+		pl_die "nmap does not see $port open: $(cat "$PL_TMP/scan.xml")"
+done
 
 cat >"$PL_TMP/p.conf" <<CONF
 services = (
@@ -71,6 +80,7 @@ pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
 cp "$PL_TMP/out" "$PL_TMP/before.json"
 expect_entry "$PL_TMP/before.json" 2775 "still-open high" "^IPv4: no table drops 2775/tcp $published"
 expect_entry "$PL_TMP/before.json" 2526 "still-open low" "IPv4: no table drops 2526/tcp \(redirected to local port 2525 by table ip nat chain prerouting"
+expect_entry "$PL_TMP/before.json" 2527 "still-open low" "IPv4: no table drops 2527/tcp \(DNAT to this host's $SRV4:2525 by table ip nat chain prerouting"
 pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml"
 pl_expect_grep "^$SRV4 2775/tcp .*-> +still open \[high smpp-exposed\]" "$PL_TMP/out"
 grep -E "2775/tcp .*-> +closed" "$PL_TMP/out" && pl_fail "2775 reported closed while the backend answers"
@@ -83,6 +93,21 @@ pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
 pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
 pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2526
 
+# a forward rule the evaluator cannot judge (the output interface): not evaluated, never closed
+ip netns exec "$SRV" nft -f - <<'NFT' || pl_die "cannot add the forward table"
+table inet fw {
+	chain filter_forward {
+		type filter hook forward priority 0; policy accept;
+		meta oifname "nosuch0" drop
+	}
+}
+NFT
+pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
+pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
+cp "$PL_TMP/out" "$PL_TMP/unknown.json"
+expect_entry "$PL_TMP/unknown.json" 2775 "not-evaluated medium" "^IPv4: not evaluated: table inet fw chain filter_forward: oifname \"nosuch0\" drop .*$published"
+ip netns exec "$SRV" nft delete table inet fw || pl_die "cannot delete the forward table"
+
 # ---- after apply: portlock's forward chain restricts 2775, its input chain closes 2525 ----
 pl_expect_rc 0 A apply
 pl_expect_connect "$CLI" "$TRUST4" "$SRV4" 2775
@@ -92,6 +117,8 @@ pl_expect_blocked "$CLI" "$TRUST4" "$SRV4" 2526
 pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
 cp "$PL_TMP/out" "$PL_TMP/after.json"
 expect_entry "$PL_TMP/after.json" 2775 "restricted info" "^IPv4: 2775/tcp is accepted only from 1 source range \($TRUST4; table inet portlock chain smpp_fwd: .*service 'smpp'\) $published"
+expect_entry "$PL_TMP/after.json" 2527 "closed info" "IPv4: 2527/tcp is dropped for every remote source .*service 'legacy'.*DNAT to this host's $SRV4:2525"
+pl_expect_blocked "$CLI" "$TRUST4" "$SRV4" 2527
 expect_entry "$PL_TMP/after.json" 2526 "closed info" "IPv4: 2526/tcp is dropped for every remote source .*service 'legacy'.*redirected to local port 2525"
 pl_expect_rc 0 A audit --no-probe --json
 cp "$PL_TMP/out" "$PL_TMP/audit-after.json"
