@@ -363,7 +363,7 @@ static void derive_port(const struct audit_facts *in, const struct audit_port_fa
 
 		if (f && x->in_policy)
 			snprintf(f->remediation, sizeof(f->remediation),
-				 "the policy covers %u/%s (service '%s', %s:%d): keep \"forward\" in hooks (portlock group) so its allowlist applies to the published port, then 'portlock apply --confirm 120' and 'portlock confirm'",
+				 "the policy covers %u/%s (service '%s', %s:%d): with \"forward\" in hooks (portlock group, the default) its allowlist applies to the published port: 'portlock apply --confirm 120', check access, then 'portlock confirm'",
 				 port, st->key.udp ? "udp" : "tcp", x->psvc, x->pfile[0] ? x->pfile : "?", x->pline);
 		else if (f) {
 			char fix[700];
@@ -811,20 +811,35 @@ static int key_add(struct audit_port_key **v, size_t *n, size_t *cap, bool udp, 
 	return 0;
 }
 
-/* a NAT rule whose ports are too many to judge one by one (every port, a wide range) */
-static bool nat_wide(const struct ne_nat_port *np)
+/*
+ * Which NAT rules' ports are judged one by one (expand[i]): a value, range
+ * or set element of at most NAT_EXPAND_RULE ports, while the total stays
+ * within NAT_EXPAND_ALL. The others are reported whole (nat_wide_findings()).
+ * Returns the malloc'ed flags, or NULL.
+ */
+static bool *nat_plan(const struct ne_nat_port *np, size_t n)
 {
-	return (unsigned)(np->hi - np->lo) >= NAT_EXPAND_RULE;
+	bool *expand = calloc(n + 1, sizeof(*expand));
+	size_t used = 0;
+
+	for (size_t i = 0; expand && i < n; i++) {
+		size_t size = (size_t)np[i].hi - np[i].lo + 1;
+
+		expand[i] = size <= NAT_EXPAND_RULE && used + size <= NAT_EXPAND_ALL;
+		if (expand[i])
+			used += size;
+	}
+	return expand;
 }
 
 /*
  * The ports to judge: the exposed listeners' and those NAT rules on
  * prerouting match (candidates: ne_nat() decides for each).
  */
-static int port_keys(const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp,
+static int port_keys(const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp, const bool *expand,
 		     struct audit_port_key **keys, size_t *nk)
 {
-	size_t cap = 0, nat = 0;
+	size_t cap = 0;
 	int ret = 0;
 
 	*keys = NULL;
@@ -833,9 +848,9 @@ static int port_keys(const struct listen_set *ls, const struct ne_nat_port *np, 
 		if (listen_is_exposed(&ls->v[i]))
 			ret = key_add(keys, nk, &cap, ls->v[i].proto == LISTEN_PROTO_UDP, ls->v[i].port);
 	for (size_t i = 0; i < nnp && !ret; i++) {
-		if (nat_wide(&np[i]))
+		if (!expand[i])
 			continue;
-		for (uint32_t p = np[i].lo ? np[i].lo : 1; p <= np[i].hi && nat < NAT_EXPAND_ALL && !ret; p++, nat++) {
+		for (uint32_t p = np[i].lo ? np[i].lo : 1; p <= np[i].hi && !ret; p++) {
 			if (np[i].any_proto || !np[i].udp)
 				ret = key_add(keys, nk, &cap, false, (uint16_t)p);
 			if (!ret && (np[i].any_proto || np[i].udp))
@@ -850,7 +865,7 @@ static int port_keys(const struct listen_set *ls, const struct ne_nat_port *np, 
  * publishes it; its listeners, what answered, what the tables let through.
  */
 static int gather_ports(const struct ne_world *w, const struct own_tables *own, const struct policy *p,
-			const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp,
+			const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp, const bool *expand,
 			const size_t *tmap, const struct probe_result *results, struct audit_port_fact **out,
 			size_t *nout)
 {
@@ -860,7 +875,7 @@ static int gather_ports(const struct ne_world *w, const struct own_tables *own, 
 
 	*out = NULL;
 	*nout = 0;
-	if (port_keys(ls, np, nnp, &keys, &nk) < 0)
+	if (port_keys(ls, np, nnp, expand, &keys, &nk) < 0)
 		return -ENOMEM;
 	v = calloc(nk + 1, sizeof(*v));
 	*out = v;
@@ -899,12 +914,12 @@ static int gather_ports(const struct ne_world *w, const struct own_tables *own, 
 }
 
 /* NAT rules on prerouting over too many ports to judge one by one: not evaluated */
-static void nat_wide_findings(struct audit_report *r, const struct ne_nat_port *np, size_t nnp)
+static void nat_wide_findings(struct audit_report *r, const struct ne_nat_port *np, size_t nnp, const bool *expand)
 {
 	for (size_t i = 0; i < nnp; i++) {
 		struct audit_finding *f;
 
-		if (!nat_wide(&np[i]))
+		if (expand[i])
 			continue;
 		f = add(r, "dnat-published", AUDIT_MEDIUM);
 		if (!f)
@@ -1031,6 +1046,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	struct probe_result *results = NULL;
 	struct audit_port_fact *facts = NULL;
 	struct ne_nat_port *natp = NULL;
+	bool *natx = NULL;	/* natp[i]'s ports judged one by one */
 	size_t *tmap = NULL, nt = 0, nfacts = 0, nnatp = 0;
 	struct fp_db fp;
 	bool have_fp = false;
@@ -1151,8 +1167,8 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	}
 	nread = own.n;
 	own.v[own.n++] = live;	/* borrowed: not released through own */
-	if (ne_nat_ports(&world, &natp, &nnatp) < 0 ||
-	    gather_ports(&world, &own, p, &ls, natp, nnatp, tmap, results, &facts, &nfacts) < 0 ||
+	if (ne_nat_ports(&world, &natp, &nnatp) < 0 || !(natx = nat_plan(natp, nnatp)) ||
+	    gather_ports(&world, &own, p, &ls, natp, nnatp, natx, tmap, results, &facts, &nfacts) < 0 ||
 	    (o->nports && port_states(&world, &own, &ls, tmap, results, o, r) < 0)) {
 		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
 		rc = PL_EXIT_INTERNAL;
@@ -1171,7 +1187,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	if (p && o->probe)
 		expect_findings(r, p, &ls);
 
-	nat_wide_findings(r, natp, nnatp);
+	nat_wide_findings(r, natp, nnatp, natx);
 	if (p)
 		forward_findings(r, &live, table);
 	drift_findings(ctx, p, &live, r);
@@ -1182,6 +1198,7 @@ out:
 		fingerprint_db_fini(&fp);
 	free(facts);
 	free(natp);
+	free(natx);
 	report_hosts_fini(&local);
 	for (size_t i = 0; i < (nread == SIZE_MAX ? own.n : nread); i++)	/* not `live`, released below */
 		nm_live_fini(&own.v[i]);

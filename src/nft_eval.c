@@ -1661,6 +1661,8 @@ static int rule_nat_ports(const struct ne_table *t, const struct ne_chain *c, st
 	x.handle = nftnl_rule_is_set(r, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE) : 0;
 	if (set) {
 		for (size_t i = 0; i < set->nel && !ret; i++) {
+			if (set->el[i].lo > 65535)
+				continue;
 			x.lo = (uint16_t)set->el[i].lo;
 			x.hi = (uint16_t)(set->el[i].hi > 65535 ? 65535 : set->el[i].hi);
 			ret = port_add(v, n, cap, &x);

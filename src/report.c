@@ -810,6 +810,7 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 	struct cidr c;
 	bool fam[2] = { true, true };
 	const struct policy_service *ps;
+	bool published;
 
 	memset(out, 0, sizeof(*out));
 	out->finding = report_finding_id(e);
@@ -866,8 +867,12 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 	if (live && live->evidence[0] && !strstr(out->evidence, live->evidence))
 		APPEND(out->evidence, "; audit: %s", live->evidence);
 	ps = p ? policy_find_port(p, e->udp ? POLICY_UDP : POLICY_TCP, e->port) : NULL;
-	if (now && out->state == REPORT_NOT_EVALUATED &&
-	    ((fam[0] && now->reach[0].published) || (fam[1] && now->reach[1].published))) {
+	published = now && ((fam[0] && now->reach[0].published) || (fam[1] && now->reach[1].published));
+	if (published && ps && !(p->hooks & POLICY_HOOK_FORWARD)) {
+		snprintf(out->fix, sizeof(out->fix),
+			 "%u/%s is published through NAT and the policy's service '%s' (%s:%d) does not reach it: its hooks lack \"forward\"; add it (hooks = [\"input\", \"forward\"]; in the portlock group), then 'portlock apply --confirm 120' and 'portlock confirm'",
+			 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
+	} else if (published && out->state == REPORT_NOT_EVALUATED) {
 		if (ps)
 			snprintf(out->fix, sizeof(out->fix),
 				 "%u/%s is published through NAT: the policy's service '%s' (%s:%d) applies to it on the forward hook when hooks include \"forward\" (portlock group, the default); the forward path could not be evaluated (the evidence names the rule): check from a source outside the allowlist",
