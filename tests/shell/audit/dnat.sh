@@ -12,7 +12,9 @@
 # closes 2525, and a connection to 2526 is then refused as the audit says; so
 # is a DNAT to the server's own address (2527 -> 192.0.2.1:2525). A foreign
 # forward rule on the output interface (which the evaluator cannot judge)
-# makes 2775 "not evaluated" while the backend still answers.
+# makes 2775 "not evaluated" while the backend still answers. The same policy
+# on the input hook only leaves 2775 open: the audit says "still open" and
+# its fix adds the forward hook.
 . "$(dirname "$0")/../lib/lib.sh"
 pl_topology
 command -v nmap >/dev/null || pl_die "nmap is not installed (tests/deps/probe.txt)"
@@ -40,6 +42,7 @@ for port in 2526 2527; do
 done
 
 cat >"$PL_TMP/p.conf" <<CONF
+portlock = { hooks = ["input", "forward"]; };
 services = (
   { name = "smpp"; ports = [2775]; allow = ["$TRUST4/32", "$TRUST6/128"]; },
   { name = "legacy"; ports = [2525]; allow = []; }
@@ -130,4 +133,16 @@ pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml"
 pl_expect_grep "^$SRV4 2775/tcp .*-> +restricted to 1 source \[info smpp-exposed\]" "$PL_TMP/out"
 grep -E "2775/tcp .*-> +closed" "$PL_TMP/out" && pl_fail "2775 reported closed while the backend answers"
 schemas "$PL_TMP/after.json" "$PL_TMP/audit-after.json"
+
+# ---- the same policy on input only: the published port is open again, and the audit says so ----
+sed -i 's/hooks = \["input", "forward"\]/hooks = ["input"]/' "$PL_TMP/p.conf"
+pl_expect_rc 0 A apply
+pl_expect_connect "$CLI" "$UNTRUST4" "$SRV4" 2775
+pl_expect_rc 0 A audit --no-probe --report "$PL_TMP/scan.xml" --json
+cp "$PL_TMP/out" "$PL_TMP/input-only.json"
+expect_entry "$PL_TMP/input-only.json" 2775 "still-open high" "^IPv4: no table drops 2775/tcp $published"
+"$PL_PY" -c 'import json,sys
+e = [x for x in json.load(open(sys.argv[1]))["entries"] if x["entry"]["port"] == 2775][0]
+assert "its hooks lack \"forward\"" in e["fix"], e["fix"]' "$PL_TMP/input-only.json" ||
+	pl_fail "input-only: the fix does not add the forward hook"
 pl_done
