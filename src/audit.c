@@ -30,6 +30,7 @@
 #include "nl.h"
 #include "policy.h"
 #include "probe.h"
+#include "report.h"
 #include "snapshot.h"
 #include "statestore.h"
 #include "util.h"
@@ -155,6 +156,8 @@ static const char *reach_str(const struct audit_reach_fact *x, char *buf, size_t
 		snprintf(buf, len, "not evaluated: %s", x->unknown);
 		break;
 	}
+	if ((x->local_port || x->published) && x->nat[0] && !strstr(buf, x->nat) && strlen(buf) + 3 < len)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (%s)", x->nat);
 	return buf;
 }
 
@@ -194,7 +197,7 @@ static void reach_both(const struct audit_port_fact *x, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (int fi = 0; fi < 2; fi++) {
-		if (!x->st.listening[fi])
+		if (!x->st.listening[fi] && !x->st.reach[fi].published)
 			continue;
 		reach_str(&x->st.reach[fi], one, sizeof(one));
 		if (o + 2 < len)
@@ -232,7 +235,7 @@ enum audit_reach audit_port_reach(const struct audit_port *st, const bool fam[2]
 	for (int fi = 0; fi < 2; fi++) {
 		enum audit_reach s = st->reach[fi].state == AUDIT_REACH_ALL ? AUDIT_REACH_OPEN : st->reach[fi].state;
 
-		if (fam[fi] && st->listening[fi] && rank[s] > rank[worst])
+		if (fam[fi] && (st->listening[fi] || st->reach[fi].published) && rank[s] > rank[worst])
 			worst = s;
 	}
 	return worst;
@@ -353,6 +356,25 @@ static void derive_port(const struct audit_facts *in, const struct audit_port_fa
 			}
 		}
 	}
+	if (!(x->probed && (is_smpp(x->service) || is_smtp(x->service))) &&
+	    (st->reach[0].published || st->reach[1].published)) {
+		struct audit_finding *f = judged(r, x, "dnat-published", AUDIT_HIGH, AUDIT_CHK_OPEN,
+						 "a port published through NAT");
+
+		if (f && x->in_policy)
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "the policy covers %u/%s (service '%s', %s:%d): with \"forward\" in hooks (portlock group, the default) its allowlist applies to the published port: 'portlock apply --confirm 120', check access, then 'portlock confirm'",
+				 port, st->key.udp ? "udp" : "tcp", x->psvc, x->pfile[0] ? x->pfile : "?", x->pline);
+		else if (f) {
+			char fix[700];
+
+			snprintf(b1, sizeof(b1), "port_%u", port);
+			audit_snippet(fix, sizeof(fix), in->have_policy, in->config_path, b1, NULL, st->key.udp, port);
+			snprintf(f->remediation, sizeof(f->remediation),
+				 "publish it only to the sources that need it (hooks = [\"input\", \"forward\"] in the portlock group, the default): %s",
+				 fix);
+		}
+	}
 	if (x->in_policy && x->pexpect[0] && x->probed && !expect_ok(x->pexpect, x->service)) {
 		struct audit_finding *f = add(r, "expect-mismatch", AUDIT_MEDIUM);
 
@@ -381,6 +403,7 @@ void audit_derive(const struct audit_facts *in, struct audit_report *r)
 struct own_tables {
 	struct nm_live *v;
 	size_t n;
+	const struct report_hosts *local;	/* this host's addresses (DNAT targets that stay local), or NULL */
 };
 
 /* the service of the rule with this handle in portlock's table `table`, from its facts */
@@ -398,6 +421,92 @@ static const char *service_of_rule(const struct own_tables *own, const char *tab
 	return NULL;
 }
 
+/* a DNAT target that is one of this host's addresses (or loopback): the packet stays local */
+static bool local_target(const struct own_tables *own, enum cidr_family f, const char *to)
+{
+	struct report_entry e;
+
+	if ((f == CIDR_V4 && !strncmp(to, "127.", 4)) || (f == CIDR_V6 && !strcmp(to, "::1")))
+		return true;
+	if (!own->local)
+		return false;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.address, sizeof(e.address), "%.63s", to);
+	return report_hosts_match(own->local, &e);
+}
+
+/*
+ * What the nat chains on prerouting do to the packet. A DNAT to another
+ * address publishes the port: no local listener decides, the forward path
+ * does (pk becomes the translated packet on forward). A redirect, or a DNAT
+ * to one of this host's addresses, turns pk into the packet input sees (its
+ * local port). A translation for some sources only, to an address range,
+ * or a nat rule it cannot evaluate: not evaluated, never closed. Returns 1
+ * when that decided out, 0 to evaluate pk, or -ENOMEM.
+ */
+static int nat_fact(const struct ne_world *w, const struct own_tables *own, struct ne_packet *pk,
+		    struct audit_reach_fact *out)
+{
+	struct ne_nat nat;
+	char some[40], to[112];
+	int ret = ne_nat(w, pk, &nat);
+	bool range = strchr(nat.to, '-') != NULL;
+
+	if (ret < 0)
+		return ret;
+	snprintf(some, sizeof(some), "%s", nat.some ? " for some sources" : "");
+	if (nat.kind == NE_NAT_DNAT && !range && local_target(own, pk->family, nat.to))
+		nat.kind = NE_NAT_LOCAL;
+	if (nat.to_port)
+		snprintf(to, sizeof(to), strchr(nat.to, ':') ? "[%s]:%u" : "%s:%u", nat.to, nat.to_port);
+	else
+		snprintf(to, sizeof(to), "%s", nat.to);
+	switch (nat.kind) {
+	case NE_NAT_NONE:
+		return 0;
+	case NE_NAT_DNAT:
+		out->published = true;
+		snprintf(out->nat, sizeof(out->nat), "published by DNAT to %.60s%s in table %s %.63s chain %.63s (handle %llu: %.100s)",
+			 to, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle, nat.rule);
+		if (nat.some || range) {
+			out->state = AUDIT_REACH_UNKNOWN;
+			snprintf(out->unknown, sizeof(out->unknown), "%.250s; %s", out->nat,
+				 range ? "an address range: the forward path is not evaluated"
+				       : "the others reach the port itself: not evaluated together");
+			return 1;
+		}
+		pk->dnat = true;
+		pk->to_port = nat.to_port;
+		pk->forward = true;
+		return 0;
+	case NE_NAT_UNKNOWN:
+		out->state = AUDIT_REACH_UNKNOWN;
+		out->published = true;
+		snprintf(out->nat, sizeof(out->nat), "a nat rule on prerouting may translate it: %.300s", nat.why);
+		snprintf(out->unknown, sizeof(out->unknown), "%.300s", out->nat);
+		return 1;
+	case NE_NAT_LOCAL:
+		out->local_port = nat.to_port ? nat.to_port : pk->dport;
+		if (nat.to[0])
+			snprintf(out->nat, sizeof(out->nat), "DNAT to this host's %.60s%s by table %s %.63s chain %.63s (handle %llu)",
+				 to, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle);
+		else
+			snprintf(out->nat, sizeof(out->nat), "redirected to local port %u%s by table %s %.63s chain %.63s (handle %llu)",
+				 out->local_port, some, nat.family, nat.table, nat.chain, (unsigned long long)nat.handle);
+		if (nat.some) {
+			/* the others reach the port itself: two paths, not evaluated together */
+			out->state = AUDIT_REACH_UNKNOWN;
+			out->published = true;
+			snprintf(out->unknown, sizeof(out->unknown), "%.300s", out->nat);
+			return 1;
+		}
+		pk->dnat = true;
+		pk->to_port = out->local_port;
+		return 0;
+	}
+	return 0;
+}
+
 static int reach_fact(const struct ne_world *w, const struct own_tables *own, bool udp, uint16_t port,
 		      enum cidr_family f, struct audit_reach_fact *out)
 {
@@ -406,6 +515,9 @@ static int reach_fact(const struct ne_world *w, const struct own_tables *own, bo
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	ret = nat_fact(w, own, &pk, out);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	ret = ne_eval(w, &pk, &res);
 	if (ret < 0) {
 		ne_result_fini(&res);
@@ -476,6 +588,65 @@ static void mark_portlock(struct ne_world *w, struct nl_sock *s, const char *sta
 	fclose(fp);
 }
 
+/* ---- one port: reachability, listeners, probe ---- */
+
+/*
+ * The state of (ap->key): reachability per family, then the exposed
+ * listeners that take it (on the local port a redirect leads to; none for a
+ * family published elsewhere) and what answered the probe. x, when not
+ * NULL, takes the first listener's address and the probe's details.
+ */
+static int fill_port(const struct ne_world *w, const struct own_tables *own, const struct listen_set *ls,
+		     const size_t *tmap, const struct probe_result *results, struct audit_port *ap,
+		     struct audit_port_fact *x)
+{
+	enum listen_proto proto = ap->key.udp ? LISTEN_PROTO_UDP : LISTEN_PROTO_TCP;
+
+	for (int fi = 0; fi < 2; fi++)
+		if (reach_fact(w, own, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
+			return -ENOMEM;
+	for (size_t m = 0; m < ls->n; m++) {
+		const struct listen_entry *l = &ls->v[m];
+		const struct probe_result *pr = tmap && tmap[m] ? &results[tmap[m] - 1] : NULL;
+		size_t po = strlen(ap->process);
+		bool takes = false;
+		char who[128];
+
+		if (l->proto != proto || !listen_is_exposed(l))
+			continue;
+		for (int fi = 0; fi < 2; fi++) {
+			const struct audit_reach_fact *rf = &ap->reach[fi];
+
+			if (!rf->published && l->port == (rf->local_port ? rf->local_port : ap->key.port) &&
+			    listen_covers_family(l, fi ? CIDR_V6 : CIDR_V4))
+				ap->listening[fi] = takes = true;
+		}
+		if (!takes)
+			continue;
+		if (x && !x->where[0]) {
+			listen_addr_str(l, x->address, sizeof(x->address));
+			listen_endpoint_str(l, x->where, sizeof(x->where));
+		}
+		owners_str(l, who, sizeof(who));
+		if (who[0] && !strstr(ap->process, who) && po + strlen(who) + 2 < sizeof(ap->process))
+			snprintf(ap->process + po, sizeof(ap->process) - po, "%s%s", po ? "," : "", who);
+		if (pr && !ap->probed[0]) {
+			snprintf(ap->probed, sizeof(ap->probed), "%s", probe_service_name(pr->service));
+			snprintf(ap->software, sizeof(ap->software), "%s", pr->software);
+			snprintf(ap->banner, sizeof(ap->banner), "%.*s", (int)sizeof(ap->banner) - 1, pr->evidence);
+			if (x) {
+				x->probed = true;
+				x->service = pr->service;
+				x->confidence = pr->confidence;
+				snprintf(x->basis, sizeof(x->basis), "%s", pr->software_basis);
+				snprintf(x->codes, sizeof(x->codes), "%s", pr->fp_codes);
+				snprintf(x->evidence, sizeof(x->evidence), "%s", pr->evidence);
+			}
+		}
+	}
+	return 0;
+}
+
 /* ---- the state of requested ports (audit --report) ---- */
 
 static int port_states(const struct ne_world *w, const struct own_tables *own, const struct listen_set *ls, const size_t *tmap,
@@ -486,34 +657,9 @@ static int port_states(const struct ne_world *w, const struct own_tables *own, c
 		return -ENOMEM;
 	r->nports = o->nports;
 	for (size_t i = 0; i < o->nports; i++) {
-		struct audit_port *ap = &r->ports[i];
-		enum listen_proto proto = o->ports[i].udp ? LISTEN_PROTO_UDP : LISTEN_PROTO_TCP;
-		size_t po = 0;
-
-		ap->key = o->ports[i];
-		for (int fi = 0; fi < 2; fi++)
-			if (reach_fact(w, own, ap->key.udp, ap->key.port, fi ? CIDR_V6 : CIDR_V4, &ap->reach[fi]) < 0)
-				return -ENOMEM;
-		for (size_t m = 0; m < ls->n; m++) {
-			const struct listen_entry *l = &ls->v[m];
-			const struct probe_result *pr;
-			char who[128];
-
-			if (l->proto != proto || l->port != ap->key.port || !listen_is_exposed(l))
-				continue;
-			ap->listening[0] |= listen_covers_family(l, CIDR_V4);
-			ap->listening[1] |= listen_covers_family(l, CIDR_V6);
-			owners_str(l, who, sizeof(who));
-			if (who[0] && !strstr(ap->process, who) && po + strlen(who) + 2 < sizeof(ap->process))
-				po += (size_t)snprintf(ap->process + po, sizeof(ap->process) - po, "%s%s",
-						       po ? "," : "", who);
-			pr = tmap && tmap[m] ? &results[tmap[m] - 1] : NULL;
-			if (pr && !ap->probed[0]) {
-				snprintf(ap->probed, sizeof(ap->probed), "%s", probe_service_name(pr->service));
-				snprintf(ap->software, sizeof(ap->software), "%s", pr->software);
-				snprintf(ap->banner, sizeof(ap->banner), "%.*s", (int)sizeof(ap->banner) - 1, pr->evidence);
-			}
-		}
+		r->ports[i].key = o->ports[i];
+		if (fill_port(w, own, ls, tmap, results, &r->ports[i], NULL) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -684,72 +830,143 @@ static int sev_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* one fact per exposed (proto, port): its listeners, what answered, what the tables let through */
+/* ports a NAT rule's range or set is expanded into, at most (per rule; all rules) */
+#define NAT_EXPAND_RULE 256
+#define NAT_EXPAND_ALL 1024
+
+static int key_add(struct audit_port_key **v, size_t *n, size_t *cap, bool udp, uint16_t port)
+{
+	for (size_t k = 0; k < *n; k++)
+		if ((*v)[k].port == port && (*v)[k].udp == udp)
+			return 0;
+	if (util_grow((void **)v, cap, *n + 1, sizeof(**v)) < 0)
+		return -ENOMEM;
+	(*v)[*n].port = port;
+	(*v)[(*n)++].udp = udp;
+	return 0;
+}
+
+/*
+ * Which NAT rules' ports are judged one by one (expand[i]): a value, range
+ * or set element of at most NAT_EXPAND_RULE ports, while the total stays
+ * within NAT_EXPAND_ALL. The others are reported whole (nat_wide_findings()).
+ * Returns the malloc'ed flags, or NULL.
+ */
+static bool *nat_plan(const struct ne_nat_port *np, size_t n)
+{
+	bool *expand = calloc(n + 1, sizeof(*expand));
+	size_t used = 0;
+
+	for (size_t i = 0; expand && i < n; i++) {
+		size_t size = (size_t)np[i].hi - np[i].lo + 1;
+
+		expand[i] = size <= NAT_EXPAND_RULE && used + size <= NAT_EXPAND_ALL;
+		if (expand[i])
+			used += size;
+	}
+	return expand;
+}
+
+/*
+ * The ports to judge: the exposed listeners' and those NAT rules on
+ * prerouting match (candidates: ne_nat() decides for each).
+ */
+static int port_keys(const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp, const bool *expand,
+		     struct audit_port_key **keys, size_t *nk)
+{
+	size_t cap = 0;
+	int ret = 0;
+
+	*keys = NULL;
+	*nk = 0;
+	for (size_t i = 0; i < ls->n && !ret; i++)
+		if (listen_is_exposed(&ls->v[i]))
+			ret = key_add(keys, nk, &cap, ls->v[i].proto == LISTEN_PROTO_UDP, ls->v[i].port);
+	for (size_t i = 0; i < nnp && !ret; i++) {
+		if (!expand[i])
+			continue;
+		for (uint32_t p = np[i].lo ? np[i].lo : 1; p <= np[i].hi && !ret; p++) {
+			if (np[i].any_proto || !np[i].udp)
+				ret = key_add(keys, nk, &cap, false, (uint16_t)p);
+			if (!ret && (np[i].any_proto || np[i].udp))
+				ret = key_add(keys, nk, &cap, true, (uint16_t)p);
+		}
+	}
+	return ret;
+}
+
+/*
+ * One fact per exposed (proto, port): a listener takes it, or a NAT rule
+ * publishes it; its listeners, what answered, what the tables let through.
+ */
 static int gather_ports(const struct ne_world *w, const struct own_tables *own, const struct policy *p,
-			const struct listen_set *ls,
+			const struct listen_set *ls, const struct ne_nat_port *np, size_t nnp, const bool *expand,
 			const size_t *tmap, const struct probe_result *results, struct audit_port_fact **out,
 			size_t *nout)
 {
-	struct audit_port_fact *v = calloc(ls->n + 1, sizeof(*v));
-	size_t n = 0;
+	struct audit_port_key *keys;
+	struct audit_port_fact *v;
+	size_t nk, n = 0;
 
-	*out = v;
+	*out = NULL;
 	*nout = 0;
-	if (!v)
+	if (port_keys(ls, np, nnp, expand, &keys, &nk) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < ls->n; i++) {
-		const struct listen_entry *l = &ls->v[i];
-		const struct probe_result *pr = tmap && tmap[i] ? &results[tmap[i] - 1] : NULL;
-		bool udp = l->proto == LISTEN_PROTO_UDP;
-		struct audit_port_fact *x = NULL;
-		char who[128];
-
-		if (!listen_is_exposed(l))
-			continue;
-		for (size_t k = 0; k < n && !x; k++)
-			if (v[k].st.key.port == l->port && v[k].st.key.udp == udp)
-				x = &v[k];
-		if (!x) {
-			const struct policy_service *ps;
-
-			x = &v[n++];
-			x->st.key.port = l->port;
-			x->st.key.udp = udp;
-			listen_addr_str(l, x->address, sizeof(x->address));
-			listen_endpoint_str(l, x->where, sizeof(x->where));
-			for (int fi = 0; fi < 2; fi++)
-				if (reach_fact(w, own, udp, l->port, fi ? CIDR_V6 : CIDR_V4, &x->st.reach[fi]) < 0)
-					return -ENOMEM;
-			ps = p ? policy_find_port(p, udp ? POLICY_UDP : POLICY_TCP, l->port) : NULL;
-			if (ps) {
-				x->in_policy = true;
-				snprintf(x->psvc, sizeof(x->psvc), "%s", ps->name);
-				snprintf(x->pfile, sizeof(x->pfile), "%s", ps->file ? ps->file : "");
-				snprintf(x->pexpect, sizeof(x->pexpect), "%s", ps->expect ? ps->expect : "");
-				x->pline = ps->line;
-			}
-		}
-		x->st.listening[0] |= listen_covers_family(l, CIDR_V4);
-		x->st.listening[1] |= listen_covers_family(l, CIDR_V6);
-		owners_str(l, who, sizeof(who));
-		if (who[0] && !strstr(x->st.process, who) &&
-		    strlen(x->st.process) + strlen(who) + 2 < sizeof(x->st.process))
-			snprintf(x->st.process + strlen(x->st.process), sizeof(x->st.process) - strlen(x->st.process),
-				 "%s%s", x->st.process[0] ? "," : "", who);
-		if (pr && !x->probed) {
-			x->probed = true;
-			x->service = pr->service;
-			x->confidence = pr->confidence;
-			snprintf(x->st.probed, sizeof(x->st.probed), "%s", probe_service_name(pr->service));
-			snprintf(x->st.software, sizeof(x->st.software), "%s", pr->software);
-			snprintf(x->st.banner, sizeof(x->st.banner), "%.*s", (int)sizeof(x->st.banner) - 1, pr->evidence);
-			snprintf(x->basis, sizeof(x->basis), "%s", pr->software_basis);
-			snprintf(x->codes, sizeof(x->codes), "%s", pr->fp_codes);
-			snprintf(x->evidence, sizeof(x->evidence), "%s", pr->evidence);
-		}
+	v = calloc(nk + 1, sizeof(*v));
+	*out = v;
+	if (!v) {
+		free(keys);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < nk; i++) {
+		struct audit_port_fact *x = &v[n];
+		const struct policy_service *ps;
+
+		memset(x, 0, sizeof(*x));
+		x->st.key = keys[i];
+		if (fill_port(w, own, ls, tmap, results, &x->st, x) < 0) {
+			free(keys);
+			return -ENOMEM;
+		}
+		if (!x->st.listening[0] && !x->st.listening[1] && !x->st.reach[0].published &&
+		    !x->st.reach[1].published)
+			continue;	/* nothing takes it from the network */
+		if (!x->where[0])
+			snprintf(x->where, sizeof(x->where), "*:%u", keys[i].port);
+		ps = p ? policy_find_port(p, keys[i].udp ? POLICY_UDP : POLICY_TCP, keys[i].port) : NULL;
+		if (ps) {
+			x->in_policy = true;
+			snprintf(x->psvc, sizeof(x->psvc), "%s", ps->name);
+			snprintf(x->pfile, sizeof(x->pfile), "%s", ps->file ? ps->file : "");
+			snprintf(x->pexpect, sizeof(x->pexpect), "%s", ps->expect ? ps->expect : "");
+			x->pline = ps->line;
+		}
+		n++;
+	}
+	free(keys);
 	*nout = n;
 	return 0;
+}
+
+/* NAT rules on prerouting over too many ports to judge one by one: not evaluated */
+static void nat_wide_findings(struct audit_report *r, const struct ne_nat_port *np, size_t nnp, const bool *expand)
+{
+	for (size_t i = 0; i < nnp; i++) {
+		struct audit_finding *f;
+
+		if (expand[i])
+			continue;
+		f = add(r, "dnat-published", AUDIT_MEDIUM);
+		if (!f)
+			return;
+		if (!np[i].any_proto)
+			snprintf(f->proto, sizeof(f->proto), "%s", np[i].udp ? "udp" : "tcp");
+		snprintf(f->summary, sizeof(f->summary),
+			 "ports %u-%u%s%s are translated on prerouting (%.300s): not evaluated port by port",
+			 np[i].lo, np[i].hi, np[i].any_proto ? "" : "/", np[i].any_proto ? "" : f->proto, np[i].rule);
+		snprintf(f->remediation, sizeof(f->remediation),
+			 "publish only the ports that must be published, each to the sources that need it: a service covering them with hooks = [\"input\", \"forward\"] (portlock.conf(5)), then 'portlock apply --confirm 120' and 'portlock confirm'");
+	}
 }
 
 static const struct audit_port_fact *fact_of(const struct audit_port_fact *v, size_t n, const struct listen_entry *l)
@@ -953,7 +1170,8 @@ static int read_own_tables(struct pl_ctx *ctx, struct nl_sock *s, const struct n
 /* r's findings: port facts, the policy's expectations, the forward path, drift; worst first */
 static void all_findings(struct pl_ctx *ctx, const struct policy *p, const struct audit_opts *o,
 			 const struct listen_set *ls, const struct nm_live *live, const char *table,
-			 const struct audit_port_fact *facts, size_t nfacts, struct audit_report *r)
+			 const struct audit_port_fact *facts, size_t nfacts,
+			 const struct ne_nat_port *natp, size_t nnatp, const bool *natx, struct audit_report *r)
 {
 	struct audit_facts in = { .v = facts, .n = nfacts, .have_policy = p != NULL,
 				  .config_path = ctx->config_path };
@@ -963,6 +1181,7 @@ static void all_findings(struct pl_ctx *ctx, const struct policy *p, const struc
 	if (p && o->probe)
 		expect_findings(r, p, ls);
 
+	nat_wide_findings(r, natp, nnatp, natx);
 	if (p)
 		forward_findings(r, live, table);
 	drift_findings(ctx, p, live, r);
@@ -977,12 +1196,15 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	struct nm_live live = { 0 };
 	struct ne_world world = { 0 };
 	struct own_tables own = { 0 };
+	struct report_hosts local;
 	size_t owncap = 0, nread = SIZE_MAX;
 	struct nl_sock *s = NULL;
 	struct probe_target *targets = NULL;
 	struct probe_result *results = NULL;
 	struct audit_port_fact *facts = NULL;
-	size_t *tmap = NULL, nt = 0, nfacts = 0;
+	struct ne_nat_port *natp = NULL;
+	bool *natx = NULL;	/* natp[i]'s ports judged one by one */
+	size_t *tmap = NULL, nt = 0, nfacts = 0, nnatp = 0;
 	struct fp_db fp;
 	bool have_fp = false;
 	const char *table = p ? p->table : POLICY_DEFAULT_TABLE;
@@ -990,6 +1212,7 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 	int rc = PL_EXIT_OK;
 
 	livecache_load(ctx->state_dir, table, &cache);
+	report_hosts_init(&local);
 	memset(r, 0, sizeof(*r));
 	memset(&fp, 0, sizeof(fp));
 	snprintf(r->table, sizeof(r->table), "%s", table);
@@ -1003,6 +1226,14 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		goto out;
 	}
 	mark_portlock(&world, s, ctx->state_dir, table);
+	{
+		struct diag quiet;
+
+		diag_init(&quiet);
+		if (report_hosts_local(&local, &quiet) == 0)
+			own.local = &local;
+		diag_fini(&quiet);
+	}
 	r->generation = live.genid;
 	r->table_exists = live.t.exists;
 	tables_json(r, &world, &live);
@@ -1032,7 +1263,8 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 		goto out;
 	nread = own.n;
 	own.v[own.n++] = live;	/* borrowed: not released through own */
-	if (gather_ports(&world, &own, p, &ls, tmap, results, &facts, &nfacts) < 0 ||
+	if (ne_nat_ports(&world, &natp, &nnatp) < 0 || !(natx = nat_plan(natp, nnatp)) ||
+	    gather_ports(&world, &own, p, &ls, natp, nnatp, natx, tmap, results, &facts, &nfacts) < 0 ||
 	    (o->nports && port_states(&world, &own, &ls, tmap, results, o, r) < 0)) {
 		diag_err(&ctx->diag, DIAG_INTERNAL, NULL, ENOMEM, "audit");
 		rc = PL_EXIT_INTERNAL;
@@ -1041,11 +1273,14 @@ int audit_run(struct pl_ctx *ctx, const struct policy *p, const struct audit_opt
 
 	listeners_json(r, &ls, tmap, results, facts, nfacts);
 
-	all_findings(ctx, p, o, &ls, &live, table, facts, nfacts, r);
+	all_findings(ctx, p, o, &ls, &live, table, facts, nfacts, natp, nnatp, natx, r);
 out:
 	if (have_fp)
 		fingerprint_db_fini(&fp);
 	free(facts);
+	free(natp);
+	free(natx);
+	report_hosts_fini(&local);
 	for (size_t i = 0; i < (nread == SIZE_MAX ? own.n : nread); i++)	/* not `live`, released below */
 		nm_live_fini(&own.v[i]);
 	free(own.v);
@@ -1123,7 +1358,7 @@ void audit_print_text(const struct audit_report *r, FILE *f)
 		size_t i;
 		json_t *h;
 
-		fprintf(f, "other tables with base chains on prerouting/input/forward (their rules on prerouting and input are evaluated with portlock's):\n");
+		fprintf(f, "other tables with base chains on prerouting/input/forward (their rules are evaluated with portlock's: prerouting and input, forward for published ports):\n");
 		json_array_foreach(r->foreign, i, h)
 			fprintf(f, "  table %s %s chain %s: %s hook %s priority %lld policy %s\n",
 				json_string_value(json_object_get(h, "family")),

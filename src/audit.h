@@ -75,6 +75,15 @@ struct audit_reach_fact {
 	char by[400];		/* which table/chain/rule drops the others, or "" */
 	char service[64];	/* the portlock service that restricts it, or "" */
 	char unknown[320];	/* the rule not evaluated, or "" */
+	/*
+	 * A nat chain on prerouting translates the port (nft_eval.h ne_nat()):
+	 * published, a DNAT to another address (or a nat rule not evaluated):
+	 * no local listener decides who reaches it; local_port: redirected to
+	 * that local port, whose listener and input rules decide.
+	 */
+	bool published;
+	uint16_t local_port;
+	char nat[400];		/* the translation, "" when none */
 };
 
 struct audit_port_key {
@@ -84,7 +93,7 @@ struct audit_port_key {
 
 struct audit_port {
 	struct audit_port_key key;
-	bool listening[2];		/* an exposed listener takes [0] IPv4, [1] IPv6 */
+	bool listening[2];		/* an exposed listener takes [0] IPv4, [1] IPv6 (on reach[].local_port when redirected) */
 	struct audit_reach_fact reach[2];	/* [0] IPv4, [1] IPv6 */
 	char process[128];		/* owners of the listeners, escaped */
 	char probed[32];		/* what answered the probe now ("smtp", ...), or "" */
@@ -121,7 +130,8 @@ struct audit_facts {
 /*
  * What holds for a port over the families fam[] considered ([0] IPv4, [1]
  * IPv6), the worst of them: OPEN, then UNKNOWN (not evaluated), then
- * RESTRICTED, then CLOSED; a family nothing listens on counts as CLOSED.
+ * RESTRICTED, then CLOSED; a family nothing listens on counts as CLOSED,
+ * unless it is published (reach[].published: a DNAT to another address).
  * The audit's findings and audit --report's states both come from it.
  */
 enum audit_reach audit_port_reach(const struct audit_port *st, const bool fam[2]);

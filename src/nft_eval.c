@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 
@@ -591,6 +592,9 @@ struct ev {
 	struct ne_result *res;
 	bool in_base_prerouting;
 	int depth;
+	uint16_t dport;		/* the transport header's port in the chain evaluated */
+	bool natted;		/* the chain is past the DNAT: ct status dnat */
+	struct ne_nat *nat;	/* ne_nat(): nat and redir are understood, the first is noted here */
 };
 
 static int slot_of(uint32_t reg)
@@ -737,6 +741,10 @@ struct rule_out {
 	size_t nbr, cbr;
 	int verdict;
 	const char *chain;
+	/* ne_nat(): a dnat or redirect statement for the sources in m */
+	enum ne_nat_kind nat;
+	char nat_to[96];
+	uint16_t nat_port;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -1006,7 +1014,7 @@ static void load_meta(const struct ev *ev, struct rv *regs, struct nftnl_expr *e
 static void load_payload(const struct ev *ev, struct rv *regs, struct nftnl_expr *e)
 {
 	uint8_t l4 = ev->p->udp ? IPPROTO_UDP : IPPROTO_TCP;
-	uint16_t dport = htons(ev->p->dport);
+	uint16_t dport = htons(ev->dport);	/* after a DNAT: the translated port */
 	uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
 	uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
 	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
@@ -1034,7 +1042,7 @@ static void load_ct(const struct ev *ev, struct rv *regs, struct nftnl_expr *e)
 {
 	uint8_t nfp = ev->p->family == CIDR_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint8_t l4 = ev->p->udp ? IPPROTO_UDP : IPPROTO_TCP;
-	uint16_t dport = htons(ev->p->dport);
+	uint16_t odport = htons(ev->p->dport);	/* the original tuple's */
 	uint32_t st = NF_CT_STATE_BIT(IP_CT_NEW);
 	struct rv v = { 0 };
 
@@ -1042,11 +1050,18 @@ static void load_ct(const struct ev *ev, struct rv *regs, struct nftnl_expr *e)
 		return;	/* ct ... set */
 	switch (nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY)) {
 	case NFT_CT_STATE: v = known_u32h(st); break;
-	case NFT_CT_STATUS: v = known_u32h(0); break;
+	case NFT_CT_STATUS: v = known_u32h(ev->natted ? IPS_DST_NAT | IPS_DST_NAT_DONE : 0); break;
 	case NFT_CT_DIRECTION: v = known_u8(0); break;
 	case NFT_CT_L3PROTOCOL: v = known_u8(nfp); break;
 	case NFT_CT_PROTOCOL: v = known_u8(l4); break;
-	case NFT_CT_PROTO_DST: v = known(&dport, 2); break;
+	case NFT_CT_PROTO_DST:
+		/* the original tuple's port; the reply's is the client's */
+		if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR) &&
+		    nftnl_expr_get_u8(e, NFTNL_EXPR_CT_DIR) != IP_CT_DIR_ORIGINAL)
+			v.len = 2;
+		else
+			v = known(&odport, 2);
+		break;
 	default: v.kind = RK_UNKNOWN; v.len = 4; break;
 	}
 	reg_put(regs, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), &v);
@@ -1101,6 +1116,67 @@ static void load_immediate(struct rv *regs, struct nftnl_expr *e, struct rule_ou
 	}
 }
 
+/*
+ * "dnat to ADDR[:PORT]" and "redirect [to :PORT]" in a nat chain (ne_nat()):
+ * the first translation ends the nat chains for the packet (NF_ACCEPT).
+ */
+static void eval_nat(const struct ev *ev, const struct rv *regs, struct nftnl_expr *e, struct rule_out *o)
+{
+	uint8_t nfp = ev->p->family == CIDR_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	uint32_t preg = 0, amin = 0, amax = 0;
+	bool has_preg, has_addr = false;
+	uint8_t a1[16], a2[16], pb[2];
+
+	if (is(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "redir")) {
+		has_preg = nftnl_expr_is_set(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN);
+		if (has_preg)
+			preg = nftnl_expr_get_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN);
+	} else {
+		if (!nftnl_expr_is_set(e, NFTNL_EXPR_NAT_TYPE) ||
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) != NFT_NAT_DNAT) {
+			unknown(o, "%s", "snat on prerouting");
+			o->act = true;
+			return;
+		}
+		/* "dnat ip to" in an inet table does nothing to an IPv6 packet, and the other way round */
+		if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FAMILY) && nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY) != nfp)
+			return;
+		has_addr = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MIN);
+		amin = has_addr ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN) : 0;
+		amax = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MAX) ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX)
+									   : amin;
+		has_preg = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MIN);
+		if (has_preg)
+			preg = nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN);
+	}
+	if (has_preg && !reg_known(regs, preg, 2, pb)) {
+		unknown(o, "%s", "translated port it cannot tell");
+		o->act = true;
+		return;
+	}
+	o->nat_port = has_preg ? (uint16_t)(pb[0] << 8 | pb[1]) : 0;
+	if (has_addr) {
+		size_t al = addr_len(ev->p->family);
+		char s1[INET6_ADDRSTRLEN], s2[INET6_ADDRSTRLEN];
+
+		if (!reg_known(regs, amin, (uint32_t)al, a1) || !reg_known(regs, amax, (uint32_t)al, a2)) {
+			unknown(o, "%s", "translated address it cannot tell");
+			o->act = true;
+			return;
+		}
+		inet_ntop(ev->p->family == CIDR_V4 ? AF_INET : AF_INET6, a1, s1, sizeof(s1));
+		inet_ntop(ev->p->family == CIDR_V4 ? AF_INET : AF_INET6, a2, s2, sizeof(s2));
+		if (memcmp(a1, a2, al))
+			snprintf(o->nat_to, sizeof(o->nat_to), "%s-%s", s1, s2);
+		else
+			snprintf(o->nat_to, sizeof(o->nat_to), "%s", s1);
+		o->nat = NE_NAT_DNAT;
+	} else {
+		o->nat = NE_NAT_LOCAL;	/* redirect, or a dnat that changes the port only */
+	}
+	o->verdict = NF_ACCEPT;
+}
+
 /* evaluate one rule's matches and statements into o (o->m starts as the sources reaching it) */
 static int eval_rule(const struct ev *ev, struct nftnl_rule *r, struct rule_out *o)
 {
@@ -1136,6 +1212,8 @@ static int eval_rule(const struct ev *ev, struct nftnl_rule *r, struct rule_out 
 			   is(n, "numgen") || is(n, "hash") || is(n, "xfrm") || is(n, "tunnel") || is(n, "inner")) {
 			/* loads a value it does not model: whatever compares it is not evaluated */
 			memset(regs, 0, sizeof(regs));
+		} else if (ev->nat && (is(n, "nat") || is(n, "redir"))) {
+			eval_nat(ev, regs, e, o);
 		} else if (is(n, "reject")) {
 			o->verdict = NF_DROP;
 		} else if (is(n, "counter") || is(n, "log") || is(n, "limit") || is(n, "dynset") ||
@@ -1188,6 +1266,24 @@ static void note_unknown(struct ev *ev, const struct ne_chain *c, struct nftnl_r
 	snprintf(ev->res->unknown, sizeof(ev->res->unknown), "table %s %s chain %s: %s (%s)",
 		 ev->t->family == NFPROTO_IPV4 ? "ip" : ev->t->family == NFPROTO_IPV6 ? "ip6" : "inet",
 		 ev->t->name, c->name, txt ? txt : "?", why);
+	free(txt);
+}
+
+static void note_nat(struct ev *ev, const struct ne_chain *c, struct nftnl_rule *r, const struct rule_out *o)
+{
+	struct ne_nat *n = ev->nat;
+	char *txt = nm_rule_text(r, NM_TEXT_NO_COUNTERS);
+
+	n->kind = o->nat;
+	n->some = !(o->m.n == 1 && o->m.r[0].lo == 0 && o->m.r[0].hi == ev->max);
+	snprintf(n->to, sizeof(n->to), "%s", o->nat_to);
+	n->to_port = o->nat_port;
+	snprintf(n->family, sizeof(n->family), "%s",
+		 ev->t->family == NFPROTO_IPV4 ? "ip" : ev->t->family == NFPROTO_IPV6 ? "ip6" : "inet");
+	snprintf(n->table, sizeof(n->table), "%s", ev->t->name);
+	snprintf(n->chain, sizeof(n->chain), "%s", c->name);
+	n->handle = nftnl_rule_is_set(r, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE) : 0;
+	snprintf(n->rule, sizeof(n->rule), "%s", txt ? txt : "?");
 	free(txt);
 }
 
@@ -1268,6 +1364,8 @@ static int eval_chain(struct ev *ev, const struct ne_chain *c, struct rangeset *
 			/* no match, or a match with no verdict: nothing changes */
 			goto next;
 		}
+		if (o.nat && !o.unknown && ev->nat && ev->nat->kind == NE_NAT_NONE)
+			note_nat(ev, c, r, &o);
 		if (o.unknown) {
 			/* the sources the known matches let through have a fate it cannot tell */
 			note_unknown(ev, c, r, o.why);
@@ -1325,6 +1423,9 @@ next:
 	return ret;
 }
 
+/* NF_IP_PRI_NAT_DST: the priority of "dstnat" */
+#define PRI_NAT_DST (-100)
+
 static bool table_sees(const struct ne_table *t, enum cidr_family f)
 {
 	return t->family == NFPROTO_INET || (t->family == NFPROTO_IPV4 && f == CIDR_V4) ||
@@ -1345,6 +1446,7 @@ const char *ne_state_str(enum ne_state s)
 int ne_eval(const struct ne_world *w, const struct ne_packet *p, struct ne_result *out)
 {
 	struct ev ev = { .w = w, .p = p, .res = out };
+	uint32_t hook = p->forward ? NF_INET_FORWARD : NF_INET_LOCAL_IN;
 	struct rangeset ok, maybe;	/* sources every base chain accepts; ... accepts or may */
 	int ret = 0;
 
@@ -1365,8 +1467,13 @@ int ne_eval(const struct ne_world *w, const struct ne_packet *p, struct ne_resul
 			const struct ne_chain *c = &t->chains[ci];
 			struct rangeset in, acc, drop, unk, rest, x;
 
-			if (!c->base || (c->hooknum != NF_INET_LOCAL_IN && c->hooknum != NF_INET_PRE_ROUTING))
+			if (!c->base || (c->hooknum != hook && c->hooknum != NF_INET_PRE_ROUTING))
 				continue;
+			/* after a translation (ne_nat()), the nat chains have decided */
+			if (p->dnat && c->hooknum == NF_INET_PRE_ROUTING && c->type && !strcmp(c->type, "nat"))
+				continue;
+			ev.natted = p->dnat && (c->hooknum != NF_INET_PRE_ROUTING || c->prio > PRI_NAT_DST);
+			ev.dport = ev.natted && p->to_port ? p->to_port : p->dport;
 			rangeset_init(&in);
 			rangeset_init(&acc);
 			rangeset_init(&drop);
@@ -1410,6 +1517,227 @@ int ne_eval(const struct ne_world *w, const struct ne_packet *p, struct ne_resul
 	rangeset_fini(&ok);
 	rangeset_fini(&maybe);
 	return ret;
+}
+
+struct nat_chain {
+	const struct ne_table *t;
+	const struct ne_chain *c;
+};
+
+int ne_nat(const struct ne_world *w, const struct ne_packet *p, struct ne_nat *out)
+{
+	struct ne_result res;	/* for the unknown rule's text */
+	struct ev ev = { .w = w, .p = p, .res = &res, .nat = out, .dport = p->dport };
+	struct nat_chain *v = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&res, 0, sizeof(res));
+	rangeset_init(&res.reach);
+	ev.max = cidr_max(p->family);
+	/* the nat chains on prerouting, in priority order (insertion: stable) */
+	for (size_t ti = 0; ti < w->n; ti++) {
+		const struct ne_table *t = &w->t[ti];
+
+		if (!table_sees(t, p->family))
+			continue;
+		for (size_t ci = 0; ci < t->nchains; ci++) {
+			const struct ne_chain *c = &t->chains[ci];
+			size_t k;
+
+			if (!c->base || c->hooknum != NF_INET_PRE_ROUTING || !c->type || strcmp(c->type, "nat"))
+				continue;
+			if (util_grow((void **)&v, &cap, n + 1, sizeof(*v)) < 0) {
+				free(v);
+				return -ENOMEM;
+			}
+			for (k = n; k > 0 && v[k - 1].c->prio > c->prio; k--)
+				v[k] = v[k - 1];
+			v[k].t = t;
+			v[k].c = c;
+			n++;
+		}
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct rangeset in, acc, drop, unk, rest;
+
+		rangeset_init(&in);
+		rangeset_init(&acc);
+		rangeset_init(&drop);
+		rangeset_init(&unk);
+		rangeset_init(&rest);
+		ev.t = v[i].t;
+		ev.depth = 0;
+		ret = rangeset_add(&in, 0, ev.max);
+		if (!ret)
+			ret = eval_chain(&ev, v[i].c, &in, &acc, &drop, &unk, &rest);
+		if (!ret && out->kind != NE_NAT_DNAT && unk.n) {
+			/* a rule it cannot evaluate may translate the packet (or not) */
+			out->kind = NE_NAT_UNKNOWN;
+			snprintf(out->why, sizeof(out->why), "%s", res.unknown);
+		}
+		rangeset_fini(&in);
+		rangeset_fini(&acc);
+		rangeset_fini(&drop);
+		rangeset_fini(&unk);
+		rangeset_fini(&rest);
+		if (out->kind != NE_NAT_NONE)
+			break;
+	}
+	free(v);
+	rangeset_fini(&res.reach);
+	return ret;
+}
+
+static bool table_has_nat(const struct ne_table *t)
+{
+	for (size_t ci = 0; ci < t->nchains; ci++)
+		if (t->chains[ci].base && t->chains[ci].hooknum == NF_INET_PRE_ROUTING && t->chains[ci].type &&
+		    !strcmp(t->chains[ci].type, "nat"))
+			return true;
+	return false;
+}
+
+static int port_add(struct ne_nat_port **v, size_t *n, size_t *cap, const struct ne_nat_port *x)
+{
+	if (util_grow((void **)v, cap, *n + 1, sizeof(**v)) < 0)
+		return -ENOMEM;
+	(*v)[(*n)++] = *x;
+	return 0;
+}
+
+/* the ports one rule with a nat or redir statement matches (dport cmp, range or set), appended to v */
+static int rule_nat_ports(const struct ne_table *t, const struct ne_chain *c, struct nftnl_rule *r,
+			  struct ne_nat_port **v, size_t *n, size_t *cap)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	uint32_t preg = UINT32_MAX, lreg = UINT32_MAX;
+	struct ne_nat_port x;
+	const struct ne_set *set = NULL;
+	bool nat = false, ranged = false;
+	uint32_t lo = 0, hi = 65535;
+	char *txt;
+	int ret = 0;
+
+	if (!it)
+		return -ENOMEM;
+	memset(&x, 0, sizeof(x));
+	x.any_proto = true;
+	while ((e = nftnl_expr_iter_next(it))) {
+		const char *nm = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+		uint32_t len = 0;
+		const uint8_t *d;
+
+		if (is(nm, "payload") && !nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_SREG)) {
+			uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+			uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+			uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
+
+			if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 &&
+			    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2)
+				preg = dreg;
+			else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 9 || off == 6) &&
+				 nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 1)
+				lreg = dreg;
+		} else if (is(nm, "meta") && !nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG) &&
+			   nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY) == NFT_META_L4PROTO) {
+			lreg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG);
+		} else if (is(nm, "cmp") && (d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len))) {
+			uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG);
+			uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP), val = len == 2 ? (uint32_t)(d[0] << 8 | d[1]) : 0;
+
+			if (sreg == preg && len == 2 && op == NFT_CMP_EQ && !set) {
+				lo = hi = val;
+				ranged = true;
+			} else if (sreg == preg && len == 2 && !set && (op == NFT_CMP_GTE || op == NFT_CMP_GT)) {
+				/* "dport A-B" is "cmp gte A, cmp lte B" */
+				lo = op == NFT_CMP_GT ? val + 1 : val;
+				ranged = true;
+			} else if (sreg == preg && len == 2 && !set && (op == NFT_CMP_LTE || op == NFT_CMP_LT)) {
+				hi = op == NFT_CMP_LT ? (val ? val - 1 : 0) : val;
+				ranged = true;
+			} else if (op == NFT_CMP_EQ && sreg == lreg && len == 1 && (d[0] == IPPROTO_TCP || d[0] == IPPROTO_UDP)) {
+				x.any_proto = false;
+				x.udp = d[0] == IPPROTO_UDP;
+			}
+		} else if (is(nm, "range") && nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_SREG) == preg && !ranged &&
+			   nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_OP) == NFT_RANGE_EQ) {
+			uint32_t l2 = 0;
+			const uint8_t *f = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &len);
+			const uint8_t *to = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &l2);
+
+			if (f && to && len == 2 && l2 == 2) {
+				lo = (uint32_t)(f[0] << 8 | f[1]);
+				hi = (uint32_t)(to[0] << 8 | to[1]);
+				ranged = true;
+			}
+		} else if (is(nm, "lookup") && nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG) == preg && !ranged &&
+			   !nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) &&
+			   !(nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) &&
+			     (nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV))) {
+			const struct ne_set *st = find_set(t, nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET));
+
+			if (st && st->loaded && !st->unparsed && st->key_len == 2) {
+				set = st;
+				ranged = true;
+			}
+		} else if ((is(nm, "nat") && nftnl_expr_is_set(e, NFTNL_EXPR_NAT_TYPE) &&
+			    nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT) || is(nm, "redir")) {
+			nat = true;
+		}
+	}
+	nftnl_expr_iter_destroy(it);
+	if (!nat)
+		return 0;
+	txt = nm_rule_text(r, NM_TEXT_NO_COUNTERS);
+	snprintf(x.rule, sizeof(x.rule), "table %s %s chain %s: %s",
+		 t->family == NFPROTO_IPV4 ? "ip" : t->family == NFPROTO_IPV6 ? "ip6" : "inet", t->name, c->name,
+		 txt ? txt : "?");
+	free(txt);
+	x.handle = nftnl_rule_is_set(r, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE) : 0;
+	if (set) {
+		for (size_t i = 0; i < set->nel && !ret; i++) {
+			if (set->el[i].lo > 65535)
+				continue;
+			x.lo = (uint16_t)set->el[i].lo;
+			x.hi = (uint16_t)(set->el[i].hi > 65535 ? 65535 : set->el[i].hi);
+			ret = port_add(v, n, cap, &x);
+		}
+		return ret;
+	}
+	if (lo > hi)
+		return 0;
+	x.lo = (uint16_t)lo;
+	x.hi = (uint16_t)hi;
+	return port_add(v, n, cap, &x);
+}
+
+int ne_nat_ports(const struct ne_world *w, struct ne_nat_port **out, size_t *nout)
+{
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t ti = 0; ti < w->n && !ret; ti++) {
+		const struct ne_table *t = &w->t[ti];
+
+		if (!table_has_nat(t))
+			continue;
+		/* every chain: the base chain's jumps lead to them (Docker's DOCKER chain) */
+		for (size_t ci = 0; ci < t->nchains && !ret; ci++)
+			for (size_t ri = 0; ri < t->chains[ci].nrules && !ret; ri++)
+				ret = rule_nat_ports(t, &t->chains[ci], t->chains[ci].rules[ri], out, &n, &cap);
+	}
+	if (ret) {
+		free(*out);
+		*out = NULL;
+		return ret;
+	}
+	*nout = n;
+	return 0;
 }
 
 void ne_result_fini(struct ne_result *r)

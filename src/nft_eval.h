@@ -25,7 +25,8 @@
  * those sources "not evaluated": never counted as reachable or dropped.
  *
  * Netfilter semantics: a packet crosses every base chain registered on each
- * hook it passes (prerouting, then input), in priority order; a drop in any
+ * hook it passes (prerouting, then input, or forward for a packet a DNAT
+ * sent to another host: ne_packet.forward), in priority order; a drop in any
  * of them is final, an accept only ends that base chain. So the reachable
  * sources are the intersection of the sources each base chain accepts.
  */
@@ -103,6 +104,15 @@ struct ne_packet {
 	enum cidr_family family;
 	bool udp;
 	uint16_t dport;
+	/*
+	 * dnat: the packet as a translation on prerouting (ne_nat()) left it:
+	 * the nat chains are not evaluated again; chains after dstnat priority
+	 * see the transport port to_port (0: unchanged) and ct status dnat;
+	 * ct original proto-dst stays dport.
+	 */
+	bool dnat;
+	uint16_t to_port;
+	bool forward;		/* crosses forward instead of input (a DNAT to another host) */
 };
 
 enum ne_state {
@@ -130,8 +140,53 @@ struct ne_result {
 	char unknown[320];
 };
 
-/* Evaluate the packet over every base chain of prerouting and input. out is released with ne_result_fini(). */
+/*
+ * Evaluate the packet over every base chain of prerouting and input (or
+ * forward). out is released with ne_result_fini().
+ */
 int ne_eval(const struct ne_world *w, const struct ne_packet *p, struct ne_result *out);
+
+/* What the nat chains on prerouting (type nat, any table the family crosses) do to the packet. */
+enum ne_nat_kind {
+	NE_NAT_NONE,		/* no translation */
+	NE_NAT_DNAT,		/* dnat to another address: the packet goes to forward */
+	NE_NAT_LOCAL,		/* redirect, or a dnat of the port only: the packet stays local, to port to_port */
+	NE_NAT_UNKNOWN,		/* a rule it cannot evaluate may translate it: not evaluated */
+};
+
+struct ne_nat {
+	enum ne_nat_kind kind;
+	bool some;		/* DNAT/LOCAL: only some sources are translated */
+	char to[96];		/* DNAT: the address (or range) it translates to */
+	uint16_t to_port;	/* the port it translates to; 0: unchanged */
+	char family[8], table[64], chain[64];	/* the rule that translates */
+	uint64_t handle;
+	char rule[256];		/* its text */
+	char why[320];		/* UNKNOWN: the rule it could not evaluate */
+};
+
+/*
+ * The first translation the nat chains on prerouting make for the packet
+ * (nat and redir statements after matches it understands), in priority
+ * order. Pure: reads w only. Returns 0 or -ENOMEM.
+ */
+int ne_nat(const struct ne_world *w, const struct ne_packet *p, struct ne_nat *out);
+
+/*
+ * The ports that rules with a dnat or redirect statement in tables with a
+ * nat chain on prerouting match: their "dport P", "dport A-B" or
+ * "dport @set" (each element), else every port (0-65535), and their
+ * "meta l4proto"/"ip protocol" (any_proto when none). Candidates for
+ * ne_nat(), which decides; *out is malloc'ed. Returns 0 or -ENOMEM.
+ */
+struct ne_nat_port {
+	bool any_proto, udp;
+	uint16_t lo, hi;
+	uint64_t handle;
+	char rule[320];		/* "table ip nat chain pre: tcp dport 2775 dnat ip to 10.0.0.9" */
+};
+
+int ne_nat_ports(const struct ne_world *w, struct ne_nat_port **out, size_t *nout);
 void ne_result_fini(struct ne_result *r);
 const char *ne_state_str(enum ne_state s);
 

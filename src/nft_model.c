@@ -504,6 +504,7 @@ enum ld_kind {
 	K_CTSTATUS,
 	K_CTSTATE,
 	K_HEX,		/* known source, value shown in hex */
+	K_IMM,		/* an immediate value (nat addresses and ports); text: its raw form */
 };
 
 /* What a register holds: one load (a register may hold part of a concatenation). */
@@ -516,6 +517,8 @@ struct ld {
 	uint32_t mask;		/* ct state/status */
 	bool masked;
 	char text[160];
+	uint8_t imm[16];	/* K_IMM: the value */
+	bool pending;		/* K_IMM: not printed yet, not taken by a nat statement */
 };
 
 #define PR_REGS 16	/* 32-bit registers */
@@ -576,6 +579,16 @@ static uint8_t fold_dep(struct pr *p, bool nf, int only)
 
 static void flush_gte(struct pr *p);
 
+/* immediates no nat statement took: printed raw, where they were */
+static void flush_imm(struct pr *p)
+{
+	for (size_t i = 0; i < PR_REGS; i++)
+		if (p->reg[i].used && p->reg[i].kind == K_IMM && p->reg[i].pending) {
+			p->reg[i].pending = false;
+			sb_add(&p->b, true, "%s", p->reg[i].text);
+		}
+}
+
 /* Text into the output: pending dependencies and half ranges go first. */
 static void emit(struct pr *p, const char *fmt, ...) __printf(2, 3);
 static void emit(struct pr *p, const char *fmt, ...)
@@ -586,6 +599,7 @@ static void emit(struct pr *p, const char *fmt, ...)
 
 	flush_gte(p);
 	flush_deps(p);
+	flush_imm(p);
 	va_start(ap, fmt);
 	n = vasprintf(&t, fmt, ap);
 	va_end(ap);
@@ -1165,6 +1179,78 @@ static void pr_dynset(struct pr *p, struct nftnl_expr *e)
 		emit(p, "%s @%s { %s }", ops[op], nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME), key);
 }
 
+/* "immediate reg N value": kept for a nat statement, printed raw otherwise */
+static void pr_imm(struct pr *p, struct nftnl_expr *e)
+{
+	uint32_t len = 0;
+	const void *d = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+	char *raw = expr_raw(e);
+	struct ld *l = d && len <= 16 && raw ? load(p, nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG), K_IMM, len,
+						    "[ immediate %s ]", raw) : NULL;
+
+	free(raw);
+	if (!l) {
+		emit_raw(p, e);
+		return;
+	}
+	memcpy(l->imm, d, len);
+	l->pending = true;
+}
+
+static struct ld *imm_of(struct pr *p, struct nftnl_expr *e, uint16_t attr, uint32_t len)
+{
+	struct ld *l = nftnl_expr_is_set(e, attr) ? reg_of(p, nftnl_expr_get_u32(e, attr)) : NULL;
+
+	return l && l->kind == K_IMM && l->len == len ? l : NULL;
+}
+
+/* dnat/snat ip|ip6 to ADDR[-ADDR][:PORT[-PORT]], redirect [to :PORT[-PORT]] */
+static void pr_nat(struct pr *p, struct nftnl_expr *e)
+{
+	bool redir = !strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "redir");
+	uint16_t amin = NFTNL_EXPR_NAT_REG_ADDR_MIN, amax = NFTNL_EXPR_NAT_REG_ADDR_MAX;
+	uint16_t pmin = redir ? NFTNL_EXPR_REDIR_REG_PROTO_MIN : NFTNL_EXPR_NAT_REG_PROTO_MIN;
+	uint16_t pmax = redir ? NFTNL_EXPR_REDIR_REG_PROTO_MAX : NFTNL_EXPR_NAT_REG_PROTO_MAX;
+	uint16_t fl = redir ? NFTNL_EXPR_REDIR_FLAGS : NFTNL_EXPR_NAT_FLAGS;
+	uint32_t fam = !redir && nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FAMILY) ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY) : 0;
+	uint32_t al = fam == NFPROTO_IPV6 ? 16 : 4, type = redir ? 0 : nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE);
+	struct ld *a1 = NULL, *a2 = NULL, *p1 = NULL, *p2 = NULL;
+	char addr[2 * INET6_ADDRSTRLEN + 1] = "", port[16] = "", s2[INET6_ADDRSTRLEN];
+
+	/* flags other than "map addresses" (1) and "port given" (2): persistent, random, ... */
+	if ((nftnl_expr_is_set(e, fl) && (nftnl_expr_get_u32(e, fl) & ~3u)) ||
+	    (!redir && ((type != NFT_NAT_DNAT && type != NFT_NAT_SNAT) || (fam != NFPROTO_IPV4 && fam != NFPROTO_IPV6))) ||
+	    (!redir && nftnl_expr_is_set(e, amin) && !(a1 = imm_of(p, e, amin, al))) ||
+	    (!redir && nftnl_expr_is_set(e, amax) && !(a2 = imm_of(p, e, amax, al))) ||
+	    (nftnl_expr_is_set(e, pmin) && !(p1 = imm_of(p, e, pmin, 2))) ||
+	    (nftnl_expr_is_set(e, pmax) && !(p2 = imm_of(p, e, pmax, 2)))) {
+		emit_raw(p, e);
+		return;
+	}
+	if (a1) {
+		inet_ntop(fam == NFPROTO_IPV6 ? AF_INET6 : AF_INET, a1->imm, addr, INET6_ADDRSTRLEN);
+		if (a2 && memcmp(a1->imm, a2->imm, al)) {
+			inet_ntop(fam == NFPROTO_IPV6 ? AF_INET6 : AF_INET, a2->imm, s2, sizeof(s2));
+			snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), "-%s", s2);
+		}
+	}
+	if (p1) {
+		snprintf(port, sizeof(port), ":%u", (unsigned)(p1->imm[0] << 8 | p1->imm[1]));
+		if (p2 && memcmp(p1->imm, p2->imm, 2))
+			snprintf(port + strlen(port), sizeof(port) - strlen(port), "-%u",
+				 (unsigned)(p2->imm[0] << 8 | p2->imm[1]));
+	}
+	for (struct ld *x[] = { a1, a2, p1, p2 }, **i = x; i < x + 4; i++)
+		if (*i)
+			(*i)->pending = false;
+	if (redir)
+		emit(p, "redirect%s%s", port[0] ? " to " : "", port);
+	else
+		emit(p, "%s %s to %s%s%s%s", type == NFT_NAT_DNAT ? "dnat" : "snat", fam == NFPROTO_IPV6 ? "ip6" : "ip",
+		     fam == NFPROTO_IPV6 && port[0] && addr[0] ? "[" : "", addr,
+		     fam == NFPROTO_IPV6 && port[0] && addr[0] ? "]" : "", port);
+}
+
 char *nm_rule_text(struct nftnl_rule *r, unsigned flags)
 {
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
@@ -1206,6 +1292,10 @@ char *nm_rule_text(struct nftnl_rule *r, unsigned flags)
 			pr_verdict(&p, (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT),
 				   nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)
 					   ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL);
+		else if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DATA))
+			pr_imm(&p, e);
+		else if (!strcmp(name, "nat") || !strcmp(name, "redir"))
+			pr_nat(&p, e);
 		else if (!strcmp(name, "reject"))
 			pr_reject(&p, e);
 		else
@@ -1213,6 +1303,7 @@ char *nm_rule_text(struct nftnl_rule *r, unsigned flags)
 	}
 	flush_gte(&p);
 	flush_deps(&p);
+	flush_imm(&p);
 	nftnl_expr_iter_destroy(it);
 	if (p.b.err) {
 		free(p.b.out);

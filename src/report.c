@@ -778,9 +778,13 @@ static void why_family(const struct audit_port *now, int fi, const char *proto, 
 		snprintf(svc, sizeof(svc), "; service '%s'", x->service);
 	else
 		svc[0] = '\0';
-	if (!now->listening[fi] && !now->listening[!fi])
+	/* published (a DNAT to another host): no local listener decides, the tables do */
+	if (!x->published && !now->listening[fi] && !now->listening[!fi] && x->local_port)
+		snprintf(buf, len, "%s: nothing listens on %u/%s from the network (%s)", fam, x->local_port, proto,
+			 x->nat);
+	else if (!x->published && !now->listening[fi] && !now->listening[!fi])
 		snprintf(buf, len, "%s: nothing listens on %u/%s from the network", fam, port, proto);
-	else if (!now->listening[fi])
+	else if (!x->published && !now->listening[fi])
 		snprintf(buf, len, "%s: no listener takes %u/%s over %s", fam, port, proto, fam);
 	else if (x->state == AUDIT_REACH_CLOSED)
 		snprintf(buf, len, "%s: %u/%s is dropped for every remote source (%s%s)", fam, port, proto,
@@ -793,6 +797,8 @@ static void why_family(const struct audit_port *now, int fi, const char *proto, 
 		snprintf(buf, len, "%s: not evaluated: %s", fam, x->unknown);
 	else
 		snprintf(buf, len, "%s: no table drops %u/%s", fam, port, proto);
+	if (((x->local_port && now->listening[fi]) || x->published) && !strstr(buf, x->nat) && strlen(buf) + 3 < len)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (%s)", x->nat);
 }
 
 void report_judge(const struct report_entry *e, const struct audit_port *now,
@@ -804,6 +810,7 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 	struct cidr c;
 	bool fam[2] = { true, true };
 	const struct policy_service *ps;
+	bool published;
 
 	memset(out, 0, sizeof(*out));
 	out->finding = report_finding_id(e);
@@ -860,7 +867,21 @@ void report_judge(const struct report_entry *e, const struct audit_port *now,
 	if (live && live->evidence[0] && !strstr(out->evidence, live->evidence))
 		APPEND(out->evidence, "; audit: %s", live->evidence);
 	ps = p ? policy_find_port(p, e->udp ? POLICY_UDP : POLICY_TCP, e->port) : NULL;
-	if (ps) {
+	published = now && ((fam[0] && now->reach[0].published) || (fam[1] && now->reach[1].published));
+	if (published && ps && !(p->hooks & POLICY_HOOK_FORWARD)) {
+		snprintf(out->fix, sizeof(out->fix),
+			 "%u/%s is published through NAT and the policy's service '%s' (%s:%d) does not reach it: its hooks lack \"forward\"; add it (hooks = [\"input\", \"forward\"]; in the portlock group), then 'portlock apply --confirm 120' and 'portlock confirm'",
+			 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
+	} else if (published && out->state == REPORT_NOT_EVALUATED) {
+		if (ps)
+			snprintf(out->fix, sizeof(out->fix),
+				 "%u/%s is published through NAT: the policy's service '%s' (%s:%d) applies to it on the forward hook when hooks include \"forward\" (portlock group, the default); the forward path could not be evaluated (the evidence names the rule): check from a source outside the allowlist",
+				 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);
+		else
+			snprintf(out->fix, sizeof(out->fix),
+				 "%u/%s is published through NAT: restrict it with a service covering it and hooks including \"forward\" (portlock group, the default); the forward path could not be evaluated (the evidence names the rule): check from outside",
+				 e->port, proto);
+	} else if (ps) {
 		snprintf(out->fix, sizeof(out->fix),
 			 "the policy already covers %u/%s (service '%s', %s:%d) but the live table does not restrict it: 'portlock apply --confirm 120', check access, then 'portlock confirm'",
 			 e->port, proto, ps->name, ps->file ? ps->file : "?", ps->line);

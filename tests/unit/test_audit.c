@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 
@@ -471,6 +472,291 @@ static void test_eval_maps(void **state)
 	ne_world_fini(&w);
 }
 
+/* ---- NAT on prerouting ---- */
+
+static struct nftnl_expr *e_imm(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	return e;
+}
+
+/* "dnat ip to reg 1" (addr) and, with a port, "...:reg 2" */
+static struct nftnl_expr *e_dnat(bool port)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("nat");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+	if (port)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	return e;
+}
+
+static struct ne_chain *nat_chain(struct ne_table *t, const char *name, int32_t prio)
+{
+	struct ne_chain *c = base(t, name, NF_ACCEPT);
+
+	c->hooknum = NF_INET_PRE_ROUTING;
+	c->prio = prio;
+	c->type = strdup("nat");
+	return c;
+}
+
+static enum ne_nat_kind nat_of(const struct ne_world *w, uint16_t p, enum cidr_family f, struct ne_nat *n)
+{
+	struct ne_packet pk = { .family = f, .dport = p };
+
+	assert_int_equal(ne_nat(w, &pk, n), 0);
+	return n->kind;
+}
+
+static void test_nat(void **state)
+{
+	struct ne_world w = { 0 };
+	struct ne_table *t = ne_world_add_table(&w, NFPROTO_IPV4, "nat");
+	struct ne_chain *pre = nat_chain(t, "pre", -100), *docker = ne_table_add_chain(t, "DOCKER");
+	struct ne_set *ports = ne_table_add_set(t, "pub", 2);
+	struct nftnl_rule *r;
+	struct ne_nat n;
+	struct ne_nat_port *np;
+	size_t nnp;
+	uint8_t backend[4] = { 10, 0, 0, 9 }, eth0[16] = "eth0";
+	uint16_t p8080 = htons(8080), p2525 = htons(2525), p2000 = htons(2000), p2100 = htons(2100);
+
+	(void)state;
+	assert_int_equal(ne_set_add(ports, 3000, 3001, 0, NULL), 0);
+	/* tcp dport 2775 dnat ip to 10.0.0.9 */
+	r = rule();
+	add_dport(r, 2775);
+	nftnl_rule_add_expr(r, e_imm(backend, 4));
+	nftnl_rule_add_expr(r, e_dnat(false));
+	ne_chain_add_rule(pre, r);
+	/* tcp dport 2526 redirect to :2525 */
+	r = rule();
+	add_dport(r, 2526);
+	nftnl_rule_add_expr(r, e_imm(&p2525, 2));
+	{
+		struct nftnl_expr *e = nftnl_expr_alloc("redir");
+
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+		nftnl_rule_add_expr(r, e);
+	}
+	ne_chain_add_rule(pre, r);
+	/* iifname "eth0" tcp dport 2777 dnat ...: the interface is not evaluated */
+	r = rule();
+	nftnl_rule_add_expr(r, e_meta(NFT_META_IIFNAME, NFT_REG_1));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, eth0, 16));
+	add_dport(r, 2777);
+	nftnl_rule_add_expr(r, e_imm(backend, 4));
+	nftnl_rule_add_expr(r, e_dnat(false));
+	ne_chain_add_rule(pre, r);
+	/* tcp dport 2000-2100 jump DOCKER; DOCKER: tcp dport @pub ... and every port: dnat to 10.0.0.9:8080 */
+	r = rule();
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_GTE, &p2000, 2));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_LTE, &p2100, 2));
+	nftnl_rule_add_expr(r, e_verdict(NFT_JUMP, "DOCKER"));
+	ne_chain_add_rule(pre, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_GTE, &p2000, 2));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_LTE, &p2100, 2));
+	nftnl_rule_add_expr(r, e_imm(backend, 4));
+	{
+		struct nftnl_expr *e = e_imm(&p8080, 2);
+
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
+		nftnl_rule_add_expr(r, e);
+	}
+	nftnl_rule_add_expr(r, e_dnat(true));
+	ne_chain_add_rule(docker, r);
+
+	assert_int_equal(nat_of(&w, 2775, CIDR_V4, &n), NE_NAT_DNAT);
+	assert_string_equal(n.to, "10.0.0.9");
+	assert_int_equal(n.to_port, 0);
+	assert_false(n.some);
+	assert_string_equal(n.table, "nat");
+	assert_string_equal(n.chain, "pre");
+	assert_string_equal(n.family, "ip");
+	/* table ip never sees IPv6 */
+	assert_int_equal(nat_of(&w, 2775, CIDR_V6, &n), NE_NAT_NONE);
+	assert_int_equal(nat_of(&w, 25, CIDR_V4, &n), NE_NAT_NONE);
+	assert_int_equal(nat_of(&w, 2526, CIDR_V4, &n), NE_NAT_LOCAL);
+	assert_int_equal(n.to_port, 2525);
+	assert_int_equal(nat_of(&w, 2777, CIDR_V4, &n), NE_NAT_UNKNOWN);
+	assert_non_null(strstr(n.why, "meta iifname"));
+	/* through the jump */
+	assert_int_equal(nat_of(&w, 2050, CIDR_V4, &n), NE_NAT_DNAT);
+	assert_string_equal(n.chain, "DOCKER");
+	assert_int_equal(n.to_port, 8080);
+	assert_int_equal(nat_of(&w, 2101, CIDR_V4, &n), NE_NAT_NONE);
+
+	/* the candidates: 2775, 2526, 2777, 2000-2100 (twice: the jump has no nat) */
+	assert_int_equal(ne_nat_ports(&w, &np, &nnp), 0);
+	assert_int_equal(nnp, 4);
+	assert_int_equal(np[0].lo, 2775);
+	assert_int_equal(np[0].hi, 2775);
+	assert_false(np[0].any_proto);
+	assert_false(np[0].udp);
+	assert_int_equal(np[1].lo, 2526);
+	assert_int_equal(np[2].lo, 2777);
+	assert_int_equal(np[3].lo, 2000);
+	assert_int_equal(np[3].hi, 2100);
+	assert_true(np[3].any_proto);
+	assert_non_null(strstr(np[0].rule, "table ip nat chain pre: "));
+	free(np);
+
+	/* a rule over a port set, and one with no port match: every port */
+	r = rule();
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
+	nftnl_rule_add_expr(r, e_lookup("pub", false));
+	nftnl_rule_add_expr(r, e_imm(backend, 4));
+	nftnl_rule_add_expr(r, e_dnat(false));
+	ne_chain_add_rule(docker, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_imm(backend, 4));
+	nftnl_rule_add_expr(r, e_dnat(false));
+	ne_chain_add_rule(pre, r);
+	assert_int_equal(ne_nat_ports(&w, &np, &nnp), 0);
+	assert_int_equal(nnp, 6);
+	/* chain by chain: pre's catch-all comes before DOCKER's rules */
+	assert_int_equal(np[3].lo, 0);
+	assert_int_equal(np[3].hi, 65535);
+	assert_int_equal(np[4].lo, 2000);
+	assert_int_equal(np[5].lo, 3000);
+	assert_int_equal(np[5].hi, 3001);
+	free(np);
+	/* the catch-all publishes every other port */
+	assert_int_equal(nat_of(&w, 25, CIDR_V4, &n), NE_NAT_DNAT);
+	assert_int_equal(nat_of(&w, 2526, CIDR_V4, &n), NE_NAT_LOCAL);
+	ne_world_fini(&w);
+}
+
+static struct nftnl_expr *e_ct(uint32_t key, int dir)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	if (dir >= 0)
+		nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, (uint8_t)dir);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	return e;
+}
+
+/* "ip saddr @set accept", then "drop": a service chain */
+static void allow_then_drop(struct ne_chain *c, const char *set)
+{
+	struct nftnl_rule *r = rule();
+
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4));
+	nftnl_rule_add_expr(r, e_lookup(set, false));
+	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT, NULL));
+	ne_chain_add_rule(c, r);
+	r = rule();
+	nftnl_rule_add_expr(r, e_verdict(NF_DROP, NULL));
+	ne_chain_add_rule(c, r);
+}
+
+/* portlock's forward chain: "ct direction original ct status dnat ct original proto-dst vmap @fwd_tcp" */
+static void test_eval_forward(void **state)
+{
+	struct ne_world w = { 0 };
+	struct ne_table *t = ne_world_add_table(&w, NFPROTO_INET, "portlock");
+	struct ne_chain *fwd = base(t, "forward", NF_ACCEPT), *svc = ne_table_add_chain(t, "smpp_fwd");
+	struct ne_set *disp = ne_table_add_set(t, "fwd_tcp", 2), *allow = ne_table_add_set(t, "smpp_v4", 4);
+	struct ne_packet pk = { .family = CIDR_V4, .dport = 2775, .dnat = true, .to_port = 2775, .forward = true };
+	struct ne_result res;
+	struct nftnl_rule *r;
+	struct nftnl_expr *e;
+	uint32_t mask = IPS_DST_NAT, zero = 0;
+	uint8_t dir = 0;
+
+	(void)state;
+	fwd->hooknum = NF_INET_FORWARD;
+	assert_int_equal(ne_set_add(disp, 2775, 2775, NFT_JUMP, "smpp_fwd"), 0);
+	assert_int_equal(ne_set_add(allow, 0xc000020aU, 0xc000020aU, 0, NULL), 0);	/* 192.0.2.10 */
+	r = rule();
+	nftnl_rule_add_expr(r, e_ct(NFT_CT_DIRECTION, -1));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, &dir, 1));
+	nftnl_rule_add_expr(r, e_ct(NFT_CT_STATUS, -1));
+	e = nftnl_expr_alloc("bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_NEQ, &zero, 4));
+	nftnl_rule_add_expr(r, e_ct(NFT_CT_PROTO_DST, 0));
+	nftnl_rule_add_expr(r, e_vmap("fwd_tcp"));
+	ne_chain_add_rule(fwd, r);
+	allow_then_drop(svc, "smpp_v4");
+
+	/* published 2775, translated to 2775 on the backend: the allowlist */
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_RESTRICTED);
+	assert_int_equal(res.reach.n, 1);
+	assert_string_equal(res.drop_chain, "smpp_fwd");
+	ne_result_fini(&res);
+	/* the dispatch is on the original port, not the translated one */
+	pk.to_port = 8080;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_RESTRICTED);
+	ne_result_fini(&res);
+	pk.dport = 2776;
+	pk.to_port = 2775;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	/* not translated: the forward dispatch does not match (ct status), and input has no chain */
+	pk.dport = 2775;
+	pk.dnat = false;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	/* input: the forward chain is not crossed */
+	pk.dnat = true;
+	pk.forward = false;
+	assert_int_equal(ne_eval(&w, &pk, &res), 0);
+	assert_int_equal(res.state, NE_OPEN);
+	ne_result_fini(&res);
+	ne_world_fini(&w);
+}
+
+/* a published port: never closed because nothing listens; not evaluated, one step lower */
+static void test_derive_published(void **state)
+{
+	struct audit_port_fact v[1];
+	struct audit_report r;
+	const struct audit_finding *f;
+	static const bool both[2] = { true, true };
+
+	(void)state;
+	v[0] = port(2775, 0, AUDIT_REACH_UNKNOWN, AUDIT_REACH_OPEN);
+	v[0].probed = false;
+	v[0].st.listening[0] = v[0].st.listening[1] = false;
+	v[0].st.reach[0].published = true;
+	snprintf(v[0].st.reach[0].unknown, sizeof(v[0].st.reach[0].unknown),
+		 "published by DNAT to 10.0.0.9 in table ip nat chain pre; the forward path is not evaluated");
+	assert_int_equal(audit_port_reach(&v[0].st, both), AUDIT_REACH_UNKNOWN);
+	derive(v, 1, false, &r);
+	f = find(&r, "dnat-published", 2775);
+	assert_non_null(f);
+	assert_int_equal(f->sev, AUDIT_MEDIUM);
+	assert_non_null(strstr(f->summary, "IPv4 not evaluated: published by DNAT to 10.0.0.9"));
+	assert_null(strstr(f->summary, "IPv6"));	/* nothing listens on IPv6, nothing published there */
+	assert_null(find(&r, "remediated", 2775));
+	audit_report_fini(&r);
+	/* without the DNAT, the same port is closed: nothing listens */
+	v[0].st.reach[0].published = false;
+	assert_int_equal(audit_port_reach(&v[0].st, both), AUDIT_REACH_CLOSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +766,9 @@ int main(void)
 		cmocka_unit_test(test_snippets),
 		cmocka_unit_test(test_eval),
 		cmocka_unit_test(test_eval_maps),
+		cmocka_unit_test(test_nat),
+		cmocka_unit_test(test_eval_forward),
+		cmocka_unit_test(test_derive_published),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

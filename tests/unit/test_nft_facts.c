@@ -269,12 +269,87 @@ static void test_printer(void **state)
 	nftnl_rule_free(r);
 }
 
+static struct nftnl_expr *e_imm(uint32_t reg, const void *d, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, d, len);
+	return e;
+}
+
+/* a nat statement of type (NFT_NAT_DNAT, ...) and family over registers 1 (address) and 2 (port) */
+static struct nftnl_expr *e_nat(uint32_t family, bool addr_max, bool port, uint32_t flags)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("nat");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, family);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	if (addr_max)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+	if (port)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
+	return e;
+}
+
+/* dnat and redirect as nft prints them; a loaded value no nat takes stays in libnftnl notation */
+static void test_printer_nat(void **state)
+{
+	uint8_t tcp = IPPROTO_TCP, p2775[2] = { 0x0a, 0xd7 }, p2525[2] = { 0x09, 0xdd };
+	uint8_t a9[4] = { 10, 0, 0, 9 }, a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 };
+	struct nftnl_rule *r;
+	struct nftnl_expr *e;
+
+	(void)state;
+	/* tcp dport 2775 dnat ip to 10.0.0.9 */
+	r = nftnl_rule_alloc();
+	nftnl_rule_add_expr(r, e_meta(NFT_META_L4PROTO));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, &tcp, 1));
+	nftnl_rule_add_expr(r, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
+	nftnl_rule_add_expr(r, e_cmp(NFT_CMP_EQ, p2775, 2));
+	nftnl_rule_add_expr(r, e_imm(NFT_REG_1, a9, 4));
+	nftnl_rule_add_expr(r, e_nat(NFPROTO_IPV4, true, false, 1));
+	expect_text(r, "tcp dport 2775 dnat ip to 10.0.0.9");
+
+	/* dnat ip6 to [2001:db8::9]:2525 */
+	r = nftnl_rule_alloc();
+	nftnl_rule_add_expr(r, e_imm(NFT_REG_1, a6, 16));
+	nftnl_rule_add_expr(r, e_imm(NFT_REG_2, p2525, 2));
+	nftnl_rule_add_expr(r, e_nat(NFPROTO_IPV6, false, true, 3));
+	expect_text(r, "dnat ip6 to [2001:db8::9]:2525");
+
+	/* redirect to :2525 */
+	r = nftnl_rule_alloc();
+	nftnl_rule_add_expr(r, e_imm(NFT_REG_1, p2525, 2));
+	e = nftnl_expr_alloc("redir");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	expect_text(r, "redirect to :2525");
+
+	/* an immediate value nothing takes, then a verdict: both printed */
+	r = nftnl_rule_alloc();
+	nftnl_rule_add_expr(r, e_imm(NFT_REG_1, a9, 4));
+	nftnl_rule_add_expr(r, e_verdict(NF_ACCEPT));
+	{
+		char *t = nm_rule_text(r, 0);
+
+		assert_non_null(t);
+		assert_non_null(strstr(t, "[ immediate "));
+		assert_non_null(strstr(t, " accept"));
+		free(t);
+	}
+	nftnl_rule_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_foreign),
 		cmocka_unit_test(test_printer),
+		cmocka_unit_test(test_printer_nat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
